@@ -1,0 +1,80 @@
+"""Stan backends: each compiles a program (through the cache) and samples it with NUTS.
+
+Everything after the draws is backend-independent: a backend returns ``Draws``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from mixfit.errors import InputError, ToolchainError
+from mixfit.spec import SamplerSettings
+
+# progress(stage, fraction done or None, message)
+Progress = Callable[[str, float | None, str], None]
+
+
+@dataclass
+class Draws:
+    """Posterior draws as (chains, draws, *dims) arrays, and NUTS's per-draw statistics."""
+
+    posterior: dict[str, np.ndarray]
+    sample_stats: dict[str, np.ndarray]  # lp, acceptance_rate, step_size, tree_depth, ...
+    sampling_seconds: float
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Compiled:
+    handle: object  # the backend's model object
+    from_cache: bool
+    seconds: float
+
+
+class Backend(Protocol):
+    name: str
+
+    def version(self) -> str: ...
+
+    def compile(self, code: str, data: dict, seed: int, progress: Progress) -> Compiled: ...
+
+    def sample(
+        self, compiled: Compiled, data: dict, settings: SamplerSettings, progress: Progress
+    ) -> Draws: ...
+
+    def close(self) -> None: ...
+
+
+# Stan's sampler-diagnostic columns, and ArviZ's names for them.
+SAMPLE_STATS = {
+    "lp__": "lp",
+    "accept_stat__": "acceptance_rate",
+    "stepsize__": "step_size",
+    "treedepth__": "tree_depth",
+    "n_leapfrog__": "n_steps",
+    "divergent__": "diverging",
+    "energy__": "energy",
+}
+
+
+def choose_backend(name: str) -> Backend:
+    from mixfit.backends import cmdstan, pystan
+
+    if name == "cmdstan":
+        problem = cmdstan.unavailable()
+        if problem:
+            raise ToolchainError(f"backend cmdstan is not usable here: {problem}")
+        return cmdstan.CmdStanBackend()
+    if name == "pystan":
+        problem = pystan.unavailable()
+        if problem:
+            raise ToolchainError(f"backend pystan is not usable here: {problem}")
+        return pystan.PyStanBackend()
+    if name == "auto":
+        if cmdstan.unavailable() is None:
+            return cmdstan.CmdStanBackend()
+        return choose_backend("pystan")
+    raise InputError(f"unknown backend {name!r} (choose: auto, cmdstan, pystan)")

@@ -1,0 +1,111 @@
+"""The CmdStan backend, through cmdstanpy, for machines with a CmdStan installation.
+
+cmdstanpy finds CmdStan through the ``CMDSTAN`` variable or its default install folder; mixfit
+keeps the compiled executable in its own cache, keyed by the code and the CmdStan version.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Progress
+from mixfit.cache import CacheEntry, model_key
+from mixfit.errors import ToolchainError
+from mixfit.spec import SamplerSettings
+
+
+def unavailable() -> str | None:
+    """Why this backend can't run here, or None."""
+    try:
+        import cmdstanpy
+    except ImportError:
+        return "cmdstanpy is not installed"
+    try:
+        cmdstanpy.cmdstan_path()
+    except (ValueError, RuntimeError):
+        return "no CmdStan installation found (set CMDSTAN, or run 'mixfit setup')"
+    return None
+
+
+def installed_version() -> str:
+    import cmdstanpy
+
+    found = cmdstanpy.cmdstan_version()
+    return ".".join(map(str, found)) if found else Path(cmdstanpy.cmdstan_path()).name
+
+
+class CmdStanBackend:
+    name = "cmdstan"
+
+    def __init__(self) -> None:
+        self._outputs = Path(tempfile.mkdtemp(prefix="mixfit-cmdstan-"))
+
+    def version(self) -> str:
+        return f"cmdstan {installed_version()}"
+
+    def compile(self, code: str, data: dict, seed: int, progress: Progress) -> Compiled:
+        import cmdstanpy
+
+        entry = CacheEntry(model_key(code, self.name, self.version()))
+        start = time.perf_counter()
+        with entry.locked():
+            artefacts = entry.files()
+            from_cache = artefacts is not None
+            if not from_cache:
+                progress("compile", None, "Compiling the Stan program with CmdStan")
+                artefacts = entry.store(self._build(code), {"backend": self.version()})
+        stan_file, exe_file = sorted(artefacts, key=lambda p: p.suffix != ".stan")
+        model = cmdstanpy.CmdStanModel(stan_file=str(stan_file), exe_file=str(exe_file))
+        return Compiled(model, from_cache, time.perf_counter() - start)
+
+    def sample(
+        self, compiled: Compiled, data: dict, settings: SamplerSettings, progress: Progress
+    ) -> Draws:
+        progress("sample", None, f"Sampling {settings.chains} chains")
+        start = time.perf_counter()
+        try:
+            fit = compiled.handle.sample(
+                data=data,
+                chains=settings.chains,
+                parallel_chains=settings.num_parallel,
+                seed=settings.seed,
+                iter_warmup=settings.num_warmup,
+                iter_sampling=settings.num_samples,
+                adapt_delta=settings.adapt_delta,
+                max_treedepth=settings.max_treedepth,
+                output_dir=str(self._outputs),
+                show_progress=False,
+            )
+        except RuntimeError as exc:
+            raise ToolchainError(f"CmdStan sampling failed: {str(exc).splitlines()[0]}") from None
+        seconds = time.perf_counter() - start
+        chains = settings.chains
+        posterior = {
+            name: values.reshape(chains, -1, *values.shape[1:])
+            for name, values in fit.stan_variables().items()
+        }
+        method = fit.method_variables()
+        stats = {ours: np.asarray(method[stan]).T for stan, ours in SAMPLE_STATS.items()}
+        stats["diverging"] = stats["diverging"].astype(bool)
+        return Draws(posterior, stats, seconds)
+
+    def close(self) -> None:
+        shutil.rmtree(self._outputs, ignore_errors=True)
+
+    def _build(self, code: str) -> list[Path]:
+        import cmdstanpy
+
+        stan_file = self._outputs / "model.stan"
+        stan_file.write_text(code)
+        try:
+            model = cmdstanpy.CmdStanModel(stan_file=str(stan_file))
+        except (ValueError, RuntimeError) as exc:
+            lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+            detail = " ".join(lines[-6:]) if lines else type(exc).__name__
+            raise ToolchainError(f"CmdStan could not compile the program: {detail}") from None
+        return [stan_file, Path(model.exe_file)]

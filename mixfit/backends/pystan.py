@@ -1,0 +1,208 @@
+"""The embedded backend: PyStan 3, whose httpstan wheel ships stanc and Stan's C++ libraries.
+
+httpstan keeps compiled models and finished fits in one cache folder found through
+``XDG_CACHE_HOME``. Each run gets a private such folder, in which the compiled model is linked from
+mixfit's own cache; httpstan's fit files stay private and vanish with the run, so concurrent runs
+never read each other's half-written files.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import io
+import multiprocessing
+import os
+import re
+import shutil
+import sys
+import sysconfig
+import tempfile
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Progress
+from mixfit.cache import CacheEntry, model_key
+from mixfit.errors import ToolchainError
+from mixfit.spec import SamplerSettings
+
+
+def unavailable() -> str | None:
+    """Why this backend can't run here, or None."""
+    try:
+        version("pystan")
+        version("httpstan")
+    except PackageNotFoundError:
+        return "PyStan is not installed (pip install pystan)"
+    return None
+
+
+def compiler() -> str | None:
+    cxx = (os.environ.get("CXX") or sysconfig.get_config_var("CXX") or "c++").split()[0]
+    return shutil.which(cxx)
+
+
+class PyStanBackend:
+    name = "pystan"
+
+    def __init__(self) -> None:
+        self._home = Path(tempfile.mkdtemp(prefix="mixfit-httpstan-"))
+        self._previous_home = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = str(self._home)
+
+    def version(self) -> str:
+        return f"pystan {version('pystan')}, httpstan {version('httpstan')}"
+
+    def compile(self, code: str, data: dict, seed: int, progress: Progress) -> Compiled:
+        import httpstan.cache
+        import httpstan.models
+
+        model_name = httpstan.models.calculate_model_name(code)
+        workdir = httpstan.cache.model_directory(model_name)
+        # a built model links to the libraries of the httpstan it was built with, by path
+        build_env = f"{self.version()} {httpstan.models.PACKAGE_DIR} {sys.version}"
+        entry = CacheEntry(model_key(code, self.name, build_env))
+        start = time.perf_counter()
+        with entry.locked():
+            artefacts = entry.files()
+            from_cache = artefacts is not None
+            if from_cache:
+                workdir.mkdir(parents=True, exist_ok=True)
+                for artefact in artefacts:
+                    (workdir / artefact.name).symlink_to(artefact)
+                progress("compile", None, "Loading the compiled model from the cache")
+            else:
+                if compiler() is None:
+                    raise ToolchainError(
+                        "no C++ compiler found: install one (e.g. 'apt-get install g++') or set CXX"
+                    )
+                progress("compile", None, "Compiling the Stan program (about a minute)")
+            model = self._build(code, data, seed)
+            if not from_cache:
+                built = [p for p in workdir.iterdir() if p.is_file() and p.suffix != ".cpp"]
+                entry.store(built, {"backend": self.version(), "model": model_name})
+        return Compiled(model, from_cache, time.perf_counter() - start)
+
+    def sample(
+        self, compiled: Compiled, data: dict, settings: SamplerSettings, progress: Progress
+    ) -> Draws:
+        import httpstan.services_stub
+
+        # httpstan runs each chain in a process of this pool; its size bounds parallel chains
+        httpstan.services_stub.executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=settings.num_parallel,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=httpstan.services_stub.init_worker,
+        )
+        stream = _ProgressStream(lambda f, m: progress("sample", f, m))
+        start = time.perf_counter()
+        with contextlib.redirect_stderr(stream), contextlib.redirect_stdout(stream):
+            fit = compiled.handle.sample(
+                num_chains=settings.chains,
+                num_samples=settings.num_samples,
+                num_warmup=settings.num_warmup,
+                delta=settings.adapt_delta,
+                max_depth=settings.max_treedepth,
+            )
+        seconds = time.perf_counter() - start
+        if fit is None:  # PyStan swallows KeyboardInterrupt and returns nothing
+            raise KeyboardInterrupt
+        return _draws(fit, settings.chains, seconds, stream.messages())
+
+    def close(self) -> None:
+        if self._previous_home is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = self._previous_home
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def _build(self, code: str, data: dict, seed: int):
+        import stan
+
+        captured = _ProgressStream(None)
+        with tempfile.TemporaryFile(mode="w+") as compiler_output:
+            try:
+                with _fds_to(compiler_output), contextlib.redirect_stderr(
+                    captured
+                ), contextlib.redirect_stdout(captured):
+                    model = stan.build(code, data=data, random_seed=seed)
+            except (ValueError, RuntimeError) as exc:
+                compiler_output.seek(0)
+                output = captured.text() + compiler_output.read()
+                raise ToolchainError(_build_failure(str(exc), output)) from None
+        if model is None:
+            raise KeyboardInterrupt
+        return model
+
+
+@contextlib.contextmanager
+def _fds_to(sink):
+    """Send this process's stdout and stderr file descriptors to ``sink``: the C++ compiler,
+    run by httpstan in a subprocess, writes straight to them."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def _draws(fit, chains: int, seconds: float, messages: list[str]) -> Draws:
+    def by_chain(values: np.ndarray, dims: list[int]) -> np.ndarray:
+        # PyStan puts draws last, the chains of each draw together; mixfit wants (chain, draw, *dims)
+        values = values.reshape(*dims, -1, chains)
+        return np.moveaxis(values, [-1, -2], [0, 1])
+
+    posterior = {
+        name: by_chain(np.asarray(fit[name]), list(dims))
+        for name, dims in zip(fit.param_names, fit.dims)
+    }
+    stats = {ours: by_chain(np.asarray(fit[stan]), []) for stan, ours in SAMPLE_STATS.items()}
+    stats["diverging"] = stats["diverging"].astype(bool)
+    return Draws(posterior, stats, seconds, messages)
+
+
+def _build_failure(error: str, output: str) -> str:
+    if "Syntax error" in error or "Semantic error" in error:
+        detail = " ".join(line.strip() for line in output.splitlines() if line.strip())
+        return f"Stan could not compile the program ({error}): {detail[-400:]}"
+    if "error:" in error and ("g++" in error or "gcc" in error or ".cpp" in error):
+        first = next((ln for ln in error.splitlines() if "error:" in ln), error.splitlines()[0])
+        return f"the C++ compiler failed to build the Stan program: {first.strip()}"
+    lines = [ln for ln in error.splitlines() if ln.strip()]
+    return f"Stan failed: {lines[-1] if lines else error}"
+
+
+class _ProgressStream(io.TextIOBase):
+    """Stands in for stdout/stderr while PyStan talks: keeps its messages, reports its progress."""
+
+    _percent = re.compile(r"Sampling:\s+(\d+)%")
+
+    def __init__(self, report):
+        self._report = report
+        self._chunks: list[str] = []
+
+    def write(self, text: str) -> int:
+        self._chunks.append(text)
+        match = self._percent.search(text)
+        if match and self._report:
+            self._report(int(match.group(1)) / 100, "Sampling")
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+    def text(self) -> str:
+        return "".join(self._chunks)
+
+    def messages(self) -> list[str]:
+        return [ln.strip() for ln in self.text().splitlines() if ln.strip()]

@@ -1,0 +1,92 @@
+"""The compiled-model cache: one entry per (Stan code, backend, backend version), built once.
+
+An entry is a folder of build artefacts plus ``manifest.json``, written last and atomically, that
+records each artefact's SHA-256. An entry whose artefacts don't match their manifest (a build killed
+half-way, a full disk) is treated as absent and rebuilt. A file lock per entry makes concurrent
+processes that need the same model build it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import filelock
+import platformdirs
+
+MANIFEST = "manifest.json"
+
+
+def cache_root() -> Path:
+    root = os.environ.get("MIXFIT_CACHE_DIR") or platformdirs.user_cache_dir("mixfit")
+    return Path(root).expanduser()
+
+
+def model_key(code: str, backend: str, version: str) -> str:
+    digest = hashlib.sha256()
+    for part in (code, backend, version):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:20]
+
+
+class CacheEntry:
+    def __init__(self, key: str, root: Path | None = None):
+        self.root = root or cache_root()
+        self.key = key
+        self.path = self.root / "models" / key
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold this entry's lock; other processes wanting the same model wait here."""
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(locks / f"{self.key}.lock")):
+            yield
+
+    def files(self) -> list[Path] | None:
+        """The entry's artefacts if the entry is complete and intact, else None."""
+        try:
+            manifest = json.loads((self.path / MANIFEST).read_text())
+            artefacts = manifest["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        paths = []
+        for name, checksum in artefacts.items():
+            path = self.path / name
+            if not path.is_file() or _sha256(path) != checksum:
+                return None
+            paths.append(path)
+        return paths
+
+    def store(self, artefacts: list[Path], info: dict) -> list[Path]:
+        """Copy ``artefacts`` into the entry, replacing whatever was there; returns the copies."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{self.key}-", dir=self.path.parent))
+        try:
+            checksums = {}
+            for artefact in artefacts:
+                shutil.copy2(artefact, staging / artefact.name)
+                checksums[artefact.name] = _sha256(staging / artefact.name)
+            manifest = {"files": checksums, **info}
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            os.replace(staging, self.path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return [self.path / a.name for a in artefacts]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

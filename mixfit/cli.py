@@ -1,0 +1,166 @@
+"""The command line: flags to a RunSpec, results to the screen, MixfitError to one line and a code.
+
+Heavy libraries (Stan, ArviZ, pandas) are imported inside the commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from mixfit import __version__
+from mixfit.errors import INPUT, MixfitError
+
+
+def _model_options(f):
+    options = [
+        click.argument("source", type=click.Path(path_type=Path)),
+        click.option("-f", "--formula", help='lme4/brms formula, e.g. "y ~ x + (x | g)".'),
+        click.option("--family", help='gaussian, bernoulli, binomial, poisson; "name(link=...)".'),
+        click.option("--factor", "factors", multiple=True, help="Treat a numeric column as categorical."),
+        click.option("--prior", "priors", multiple=True, help='"normal(0, 5) : b[ : coef]" (repeatable).'),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _sampler_options(f):
+    options = [
+        click.option("-o", "--output", type=click.Path(path_type=Path), help="Results folder."),
+        click.option("--chains", type=int, help="Markov chains (4)."),
+        click.option("--iter", "iter_", type=int, help="Iterations per chain, warmup included (2000)."),
+        click.option("--warmup", type=int, help="Warmup iterations per chain (iter/2)."),
+        click.option("--seed", type=int, help="Random seed (default: chosen and recorded)."),
+        click.option("--adapt-delta", type=float, help="Target acceptance rate (0.8)."),
+        click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
+        click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
+        click.option(
+            "--backend", type=click.Choice(["auto", "cmdstan", "pystan"]), help="Stan backend."
+        ),
+        click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _errors_to_exit_codes(command):
+    """Turn a MixfitError into one line on stderr and its exit code; tracebacks only with --debug."""
+
+    @wraps(command)
+    def run(*args, **kwargs):
+        debug = kwargs.get("debug", False)
+        try:
+            return command(*args, **kwargs)
+        except MixfitError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"mixfit: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("mixfit: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug: still one line, with the way to see more
+            if debug:
+                traceback.print_exc()
+            hint = "" if debug else " (run with --debug for the traceback)"
+            click.echo(f"mixfit: internal error: {type(exc).__name__}: {exc}{hint}", err=True)
+            sys.exit(1)
+
+    return run
+
+
+def _spec(source: Path, flags: dict):
+    from mixfit.spec import build_spec, load_spec_file
+
+    file_values = {}
+    if source.suffix.lower() in {".yaml", ".yml"}:
+        file_values = load_spec_file(source)
+    else:
+        flags["data"] = source
+    return build_spec(file_values, flags)
+
+
+def _flags(formula, family, factors, priors, **sampler) -> dict:
+    return {
+        "formula": formula,
+        "family": family,
+        "factors": tuple(factors),
+        "priors": tuple(priors),
+        "sampler": sampler,
+    }
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mixfit")
+def cli() -> None:
+    """Fit Bayesian mixed-effects models to CSV data with Stan."""
+
+
+@cli.command()
+@_model_options
+@_sampler_options
+@_errors_to_exit_codes
+def fit(source, formula, family, factors, priors, debug, output, chains, iter_, warmup, seed,
+        adapt_delta, max_treedepth, parallel_chains, backend, quiet):
+    """Fit a model: SOURCE is a CSV file (with -f) or a YAML spec."""
+    from mixfit.console import Console
+
+    flags = _flags(
+        formula, family, factors, priors, chains=chains, iter=iter_, warmup=warmup, seed=seed,
+        adapt_delta=adapt_delta, max_treedepth=max_treedepth, parallel_chains=parallel_chains,
+    )
+    flags.update(output=output, backend=backend)
+    spec = _spec(source, flags)
+    if spec.output is None:
+        raise MixfitError("no output folder given: use -o OUTDIR (or 'output' in the spec)", INPUT)
+    from mixfit.outputs import write_results
+    from mixfit.pipeline import fit as run_fit
+
+    console = Console(quiet=quiet)
+    with console.progress() as progress:
+        result = run_fit(spec, progress)
+        text = write_results(result, spec.output, sys.argv)
+    console.summary(text, spec.output)
+
+
+@cli.command()
+@_model_options
+@_errors_to_exit_codes
+def stancode(source, formula, family, factors, priors, debug):
+    """Print the Stan program for a model (nothing is compiled)."""
+    from mixfit.pipeline import prepare
+
+    click.echo(prepare(_spec(source, _flags(formula, family, factors, priors))).code, nl=False)
+
+
+@cli.command()
+@_model_options
+@_errors_to_exit_codes
+def standata(source, formula, family, factors, priors, debug):
+    """Print the Stan data for a model as JSON."""
+    from mixfit.outputs import standata_json
+    from mixfit.pipeline import prepare
+
+    prepared = prepare(_spec(source, _flags(formula, family, factors, priors)))
+    click.echo(standata_json(prepared.data))
+
+
+@cli.command()
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@_errors_to_exit_codes
+def setup(debug):
+    """Report the usable Stan backends; install CmdStan where the network allows."""
+    from mixfit.setup import run_setup
+
+    run_setup(click.echo)
+
+
+def main() -> None:
+    cli(prog_name="mixfit")

@@ -1,0 +1,186 @@
+"""From a parsed formula and a table to the numbers a Stan program needs.
+
+The population-level matrix and each group block's predictors are built by formulae; this module
+names the columns as brms prints them and indexes each row's group level.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import formulae
+import numpy as np
+import pandas as pd
+
+from mixfit.errors import InputError
+from mixfit.families import FamilyChoice, Response, check_response
+from mixfit.formula import ParsedFormula
+
+# What formulae may call besides its own builtins (C, I, center, scale, offset).
+NAMESPACE = {
+    "log": np.log,
+    "log1p": np.log1p,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "factor": lambda x: pd.Categorical(x, categories=sorted(pd.unique(x))),
+}
+
+
+@dataclass(frozen=True)
+class GroupBlock:
+    """One ``(terms | group)`` term: per level, a vector of coefficients."""
+
+    id: int
+    group: str  # "Subject", or "a:b" for an interaction of factors
+    terms: list[str]  # "Intercept", "Days", ...
+    levels: list[str]
+    J: np.ndarray  # 1-based level of each row
+    Z: np.ndarray  # rows x terms
+    correlated: bool
+
+    @property
+    def has_cor(self) -> bool:
+        return self.correlated and len(self.terms) > 1
+
+
+@dataclass(frozen=True)
+class Design:
+    formula: ParsedFormula
+    family: FamilyChoice
+    response: Response
+    has_intercept: bool
+    X: np.ndarray  # population-level predictors, without the intercept column
+    coefs: list[str]  # names of X's columns
+    offset: np.ndarray | None
+    blocks: list[GroupBlock]
+
+    @property
+    def n(self) -> int:
+        return len(self.response.values)
+
+    @property
+    def fixef_names(self) -> list[str]:
+        return (["Intercept"] if self.has_intercept else []) + self.coefs
+
+
+def columns_used(formula: ParsedFormula) -> list[str]:
+    """Every data column the formula refers to, in first-seen order."""
+    names: list[str] = []
+    expressions = [formula.response, formula.fixed] + [g.lhs for g in formula.groups]
+    for expression in expressions:
+        names += sorted(v for v in _variables(expression) if v)
+    for group in formula.groups:
+        names += list(group.factors)
+    if formula.trials and not _is_number(formula.trials):
+        names.append(formula.trials)
+    return list(dict.fromkeys(names))
+
+
+def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFrame) -> Design:
+    response_name = formula.response
+    if response_name in _variables(formula.fixed) or any(
+        response_name in _variables(g.lhs) for g in formula.groups
+    ):
+        raise InputError(f"the response {response_name!r} is also a predictor in the formula")
+    trials = None
+    if formula.trials is not None:
+        if _is_number(formula.trials):
+            trials = pd.Series(np.full(len(frame), int(formula.trials)))
+        else:
+            trials = frame[formula.trials]
+    response = check_response(family.family, response_name, _response(formula, frame), trials)
+    common = _evaluate(formula.fixed, frame, formula.text)
+    kinds = {name: term.kind for name, term in common.terms.items()}
+    matrix = common.as_dataframe()
+    offset_columns = [c for c in matrix.columns if c.startswith("offset(")]
+    offset = matrix[offset_columns].sum(axis=1).to_numpy() if offset_columns else None
+    has_intercept = kinds.get("Intercept") == "intercept"
+    X = matrix.drop(columns=offset_columns + (["Intercept"] if has_intercept else []))
+    blocks = [
+        _group_block(i + 1, term, frame, formula.text) for i, term in enumerate(formula.groups)
+    ]
+    return Design(
+        formula=formula,
+        family=family,
+        response=response,
+        has_intercept=has_intercept,
+        X=X.to_numpy(dtype=float),
+        coefs=[brms_name(c) for c in X.columns],
+        offset=offset,
+        blocks=blocks,
+    )
+
+
+def brms_name(label: str) -> str:
+    """formulae's ``period[2]`` and ``zBase:Trt[1]`` as brms prints them: ``period2``, ``zBase:Trt1``."""
+    return re.sub(r"[\[\]() ]", "", label)
+
+
+def _response(formula: ParsedFormula, frame: pd.DataFrame) -> pd.Series:
+    if formula.response in frame.columns:
+        return frame[formula.response]
+    design = _evaluate(f"{formula.response} ~ 1", frame, formula.text)
+    return pd.Series(np.asarray(design.response).ravel(), name=formula.response)
+
+
+def _group_block(id: int, term, frame: pd.DataFrame, text: str) -> GroupBlock:
+    predictors = _evaluate(term.lhs, frame, text).as_dataframe()
+    keys = [frame[f] for f in term.factors]
+    codes = pd.MultiIndex.from_arrays([_sortable(k) for k in keys])
+    uniques = codes.unique().sort_values()
+    if len(uniques) < 2:
+        raise InputError(
+            f"grouping factor {term.group!r} has only one level ({_label(uniques[0])}); "
+            "a group-level term needs at least two"
+        )
+    J = uniques.get_indexer(codes) + 1
+    return GroupBlock(
+        id=id,
+        group=term.group,
+        terms=[brms_name(c) for c in predictors.columns],
+        levels=[_label(u) for u in uniques],
+        J=J.astype(np.int64),
+        Z=predictors.to_numpy(dtype=float),
+        correlated=term.correlated,
+    )
+
+
+def _sortable(column: pd.Series) -> pd.Series:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.astype(column.cat.categories.dtype)
+    return column
+
+
+def _label(key) -> str:
+    parts = key if isinstance(key, tuple) else (key,)
+    return "_".join(_level(p) for p in parts)
+
+
+def _level(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _evaluate(rhs: str, frame: pd.DataFrame, text: str):
+    try:
+        design = formulae.design_matrices(
+            rhs, frame, na_action="error", env=0, extra_namespace=NAMESPACE
+        )
+    except Exception as exc:  # formulae raises many types; all mean the formula can't be built
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"formula {text!r}: {message}") from None
+    return design.common if "~" not in rhs else design
+
+
+def _variables(expression: str) -> set[str]:
+    try:
+        return {v for v in formulae.model_description(expression).var_names if v}
+    except Exception as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"formula term {expression!r}: {message}") from None
+
+
+def _is_number(text: str) -> bool:
+    return text.isdigit()

@@ -1,0 +1,34 @@
+"""Draws from any backend as an ArviZ InferenceData, with brms-like names on every dimension."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+
+from mixfit.backends import Draws
+from mixfit.model import Model
+
+
+def to_inference_data(model: Model, draws: Draws) -> az.InferenceData:
+    design = model.design
+    response = design.formula.response
+    posterior = {k: v for k, v in draws.posterior.items() if k not in {"log_lik", "y_rep"}}
+    coords: dict = {"coef": design.coefs, "obs": np.arange(design.n)}
+    dims: dict = {"b": ["coef"]}
+    for block in design.blocks:
+        k = block.id
+        coords[f"level_{k}"] = block.levels
+        coords[f"term_{k}"] = block.terms
+        coords[f"term_{k}_"] = block.terms
+        dims[f"sd_{k}"] = [f"term_{k}"]
+        dims[f"z_{k}"] = [f"term_{k}", f"level_{k}"]
+        dims[f"r_{k}"] = [f"level_{k}", f"term_{k}"]
+        dims[f"L_{k}"] = [f"term_{k}", f"term_{k}_"]
+        dims[f"Cor_{k}"] = [f"term_{k}", f"term_{k}_"]
+    groups: dict = {"posterior": posterior, "sample_stats": draws.sample_stats}
+    if "y_rep" in draws.posterior:
+        groups["posterior_predictive"] = {response: draws.posterior["y_rep"]}
+        groups["log_likelihood"] = {response: draws.posterior["log_lik"]}
+        dims[response] = ["obs"]
+    groups["observed_data"] = {response: design.response.values}
+    return az.from_dict(**groups, coords=coords, dims=dims)

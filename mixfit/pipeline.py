@@ -1,0 +1,71 @@
+"""The fit, step by step: spec -> data -> design -> model -> Stan -> draws -> InferenceData."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+import arviz as az
+
+from mixfit.backends import Compiled, Draws, Progress, choose_backend
+from mixfit.data import Table, read_table
+from mixfit.design import build_design, columns_used
+from mixfit.families import choose_family
+from mixfit.formula import parse_formula
+from mixfit.inference import to_inference_data
+from mixfit.model import Model, build_model, stan_code, stan_data
+from mixfit.priors import parse_prior_spec
+from mixfit.spec import RunSpec
+
+
+@dataclass
+class Prepared:
+    spec: RunSpec
+    table: Table
+    model: Model
+    code: str
+    data: dict
+
+
+@dataclass
+class FitResult:
+    prepared: Prepared
+    backend: str
+    backend_version: str
+    compiled: Compiled
+    draws: Draws
+    idata: az.InferenceData
+
+    @property
+    def spec(self) -> RunSpec:
+        return self.prepared.spec
+
+    @property
+    def model(self) -> Model:
+        return self.prepared.model
+
+
+def prepare(spec: RunSpec) -> Prepared:
+    """Everything up to the Stan program and its data; nothing is compiled."""
+    family = choose_family(spec.family)
+    formula = parse_formula(spec.formula)
+    priors = [parse_prior_spec(p) for p in spec.priors]
+    table = read_table(spec.data, columns_used(formula), list(spec.factors))
+    design = build_design(formula, family, table.frame)
+    model = build_model(design, priors)
+    return Prepared(spec, table, model, stan_code(model), stan_data(model))
+
+
+def fit(spec: RunSpec, progress: Progress) -> FitResult:
+    if spec.sampler.seed is None:  # pick one, so the run can be repeated from run.json
+        spec = replace(spec, sampler=replace(spec.sampler, seed=random.randrange(2**31)))
+    prepared = prepare(spec)
+    backend = choose_backend(spec.backend)
+    progress("backend", None, f"Backend: {backend.name} ({backend.version()})")
+    try:
+        compiled = backend.compile(prepared.code, prepared.data, spec.sampler.seed, progress)
+        draws = backend.sample(compiled, prepared.data, spec.sampler, progress)
+    finally:
+        backend.close()
+    idata = to_inference_data(prepared.model, draws)
+    return FitResult(prepared, backend.name, backend.version(), compiled, draws, idata)

@@ -1,0 +1,244 @@
+"""Priors: the distributions mixfit knows, brms's defaults, and the user's priors matched to parameters.
+
+Every prior ends up in a *slot*: one Stan parameter (``b``, ``Intercept``, ``sd_1``, ``sigma``,
+``L_1``) whose elements each carry a distribution and its hyperparameters. The Stan program only
+depends on which distributions a slot uses; the hyperparameters travel as data.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mixfit.errors import InputError
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str
+    params: tuple[str, ...]
+    support: str  # real | positive | unit | interval | corr
+    positive_params: tuple[str, ...] = ()
+
+
+DISTRIBUTIONS: dict[str, Distribution] = {
+    d.name: d
+    for d in [
+        Distribution("normal", ("mu", "sigma"), "real", ("sigma",)),
+        Distribution("student_t", ("nu", "mu", "sigma"), "real", ("nu", "sigma")),
+        Distribution("cauchy", ("mu", "sigma"), "real", ("sigma",)),
+        Distribution("exponential", ("lambda",), "positive", ("lambda",)),
+        Distribution("gamma", ("alpha", "beta"), "positive", ("alpha", "beta")),
+        Distribution("inv_gamma", ("alpha", "beta"), "positive", ("alpha", "beta")),
+        Distribution("lognormal", ("mu", "sigma"), "positive", ("sigma",)),
+        Distribution("beta", ("a", "b"), "unit", ("a", "b")),
+        Distribution("uniform", ("lower", "upper"), "interval"),
+        Distribution("lkj", ("eta",), "corr", ("eta",)),
+    ]
+}
+SUPPORT_BOUNDS = {"real": (None, None), "positive": (0.0, None), "unit": (0.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A distribution with its hyperparameters; ``flat`` (no distribution) is improper uniform."""
+
+    distribution: str  # a key of DISTRIBUTIONS, or "flat"
+    args: tuple[float, ...] = ()
+
+    def __str__(self) -> str:
+        if self.distribution == "flat":
+            return "(flat)"
+        return f"{self.distribution}({', '.join(_fmt(a) for a in self.args)})"
+
+
+FLAT = Prior("flat")
+
+
+def parse_prior(text: str) -> Prior:
+    text = text.strip()
+    if text in {"", "flat"}:
+        return FLAT
+    match = re.fullmatch(r"(\w+)\s*\((.*)\)", text)
+    if not match:
+        raise InputError(f"prior {text!r} is not of the form 'name(arg, ...)', e.g. 'normal(0, 5)'")
+    name, inner = match.group(1), match.group(2)
+    dist = DISTRIBUTIONS.get(name)
+    if dist is None:
+        known = ", ".join(sorted(DISTRIBUTIONS))
+        raise InputError(f"unknown prior distribution {name!r} (known: {known})")
+    try:
+        args = tuple(float(a) for a in inner.split(",")) if inner.strip() else ()
+    except ValueError:
+        raise InputError(f"prior {text!r}: arguments must be numbers") from None
+    if len(args) != len(dist.params):
+        raise InputError(
+            f"prior {text!r}: {name} takes {len(dist.params)} arguments ({', '.join(dist.params)})"
+        )
+    values = dict(zip(dist.params, args))
+    for param in dist.positive_params:
+        if not values[param] > 0:
+            raise InputError(f"prior {text!r}: {param} must be positive")
+    if not all(math.isfinite(a) for a in args):
+        raise InputError(f"prior {text!r}: arguments must be finite")
+    if name == "uniform" and not args[0] < args[1]:
+        raise InputError(f"prior {text!r}: the lower bound must be below the upper bound")
+    return Prior(name, args)
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """A prior the user set, for a class and optionally one coefficient and/or group."""
+
+    prior: Prior
+    cls: str
+    coef: str = ""
+    group: str = ""
+
+    def describe(self) -> str:
+        target = " : ".join(x for x in (self.cls, self.coef, self.group) if x)
+        return f"{self.prior} : {target}"
+
+
+def parse_prior_spec(spec: str | dict) -> PriorSpec:
+    """Read ``"normal(0, 1) : b : Days"`` or ``{prior: ..., class: ..., coef: ..., group: ...}``.
+
+    In the flag form the third field is the coefficient for ``b`` and the group for ``sd`` and
+    ``cor``; a fourth field is the term within that group (``exponential(1) : sd : g : Days``).
+    """
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"prior", "class", "coef", "group"}
+        if unknown or "prior" not in spec or "class" not in spec:
+            raise InputError(
+                f"a prior in YAML takes 'prior' and 'class', optionally 'coef' and 'group' "
+                f"(got {', '.join(sorted(map(str, spec)))})"
+            )
+        return PriorSpec(
+            parse_prior(str(spec["prior"])),
+            str(spec["class"]),
+            str(spec.get("coef") or ""),
+            str(spec.get("group") or ""),
+        )
+    parts = [p.strip() for p in str(spec).split(":")]
+    if len(parts) < 2 or not parts[1]:
+        raise InputError(f"prior {spec!r} needs a class: 'normal(0, 5) : b'")
+    prior, cls, rest = parse_prior(parts[0]), parts[1], parts[2:]
+    if len(rest) > 2:
+        raise InputError(f"prior {spec!r} has too many ':' fields")
+    if cls in {"sd", "cor"}:
+        group, coef = (rest + ["", ""])[:2]
+    else:
+        coef, group = (rest + ["", ""])[:2]
+    return PriorSpec(prior, cls, coef, group)
+
+
+@dataclass
+class Slot:
+    """One Stan parameter and the prior of each of its elements."""
+
+    name: str  # the Stan variable
+    cls: str
+    lower: float | None
+    upper: float | None
+    labels: list[tuple[str, str]]  # (coef, group) per element
+    priors: list[Prior] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    scalar: bool = False
+
+    def families(self) -> list[str]:
+        return sorted({p.distribution for p in self.priors} - {"flat"})
+
+    def elements(self, distribution: str) -> list[int]:
+        return [i for i, p in enumerate(self.priors) if p.distribution == distribution]
+
+
+def default_scales(y: np.ndarray, link: str) -> tuple[float, float]:
+    """brms's data-derived (location, scale) of the default student_t(3, ., .) priors."""
+    location, scale = 0.0, 2.5
+    if link in {"identity", "log"}:
+        y = np.asarray(y, dtype=float)
+        y_link = np.log(np.where(y == 0, 0.1, y)) if link == "log" else y
+        mad = round(float(1.4826 * np.median(np.abs(y_link - np.median(y_link)))), 1)
+        if math.isfinite(mad):
+            scale = max(scale, mad)
+        location = round(float(np.median(y_link)), 1)
+    return location, scale
+
+
+def resolve(slots: list[Slot], specs: list[PriorSpec], defaults: dict[str, Prior]) -> None:
+    """Fill each slot's priors: the most specific user prior wins, else the class default."""
+    _check_targets(slots, specs)
+    for slot in slots:
+        slot.priors, slot.sources = [], []
+        for coef, group in slot.labels:
+            chosen = None
+            for spec in specs:
+                if spec.cls != slot.cls:
+                    continue
+                if spec.coef not in ("", coef) or spec.group not in ("", group):
+                    continue
+                rank = (spec.coef != "") + (spec.group != "")
+                if chosen is None or rank >= chosen[0]:
+                    chosen = (rank, spec)
+            if chosen is None:
+                slot.priors.append(defaults.get(slot.cls, FLAT))
+                slot.sources.append("default")
+            else:
+                _check_support(chosen[1], slot)
+                slot.priors.append(chosen[1].prior)
+                slot.sources.append("user")
+
+
+def _check_targets(slots: list[Slot], specs: list[PriorSpec]) -> None:
+    classes = sorted({s.cls for s in slots})
+    for spec in specs:
+        in_class = [s for s in slots if s.cls == spec.cls]
+        if not in_class:
+            raise InputError(
+                f"prior '{spec.describe()}': this model has no class {spec.cls!r} "
+                f"(classes: {', '.join(classes)})"
+            )
+        labels = [label for s in in_class for label in s.labels]
+        groups = sorted({g for _, g in labels if g})
+        if spec.group and spec.group not in groups:
+            where = f"groups: {', '.join(groups)}" if groups else "it has no groups"
+            raise InputError(f"prior '{spec.describe()}': unknown group {spec.group!r} ({where})")
+        coefs = sorted({c for c, g in labels if c and spec.group in ("", g)})
+        if spec.coef and spec.coef not in coefs:
+            where = f"coefficients: {', '.join(coefs)}" if coefs else "it has none"
+            raise InputError(
+                f"prior '{spec.describe()}': unknown coefficient {spec.coef!r} for class "
+                f"{spec.cls} ({where})"
+            )
+
+
+def _check_support(spec: PriorSpec, slot: Slot) -> None:
+    dist = spec.prior.distribution
+    if dist == "flat":
+        if slot.cls not in {"b", "Intercept"}:
+            raise InputError(f"prior '{spec.describe()}': class {slot.cls} needs a proper prior")
+        return
+    support = DISTRIBUTIONS[dist].support
+    if (support == "corr") != (slot.cls == "cor"):
+        wanted = "lkj" if slot.cls == "cor" else "a distribution other than lkj"
+        raise InputError(f"prior '{spec.describe()}': class {slot.cls} takes {wanted}")
+    if support in {"real", "corr"}:
+        return
+    low, high = SUPPORT_BOUNDS.get(support, spec.prior.args)
+    param_low, param_high = slot.lower, slot.upper
+    covers_low = low is None or (param_low is not None and low <= param_low)
+    covers_high = high is None or (param_high is not None and high >= param_high)
+    if not (covers_low and covers_high):
+        bounds = f"({_fmt(param_low, '-inf')}, {_fmt(param_high, 'inf')})"
+        raise InputError(
+            f"prior '{spec.describe()}': {spec.prior} excludes part of {slot.cls}'s support {bounds}"
+        )
+
+
+def _fmt(value: float | None, missing: str = "") -> str:
+    if value is None:
+        return missing
+    return f"{value:g}"

@@ -1,0 +1,80 @@
+"""The brms-style text summary of a fit, for the terminal and for files."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mixfit.model import Model
+from mixfit.summaries import interval_columns
+
+FAMILY_LINKS = {"sigma": "identity"}
+
+
+def summary_text(
+    model: Model,
+    fixef: pd.DataFrame,
+    varcorr: pd.DataFrame,
+    run: dict,
+    prob: float = 0.95,
+) -> str:
+    design = model.design
+    sampler = run["sampler"]
+    links = [f"mu = {design.family.link}"] + [
+        f"{p.name} = {FAMILY_LINKS.get(p.name, 'identity')}" for p in model.family.params
+    ]
+    lines = [
+        f" Family: {model.family.name}",
+        f"  Links: {'; '.join(links)}",
+        f"Formula: {design.formula.text}",
+        f"   Data: {run['data']} (Number of observations: {run['rows_used']})",
+        f"  Draws: {sampler['chains']} chains, each with iter = {sampler['iter']}; "
+        f"warmup = {sampler['warmup']}; thin = 1;",
+        f"         total post-warmup draws = {sampler['chains'] * (sampler['iter'] - sampler['warmup'])}",
+    ]
+    if run.get("rows_dropped"):
+        lines.append(f"         ({run['rows_dropped']} rows with missing values dropped)")
+    if design.response.note:
+        lines.append(f"   Note: {design.response.note}")
+    group_rows = varcorr[varcorr["group"] != "Residual"]
+    if len(group_rows):
+        lines += ["", "Group-Level Effects:"]
+        for group, rows in group_rows.groupby("group", sort=False):
+            levels = next(len(b.levels) for b in design.blocks if b.group == group)
+            lines.append(f"~{group} (Number of levels: {levels})")
+            lines += _table(rows.set_index("param"), prob)
+    lines += ["", "Population-Level Effects:"]
+    lines += _table(fixef.set_index("term"), prob) if len(fixef) else ["(none)"]
+    family_rows = varcorr[varcorr["group"] == "Residual"]
+    if len(family_rows):
+        lines += ["", "Family Specific Parameters:"]
+        lines += _table(family_rows.set_index("param"), prob)
+    lines += [
+        "",
+        "Draws were sampled using NUTS. For each parameter, Bulk_ESS and Tail_ESS are effective",
+        "sample size measures, and Rhat is the potential scale reduction factor on split chains",
+        "(at convergence, Rhat = 1).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _table(rows: pd.DataFrame, prob: float) -> list[str]:
+    low, high = interval_columns(prob)
+    pct = f"{prob * 100:g}%"
+    shown = pd.DataFrame(
+        {
+            "Estimate": rows["Estimate"].map(_num),
+            "Est.Error": rows["Est.Error"].map(_num),
+            f"l-{pct} CI": rows[low].map(_num),
+            f"u-{pct} CI": rows[high].map(_num),
+            "Rhat": rows["Rhat"].map("{:.2f}".format),
+            "Bulk_ESS": rows["Bulk_ESS"].map(lambda v: f"{v:.0f}"),
+            "Tail_ESS": rows["Tail_ESS"].map(lambda v: f"{v:.0f}"),
+        },
+        index=rows.index,
+    )
+    shown.index.name = None
+    return shown.to_string().splitlines()
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}"

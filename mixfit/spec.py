@@ -1,0 +1,165 @@
+"""The run specification: a YAML file and/or command-line flags, merged and checked.
+
+Flags given on the command line override the file's values; ``priors`` and ``factors`` from flags
+are added to the file's, and a flag prior for the same target as a file prior replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from mixfit.errors import InputError
+
+TOP_KEYS = {"data", "formula", "family", "factors", "priors", "sampler", "backend", "output"}
+SAMPLER_KEYS = {
+    "chains",
+    "iter",
+    "warmup",
+    "seed",
+    "adapt_delta",
+    "max_treedepth",
+    "parallel_chains",
+}
+BACKENDS = ("auto", "cmdstan", "pystan")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    chains: int = 4
+    iter: int = 2000  # warmup included, as in brms
+    warmup: int | None = None  # default iter // 2
+    seed: int | None = None
+    adapt_delta: float = 0.8
+    max_treedepth: int = 10
+    parallel_chains: int | None = None  # default: the cores available
+
+    @property
+    def num_warmup(self) -> int:
+        return self.iter // 2 if self.warmup is None else self.warmup
+
+    @property
+    def num_samples(self) -> int:
+        return self.iter - self.num_warmup
+
+    @property
+    def num_parallel(self) -> int:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, min(self.chains, self.parallel_chains or cores or 1))
+
+    def check(self) -> None:
+        for name in ("chains", "iter", "max_treedepth"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if self.parallel_chains is not None and self.parallel_chains < 1:
+            raise InputError(f"parallel_chains must be at least 1 (got {self.parallel_chains})")
+        if self.warmup is not None and not 0 <= self.warmup < self.iter:
+            raise InputError(
+                f"warmup must be at least 0 and below iter (got warmup {self.warmup}, "
+                f"iter {self.iter})"
+            )
+        if not 0 < self.adapt_delta < 1:
+            raise InputError(f"adapt_delta must be between 0 and 1 (got {self.adapt_delta})")
+        if self.seed is not None and not 0 <= self.seed < 2**31:
+            raise InputError(f"seed must be between 0 and 2^31 - 1 (got {self.seed})")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    data: Path
+    formula: str
+    family: str | dict = "gaussian"
+    factors: tuple[str, ...] = ()
+    priors: tuple = ()  # strings ("normal(0, 5) : b") or mappings, read by mixfit.priors
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    backend: str = "auto"
+    output: Path | None = None
+
+
+def load_spec_file(path: Path) -> dict:
+    """Read a YAML spec safely (no Python objects) and resolve its paths against its folder."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"spec {str(path)!r} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"spec {str(path)!r} is not valid YAML{line}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"spec {str(path)!r} must be a mapping of keys such as data and formula")
+    unknown = sorted(set(map(str, raw)) - TOP_KEYS)
+    if unknown:
+        raise InputError(
+            f"spec {str(path)!r}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))})"
+        )
+    values: dict = {}
+    for key in ("data", "output"):
+        if key in raw:
+            values[key] = path.parent / _typed(raw[key], str, key)
+    if "formula" in raw:
+        values["formula"] = _typed(raw["formula"], str, "formula")
+    if "family" in raw:
+        values["family"] = _typed(raw["family"], (str, dict), "family")
+    if "backend" in raw:
+        values["backend"] = _typed(raw["backend"], str, "backend")
+    if "factors" in raw:
+        factors = raw["factors"] if isinstance(raw["factors"], list) else [raw["factors"]]
+        values["factors"] = tuple(_typed(f, str, "factors") for f in factors)
+    if "priors" in raw:
+        priors = _typed(raw["priors"], list, "priors")
+        values["priors"] = tuple(_typed(p, (str, dict), "priors") for p in priors)
+    if "sampler" in raw:
+        values["sampler"] = _sampler(_typed(raw["sampler"], dict, "sampler"))
+    return values
+
+
+def build_spec(file_values: dict, flags: dict) -> RunSpec:
+    """Merge a spec file's values with flags (flags win) into a checked RunSpec."""
+    sampler_flags = {k: v for k, v in flags.pop("sampler", {}).items() if v is not None}
+    sampler = file_values.pop("sampler", {})
+    merged = {**file_values}
+    for key, value in flags.items():
+        if value is None or value == ():
+            continue
+        if key in {"factors", "priors"}:
+            merged[key] = tuple(merged.get(key, ())) + tuple(value)
+        else:
+            merged[key] = value
+    for key in ("data", "formula"):
+        if key not in merged:
+            raise InputError(f"no {key} given (a spec file key or a command-line argument)")
+    if merged.get("backend", "auto") not in BACKENDS:
+        raise InputError(f"unknown backend {merged['backend']!r} (choose: {', '.join(BACKENDS)})")
+    settings = replace(SamplerSettings(), **{**sampler, **sampler_flags})
+    settings.check()
+    return RunSpec(sampler=settings, **merged)
+
+
+def _sampler(raw: dict) -> dict:
+    unknown = sorted(set(map(str, raw)) - SAMPLER_KEYS)
+    if unknown:
+        raise InputError(
+            f"sampler: unknown key {unknown[0]!r} (known: {', '.join(sorted(SAMPLER_KEYS))})"
+        )
+    return {
+        key: _typed(value, float if key == "adapt_delta" else int, f"sampler.{key}")
+        for key, value in raw.items()
+    }
+
+
+def _typed(value, kind, name: str):
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        wanted = {"str": "text", "dict": "a mapping", "list": "a list", "int": "a whole number",
+                  "float": "a number"}.get(wanted, wanted)
+        raise InputError(f"spec key {name!r} must be {wanted} (got {value!r})")
+    return value

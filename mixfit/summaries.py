@@ -1,0 +1,142 @@
+"""The tables a brms user reads: fixef, ranef, coef and varcorr, computed from the draws.
+
+Every summary works draw by draw on (chain, draw) arrays; R-hat and ESS come from ArviZ.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from mixfit.model import Model
+
+
+def interval_columns(prob: float) -> tuple[str, str]:
+    low, high = (1 - prob) / 2 * 100, (1 + prob) / 2 * 100
+    return f"Q{low:g}", f"Q{high:g}"
+
+
+def describe(values: np.ndarray, prob: float) -> dict:
+    """Estimate, Est.Error and the central interval of a (chain, draw) array."""
+    low, high = interval_columns(prob)
+    flat = values.reshape(-1)
+    return {
+        "Estimate": float(flat.mean()),
+        "Est.Error": float(flat.std(ddof=1)),
+        low: float(np.quantile(flat, (1 - prob) / 2)),
+        high: float(np.quantile(flat, (1 + prob) / 2)),
+    }
+
+
+def convergence(quantities: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Rank-normalised split R-hat, bulk and tail ESS (ArviZ) of each (chain, draw) array."""
+    if not quantities:
+        return {}
+    names = {f"q{i}": name for i, name in enumerate(quantities)}
+    dataset = az.convert_to_dataset({key: quantities[name] for key, name in names.items()})
+    rhat = az.rhat(dataset)
+    bulk = az.ess(dataset, method="bulk")
+    tail = az.ess(dataset, method="tail")
+    return {
+        name: {
+            "Rhat": float(rhat[key]),
+            "Bulk_ESS": float(bulk[key]),
+            "Tail_ESS": float(tail[key]),
+        }
+        for key, name in names.items()
+    }
+
+
+def _rows(keyed: list[tuple[dict, np.ndarray]], prob: float, with_convergence: bool) -> list:
+    checks = convergence({str(i): v for i, (_, v) in enumerate(keyed)}) if with_convergence else {}
+    return [
+        {**keys, **describe(values, prob), **checks.get(str(i), {})}
+        for i, (keys, values) in enumerate(keyed)
+    ]
+
+
+def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
+    """Population-level effects, each as (chain, draw)."""
+    out = {}
+    if model.design.has_intercept:
+        out["Intercept"] = posterior["b_Intercept"].values
+    for i, coef in enumerate(model.design.coefs):
+        out[coef] = posterior["b"].values[:, :, i]
+    return out
+
+
+def fixef(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
+    keyed = [({"term": t}, v) for t, v in fixef_draws(model, posterior).items()]
+    rows = _rows(keyed, prob, True)
+    return pd.DataFrame(rows, columns=_columns(["term"], prob, True))
+
+
+def ranef(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
+    """Each level's deviation from the population-level effect, as brms's ranef."""
+    keyed = []
+    for block in model.design.blocks:
+        r = posterior[f"r_{block.id}"].values  # chain, draw, level, term
+        for j, level in enumerate(block.levels):
+            for m, term in enumerate(block.terms):
+                keyed.append(({"group": block.group, "level": level, "term": term}, r[:, :, j, m]))
+    rows = _rows(keyed, prob, False)
+    return pd.DataFrame(rows, columns=_columns(["group", "level", "term"], prob, False))
+
+
+def coef(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
+    """Each level's own coefficients: population effect plus deviation, combined draw by draw."""
+    population = fixef_draws(model, posterior)
+    keyed = [
+        ({"group": group, "level": level, "term": term}, values)
+        for group, level, term, values in coef_draws(model, posterior, population)
+    ]
+    rows = _rows(keyed, prob, False)
+    return pd.DataFrame(rows, columns=_columns(["group", "level", "term"], prob, False))
+
+
+def coef_draws(model: Model, posterior, population: dict[str, np.ndarray]):
+    """(group, level, term, draws) for every level and every term of its group.
+
+    As brms's coef: for each group, the population-level effects plus the sum of that group's
+    deviations for the same term (a term without a group-level part keeps its population value).
+    """
+    by_group: dict[str, list] = {}
+    for block in model.design.blocks:
+        by_group.setdefault(block.group, []).append(block)
+    for group, blocks in by_group.items():
+        levels = blocks[0].levels
+        for j, level in enumerate(levels):
+            terms = dict(population)
+            for block in blocks:
+                r = posterior[f"r_{block.id}"].values
+                for m, term in enumerate(block.terms):
+                    base = terms.get(term, 0.0)
+                    terms[term] = base + r[:, :, j, m]
+            for term, values in terms.items():
+                yield group, level, term, np.broadcast_to(values, r.shape[:2])
+
+
+def varcorr(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
+    """SDs and correlations per group, then the family's own parameters under ``Residual``."""
+    keyed = []
+    for block in model.design.blocks:
+        sd = posterior[f"sd_{block.id}"].values
+        for m, term in enumerate(block.terms):
+            keyed.append(({"group": block.group, "param": f"sd({term})"}, sd[:, :, m]))
+        if block.has_cor:
+            cor = posterior[f"Cor_{block.id}"].values
+            for a in range(len(block.terms)):
+                for b in range(a + 1, len(block.terms)):
+                    name = f"cor({block.terms[a]},{block.terms[b]})"
+                    keyed.append(({"group": block.group, "param": name}, cor[:, :, a, b]))
+    for param in model.family.params:
+        keyed.append(({"group": "Residual", "param": param.name}, posterior[param.name].values))
+    rows = _rows(keyed, prob, True)
+    return pd.DataFrame(rows, columns=_columns(["group", "param"], prob, True))
+
+
+def _columns(keys: list[str], prob: float, convergence: bool) -> list[str]:
+    low, high = interval_columns(prob)
+    extra = ["Rhat", "Bulk_ESS", "Tail_ESS"] if convergence else []
+    return keys + ["Estimate", "Est.Error", low, high] + extra

@@ -1,0 +1,17 @@
+{#- gaussian, identity link: normal_id_glm takes the population-level part #}
+{% macro data() %}
+  vector[N] Y;  // response variable
+{%- endmacro %}
+{% macro parameters() %}
+  real<lower=0> sigma;  // residual standard deviation
+{%- endmacro %}
+{% macro likelihood() %}
+    target += normal_id_glm_lpdf(Y | Xc, mu, b, sigma);
+{%- endmacro %}
+{% macro y_rep_type() %}array[N] real{% endmacro %}
+{% macro predictions() %}
+    for (n in 1:N) {
+      log_lik[n] = normal_lpdf(Y[n] | mu[n], sigma);
+    }
+    y_rep = normal_rng(mu, sigma);
+{%- endmacro %}

@@ -1,0 +1,132 @@
+{#- The Stan program for every mixfit model. Jinja fills in the family (families/*.stan), the group
+    blocks and the prior statements; sizes and prior hyperparameters are data, never literals. -#}
+{% import family.template as fam %}
+{% macro linear_predictor() %}
+    vector[N] mu = rep_vector({{ "Intercept" if intercept else "0.0" }}, N);
+{% if offset %}
+    mu += offsets;
+{% endif %}
+{% for block in blocks %}
+    mu += rows_dot_product(r_{{ block.id }}[J_{{ block.id }}], Z_{{ block.id }});
+{% endfor %}
+{% endmacro %}
+{% macro prior_statement(slot, dist) %}
+{% set hp = "prior_" ~ slot.name ~ "_" ~ dist.name %}
+{% if slot.scalar %}
+{% set args = [] %}{% for i in range(dist.params | length) %}{% do args.append(hp ~ "[" ~ (i + 1) ~ "]") %}{% endfor %}
+{% set target = slot.name %}
+{% else %}
+{% set args = [] %}{% for i in range(dist.params | length) %}{% do args.append(hp ~ "[:, " ~ (i + 1) ~ "]") %}{% endfor %}
+{% set target = slot.name ~ "[" ~ hp ~ "_idx]" %}
+{% endif %}
+{% if dist.name == "lkj" %}
+  target += lkj_corr_cholesky_lpdf({{ target }} | {{ args | join(", ") }});
+{% elif slot.lower is not none and dist.support == "real" %}
+  // half {{ dist.name }}: truncated at the lower bound {{ slot.lower }}
+  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }})
+            - {{ dist.name }}_lccdf({{ slot.lower }} | {{ args | join(", ") }});
+{% else %}
+  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }});
+{% endif %}
+{% endmacro %}
+// generated with mixfit
+data {
+  int<lower=1> N;  // total number of observations
+{{ fam.data() }}
+  int<lower=0> K;  // number of population-level effects, intercept excluded
+  matrix[N, K] X;  // population-level design matrix
+{% if offset %}
+  vector[N] offsets;
+{% endif %}
+{% for block in blocks %}
+  // data for group-level effects of ID {{ block.id }}
+  int<lower=1> N_{{ block.id }};  // number of grouping levels
+  int<lower=1> M_{{ block.id }};  // number of coefficients per level
+  array[N] int<lower=1> J_{{ block.id }};  // grouping indicator per observation
+  matrix[N, M_{{ block.id }}] Z_{{ block.id }};  // group-level predictors
+{% endfor %}
+  // prior hyperparameters, one row per prior-carrying element
+{% for slot in slots %}
+{% for dist in slot.distributions %}
+{% if slot.scalar %}
+  vector[{{ dist.params | length }}] prior_{{ slot.name }}_{{ dist.name }};  // {{ dist.name }}({{ dist.params | join(", ") }})
+{% else %}
+  int<lower=0> NP_{{ slot.name }}_{{ dist.name }};
+  array[NP_{{ slot.name }}_{{ dist.name }}] int<lower=1> prior_{{ slot.name }}_{{ dist.name }}_idx;
+  matrix[NP_{{ slot.name }}_{{ dist.name }}, {{ dist.params | length }}] prior_{{ slot.name }}_{{ dist.name }};  // {{ dist.name }}({{ dist.params | join(", ") }})
+{% endif %}
+{% endfor %}
+{% endfor %}
+}
+transformed data {
+{% if intercept %}
+  // centre the predictors so the intercept is sampled apart from the slopes
+  vector[K] means_X;
+  matrix[N, K] Xc;
+  for (i in 1:K) {
+    means_X[i] = mean(X[:, i]);
+    Xc[:, i] = X[:, i] - means_X[i];
+  }
+{% else %}
+  matrix[N, K] Xc = X;
+{% endif %}
+}
+parameters {
+  vector[K] b;  // population-level effects
+{% if intercept %}
+  real Intercept;  // intercept on the centred predictors
+{% endif %}
+{{ fam.parameters() }}
+{% for block in blocks %}
+  vector<lower=0>[M_{{ block.id }}] sd_{{ block.id }};  // group-level standard deviations
+  matrix[M_{{ block.id }}, N_{{ block.id }}] z_{{ block.id }};  // standardised group-level effects
+{% if block.cor %}
+  cholesky_factor_corr[M_{{ block.id }}] L_{{ block.id }};  // Cholesky factor of the correlation matrix
+{% endif %}
+{% endfor %}
+}
+transformed parameters {
+{% for block in blocks %}
+  // actual group-level effects of ID {{ block.id }}: one row per level
+{% if block.cor %}
+  matrix[N_{{ block.id }}, M_{{ block.id }}] r_{{ block.id }} = transpose(diag_pre_multiply(sd_{{ block.id }}, L_{{ block.id }}) * z_{{ block.id }});
+{% else %}
+  matrix[N_{{ block.id }}, M_{{ block.id }}] r_{{ block.id }} = transpose(diag_pre_multiply(sd_{{ block.id }}, z_{{ block.id }}));
+{% endif %}
+{% endfor %}
+}
+model {
+  // likelihood; the population-level part goes through Stan's GLM function where there is one
+  {
+{{ linear_predictor() }}
+{{ fam.likelihood() }}
+  }
+  // priors
+{% for slot in slots %}
+{% for dist in slot.distributions %}
+{{ prior_statement(slot, dist) }}
+{%- endfor %}
+{% endfor %}
+{% for block in blocks %}
+  target += std_normal_lpdf(to_vector(z_{{ block.id }}));
+{% endfor %}
+}
+generated quantities {
+{% if intercept %}
+  // the intercept on the original scale of the predictors
+  real b_Intercept = Intercept - dot_product(means_X, b);
+{% endif %}
+{% for block in blocks if block.cor %}
+  // group-level correlations of ID {{ block.id }}
+  corr_matrix[M_{{ block.id }}] Cor_{{ block.id }} = multiply_lower_tri_self_transpose(L_{{ block.id }});
+{% endfor %}
+{% if predictions %}
+  vector[N] log_lik;  // pointwise log-likelihood, for LOO
+  {{ fam.y_rep_type() }} y_rep;  // a replicated data set per draw
+  {
+{{ linear_predictor() }}
+    mu += Xc * b;
+{{ fam.predictions() }}
+  }
+{% endif %}
+}
