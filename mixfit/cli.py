@@ -126,8 +126,8 @@ def fit(source, formula, family, factors, priors, debug, output, chains, iter_, 
     console = Console(quiet=quiet)
     with console.progress() as progress:
         result = run_fit(spec, progress)
-        text = write_results(result, spec.output, sys.argv)
-    console.summary(text, spec.output)
+        written = write_results(result, spec.output, sys.argv)
+    console.summary(written.summary, spec.output)
 
 
 @cli.command()
@@ -163,4 +163,18 @@ def setup(debug):
 
 
 def main() -> None:
-    cli(prog_name="mixfit")
+    try:
+        cli.main(prog_name="mixfit", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare "mixfit": the help, as click shows it
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:  # a bad flag is an input error: one line, like the others
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"mixfit: error: {exc.format_message()}{where}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"mixfit: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("mixfit: interrupted", err=True)
+        sys.exit(130)

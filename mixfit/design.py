@@ -91,8 +91,9 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
             trials = frame[formula.trials]
     response = check_response(family.family, response_name, _response(formula, frame), trials)
     common = _evaluate(formula.fixed, frame, formula.text)
-    kinds = {name: term.kind for name, term in common.terms.items()}
-    matrix = common.as_dataframe()
+    # formulae gives no matrix at all for "0" or "-1" alone: a model of group-level terms only
+    kinds = {name: term.kind for name, term in common.terms.items()} if common else {}
+    matrix = common.as_dataframe() if common else pd.DataFrame(index=frame.index)
     offset_columns = [c for c in matrix.columns if c.startswith("offset(")]
     offset = matrix[offset_columns].sum(axis=1).to_numpy() if offset_columns else None
     has_intercept = kinds.get("Intercept") == "intercept"
@@ -100,6 +101,14 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
     blocks = [
         _group_block(i + 1, term, frame, formula.text) for i, term in enumerate(formula.groups)
     ]
+    _check_finite(f"the response {response_name!r}", response.values, formula.text)
+    for name in X.columns:
+        _check_finite(f"the predictor {name!r}", X[name], formula.text)
+    if offset is not None:
+        _check_finite("the offset", offset, formula.text)
+    for block in blocks:
+        for k, name in enumerate(block.terms):
+            _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], formula.text)
     return Design(
         formula=formula,
         family=family,
@@ -163,11 +172,21 @@ def _level(value) -> str:
     return str(value)
 
 
+def _check_finite(what: str, values, text: str) -> None:
+    """Stan rejects NaN and infinite data only after compiling; say which term made them here."""
+    values = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise InputError(f"formula {text!r}: {what} is not finite in {int(bad.sum())} rows")
+
+
 def _evaluate(rhs: str, frame: pd.DataFrame, text: str):
     try:
-        design = formulae.design_matrices(
-            rhs, frame, na_action="error", env=0, extra_namespace=NAMESPACE
-        )
+        # log(0) and the like warn on stderr; _check_finite reports them as one error instead
+        with np.errstate(all="ignore"):
+            design = formulae.design_matrices(
+                rhs, frame, na_action="error", env=0, extra_namespace=NAMESPACE
+            )
     except Exception as exc:  # formulae raises many types; all mean the formula can't be built
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"formula {text!r}: {message}") from None

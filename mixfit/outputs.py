@@ -7,12 +7,14 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from mixfit import __version__, summaries
+from mixfit.diagnostics import Diagnostics, diagnose
 from mixfit.pipeline import FitResult
 from mixfit.report import summary_text
 
@@ -47,25 +49,44 @@ def run_record(result: FitResult, command: list[str]) -> dict:
     }
 
 
-def write_results(result: FitResult, outdir: Path, command: list[str]) -> str:
-    """Write every result file into ``outdir``; return the summary text."""
+@dataclass
+class Written:
+    summary: str
+    diagnostics: Diagnostics
+
+
+def write_results(
+    result: FitResult, outdir: Path, command: list[str], prob: float = 0.95, plots: bool = True
+) -> Written:
+    """Write every result file into ``outdir`` at once."""
     model, posterior = result.model, result.idata.posterior
     run = run_record(result, command)
-    fixef = summaries.fixef(model, posterior)
-    varcorr = summaries.varcorr(model, posterior)
-    text = summary_text(model, fixef, varcorr, run)
+    fixef = summaries.fixef(model, posterior, prob)
+    varcorr = summaries.varcorr(model, posterior, prob)
+    checks = diagnose(result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup)
+    text = summary_text(model, fixef, varcorr, run, prob) + "\n" + checks.verdict() + "\n"
     with staged(outdir) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
         result.idata.to_netcdf(str(stage / "draws.nc"), engine="h5netcdf")
         fixef.to_csv(stage / "fixef.csv", index=False)
-        summaries.ranef(model, posterior).to_csv(stage / "ranef.csv", index=False)
-        summaries.coef(model, posterior).to_csv(stage / "coef.csv", index=False)
+        summaries.ranef(model, posterior, prob).to_csv(stage / "ranef.csv", index=False)
+        summaries.coef(model, posterior, prob).to_csv(stage / "coef.csv", index=False)
         varcorr.to_csv(stage / "varcorr.csv", index=False)
         prior_table(model).to_csv(stage / "prior.csv", index=False)
         (stage / "summary.txt").write_text(text)
         (stage / "run.json").write_text(json.dumps(run, indent=2) + "\n")
-    return text
+        (stage / "diagnostics.json").write_text(json.dumps(checks.as_dict(), indent=2) + "\n")
+        checks.parameters.to_csv(stage / "diagnostics.csv", index=False)
+        if plots:
+            from mixfit.html_report import write_html
+            from mixfit.plots import write_plots
+
+            images = write_plots(model, result.idata, stage / "plots")
+            tables = {"Population-level effects": fixef, "Group-level effects and family "
+                      "parameters": varcorr}
+            write_html(stage, text, tables, checks.verdict(), images)
+    return Written(text, checks)
 
 
 def prior_table(model):

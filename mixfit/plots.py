@@ -1,0 +1,373 @@
+"""The plots of a fit as PNG files: convergence, effects, group-level deviations, fit, priors.
+
+Parameters carry brms's names (``b_Days``, ``sd_Subject__Days``, ``cor_Subject__Intercept__Days``,
+``sigma``). matplotlib and ArviZ (which imports matplotlib) are imported inside the functions, so
+commands that do not plot never load them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from mixfit.model import Model
+from mixfit.priors import DISTRIBUTIONS, Prior
+
+PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
+PPC_DRAWS = 100  # replicated data sets drawn in the posterior predictive check
+DPI = 100
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "figure.titlesize": 13,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+INTERVAL_COLOR = "#3b6ea8"
+PRIOR_COLOR = "#c0392b"
+OBSERVED_COLOR = "#222222"
+
+# Caterpillar plots: inches per level, the height limits, and the room a level label needs.
+LEVEL_HEIGHT = 0.17
+CATERPILLAR_HEIGHT = (3.5, 40.0)
+LABEL_ROOM = 0.12
+
+
+def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
+    """Write every plot of the fit under ``plot_dir``; return the files in reading order."""
+    # Figures are made without pyplot, so no window or global state is involved whatever the
+    # backend; savefig renders PNG with Agg.
+    import matplotlib
+
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    params = labelled_draws(model, idata.posterior)
+    figures: list[tuple[str, object]] = []
+    with matplotlib.rc_context(STYLE):
+        scalars = {name: draws for kind in params.values() for name, draws in kind.items()}
+        figures += _paged("trace", scalars, _trace_figure)
+        figures += _paged("rank", scalars, _rank_figure)
+        if params["population"]:
+            figures.append(("forest", _forest_figure(model, params["population"])))
+        for block in model.design.blocks:
+            r = idata.posterior[f"r_{block.id}"].values  # chain, draw, level, term
+            for m, term in enumerate(block.terms):
+                name = f"caterpillar_{_file_part(block.group)}_{_file_part(term)}"
+                figures.append((name, _caterpillar_figure(block, term, r[:, :, :, m])))
+        if {"posterior_predictive", "observed_data"} <= set(idata.groups()):
+            for name in idata.posterior_predictive.data_vars:
+                if name in idata.observed_data:
+                    figures.append(("ppc", _ppc_figure(model, idata, name)))
+        if params["sd"]:
+            figures.append(("sd_prior", _sd_prior_figure(model, params["sd"])))
+        paths = []
+        for name, figure in _unique(figures):
+            path = plot_dir / f"{name}.png"
+            figure.savefig(path, dpi=DPI)
+            paths.append(path)
+    return paths
+
+
+def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
+    """The model's scalar parameters under brms names, each as (chain, draw), grouped by kind."""
+    design = model.design
+    population = {}
+    if design.has_intercept:
+        population["b_Intercept"] = posterior["b_Intercept"].values
+    for i, coef in enumerate(design.coefs):
+        population[f"b_{coef}"] = posterior["b"].values[:, :, i]
+    sd, cor = {}, {}
+    for block in design.blocks:
+        values = posterior[f"sd_{block.id}"].values
+        for m, term in enumerate(block.terms):
+            sd[f"sd_{block.group}__{term}"] = values[:, :, m]
+        if block.has_cor:
+            values = posterior[f"Cor_{block.id}"].values
+            for a, first in enumerate(block.terms):
+                for b in range(a + 1, len(block.terms)):
+                    cor[f"cor_{block.group}__{first}__{block.terms[b]}"] = values[:, :, a, b]
+    family = {p.name: posterior[p.name].values for p in model.family.params}
+    return {"population": population, "sd": sd, "cor": cor, "family": family}
+
+
+def prior_density(prior: Prior, x: np.ndarray, lower: float | None = 0.0) -> np.ndarray | None:
+    """The prior's density at ``x``, truncated below at ``lower`` as Stan does for bounded
+    parameters (a half student_t for an SD); None for a flat prior."""
+    from scipy import stats
+
+    if prior.distribution == "flat":
+        return None
+    a = prior.args
+    frozen = {
+        "normal": lambda: stats.norm(a[0], a[1]),
+        "student_t": lambda: stats.t(a[0], a[1], a[2]),
+        "cauchy": lambda: stats.cauchy(a[0], a[1]),
+        "exponential": lambda: stats.expon(scale=1 / a[0]),
+        "gamma": lambda: stats.gamma(a[0], scale=1 / a[1]),
+        "inv_gamma": lambda: stats.invgamma(a[0], scale=a[1]),
+        "lognormal": lambda: stats.lognorm(a[1], scale=math.exp(a[0])),
+        "beta": lambda: stats.beta(a[0], a[1]),
+        "uniform": lambda: stats.uniform(a[0], a[1] - a[0]),
+    }[prior.distribution]()
+    density = frozen.pdf(x)
+    if lower is not None and DISTRIBUTIONS[prior.distribution].support == "real":
+        density = np.where(x >= lower, density / frozen.sf(lower), 0.0)
+    return density
+
+
+def _paged(stem: str, params: dict[str, np.ndarray], draw) -> list[tuple[str, object]]:
+    names = list(params)
+    pages = [names[i : i + PER_PAGE] for i in range(0, len(names), PER_PAGE)]
+    out = []
+    for k, page in enumerate(pages, start=1):
+        name = stem if len(pages) == 1 else f"{stem}_{k}"
+        suffix = "" if len(pages) == 1 else f" (page {k} of {len(pages)})"
+        out.append((name, draw({n: params[n] for n in page}, suffix)))
+    return out
+
+
+def _trace_figure(params: dict[str, np.ndarray], suffix: str):
+    import arviz as az
+    from matplotlib.figure import Figure
+
+    n = len(params)
+    figure = Figure(figsize=(11, 1.9 * n + 1.0), layout="constrained")
+    axes = figure.subplots(n, 2, squeeze=False)
+    az.plot_trace(az.convert_to_dataset(params), axes=axes, compact=False, legend=False)
+    for row, name in zip(axes, params):
+        row[0].set_title(name)
+        row[0].set_xlabel(name)
+        row[0].set_ylabel("density")
+        row[1].set_title(f"{name} by draw")
+        row[1].set_xlabel("draw (after warmup)")
+        row[1].set_ylabel(name)
+    chains = next(iter(params.values())).shape[0]
+    figure.suptitle(
+        f"Trace plots: posterior density and draws, {chains} chains (one colour each){suffix}"
+    )
+    return figure
+
+
+def _rank_figure(params: dict[str, np.ndarray], suffix: str):
+    import arviz as az
+    from matplotlib.figure import Figure
+
+    n = len(params)
+    columns = 2 if n > 1 else 1
+    rows = math.ceil(n / columns)
+    figure = Figure(figsize=(5.5 * columns, 2.4 * rows + 1.0), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    az.plot_rank(az.convert_to_dataset(params), ax=axes[:n], kind="bars")
+    for ax, name in zip(axes, params):
+        ax.set_title(name)
+        ax.set_xlabel("rank of draw among all chains")
+        ax.set_ylabel("chain")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    figure.suptitle(f"Rank plots: each chain's histogram of ranks should be flat (uniform){suffix}")
+    return figure
+
+
+def _forest_figure(model: Model, population: dict[str, np.ndarray]):
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    # The intercept is on the response's scale, often far from the slopes: it gets its own axis.
+    panels = [[n] for n in population if n == "b_Intercept"]
+    slopes = [n for n in population if n != "b_Intercept"]
+    if slopes:
+        panels.append(slopes)
+    heights = [len(p) + 0.6 for p in panels]
+    figure = Figure(figsize=(8, 0.5 * sum(heights) + 1.8), layout="constrained")
+    axes = figure.subplots(len(panels), 1, squeeze=False, height_ratios=heights).ravel()
+    for ax, names in zip(axes, panels):
+        for y, name in enumerate(reversed(names)):
+            draws = population[name].ravel()
+            q = np.quantile(draws, [0.025, 0.25, 0.5, 0.75, 0.975])
+            ax.plot([q[0], q[4]], [y, y], color=INTERVAL_COLOR, lw=1.5)
+            ax.plot([q[1], q[3]], [y, y], color=INTERVAL_COLOR, lw=5, solid_capstyle="butt")
+            ax.plot(q[2], y, "o", color="white", mec=INTERVAL_COLOR, mew=1.5, ms=7)
+        ax.set_yticks(range(len(names)), list(reversed(names)))
+        ax.set_ylim(-0.6, len(names) - 0.4)
+        if names is slopes:
+            ax.axvline(0, color="grey", ls="--", lw=1)
+        ax.set_xlabel("posterior " + ("intercept" if names[0] == "b_Intercept" else "coefficient"))
+        ax.set_ylabel("population effect")
+        ax.grid(axis="x", alpha=0.3)
+    handles = [
+        Line2D([], [], color=INTERVAL_COLOR, lw=5, label="50% interval"),
+        Line2D([], [], color=INTERVAL_COLOR, lw=1.5, label="95% interval"),
+        Line2D([], [], marker="o", ls="", color="white", mec=INTERVAL_COLOR, label="median"),
+    ]
+    axes[0].legend(
+        handles=handles, loc="lower left", bbox_to_anchor=(0, 1.02), ncols=3, frameon=False
+    )
+    figure.suptitle(f"Population-level effects: {model.design.formula.text}")
+    return figure
+
+
+def _caterpillar_figure(block, term: str, draws: np.ndarray):
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    flat = draws.reshape(-1, draws.shape[-1])  # draws x levels
+    estimate = flat.mean(axis=0)
+    low, high = np.quantile(flat, [0.025, 0.975], axis=0)
+    order = np.argsort(estimate)
+    n = len(order)
+    lo_height, hi_height = CATERPILLAR_HEIGHT
+    plot_height = min(max(LEVEL_HEIGHT * n, lo_height), hi_height)
+    figure = Figure(figsize=(8, plot_height + 1.6), layout="constrained")
+    ax = figure.subplots()
+    y = np.arange(n)
+    segments = np.stack([np.column_stack([low[order], y]), np.column_stack([high[order], y])], 1)
+    ax.add_collection(
+        LineCollection(segments, colors=INTERVAL_COLOR, linewidths=1.2 if n < 150 else 0.7)
+    )
+    ax.plot(estimate[order], y, "o", color=OBSERVED_COLOR, ms=4 if n < 150 else 2)
+    ax.axvline(0, color="grey", ls="--", lw=1)
+    step = max(1, math.ceil(LABEL_ROOM / (plot_height / n)))
+    labels = np.asarray(block.levels)[order]
+    ax.set_yticks(y[::step], labels[::step], fontsize=8 if n <= 60 else 7)
+    ax.set_ylim(-1, n)
+    ax.margins(x=0.05)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlabel(f"deviation from the population effect of {term} (posterior mean, 95% interval)")
+    shown = "" if step == 1 else f", one in {step} labelled"
+    ax.set_ylabel(f"{block.group} level ({n} levels, sorted by estimate{shown})")
+    ax.set_title(f"r_{block.group}[, {term}]: group-level deviations of {term} by {block.group}")
+    return figure
+
+
+def _ppc_figure(model: Model, idata, name: str):
+    from matplotlib.figure import Figure
+
+    observed = idata.observed_data[name].values.ravel()
+    replicated = idata.posterior_predictive[name].values.reshape(-1, observed.size)
+    figure = Figure(figsize=(9, 5.5), layout="constrained")
+    ax = figure.subplots()
+    if model.family.response in {"binary", "count", "binomial"}:
+        _ppc_bars(ax, observed, replicated)
+        ax.set_xlabel(f"{name} (observed value)")
+        ax.set_ylabel("number of observations")
+        kind = "observed (bars) against replicated data (median, 90% interval)"
+    else:
+        _ppc_densities(ax, observed, replicated)
+        ax.set_xlabel(name)
+        ax.set_ylabel("density")
+        kind = f"observed density against {PPC_DRAWS} replicated data sets"
+    ax.set_title(f"Posterior predictive check of {name}: {kind}")
+    return figure
+
+
+def _ppc_densities(ax, observed: np.ndarray, replicated: np.ndarray) -> None:
+    import arviz as az
+    from matplotlib.lines import Line2D
+
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(replicated), size=min(len(replicated), PPC_DRAWS), replace=False)
+    for values in replicated[rows]:
+        ax.plot(*az.kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
+    ax.plot(*az.kde(observed), color=OBSERVED_COLOR, lw=2)
+    ax.set_ylim(bottom=0)
+    handles = [
+        Line2D([], [], color=OBSERVED_COLOR, lw=2, label="observed"),
+        Line2D([], [], color=INTERVAL_COLOR, alpha=0.5, lw=1, label="replicated (one line each)"),
+    ]
+    ax.legend(handles=handles, frameon=False)
+
+
+def _ppc_bars(ax, observed: np.ndarray, replicated: np.ndarray, max_bins: int = 40) -> None:
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(replicated), size=min(len(replicated), 1000), replace=False)
+    replicated = replicated[rows]
+    low = int(min(observed.min(), replicated.min()))
+    top = int(max(observed.max(), np.quantile(replicated, 0.999)))
+    edges = np.unique(
+        np.linspace(low, top + 1, min(top + 2 - low, max_bins + 1)).round().astype(int)
+    )
+    bins = len(edges) - 1
+
+    def counts(values: np.ndarray) -> np.ndarray:
+        index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
+        return np.bincount(index, minlength=bins)
+
+    seen = counts(observed)
+    rep = np.array([counts(r) for r in replicated])
+    median = np.median(rep, axis=0)
+    q05, q95 = np.quantile(rep, [0.05, 0.95], axis=0)
+    x = np.arange(bins)
+    ax.bar(x, seen, color="#9ecae1", edgecolor="#4a7fb0", label="observed")
+    ax.errorbar(
+        x,
+        median,
+        yerr=[median - q05, q95 - median],
+        fmt="o",
+        color=OBSERVED_COLOR,
+        ms=4,
+        capsize=2,
+        label="replicated: median and 90% interval",
+    )
+    labels = [str(a) if b - a == 1 else f"{a}-{b - 1}" for a, b in itertools.pairwise(edges)]
+    if replicated.max() > top:
+        labels[-1] = f"{edges[-2]}+"
+    step = max(1, math.ceil(bins / 20))
+    ax.set_xticks(x[::step], labels[::step], rotation=45 if bins > 12 else 0)
+    ax.legend(frameon=False)
+
+
+def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray]):
+    import arviz as az
+    from matplotlib.figure import Figure
+
+    priors = [p for block in model.design.blocks for p in model.slot(f"sd_{block.id}").priors]
+    n = len(sds)
+    columns = min(n, 3)
+    rows = math.ceil(n / columns)
+    figure = Figure(figsize=(max(4.2 * columns, 7), 3.3 * rows + 0.9), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (name, draws), prior in zip(axes, sds.items(), priors):
+        draws = draws.ravel()
+        top = np.quantile(draws, 0.995) * 1.3
+        grid, density = az.kde(draws, bound_correction=True)
+        ax.fill_between(grid, density, color=INTERVAL_COLOR, alpha=0.35, lw=0)
+        ax.plot(grid, density, color=INTERVAL_COLOR, label="posterior")
+        x = np.linspace(0, top, 400)
+        prior_y = prior_density(prior, x)
+        if prior_y is not None:
+            ax.plot(x, prior_y, color=PRIOR_COLOR, ls="--", lw=1.8, label="prior")
+        ax.set_xlim(0, top)
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{name}\nprior: {_half(prior)}")
+        ax.set_xlabel(name)
+        ax.set_ylabel("density")
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    legend = {label: h for ax in axes[:n] for h, label in zip(*ax.get_legend_handles_labels())}
+    figure.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=2)
+    figure.suptitle("Group-level SDs: posterior (filled) against prior (dashed)")
+    return figure
+
+
+def _half(prior: Prior) -> str:
+    if prior.distribution == "flat":
+        return "flat (improper)"
+    real = DISTRIBUTIONS[prior.distribution].support == "real"
+    return f"half {prior}" if real else str(prior)
+
+
+def _file_part(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", text).strip("-") or "term"
+
+
+def _unique(figures: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    seen: dict[str, int] = {}
+    out = []
+    for name, figure in figures:
+        seen[name] = seen.get(name, 0) + 1
+        out.append((name if seen[name] == 1 else f"{name}_{seen[name]}", figure))
+    return out

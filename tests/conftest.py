@@ -1,0 +1,42 @@
+"""Shared fixtures: one compiled-model cache for the whole session, and a way to run the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = ROOT / "sample_data"
+REFERENCE = ROOT / "tests" / "reference"  # lme4 and brms results, copied from shared/reference
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("mixfit-cache")
+
+
+@pytest.fixture(scope="session")
+def run_mixfit(cache_dir):
+    """Run ``python -m mixfit ARGS`` with the session's cache; returns the CompletedProcess."""
+
+    def run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        env = {**os.environ, "MIXFIT_CACHE_DIR": str(cache_dir)}
+        return subprocess.run(
+            [sys.executable, "-m", "mixfit", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+
+    return run
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())

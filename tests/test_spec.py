@@ -1,0 +1,112 @@
+"""The run spec: YAML file and flags merged, paths resolved, settings checked."""
+
+from pathlib import Path
+
+import pytest
+
+from mixfit.errors import InputError
+from mixfit.spec import SamplerSettings, build_spec, load_spec_file
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+def flags(**values) -> dict:
+    sampler = values.pop("sampler", {})
+    return {
+        "formula": None,
+        "family": None,
+        "factors": (),
+        "priors": (),
+        "sampler": sampler,
+        **values,
+    }
+
+
+def test_paths_are_relative_to_the_file(tmp_path):
+    values = load_spec_file(write(tmp_path, "data: d/x.csv\noutput: out\nformula: y ~ x\n"))
+    assert values["data"] == tmp_path / "d" / "x.csv"
+    assert values["output"] == tmp_path / "out"
+
+
+def test_flags_override_the_file_and_add_priors_and_factors(tmp_path):
+    values = load_spec_file(
+        write(
+            tmp_path,
+            "data: x.csv\nformula: y ~ x\nfamily: poisson\nfactors: YEAR\n"
+            "priors: ['normal(0, 1) : b']\nsampler: {chains: 2, iter: 500, adapt_delta: 0.9}\n",
+        )
+    )
+    spec = build_spec(
+        values,
+        flags(
+            family="gaussian",
+            factors=("site",),
+            priors=("exponential(1) : sd",),
+            sampler={"chains": 3, "iter": None},
+        ),
+    )
+    assert spec.family == "gaussian" and spec.formula == "y ~ x"
+    assert spec.factors == ("YEAR", "site")
+    assert spec.priors == ("normal(0, 1) : b", "exponential(1) : sd")
+    assert (spec.sampler.chains, spec.sampler.iter, spec.sampler.adapt_delta) == (3, 500, 0.9)
+
+
+def test_sampler_defaults():
+    settings = SamplerSettings()
+    assert (settings.chains, settings.iter, settings.num_warmup, settings.num_samples) == (
+        4,
+        2000,
+        1000,
+        1000,
+    )
+    assert SamplerSettings(iter=300, warmup=100).num_samples == 200
+
+
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        ("data: x.csv\nformula: [unclosed\n", "not valid YAML at line"),
+        ("data: x.csv\nformla: y ~ x\n", "unknown key 'formla'"),
+        ("data: x.csv\nsampler: {chain: 2}\n", "unknown key 'chain'"),
+        ("data: x.csv\nsampler: {chains: two}\n", "'sampler.chains' must be a whole number"),
+        ("- just\n- a list\n", "must be a mapping"),
+        ("data: 3\n", "'data' must be text"),
+        ("priors: normal(0, 1)\n", "'priors' must be a list"),
+    ],
+)
+def test_bad_spec_files(tmp_path, text, phrase):
+    with pytest.raises(InputError, match=phrase.replace("[", r"\[")):
+        load_spec_file(write(tmp_path, text))
+
+
+def test_missing_spec_file(tmp_path):
+    with pytest.raises(InputError, match="cannot read spec"):
+        load_spec_file(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "sampler, phrase",
+    [
+        ({"chains": 0}, "chains must be at least 1"),
+        ({"iter": 100, "warmup": 100}, "warmup must be at least 0 and below iter"),
+        ({"warmup": -1}, "warmup must be"),
+        ({"adapt_delta": 1.5}, "adapt_delta must be between 0 and 1"),
+        ({"max_treedepth": 0}, "max_treedepth must be at least 1"),
+        ({"parallel_chains": 0}, "parallel_chains must be at least 1"),
+        ({"seed": -1}, "seed must be between"),
+    ],
+)
+def test_bad_sampler_settings(sampler, phrase):
+    with pytest.raises(InputError, match=phrase):
+        build_spec({}, flags(data=Path("x.csv"), formula="y ~ x", sampler=sampler))
+
+
+def test_missing_formula_and_unknown_backend():
+    with pytest.raises(InputError, match="no formula given"):
+        build_spec({}, flags(data=Path("x.csv")))
+    with pytest.raises(InputError, match="unknown backend 'stan'"):
+        build_spec({"backend": "stan"}, flags(data=Path("x.csv"), formula="y ~ x"))
