@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from mixfit import __version__
-from mixfit.errors import INPUT, MixfitError
+from mixfit.errors import CHECKS_FAILED, INPUT, MixfitError
 
 
 def _model_options(f):
@@ -106,9 +106,13 @@ def cli() -> None:
 @cli.command()
 @_model_options
 @_sampler_options
+@click.option("--prob", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="Probability of the reported intervals.")
+@click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails.")
+@click.option("--no-plots", is_flag=True, help="Skip the plots and report.html.")
 @_errors_to_exit_codes
 def fit(source, formula, family, factors, priors, debug, output, chains, iter_, warmup, seed,
-        adapt_delta, max_treedepth, parallel_chains, backend, quiet):
+        adapt_delta, max_treedepth, parallel_chains, backend, quiet, prob, strict, no_plots):
     """Fit a model: SOURCE is a CSV file (with -f) or a YAML spec."""
     from mixfit.console import Console
 
@@ -126,8 +130,10 @@ def fit(source, formula, family, factors, priors, debug, output, chains, iter_, 
     console = Console(quiet=quiet)
     with console.progress() as progress:
         result = run_fit(spec, progress)
-        written = write_results(result, spec.output, sys.argv)
+        written = write_results(result, spec.output, sys.argv, prob=prob, plots=not no_plots)
     console.summary(written.summary, spec.output)
+    if strict and not written.diagnostics.ok:
+        sys.exit(CHECKS_FAILED)
 
 
 @cli.command()
@@ -160,6 +166,23 @@ def setup(debug):
     from mixfit.setup import run_setup
 
     run_setup(click.echo)
+
+
+@cli.command()
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: fixef, varcorr, diagnostics.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@_errors_to_exit_codes
+def summary(outdir, as_json, debug):
+    """Re-print the summary of a results folder, without refitting."""
+    import json
+
+    from mixfit import results
+
+    if as_json:
+        click.echo(json.dumps(results.summary_json(outdir), indent=2))
+    else:
+        click.echo(results.summary_text(outdir), nl=False)
 
 
 def main() -> None:
