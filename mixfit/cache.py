@@ -13,12 +13,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import filelock
 import platformdirs
+
+from mixfit import interrupt
 
 MANIFEST = "manifest.json"
 
@@ -76,9 +78,10 @@ class CacheEntry:
                 checksums[artefact.name] = _sha256(staging / artefact.name)
             manifest = {"files": checksums, **info}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            os.replace(staging, self.path)
+            with interrupt.critical():
+                if self.path.exists():
+                    shutil.rmtree(self.path)
+                os.replace(staging, self.path)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return [self.path / a.name for a in artefacts]

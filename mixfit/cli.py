@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from mixfit import __version__
+from mixfit import __version__, interrupt
 from mixfit.errors import CHECKS_FAILED, INPUT, MixfitError
 
 
@@ -20,7 +20,10 @@ def _model_options(f):
     options = [
         click.argument("source", type=click.Path(path_type=Path)),
         click.option("-f", "--formula", help='lme4/brms formula, e.g. "y ~ x + (x | g)".'),
-        click.option("--family", help='gaussian, bernoulli, binomial, poisson; "name(link=...)".'),
+        click.option("--family", help='e.g. poisson, negbinomial, cumulative; "name(link=...)".'),
+        click.option("--levels", help='Ordinal response: its categories, lowest first: "low,mid,high".'),
+        click.option("--sample-prior", type=click.Choice(["no", "only"]),
+                     help="only: sample from the priors alone (a prior predictive check)."),
         click.option("--factor", "factors", multiple=True, help="Treat a numeric column as categorical."),
         click.option("--prior", "priors", multiple=True, help='"normal(0, 5) : b[ : coef]" (repeatable).'),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
@@ -28,6 +31,13 @@ def _model_options(f):
     for option in reversed(options):
         f = option(f)
     return f
+
+
+_no_marginal = click.option(
+    "--no-marginal",
+    is_flag=True,
+    help="Sample gaussian group-level effects jointly instead of integrating them out.",
+)
 
 
 def _sampler_options(f):
@@ -58,15 +68,18 @@ def _errors_to_exit_codes(command):
         debug = kwargs.get("debug", False)
         try:
             return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            _interrupted()
         except MixfitError as exc:
+            if interrupt.received():  # a failure caused by the signal stopping Stan's processes
+                _interrupted()
             if debug:
                 traceback.print_exc()
-            click.echo(f"mixfit: error: {exc}", err=True)
+            click.echo(f"mixfit: error: {_one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("mixfit: interrupted", err=True)
-            sys.exit(130)
         except Exception as exc:  # a bug: still one line, with the way to see more
+            if interrupt.received():
+                _interrupted()
             if debug:
                 traceback.print_exc()
             hint = "" if debug else " (run with --debug for the traceback)"
@@ -74,6 +87,17 @@ def _errors_to_exit_codes(command):
             sys.exit(1)
 
     return run
+
+
+def _one_line(message: str) -> str:
+    """Control characters (from a formula or a file name) shown escaped: the error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+def _interrupted() -> None:
+    interrupt.clean_up()
+    click.echo(f"mixfit: {interrupt.describe()}", err=True)
+    sys.exit(interrupt.exit_code())
 
 
 def _spec(source: Path, flags: dict):
@@ -87,8 +111,13 @@ def _spec(source: Path, flags: dict):
     return build_spec(file_values, flags)
 
 
-def _flags(formula, family, factors, priors, **sampler) -> dict:
+def _flags(
+    formula, family, factors, priors, no_marginal=False, levels=None, sample_prior=None, **sampler
+) -> dict:
     return {
+        "marginal": False if no_marginal else None,
+        "levels": tuple(v.strip() for v in levels.split(",")) if levels else (),
+        "sample_prior": sample_prior,
         "formula": formula,
         "family": family,
         "factors": tuple(factors),
@@ -110,14 +139,15 @@ def cli() -> None:
               show_default=True, help="Probability of the reported intervals.")
 @click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails.")
 @click.option("--no-plots", is_flag=True, help="Skip the plots and report.html.")
+@_no_marginal
 @_errors_to_exit_codes
-def fit(source, formula, family, factors, priors, debug, output, chains, iter_, warmup, seed,
+def fit(source, formula, family, levels, sample_prior, factors, priors, debug, no_marginal, output, chains, iter_, warmup, seed,
         adapt_delta, max_treedepth, parallel_chains, backend, quiet, prob, strict, no_plots):
     """Fit a model: SOURCE is a CSV file (with -f) or a YAML spec."""
     from mixfit.console import Console
 
     flags = _flags(
-        formula, family, factors, priors, chains=chains, iter=iter_, warmup=warmup, seed=seed,
+        formula, family, factors, priors, no_marginal, levels, sample_prior, chains=chains, iter=iter_, warmup=warmup, seed=seed,
         adapt_delta=adapt_delta, max_treedepth=max_treedepth, parallel_chains=parallel_chains,
     )
     flags.update(output=output, backend=backend)
@@ -138,34 +168,57 @@ def fit(source, formula, family, factors, priors, debug, output, chains, iter_, 
 
 @cli.command()
 @_model_options
+@_no_marginal
 @_errors_to_exit_codes
-def stancode(source, formula, family, factors, priors, debug):
+def stancode(source, formula, family, levels, sample_prior, factors, priors, debug, no_marginal):
     """Print the Stan program for a model (nothing is compiled)."""
     from mixfit.pipeline import prepare
 
-    click.echo(prepare(_spec(source, _flags(formula, family, factors, priors))).code, nl=False)
+    flags = _flags(formula, family, factors, priors, no_marginal, levels, sample_prior)
+    click.echo(prepare(_spec(source, flags)).code, nl=False)
+
+
+@cli.command()
+@_model_options
+@_no_marginal
+@_errors_to_exit_codes
+def standata(source, formula, family, levels, sample_prior, factors, priors, debug, no_marginal):
+    """Print the Stan data for a model as JSON."""
+    from mixfit.outputs import standata_json
+    from mixfit.pipeline import prepare
+
+    flags = _flags(formula, family, factors, priors, no_marginal, levels, sample_prior)
+    prepared = prepare(_spec(source, flags))
+    click.echo(standata_json(prepared.data))
 
 
 @cli.command()
 @_model_options
 @_errors_to_exit_codes
-def standata(source, formula, family, factors, priors, debug):
-    """Print the Stan data for a model as JSON."""
-    from mixfit.outputs import standata_json
+def priors(source, formula, family, levels, sample_prior, factors, priors, debug):
+    """Print the priors a fit would use, as brms's get_prior (nothing is compiled)."""
+    from mixfit.model import prior_table
     from mixfit.pipeline import prepare
 
-    prepared = prepare(_spec(source, _flags(formula, family, factors, priors)))
-    click.echo(standata_json(prepared.data))
+    flags = _flags(formula, family, factors, priors, False, levels, sample_prior)
+    table = prior_table(prepare(_spec(source, flags)).model)
+    click.echo(table.to_string(index=False))
 
 
 @cli.command()
+@click.option("--prebuild", is_flag=True,
+              help="Also compile the common model structures (about 9 minutes) so first fits start at once.")
+@click.option("--backend", type=click.Choice(["auto", "cmdstan", "pystan"]), default="auto")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @_errors_to_exit_codes
-def setup(debug):
+def setup(prebuild, backend, debug):
     """Report the usable Stan backends; install CmdStan where the network allows."""
+    from mixfit.setup import prebuild as prebuild_models
     from mixfit.setup import run_setup
 
     run_setup(click.echo)
+    if prebuild:
+        prebuild_models(click.echo, backend)
 
 
 @cli.command()
@@ -186,6 +239,7 @@ def summary(outdir, as_json, debug):
 
 
 def main() -> None:
+    interrupt.handle_signals()  # SIGINT and SIGTERM stop Stan's processes and unwind cleanly
     try:
         cli.main(prog_name="mixfit", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare "mixfit": the help, as click shows it
@@ -199,5 +253,4 @@ def main() -> None:
         click.echo(f"mixfit: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("mixfit: interrupted", err=True)
-        sys.exit(130)
+        _interrupted()

@@ -89,7 +89,7 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
             trials = pd.Series(np.full(len(frame), int(formula.trials)))
         else:
             trials = frame[formula.trials]
-    response = check_response(family.family, response_name, _response(formula, frame), trials)
+    response = check_response(family, response_name, _response(formula, frame), trials)
     common = _evaluate(formula.fixed, frame, formula.text)
     # formulae gives no matrix at all for "0" or "-1" alone: a model of group-level terms only
     kinds = {name: term.kind for name, term in common.terms.items()} if common else {}
@@ -102,6 +102,7 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
         _group_block(i + 1, term, frame, formula.text) for i, term in enumerate(formula.groups)
     ]
     _check_finite(f"the response {response_name!r}", response.values, formula.text)
+    _check_levels_per_row(blocks, len(frame), family)
     for name in X.columns:
         _check_finite(f"the predictor {name!r}", X[name], formula.text)
     if offset is not None:
@@ -170,6 +171,45 @@ def _level(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _check_levels_per_row(blocks: list[GroupBlock], rows: int, family: FamilyChoice) -> None:
+    """A level per row leaves nothing to tell group effects from the residual (counts aside, where
+    observation-level effects are the usual model of overdispersion)."""
+    if family.family.response in {"count", "binomial"}:
+        return
+    for block in blocks:
+        if len(block.levels) >= rows:
+            raise InputError(
+                f"grouping factor {block.group!r} has a level for every row ({len(block.levels)} "
+                f"levels, {rows} rows): its effects can't be told apart from the residual"
+            )
+
+
+def check_separation(design: Design, slots: list) -> None:
+    """Bernoulli: a predictor that splits the 0s from the 1s, under a flat prior, has no posterior."""
+    if design.family.family.response != "binary":
+        return
+    y = np.asarray(design.response.values)
+    flat = {
+        coef
+        for slot in slots
+        if slot.cls == "b"
+        for (coef, _), prior in zip(slot.labels, slot.priors)
+        if prior.distribution == "flat"
+    }
+    for k, coef in enumerate(design.coefs):
+        x0, x1 = design.X[y == 0, k], design.X[y == 1, k]
+        if coef not in flat or not len(x0) or not len(x1):
+            continue
+        if x0.max() < x1.min() or x1.max() < x0.min():
+            side = ">" if x0.max() < x1.min() else "<"
+            cut = x0.max() if side == ">" else x0.min()
+            raise InputError(
+                f"predictor {coef!r} separates the response completely ({design.formula.response} "
+                f"is 1 exactly when {coef} {side} {cut:g}): with a flat prior its coefficient has "
+                f"no posterior; set one, e.g. --prior \"normal(0, 2.5) : b : {coef}\", or drop it"
+            )
 
 
 def _check_finite(what: str, values, text: str) -> None:

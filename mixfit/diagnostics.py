@@ -14,7 +14,7 @@ THRESHOLDS = {"rhat": 1.01, "ess": 400, "ebfmi": 0.3, "divergences": 0}
 
 # Variables that are not checked: the standardised effects and Cholesky factors have constant
 # or redundant elements; the generated predictions are not parameters.
-UNCHECKED_PREFIXES = ("z_", "L_", "log_lik", "y_rep")
+UNCHECKED_PREFIXES = ("z_", "L_", "C_", "log_lik", "y_rep")
 
 
 @dataclass

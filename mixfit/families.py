@@ -21,28 +21,60 @@ class FamilyParam:
     name: str
     lower: float | None
     upper: float | None
-    default_prior: str  # "scale": half student_t(3, 0, s) with brms's data-derived s
+    default_prior: str  # "scale": half student_t(3, 0, s) with brms's data-derived s; else a prior
+    meaning: str = ""
+
+
+SIGMA = FamilyParam("sigma", 0.0, None, "scale", "residual standard deviation")
+SHAPE = FamilyParam("shape", 0.0, None, "gamma(0.01, 0.01)", "shape")
+ZI = FamilyParam("zi", 0.0, 1.0, "beta(1, 1)", "zero-inflation probability")
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
     links: tuple[str, ...]  # the first is the default
-    response: str  # real | binary | count | binomial
+    response: str  # real | positive | unit | binary | count | binomial | ordinal
     params: tuple[FamilyParam, ...] = ()
+    scale_link: str | None = None  # the link brms's default prior scales use, if not the family's
 
     @property
     def template(self) -> str:
         return f"families/{self.name}.stan"
 
+    @property
+    def ordinal(self) -> bool:
+        return self.response == "ordinal"
+
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in [
-        Family("gaussian", ("identity",), "real", (FamilyParam("sigma", 0.0, None, "scale"),)),
-        Family("bernoulli", ("logit",), "binary"),
-        Family("binomial", ("logit",), "binomial"),
+        Family("gaussian", ("identity",), "real", (SIGMA,)),
+        Family(
+            "student",
+            ("identity",),
+            "real",
+            (
+                SIGMA,
+                FamilyParam("nu", 1.0, None, "gamma(2, 0.1)", "degrees of freedom"),
+            ),
+        ),
+        Family("lognormal", ("identity",), "positive", (SIGMA,), scale_link="log"),
+        Family("Gamma", ("log",), "positive", (SHAPE,)),
+        Family(
+            "beta",
+            ("logit",),
+            "unit",
+            (FamilyParam("phi", 0.0, None, "gamma(0.01, 0.01)", "precision"),),
+        ),
+        Family("bernoulli", ("logit", "probit", "cloglog"), "binary"),
+        Family("binomial", ("logit", "probit", "cloglog"), "binomial"),
         Family("poisson", ("log",), "count"),
+        Family("negbinomial", ("log",), "count", (SHAPE,)),
+        Family("zero_inflated_poisson", ("log",), "count", (ZI,)),
+        Family("zero_inflated_negbinomial", ("log",), "count", (SHAPE, ZI)),
+        Family("cumulative", ("logit", "probit"), "ordinal"),
     ]
 }
 
@@ -60,24 +92,31 @@ INVERSE_LINKS = {
 class FamilyChoice:
     family: Family
     link: str
+    levels: tuple[str, ...] = ()  # ordinal families: the categories, lowest first, if given
 
     def __str__(self) -> str:
         return f"{self.family.name}(link = {self.link})"
 
 
-def choose_family(spec: str | dict) -> FamilyChoice:
-    """Read ``"bernoulli"``, ``"bernoulli(link=probit)"`` or ``{name: bernoulli, link: probit}``."""
+def choose_family(spec: str | dict, levels: tuple[str, ...] | list[str] = ()) -> FamilyChoice:
+    """Read ``"bernoulli"``, ``"bernoulli(link=probit)"`` or ``{name: bernoulli, link: probit}``.
+
+    ``levels`` orders the categories of an ordinal response (``--levels "low,mid,high"``).
+    """
     if isinstance(spec, dict):
         unknown = set(spec) - {"name", "link"}
         if unknown or "name" not in spec:
             raise InputError("family in YAML takes 'name' and optionally 'link'")
         name, link = str(spec["name"]), spec.get("link")
     else:
-        match = re.fullmatch(r"\s*(\w+)\s*(?:\(\s*(?:link\s*=\s*)?[\"']?(\w*)[\"']?\s*\))?\s*", spec)
+        match = re.fullmatch(
+            r"\s*(\w+)\s*(?:\(\s*(?:link\s*=\s*)?[\"']?(\w*)[\"']?\s*\))?\s*", spec
+        )
         if not match:
             raise InputError(f"family {spec!r} is not of the form 'name' or 'name(link=...)'")
         name, link = match.group(1), match.group(2) or None
-    family = FAMILIES.get(name) or FAMILIES.get(name.lower())
+    by_lower = {key.lower(): f for key, f in FAMILIES.items()}
+    family = FAMILIES.get(name) or by_lower.get(name.lower())
     if family is None:
         raise InputError(f"unknown family {name!r} (known: {', '.join(FAMILIES)})")
     link = link or family.links[0]
@@ -85,7 +124,14 @@ def choose_family(spec: str | dict) -> FamilyChoice:
         raise InputError(
             f"family {family.name} has no link {link!r} (links: {', '.join(family.links)})"
         )
-    return FamilyChoice(family, link)
+    levels = tuple(str(v).strip() for v in levels)
+    if levels and not family.ordinal:
+        raise InputError(f"levels order the categories of an ordinal response, not {family.name}'s")
+    if len(set(levels)) != len(levels) or (levels and (len(levels) < 2 or "" in levels)):
+        raise InputError(
+            f"levels must name at least two distinct categories (got {', '.join(levels)})"
+        )
+    return FamilyChoice(family, link, levels)
 
 
 @dataclass(frozen=True)
@@ -93,18 +139,56 @@ class Response:
     values: np.ndarray
     trials: np.ndarray | None = None
     note: str | None = None  # e.g. which text level a bernoulli model counts as 1
+    categories: tuple[str, ...] = ()  # ordinal: the category of each value 1..K
 
 
 def check_response(
-    family: Family, name: str, column: pd.Series, trials: pd.Series | None
+    choice: FamilyChoice, name: str, column: pd.Series, trials: pd.Series | None
 ) -> Response:
     """Validate the response for the family and convert it to what Stan expects."""
+    response = _convert_response(choice, name, column, trials)
+    _check_varies(choice.family, name, response)
+    return response
+
+
+def _check_varies(family: Family, name: str, response: Response) -> None:
+    """A response with nothing to explain: one value everywhere, every count zero."""
+    values = response.values
+    if response.trials is not None:
+        if (values == 0).all() or (values == response.trials).all():
+            which = "no successes" if (values == 0).all() else "only successes"
+            raise InputError(f"response {name!r} has {which} in every row: nothing to model")
+        return
+    if family.response == "count" and (values == 0).all():
+        raise InputError(f"response {name!r} is zero in every row: all counts are zero")
+    if family.response != "count" and len(np.unique(values)) == 1:
+        raise InputError(
+            f"response {name!r} is constant ({values[0]:g} in every row): nothing to model"
+        )
+
+
+def _convert_response(
+    choice: FamilyChoice, name: str, column: pd.Series, trials: pd.Series | None
+) -> Response:
+    family = choice.family
     kind = family.response
     if kind == "binary":
         return _binary(name, column)
+    if kind == "ordinal":
+        return _ordinal(family, name, column, choice.levels)
     values = _numeric(family, name, column)
     if kind == "real":
         return Response(values.astype(float))
+    if kind in {"positive", "unit"}:
+        values = values.astype(float)
+        bad = values <= 0 if kind == "positive" else (values <= 0) | (values >= 1)
+        if bad.any():
+            where = "above 0" if kind == "positive" else "strictly between 0 and 1"
+            raise InputError(
+                f"response {name!r} must be {where} for family {family.name} "
+                f"({int(bad.sum())} rows are not; first: {values[bad][0]:g})"
+            )
+        return Response(values)
     if kind in {"count", "binomial"}:
         counts = _counts(family, name, values)
         if kind == "count":
@@ -123,6 +207,51 @@ def check_response(
             )
         return Response(counts, trials=n)
     raise AssertionError(f"response kind {kind} has no check")
+
+
+def _ordinal(family: Family, name: str, column: pd.Series, levels: tuple[str, ...]) -> Response:
+    """Categories 1..K: the given levels in order, else every whole number from min to max."""
+    if levels:
+        text = column.astype(str).str.strip()
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            text = pd.Series([_number_text(v) for v in column], index=column.index)
+        unknown = sorted(set(text) - set(levels))
+        if unknown:
+            raise InputError(
+                f"response {name!r} has values not among the levels {', '.join(levels)} "
+                f"(found: {', '.join(repr(v) for v in unknown[:5])})"
+            )
+        values = text.map({level: k + 1 for k, level in enumerate(levels)}).to_numpy()
+        return Response(values.astype(np.int64), categories=levels)
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        found = ", ".join(repr(v) for v in sorted(column.astype(str).unique())[:5])
+        raise InputError(
+            f"response {name!r} is text: give the order of its categories for family "
+            f'{family.name}, e.g. --levels "low,mid,high" (found: {found})'
+        )
+    values = _counts_like(family, name, column.to_numpy())
+    low, high = int(values.min()), int(values.max())
+    if high == low:
+        raise InputError(
+            f"response {name!r} has a single category ({low}) for family {family.name}"
+        )
+    categories = tuple(str(v) for v in range(low, high + 1))
+    note = None if low == 1 else f"{name}: categories {low}..{high} taken as 1..{high - low + 1}"
+    return Response((values - low + 1).astype(np.int64), note=note, categories=categories)
+
+
+def _number_text(value) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _counts_like(family: Family, name: str, values: np.ndarray) -> np.ndarray:
+    fractional = np.asarray(values, dtype=float) % 1 != 0
+    if fractional.any():
+        raise InputError(
+            f"response {name!r} must hold whole numbers (ordered categories) for family "
+            f"{family.name} (found {values[fractional][0]:g})"
+        )
+    return np.asarray(values).astype(np.int64)
 
 
 def _numeric(family: Family, name: str, column: pd.Series) -> np.ndarray:
@@ -145,7 +274,9 @@ def _counts(family: Family, name: str, values: np.ndarray) -> np.ndarray:
         )
     if (np.asarray(values, dtype=float) % 1 != 0).any():
         bad = values[np.asarray(values, dtype=float) % 1 != 0][0]
-        raise InputError(f"{name!r} must hold whole numbers for family {family.name} (found {bad:g})")
+        raise InputError(
+            f"{name!r} must hold whole numbers for family {family.name} (found {bad:g})"
+        )
     return np.asarray(values).astype(np.int64)
 
 

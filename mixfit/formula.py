@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from formulae.scanner import Scanner, ScanError
+from formulae.scanner import ScanError, Scanner
 
 from mixfit.errors import InputError
 
@@ -63,6 +63,10 @@ def _scan(text: str) -> list:
         tokens = Scanner(text).scan(add_intercept=False)
     except ScanError as exc:
         raise InputError(f"formula {text!r}: {exc}") from None
+    except (IndexError, ValueError):  # formulae's scanner trips on an unclosed backtick, say
+        raise InputError(
+            f"formula {text!r} could not be read (check its quotes and brackets)"
+        ) from None
     depth = 0
     for token in tokens:
         depth += {"LEFT_PAREN": 1, "RIGHT_PAREN": -1}.get(token.kind, 0)

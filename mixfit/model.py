@@ -7,8 +7,11 @@ from importlib.resources import files
 
 import jinja2
 import numpy as np
+import pandas as pd
 
 from mixfit.design import Design
+from mixfit.errors import InputError
+from mixfit.families import INVERSE_LINKS
 from mixfit.priors import (
     DISTRIBUTIONS,
     Prior,
@@ -16,7 +19,9 @@ from mixfit.priors import (
     Slot,
     default_scales,
     parse_prior,
+    prior_rows,
     resolve,
+    truncation,
 )
 
 
@@ -25,24 +30,78 @@ class Model:
     design: Design
     slots: list[Slot]
     predictions: bool = True  # log_lik and y_rep in generated quantities
+    marginal: bool = False  # group-level effects integrated out (gaussian, one grouping factor)
+    prior_only: bool = False  # sample from the priors alone: the likelihood is left out
+    specs: tuple[PriorSpec, ...] = ()  # the user's priors, as given
 
     @property
     def family(self):
         return self.design.family.family
 
+    @property
+    def thresholds(self) -> list[str]:
+        """Ordinal families: the threshold labels 1..K-1, which take the intercept's place."""
+        if not self.family.ordinal:
+            return []
+        return [str(k) for k in range(1, len(self.design.response.categories))]
+
     def slot(self, name: str) -> Slot:
         return next(s for s in self.slots if s.name == name)
 
 
-def build_model(design: Design, priors: list[PriorSpec], predictions: bool = True) -> Model:
+def build_model(
+    design: Design,
+    priors: list[PriorSpec],
+    predictions: bool = True,
+    marginal: bool = True,
+    prior_only: bool = False,
+) -> Model:
     slots = _slots(design)
     resolve(slots, priors, default_priors(design))
-    return Model(design, slots, predictions)
+    model = Model(
+        design,
+        slots,
+        predictions,
+        marginal=marginal and not prior_only and can_marginalise(design),
+        prior_only=prior_only,
+        specs=tuple(priors),
+    )
+    if prior_only:
+        _check_proper(model)
+    return model
+
+
+def _check_proper(model: Model) -> None:
+    """A flat prior is improper: there is no prior to sample from (brms refuses too)."""
+    for slot in model.slots:
+        flat = [
+            c or slot.cls for (c, _), p in zip(slot.labels, slot.priors) if p.distribution == "flat"
+        ]
+        if flat:
+            raise InputError(
+                f"sampling from the prior only needs a proper prior on every parameter, but "
+                f"{slot.cls} ({', '.join(flat)}) has a flat prior: set one, e.g. "
+                f'--prior "normal(0, 5) : {slot.cls}"'
+            )
+
+
+def prior_table(model: Model) -> pd.DataFrame:
+    """The priors a fit uses, as brms's get_prior: a row per class, per group and per element."""
+    rows = prior_rows(model.slots, list(model.specs), default_priors(model.design))
+    return pd.DataFrame(rows, columns=["class", "coef", "group", "prior", "source"])
+
+
+def can_marginalise(design: Design) -> bool:
+    """A gaussian model with one group-level block has an exact, cheaper marginal likelihood."""
+    family = design.family
+    return family.family.name == "gaussian" and family.link == "identity" and len(design.blocks) == 1
 
 
 def default_priors(design: Design) -> dict[str, Prior]:
     """brms 2.18's defaults: flat b; student_t(3, m, s) intercept; half student_t(3, 0, s) scales."""
-    location, scale = default_scales(design.response.values, design.family.link)
+    family = design.family.family
+    link = family.scale_link or design.family.link
+    location, scale = default_scales(design.response.values, link)
     defaults = {
         "Intercept": Prior("student_t", (3.0, location, scale)),
         "sd": Prior("student_t", (3.0, 0.0, scale)),
@@ -58,7 +117,10 @@ def default_priors(design: Design) -> dict[str, Prior]:
 
 def _slots(design: Design) -> list[Slot]:
     slots = [Slot("b", "b", None, None, [(c, "") for c in design.coefs])]
-    if design.has_intercept:
+    if design.family.family.ordinal:
+        thresholds = [(str(k), "") for k in range(1, len(design.response.categories))]
+        slots.append(Slot("Intercept", "Intercept", None, None, thresholds))
+    elif design.has_intercept:
         slots.append(Slot("Intercept", "Intercept", None, None, [("", "")], scalar=True))
     for param in design.family.family.params:
         slots.append(Slot(param.name, param.name, param.lower, param.upper, [("", "")], scalar=True))
@@ -73,10 +135,15 @@ def _slots(design: Design) -> list[Slot]:
 def stan_code(model: Model) -> str:
     """The Stan program: it depends on the model's structure, never on data or prior values."""
     design = model.design
+    thresholds = model.family.ordinal
+    intercept = design.has_intercept and not thresholds
     context = {
         "family": model.family,
         "link": design.family.link,
-        "intercept": design.has_intercept,
+        "inverse_link": INVERSE_LINKS[design.family.link],
+        "intercept": intercept,
+        "thresholds": thresholds,
+        "centred": intercept or thresholds,
         "offset": design.offset is not None,
         "blocks": [{"id": b.id, "cor": b.has_cor} for b in design.blocks],
         "slots": [
@@ -84,18 +151,36 @@ def stan_code(model: Model) -> str:
                 "name": s.name,
                 "scalar": s.scalar,
                 "lower": None if s.lower is None else f"{s.lower:g}",
-                "distributions": [DISTRIBUTIONS[d] for d in s.families()],
+                "distributions": [_distribution(d, s) for d in s.families()],
             }
             for s in model.slots
         ],
         "predictions": model.predictions,
+        "cor": bool(design.blocks) and design.blocks[0].has_cor,
     }
-    return _templates().get_template("model.stan").render(context)
+    template = "gaussian_marginal.stan" if model.marginal else "model.stan"
+    return _templates().get_template(template).render(context)
+
+
+def _distribution(name: str, slot: Slot) -> dict:
+    """A prior family as the template needs it: name, arity, and the bounds to normalise at."""
+    dist = DISTRIBUTIONS[name]
+    lower, upper = truncation(dist, slot.lower, slot.upper)
+    return {
+        "name": name,
+        "params": dist.params,
+        "support": dist.support,
+        "lower": None if lower is None else f"{lower:g}",
+        "upper": None if upper is None else f"{upper:g}",
+    }
 
 
 def stan_data(model: Model) -> dict:
     design = model.design
     data: dict = {"N": design.n, "Y": design.response.values, "K": design.X.shape[1], "X": design.X}
+    data["prior_only"] = int(model.prior_only)
+    if model.family.ordinal:
+        data["nthres"] = len(model.thresholds)
     if design.response.trials is not None:
         data["trials"] = design.response.trials
     if design.offset is not None:

@@ -13,8 +13,9 @@ from typing import Iterator
 
 import numpy as np
 
-from mixfit import __version__, summaries
+from mixfit import __version__, interrupt, summaries
 from mixfit.diagnostics import Diagnostics, diagnose
+from mixfit.model import prior_table
 from mixfit.pipeline import FitResult
 from mixfit.report import summary_text
 
@@ -45,7 +46,9 @@ def run_record(result: FitResult, command: list[str]) -> dict:
         "rows_read": table.rows_read,
         "rows_used": len(table.frame),
         "rows_dropped": table.rows_dropped,
+        "predictions": result.model.predictions,
         "response_note": result.model.design.response.note,
+        "sample_prior": "only" if result.model.prior_only else "no",
     }
 
 
@@ -65,6 +68,11 @@ def write_results(
     varcorr = summaries.varcorr(model, posterior, prob)
     checks = diagnose(result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup)
     text = summary_text(model, fixef, varcorr, run, prob) + "\n" + checks.verdict() + "\n"
+    if not model.predictions:
+        text += (
+            "Note: rows x draws is too large to store log_lik and y_rep; draws.nc has no "
+            "posterior_predictive or log_likelihood group.\n"
+        )
     with staged(outdir) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
@@ -89,19 +97,6 @@ def write_results(
     return Written(text, checks)
 
 
-def prior_table(model):
-    import pandas as pd
-
-    rows = []
-    for slot in model.slots:
-        for (coef, group), prior, source in zip(slot.labels, slot.priors, slot.sources):
-            rows.append(
-                {"class": slot.cls, "coef": coef, "group": group, "prior": str(prior),
-                 "source": source}
-            )
-    return pd.DataFrame(rows, columns=["class", "coef", "group", "prior", "source"])
-
-
 def standata_json(data: dict) -> str:
     def plain(value):
         if isinstance(value, np.ndarray):
@@ -121,12 +116,13 @@ def staged(outdir: Path) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
     try:
         yield stage
-        if outdir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
-            os.replace(outdir, old / "previous")
-            os.replace(stage, outdir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, outdir)
+        with interrupt.critical():  # a signal waits until the old folder or the new one is in place
+            if outdir.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+                os.replace(outdir, old / "previous")
+                os.replace(stage, outdir)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(stage, outdir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

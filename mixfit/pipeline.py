@@ -9,13 +9,17 @@ import arviz as az
 
 from mixfit.backends import Compiled, Draws, Progress, choose_backend
 from mixfit.data import Table, read_table
-from mixfit.design import build_design, columns_used
+from mixfit.design import build_design, check_separation, columns_used
 from mixfit.families import choose_family
 from mixfit.formula import parse_formula
 from mixfit.inference import to_inference_data
 from mixfit.model import Model, build_model, stan_code, stan_data
 from mixfit.priors import parse_prior_spec
 from mixfit.spec import RunSpec
+
+
+# log_lik and y_rep each hold rows x draws numbers: past this many, they are not generated
+PREDICTION_LIMIT = 25_000_000
 
 
 @dataclass
@@ -47,12 +51,20 @@ class FitResult:
 
 def prepare(spec: RunSpec) -> Prepared:
     """Everything up to the Stan program and its data; nothing is compiled."""
-    family = choose_family(spec.family)
+    family = choose_family(spec.family, spec.levels)
     formula = parse_formula(spec.formula)
     priors = [parse_prior_spec(p) for p in spec.priors]
     table = read_table(spec.data, columns_used(formula), list(spec.factors))
     design = build_design(formula, family, table.frame)
-    model = build_model(design, priors)
+    predictions = design.n * spec.sampler.chains * spec.sampler.num_samples <= PREDICTION_LIMIT
+    model = build_model(
+        design,
+        priors,
+        predictions=predictions,
+        marginal=spec.marginal,
+        prior_only=spec.sample_prior == "only",
+    )
+    check_separation(design, model.slots)
     return Prepared(spec, table, model, stan_code(model), stan_data(model))
 
 

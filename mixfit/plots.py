@@ -66,6 +66,8 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
             figures.append(("sd_prior", _sd_prior_figure(model, params["sd"])))
         paths = []
         for name, figure in _unique(figures):
+            if model.prior_only:
+                _mark_prior_only(figure)
             path = plot_dir / f"{name}.png"
             figure.savefig(path, dpi=DPI)
             paths.append(path)
@@ -74,12 +76,10 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
 
 def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
     """The model's scalar parameters under brms names, each as (chain, draw), grouped by kind."""
+    from mixfit.summaries import fixef_draws
+
     design = model.design
-    population = {}
-    if design.has_intercept:
-        population["b_Intercept"] = posterior["b_Intercept"].values
-    for i, coef in enumerate(design.coefs):
-        population[f"b_{coef}"] = posterior["b"].values[:, :, i]
+    population = {f"b_{term}": values for term, values in fixef_draws(model, posterior).items()}
     sd, cor = {}, {}
     for block in design.blocks:
         values = posterior[f"sd_{block.id}"].values
@@ -177,8 +177,9 @@ def _forest_figure(model: Model, population: dict[str, np.ndarray]):
     from matplotlib.lines import Line2D
 
     # The intercept is on the response's scale, often far from the slopes: it gets its own axis.
-    panels = [[n] for n in population if n == "b_Intercept"]
-    slopes = [n for n in population if n != "b_Intercept"]
+    intercepts = [n for n in population if n.startswith("b_Intercept")]  # or thresholds
+    panels = [intercepts] if intercepts else []
+    slopes = [n for n in population if n not in intercepts]
     if slopes:
         panels.append(slopes)
     heights = [len(p) + 0.6 for p in panels]
@@ -195,7 +196,7 @@ def _forest_figure(model: Model, population: dict[str, np.ndarray]):
         ax.set_ylim(-0.6, len(names) - 0.4)
         if names is slopes:
             ax.axvline(0, color="grey", ls="--", lw=1)
-        ax.set_xlabel("posterior " + ("intercept" if names[0] == "b_Intercept" else "coefficient"))
+        ax.set_xlabel("posterior " + ("intercept" if names is not slopes else "coefficient"))
         ax.set_ylabel("population effect")
         ax.grid(axis="x", alpha=0.3)
     handles = [
@@ -250,7 +251,7 @@ def _ppc_figure(model: Model, idata, name: str):
     replicated = idata.posterior_predictive[name].values.reshape(-1, observed.size)
     figure = Figure(figsize=(9, 5.5), layout="constrained")
     ax = figure.subplots()
-    if model.family.response in {"binary", "count", "binomial"}:
+    if model.family.response in {"binary", "count", "binomial", "ordinal"}:
         _ppc_bars(ax, observed, replicated)
         ax.set_xlabel(f"{name} (observed value)")
         ax.set_ylabel("number of observations")
@@ -260,7 +261,8 @@ def _ppc_figure(model: Model, idata, name: str):
         ax.set_xlabel(name)
         ax.set_ylabel("density")
         kind = f"observed density against {PPC_DRAWS} replicated data sets"
-    ax.set_title(f"Posterior predictive check of {name}: {kind}")
+    check = "Prior" if model.prior_only else "Posterior"
+    ax.set_title(f"{check} predictive check of {name}: {kind}")
     return figure
 
 
@@ -351,6 +353,17 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray]):
     figure.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=2)
     figure.suptitle("Group-level SDs: posterior (filled) against prior (dashed)")
     return figure
+
+
+def _mark_prior_only(figure) -> None:
+    """A prior predictive run: every plot says its draws come from the prior alone."""
+    figure.text(
+        0.995, 0.995, "sampled from the prior only (no data used)", ha="right", va="top",
+        color=PRIOR_COLOR, fontsize=10, fontweight="bold",
+    )
+    title = figure.get_suptitle()
+    if title:
+        figure.suptitle(title.replace("posterior", "prior").replace("Posterior", "Prior"))
 
 
 def _half(prior: Prior) -> str:

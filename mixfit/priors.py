@@ -174,22 +174,62 @@ def resolve(slots: list[Slot], specs: list[PriorSpec], defaults: dict[str, Prior
     for slot in slots:
         slot.priors, slot.sources = [], []
         for coef, group in slot.labels:
-            chosen = None
-            for spec in specs:
-                if spec.cls != slot.cls:
-                    continue
-                if spec.coef not in ("", coef) or spec.group not in ("", group):
-                    continue
-                rank = (spec.coef != "") + (spec.group != "")
-                if chosen is None or rank >= chosen[0]:
-                    chosen = (rank, spec)
+            chosen = _choose(specs, slot.cls, coef, group)
             if chosen is None:
                 slot.priors.append(defaults.get(slot.cls, FLAT))
                 slot.sources.append("default")
             else:
-                _check_support(chosen[1], slot)
-                slot.priors.append(chosen[1].prior)
+                _check_support(chosen, slot)
+                slot.priors.append(chosen.prior)
                 slot.sources.append("user")
+
+
+def _choose(specs: list[PriorSpec], cls: str, coef: str, group: str) -> PriorSpec | None:
+    """The most specific user prior for a target; of equally specific ones, the last given."""
+    chosen = None
+    for spec in specs:
+        if spec.cls != cls or spec.coef not in ("", coef) or spec.group not in ("", group):
+            continue
+        rank = (spec.coef != "") + (spec.group != "")
+        if chosen is None or rank >= chosen[0]:
+            chosen = (rank, spec)
+    return None if chosen is None else chosen[1]
+
+
+def prior_rows(slots: list[Slot], specs: list[PriorSpec], defaults: dict[str, Prior]) -> list[dict]:
+    """brms's get_prior table: per class a class-wide row, then one per group (sd, cor) and per
+    element; each with the prior that applies there and whether it is the default or the user's."""
+    rows = []
+    by_class: dict[str, list[Slot]] = {}
+    for slot in slots:
+        if slot.labels:
+            by_class.setdefault(slot.cls, []).append(slot)
+    for cls in sorted(by_class, key=str.lower):
+        labels = [label for slot in by_class[cls] for label in slot.labels]
+        targets = [("", "")]
+        targets += list(dict.fromkeys(("", g) for _, g in labels if g))
+        targets += [label for label in labels if label not in targets]
+        for coef, group in targets:
+            chosen = _choose(specs, cls, coef, group)
+            prior = defaults.get(cls, FLAT) if chosen is None else chosen.prior
+            source = "default" if chosen is None else "user"
+            row = {"class": cls, "coef": coef, "group": group, "prior": str(prior)}
+            rows.append({**row, "source": source})
+    return rows
+
+
+def truncation(
+    dist: Distribution, lower: float | None, upper: float | None
+) -> tuple[float | None, float | None]:
+    """The parameter bounds inside the distribution's support, where its density is normalised
+    (a half-normal on an SD, a gamma on nu >= 1, a normal on zi in (0, 1))."""
+    if dist.support == "corr":
+        return None, None
+    low, high = SUPPORT_BOUNDS.get(dist.support, (None, None))
+    interval = dist.support == "interval"  # uniform: its bounds are data, so normalise always
+    cut_low = lower if lower is not None and (interval or low is None or low < lower) else None
+    cut_high = upper if upper is not None and (interval or high is None or high > upper) else None
+    return cut_low, cut_high
 
 
 def _check_targets(slots: list[Slot], specs: list[PriorSpec]) -> None:
@@ -227,7 +267,7 @@ def _check_support(spec: PriorSpec, slot: Slot) -> None:
         raise InputError(f"prior '{spec.describe()}': class {slot.cls} takes {wanted}")
     if support in {"real", "corr"}:
         return
-    low, high = SUPPORT_BOUNDS.get(support, spec.prior.args)
+    low, high = SUPPORT_BOUNDS.get(support, spec.prior.args)  # uniform: its own bounds
     param_low, param_high = slot.lower, slot.upper
     covers_low = low is None or (param_low is not None and low <= param_low)
     covers_high = high is None or (param_high is not None and high >= param_high)

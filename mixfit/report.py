@@ -22,7 +22,14 @@ def summary_text(
     links = [f"mu = {design.family.link}"] + [
         f"{p.name} = {FAMILY_LINKS.get(p.name, 'identity')}" for p in model.family.params
     ]
-    lines = [
+    lines = []
+    if model.prior_only:
+        lines += [
+            "PRIOR PREDICTIVE CHECK: sampled from the prior only; the data were not used.",
+            "The estimates below summarise the priors, not a posterior.",
+            "",
+        ]
+    lines += [
         f" Family: {model.family.name}",
         f"  Links: {'; '.join(links)}",
         f"Formula: {design.formula.text}",
@@ -35,6 +42,9 @@ def summary_text(
         lines.append(f"         ({run['rows_dropped']} rows with missing values dropped)")
     if design.response.note:
         lines.append(f"   Note: {design.response.note}")
+    if model.thresholds:
+        order = " < ".join(design.response.categories)
+        lines.append(f" Levels: {order}")
     group_rows = varcorr[varcorr["group"] != "Residual"]
     if len(group_rows):
         lines += ["", "Group-Level Effects:"]
@@ -48,11 +58,13 @@ def summary_text(
     if len(family_rows):
         lines += ["", "Family Specific Parameters:"]
         lines += _table(family_rows.set_index("param"), prob)
+    if model.prior_only:
+        lines += ["", "Draws were sampled from the prior only (a prior predictive check), using NUTS."]
+    else:
+        lines += ["", "Draws were sampled using NUTS."]
     lines += [
-        "",
-        "Draws were sampled using NUTS. For each parameter, Bulk_ESS and Tail_ESS are effective",
-        "sample size measures, and Rhat is the potential scale reduction factor on split chains",
-        "(at convergence, Rhat = 1).",
+        "For each parameter, Bulk_ESS and Tail_ESS are effective sample size measures, and Rhat",
+        "is the potential scale reduction factor on split chains (at convergence, Rhat = 1).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -7,6 +7,7 @@ are added to the file's, and a flag prior for the same target as a file prior re
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -14,7 +15,11 @@ import yaml
 
 from mixfit.errors import InputError
 
-TOP_KEYS = {"data", "formula", "family", "factors", "priors", "sampler", "backend", "output"}
+TOP_KEYS = {
+    "data", "formula", "family", "factors", "priors", "sampler", "backend", "output", "levels",
+    "sample_prior",
+}
+SAMPLE_PRIOR = ("no", "only")
 SAMPLER_KEYS = {
     "chains",
     "iter",
@@ -77,6 +82,9 @@ class RunSpec:
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     backend: str = "auto"
     output: Path | None = None
+    marginal: bool = True  # integrate group-level effects out where the model allows it
+    levels: tuple[str, ...] = ()  # ordinal response: its categories, lowest first
+    sample_prior: str = "no"  # "only": sample from the priors alone (a prior predictive check)
 
 
 def load_spec_file(path: Path) -> dict:
@@ -87,6 +95,12 @@ def load_spec_file(path: Path) -> dict:
         raise InputError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InputError(f"spec {str(path)!r} is not UTF-8 text") from None
+    except yaml.constructor.ConstructorError as exc:
+        tag = re.search(r"tag '([^']*)'", str(exc.problem))
+        raise InputError(
+            f"spec {str(path)!r}: the tag {tag.group(1) if tag else '?'!r} is not allowed "
+            "(mixfit reads plain YAML: no tags that build Python objects)"
+        ) from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
@@ -117,6 +131,13 @@ def load_spec_file(path: Path) -> dict:
         values["priors"] = tuple(_typed(p, (str, dict), "priors") for p in priors)
     if "sampler" in raw:
         values["sampler"] = _sampler(_typed(raw["sampler"], dict, "sampler"))
+    if "levels" in raw:
+        levels = raw["levels"]
+        if isinstance(levels, str):
+            levels = levels.split(",")
+        values["levels"] = tuple(str(v).strip() for v in _typed(levels, list, "levels"))
+    if "sample_prior" in raw:
+        values["sample_prior"] = _typed(raw["sample_prior"], str, "sample_prior")
     return values
 
 
@@ -135,6 +156,10 @@ def build_spec(file_values: dict, flags: dict) -> RunSpec:
     for key in ("data", "formula"):
         if key not in merged:
             raise InputError(f"no {key} given (a spec file key or a command-line argument)")
+    if merged.get("sample_prior", "no") not in SAMPLE_PRIOR:
+        raise InputError(
+            f"sample_prior must be one of {', '.join(SAMPLE_PRIOR)} (got {merged['sample_prior']!r})"
+        )
     if merged.get("backend", "auto") not in BACKENDS:
         raise InputError(f"unknown backend {merged['backend']!r} (choose: {', '.join(BACKENDS)})")
     settings = replace(SamplerSettings(), **{**sampler, **sampler_flags})

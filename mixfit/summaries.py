@@ -59,7 +59,10 @@ def _rows(keyed: list[tuple[dict, np.ndarray]], prob: float, with_convergence: b
 def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
     """Population-level effects, each as (chain, draw)."""
     out = {}
-    if model.design.has_intercept:
+    if model.thresholds:  # ordinal: the thresholds, as brms's Intercept[1], Intercept[2], ...
+        for k, label in enumerate(model.thresholds):
+            out[f"Intercept[{label}]"] = posterior["b_Intercept"].values[:, :, k]
+    elif model.design.has_intercept:
         out["Intercept"] = posterior["b_Intercept"].values
     for i, coef in enumerate(model.design.coefs):
         out[coef] = posterior["b"].values[:, :, i]

@@ -1,6 +1,6 @@
 {#- The Stan program for every mixfit model. Jinja fills in the family (families/*.stan), the group
     blocks and the prior statements; sizes and prior hyperparameters are data, never literals. -#}
-{% import family.template as fam %}
+{% import family.template as fam with context %}
 {% macro linear_predictor() %}
     vector[N] mu = rep_vector({{ "Intercept" if intercept else "0.0" }}, N);
 {% if offset %}
@@ -21,10 +21,19 @@
 {% endif %}
 {% if dist.name == "lkj" %}
   target += lkj_corr_cholesky_lpdf({{ target }} | {{ args | join(", ") }});
-{% elif slot.lower is not none and dist.support == "real" %}
-  // half {{ dist.name }}: truncated at the lower bound {{ slot.lower }}
+{% elif dist.lower is not none and dist.upper is not none %}
+  // {{ dist.name }} truncated to the parameter's bounds ({{ dist.lower }}, {{ dist.upper }})
   target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }})
-            - {{ dist.name }}_lccdf({{ slot.lower }} | {{ args | join(", ") }});
+            - log_diff_exp({{ dist.name }}_lcdf({{ dist.upper }} | {{ args | join(", ") }}),
+                           {{ dist.name }}_lcdf({{ dist.lower }} | {{ args | join(", ") }}));
+{% elif dist.lower is not none %}
+  // {{ "half " if dist.lower == "0" else "" }}{{ dist.name }}: truncated at the lower bound {{ dist.lower }}
+  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }})
+            - {{ dist.name }}_lccdf({{ dist.lower }} | {{ args | join(", ") }});
+{% elif dist.upper is not none %}
+  // {{ dist.name }}: truncated at the upper bound {{ dist.upper }}
+  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }})
+            - {{ dist.name }}_lcdf({{ dist.upper }} | {{ args | join(", ") }});
 {% else %}
   target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }});
 {% endif %}
@@ -33,6 +42,7 @@
 data {
   int<lower=1> N;  // total number of observations
 {{ fam.data() }}
+  int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out and sample from the priors
   int<lower=0> K;  // number of population-level effects, intercept excluded
   matrix[N, K] X;  // population-level design matrix
 {% if offset %}
@@ -59,7 +69,8 @@ data {
 {% endfor %}
 }
 transformed data {
-{% if intercept %}
+{{ fam.transformed_data() }}
+{% if centred %}
   // centre the predictors so the intercept is sampled apart from the slopes
   vector[K] means_X;
   matrix[N, K] Xc;
@@ -97,7 +108,7 @@ transformed parameters {
 }
 model {
   // likelihood; the population-level part goes through Stan's GLM function where there is one
-  {
+  if (!prior_only) {
 {{ linear_predictor() }}
 {{ fam.likelihood() }}
   }
@@ -115,6 +126,9 @@ generated quantities {
 {% if intercept %}
   // the intercept on the original scale of the predictors
   real b_Intercept = Intercept - dot_product(means_X, b);
+{% elif thresholds %}
+  // the thresholds on the original scale of the predictors
+  vector[nthres] b_Intercept = Intercept + dot_product(means_X, b);
 {% endif %}
 {% for block in blocks if block.cor %}
   // group-level correlations of ID {{ block.id }}

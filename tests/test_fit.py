@@ -20,14 +20,8 @@ RANEF_COLUMNS = ["group", "level", "term", "Estimate", "Est.Error", "Q2.5", "Q97
 
 
 @pytest.fixture(scope="module")
-def sleepstudy(run_mixfit, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fits") / "sleepstudy"
-    done = run_mixfit(
-        "fit", SAMPLE_DATA / "sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)",
-        "-o", out, "--seed", "1",
-    )
-    assert done.returncode == 0, done.stderr
-    return out, done
+def sleepstudy(sleepstudy_fit):
+    return sleepstudy_fit
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mixfit.data import read_table
@@ -151,3 +152,134 @@ def test_stan_code_depends_on_structure_only():
 
 def test_another_prior_family_changes_the_code():
     assert stan_code(model(priors=["normal(0, 5) : b"])) != stan_code(model())
+
+
+# ---- families' parameters, truncation, the prior table and prior-only runs ----------------------
+
+FAMILY_DATA = {
+    "negbinomial": ("family_negbinomial.csv", "y ~ x + (1 | g)"),
+    "zero_inflated_negbinomial": ("family_zero_inflated_negbinomial.csv", "y ~ x + (1 | g)"),
+    "student": ("family_student.csv", "y ~ x + (1 | g)"),
+    "lognormal": ("family_lognormal.csv", "y ~ x + (1 | g)"),
+    "beta": ("family_beta.csv", "y ~ x + (1 | g)"),
+    "Gamma": ("family_Gamma.csv", "y ~ x + (1 | g)"),
+    "cumulative(link=probit)": ("family_cumulative_probit.csv", "y ~ x + (1 | g)"),
+}
+
+
+def family_model(family, priors=(), prior_only=False):
+    data, formula = FAMILY_DATA[family]
+    parsed = parse_formula(formula)
+    table = read_table(SAMPLES / data, columns_used(parsed), [])
+    design = build_design(parsed, choose_family(family), table.frame)
+    return build_model(design, [parse_prior_spec(p) for p in priors], prior_only=prior_only)
+
+
+def test_brms_defaults_of_family_parameters():
+    student = family_model("student")
+    assert priors_of(student, "nu") == ["gamma(2, 0.1)"]
+    assert priors_of(student, "sigma")[0].startswith("student_t(3, 0, ")
+    assert priors_of(family_model("negbinomial"), "shape") == ["gamma(0.01, 0.01)"]
+    assert priors_of(family_model("Gamma"), "shape") == ["gamma(0.01, 0.01)"]
+    assert priors_of(family_model("beta"), "phi") == ["gamma(0.01, 0.01)"]
+    zinb = family_model("zero_inflated_negbinomial")
+    assert priors_of(zinb, "zi") == ["beta(1, 1)"] and priors_of(zinb, "shape") == ["gamma(0.01, 0.01)"]
+    # lognormal: brms takes the default scales from log(y)
+    y = np.log(pd.read_csv(SAMPLES / "family_lognormal.csv")["y"])
+    location = round(float(np.median(y)), 1)
+    assert priors_of(family_model("lognormal"), "Intercept")[0].startswith(f"student_t(3, {location:g}, ")
+    # ordinal: one student_t(3, 0, 2.5) per threshold, in class Intercept
+    ordinal = family_model("cumulative(link=probit)")
+    assert priors_of(ordinal, "Intercept") == ["student_t(3, 0, 2.5)"] * 3
+
+
+def test_every_family_parameter_and_threshold_takes_a_prior():
+    m = family_model("zero_inflated_negbinomial", ["gamma(2, 1) : shape", "beta(2, 8) : zi"])
+    assert priors_of(m, "shape") == ["gamma(2, 1)"] and priors_of(m, "zi") == ["beta(2, 8)"]
+    m = family_model("student", ["gamma(2, 0.5) : nu", "exponential(1) : sigma"])
+    assert priors_of(m, "nu") == ["gamma(2, 0.5)"] and priors_of(m, "sigma") == ["exponential(1)"]
+    m = family_model("cumulative(link=probit)", ["normal(0, 5) : Intercept", "normal(1, 1) : Intercept : 2"])
+    assert priors_of(m, "Intercept") == ["normal(0, 5)", "normal(1, 1)", "normal(0, 5)"]
+    assert m.slot("Intercept").sources == ["user"] * 3
+
+
+def test_bounded_parameters_get_normalised_priors():
+    code = stan_code(family_model("zero_inflated_negbinomial", ["normal(0.2, 0.1) : zi"]))
+    assert "log_diff_exp(normal_lcdf(1 | prior_zi_normal[1], prior_zi_normal[2])" in code
+    code = stan_code(family_model("zero_inflated_negbinomial", ["exponential(5) : zi"]))
+    assert "- exponential_lcdf(1 | prior_zi_exponential[1]);" in code
+    code = stan_code(family_model("zero_inflated_negbinomial"))
+    assert "target += beta_lpdf(zi | prior_zi_beta[1], prior_zi_beta[2]);" in code  # no truncation
+    code = stan_code(family_model("student", ["normal(5, 10) : nu"]))
+    assert "- normal_lccdf(1 | prior_nu_normal[1], prior_nu_normal[2]);" in code
+
+
+@pytest.mark.parametrize(
+    "family, spec, phrase",
+    [
+        ("zero_inflated_negbinomial", "uniform(0, 10) : shape", "excludes part of shape's support"),
+        ("zero_inflated_negbinomial", "uniform(0.1, 1) : zi", r"excludes part of zi's support \(0, 1\)"),
+        ("zero_inflated_negbinomial", "beta(2, 2) : shape", "excludes part of shape's support"),
+        ("student", "uniform(-10, 10) : b", "excludes part of b's support"),
+        ("beta", "normal(0, 1) : sigma", "no class 'sigma'"),
+        ("cumulative(link=probit)", "normal(0, 1) : Intercept : 4", "unknown coefficient '4'"),
+    ],
+)
+def test_prior_bounds_are_checked_against_the_parameter(family, spec, phrase):
+    with pytest.raises(InputError, match=phrase):
+        family_model(family, [spec])
+
+
+def test_uniform_covering_the_parameter_is_accepted():
+    m = family_model("zero_inflated_negbinomial", ["uniform(0, 1) : zi", "uniform(-1, 2) : zi"])
+    assert priors_of(m, "zi") == ["uniform(-1, 2)"]
+    assert "log_diff_exp(uniform_lcdf(1 | " in stan_code(m)
+
+
+def test_family_prior_scales_are_data():
+    a = family_model("negbinomial", ["gamma(2, 1) : shape"])
+    b = family_model("negbinomial", ["gamma(5, 3) : shape"])
+    assert stan_code(a) == stan_code(b)
+    assert stan_data(b)["prior_shape_gamma"].tolist() == [5.0, 3.0]
+
+
+def test_prior_only_is_data_and_refuses_flat_priors():
+    with pytest.raises(InputError, match=r"b \(x\) has a flat prior"):
+        family_model("negbinomial", prior_only=True)
+    only = family_model("negbinomial", ["normal(0, 1) : b"], prior_only=True)
+    posterior = family_model("negbinomial", ["normal(0, 1) : b"])
+    assert stan_code(only) == stan_code(posterior)
+    assert (stan_data(only)["prior_only"], stan_data(posterior)["prior_only"]) == (1, 0)
+
+
+BRMS_SLEEPSTUDY = """\
+    class      coef   group                     prior  source
+        b                                      (flat) default
+        b      Days                            (flat) default
+      cor                                      lkj(1) default
+      cor           Subject                    lkj(1) default
+Intercept                   student_t(3, 288.7, 59.3) default
+       sd                       student_t(3, 0, 59.3) default
+       sd           Subject     student_t(3, 0, 59.3) default
+       sd Intercept Subject     student_t(3, 0, 59.3) default
+       sd      Days Subject     student_t(3, 0, 59.3) default
+    sigma                       student_t(3, 0, 59.3) default
+"""
+
+
+def test_priors_command_prints_brms_default_table(run_mixfit):
+    done = run_mixfit("priors", SAMPLES / "sleepstudy.csv", "-f", SLEEP[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == BRMS_SLEEPSTUDY
+
+
+def test_priors_command_marks_user_priors(run_mixfit):
+    done = run_mixfit(
+        "priors", SAMPLES / "sleepstudy.csv", "-f", SLEEP[1],
+        "--prior", "normal(0, 10) : b : Days", "--prior", "exponential(0.1) : sd : Subject : Days",
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert ["b", "Days", "normal(0,", "10)", "user"] in rows
+    assert ["sd", "Days", "Subject", "exponential(0.1)", "user"] in rows
+    assert ["sd", "Subject", "student_t(3,", "0,", "59.3)", "default"] in rows

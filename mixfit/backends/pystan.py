@@ -3,7 +3,9 @@
 httpstan keeps compiled models and finished fits in one cache folder found through
 ``XDG_CACHE_HOME``. Each run gets a private such folder, in which the compiled model is linked from
 mixfit's own cache; httpstan's fit files stay private and vanish with the run, so concurrent runs
-never read each other's half-written files.
+never read each other's half-written files. Temporary files of the run (httpstan's sockets, the C++
+compiler's scratch files) go into that folder too, through TMPDIR, so an interrupted run leaves
+nothing behind once the folder is removed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mixfit import interrupt
 from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Progress
 from mixfit.cache import CacheEntry, model_key
 from mixfit.errors import ToolchainError
@@ -49,9 +52,14 @@ class PyStanBackend:
     name = "pystan"
 
     def __init__(self) -> None:
-        self._home = Path(tempfile.mkdtemp(prefix="mixfit-httpstan-"))
-        self._previous_home = os.environ.get("XDG_CACHE_HOME")
+        self._home = Path(tempfile.mkdtemp(prefix=f"mixfit-httpstan-{os.getpid()}-"))
+        interrupt.register_temporary(self._home)
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._saved_env = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "TMPDIR")}
+        self._saved_tempdir = tempfile.tempdir
+        (self._home / "tmp").mkdir()
         os.environ["XDG_CACHE_HOME"] = str(self._home)
+        os.environ["TMPDIR"] = tempfile.tempdir = str(self._home / "tmp")
 
     def version(self) -> str:
         return f"pystan {version('pystan')}, httpstan {version('httpstan')}"
@@ -92,12 +100,14 @@ class PyStanBackend:
         import httpstan.services_stub
 
         # httpstan runs each chain in a process of this pool; its size bounds parallel chains
-        httpstan.services_stub.executor = concurrent.futures.ProcessPoolExecutor(
+        self._executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=settings.num_parallel,
             mp_context=multiprocessing.get_context("fork"),
-            initializer=httpstan.services_stub.init_worker,
+            initializer=interrupt.init_worker,
         )
+        httpstan.services_stub.executor = self._executor
         stream = _ProgressStream(lambda f, m: progress("sample", f, m))
+        progress("sample", 0.0, "Sampling")
         start = time.perf_counter()
         with contextlib.redirect_stderr(stream), contextlib.redirect_stdout(stream):
             fit = compiled.handle.sample(
@@ -113,11 +123,21 @@ class PyStanBackend:
         return _draws(fit, settings.chains, seconds, stream.messages())
 
     def close(self) -> None:
-        if self._previous_home is None:
-            os.environ.pop("XDG_CACHE_HOME", None)
-        else:
-            os.environ["XDG_CACHE_HOME"] = self._previous_home
+        if self._executor is not None:
+            if interrupt.received():  # the workers are stopped; don't wait for their chains
+                interrupt.stop_children()
+                self._executor.shutdown(wait=False, cancel_futures=True)
+            else:
+                self._executor.shutdown(wait=True)
+            self._executor = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        tempfile.tempdir = self._saved_tempdir
         shutil.rmtree(self._home, ignore_errors=True)
+        interrupt.unregister_temporary(self._home)
 
     def _build(self, code: str, data: dict, seed: int):
         import stan

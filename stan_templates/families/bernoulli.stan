@@ -1,15 +1,29 @@
-{#- bernoulli, logit link: bernoulli_logit_glm takes the population-level part #}
+{#- bernoulli: with the logit link bernoulli_logit_glm takes the population-level part;
+    probit and cloglog go through their inverse link #}
 {% macro data() %}
   array[N] int<lower=0, upper=1> Y;  // response variable
 {%- endmacro %}
+{% macro transformed_data() %}{% endmacro %}
 {% macro parameters() %}{% endmacro %}
 {% macro likelihood() %}
+{% if link == "logit" %}
     target += bernoulli_logit_glm_lpmf(Y | Xc, mu, b);
+{% else %}
+    mu += Xc * b;
+    target += bernoulli_lpmf(Y | {{ inverse_link.format("mu") }});
+{% endif %}
 {%- endmacro %}
 {% macro y_rep_type() %}array[N] int{% endmacro %}
 {% macro predictions() %}
+{% if link == "logit" %}
     for (n in 1:N) {
       log_lik[n] = bernoulli_logit_lpmf(Y[n] | mu[n]);
     }
     y_rep = bernoulli_logit_rng(mu);
+{% else %}
+    for (n in 1:N) {
+      log_lik[n] = bernoulli_lpmf(Y[n] | {{ inverse_link.format("mu[n]") }});
+    }
+    y_rep = bernoulli_rng({{ inverse_link.format("mu") }});
+{% endif %}
 {%- endmacro %}

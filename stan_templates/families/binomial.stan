@@ -1,16 +1,23 @@
-{#- binomial, logit link: binomial_logit_glm takes the population-level part #}
+{#- binomial: with the logit link binomial_logit_glm takes the population-level part;
+    probit and cloglog go through their inverse link #}
 {% macro data() %}
   array[N] int<lower=0> Y;  // number of successes
   array[N] int<lower=0> trials;  // number of trials
 {%- endmacro %}
+{% macro transformed_data() %}{% endmacro %}
 {% macro parameters() %}{% endmacro %}
 {% macro likelihood() %}
+{% if link == "logit" %}
     target += binomial_logit_glm_lpmf(Y | trials, Xc, mu, b);
+{% else %}
+    mu += Xc * b;
+    target += binomial_lpmf(Y | trials, {{ inverse_link.format("mu") }});
+{% endif %}
 {%- endmacro %}
 {% macro y_rep_type() %}array[N] int{% endmacro %}
 {% macro predictions() %}
     for (n in 1:N) {
-      log_lik[n] = binomial_logit_lpmf(Y[n] | trials[n], mu[n]);
+      log_lik[n] = binomial_lpmf(Y[n] | trials[n], {{ inverse_link.format("mu[n]") }});
     }
-    y_rep = binomial_rng(trials, inv_logit(mu));
+    y_rep = binomial_rng(trials, {{ inverse_link.format("mu") }});
 {%- endmacro %}

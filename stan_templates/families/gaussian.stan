@@ -2,6 +2,7 @@
 {% macro data() %}
   vector[N] Y;  // response variable
 {%- endmacro %}
+{% macro transformed_data() %}{% endmacro %}
 {% macro parameters() %}
   real<lower=0> sigma;  // residual standard deviation
 {%- endmacro %}

@@ -2,6 +2,7 @@
 {% macro data() %}
   array[N] int<lower=0> Y;  // response variable
 {%- endmacro %}
+{% macro transformed_data() %}{% endmacro %}
 {% macro parameters() %}{% endmacro %}
 {% macro likelihood() %}
     target += poisson_log_glm_lpmf(Y | Xc, mu, b);

@@ -1,0 +1,19 @@
+{#- beta (mean and precision), logit link #}
+{% macro data() %}
+  vector<lower=0, upper=1>[N] Y;  // response variable, strictly inside (0, 1)
+{%- endmacro %}
+{% macro transformed_data() %}{% endmacro %}
+{% macro parameters() %}
+  real<lower=0> phi;  // precision: the variance is mu * (1 - mu) / (1 + phi)
+{%- endmacro %}
+{% macro likelihood() %}
+    mu += Xc * b;
+    target += beta_proportion_lpdf(Y | inv_logit(mu), phi);
+{%- endmacro %}
+{% macro y_rep_type() %}array[N] real{% endmacro %}
+{% macro predictions() %}
+    for (n in 1:N) {
+      log_lik[n] = beta_proportion_lpdf(Y[n] | inv_logit(mu[n]), phi);
+      y_rep[n] = beta_proportion_rng(inv_logit(mu[n]), phi);
+    }
+{%- endmacro %}

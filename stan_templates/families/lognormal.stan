@@ -1,0 +1,22 @@
+{#- lognormal: a normal model of log(Y), so normal_id_glm takes the population-level part;
+    the Jacobian of the log makes it the density of Y #}
+{% macro data() %}
+  vector<lower=0>[N] Y;  // response variable
+{%- endmacro %}
+{% macro transformed_data() %}
+  vector[N] log_Y = log(Y);
+  real sum_log_Y = sum(log_Y);  // minus the log Jacobian of Y -> log(Y)
+{%- endmacro %}
+{% macro parameters() %}
+  real<lower=0> sigma;  // residual standard deviation on the log scale
+{%- endmacro %}
+{% macro likelihood() %}
+    target += normal_id_glm_lpdf(log_Y | Xc, mu, b, sigma) - sum_log_Y;
+{%- endmacro %}
+{% macro y_rep_type() %}array[N] real{% endmacro %}
+{% macro predictions() %}
+    for (n in 1:N) {
+      log_lik[n] = lognormal_lpdf(Y[n] | mu[n], sigma);
+    }
+    y_rep = lognormal_rng(mu, sigma);
+{%- endmacro %}

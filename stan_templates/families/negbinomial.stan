@@ -1,0 +1,18 @@
+{#- negative binomial (mean and shape), log link: neg_binomial_2_log_glm takes the population-level part #}
+{% macro data() %}
+  array[N] int<lower=0> Y;  // response variable
+{%- endmacro %}
+{% macro transformed_data() %}{% endmacro %}
+{% macro parameters() %}
+  real<lower=0> shape;  // shape: the variance is mu + mu^2 / shape
+{%- endmacro %}
+{% macro likelihood() %}
+    target += neg_binomial_2_log_glm_lpmf(Y | Xc, mu, b, shape);
+{%- endmacro %}
+{% macro y_rep_type() %}array[N] int{% endmacro %}
+{% macro predictions() %}
+    for (n in 1:N) {
+      log_lik[n] = neg_binomial_2_log_lpmf(Y[n] | mu[n], shape);
+    }
+    y_rep = neg_binomial_2_log_rng(mu, shape);
+{%- endmacro %}
