@@ -357,13 +357,9 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray]):
 
 def _mark_prior_only(figure) -> None:
     """A prior predictive run: every plot says its draws come from the prior alone."""
-    figure.text(
-        0.995, 0.995, "sampled from the prior only (no data used)", ha="right", va="top",
-        color=PRIOR_COLOR, fontsize=10, fontweight="bold",
-    )
-    title = figure.get_suptitle()
-    if title:
-        figure.suptitle(title.replace("posterior", "prior").replace("Posterior", "Prior"))
+    mark = "Sampled from the prior only (no data used)"
+    title = figure.get_suptitle().replace("posterior", "prior").replace("Posterior", "Prior")
+    figure.suptitle(f"{mark}\n{title}" if title else mark)
 
 
 def _half(prior: Prior) -> str:

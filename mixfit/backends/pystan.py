@@ -140,7 +140,12 @@ class PyStanBackend:
         interrupt.unregister_temporary(self._home)
 
     def _build(self, code: str, data: dict, seed: int):
+        import aiohttp.client
         import stan
+
+        # PyStan waits for the build through aiohttp, whose default 5-minute limit a compile on a
+        # loaded machine can pass; the build has no deadline of its own, so neither does the wait
+        aiohttp.client.DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30)
 
         captured = _ProgressStream(None)
         with tempfile.TemporaryFile(mode="w+") as compiler_output:
