@@ -4,25 +4,7 @@
     C = diag(sd_1) L_1. The likelihood uses per-level sufficient statistics, so a gradient costs
     O(levels) rather than O(rows); the group-level effects are drawn from their exact conditional
     in generated quantities. Same parameters, priors and data names as model.stan, less z_1. -#}
-{% macro prior_statement(slot, dist) %}
-{% set hp = "prior_" ~ slot.name ~ "_" ~ dist.name %}
-{% if slot.scalar %}
-{% set args = [] %}{% for i in range(dist.params | length) %}{% do args.append(hp ~ "[" ~ (i + 1) ~ "]") %}{% endfor %}
-{% set target = slot.name %}
-{% else %}
-{% set args = [] %}{% for i in range(dist.params | length) %}{% do args.append(hp ~ "[:, " ~ (i + 1) ~ "]") %}{% endfor %}
-{% set target = slot.name ~ "[" ~ hp ~ "_idx]" %}
-{% endif %}
-{% if dist.name == "lkj" %}
-  target += lkj_corr_cholesky_lpdf({{ target }} | {{ args | join(", ") }});
-{% elif slot.lower is not none and dist.support == "real" %}
-  // half {{ dist.name }}: truncated at the lower bound {{ slot.lower }}
-  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }})
-            - {{ dist.name }}_lccdf({{ slot.lower }} | {{ args | join(", ") }});
-{% else %}
-  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }});
-{% endif %}
-{% endmacro %}
+{% import "priors.stan" as priors %}
 // generated with mixfit: gaussian, group-level effects integrated out
 data {
   int<lower=1> N;  // total number of observations
@@ -37,19 +19,7 @@ data {
   int<lower=1> M_1;  // number of coefficients per level
   array[N] int<lower=1> J_1;  // grouping indicator per observation
   matrix[N, M_1] Z_1;  // group-level predictors
-  // prior hyperparameters, one row per prior-carrying element
-{% for slot in slots %}
-{% for dist in slot.distributions %}
-{% if slot.scalar %}
-  vector[{{ dist.params | length }}] prior_{{ slot.name }}_{{ dist.name }};  // {{ dist.name }}({{ dist.params | join(", ") }})
-{% else %}
-  int<lower=0> NP_{{ slot.name }}_{{ dist.name }};
-  array[NP_{{ slot.name }}_{{ dist.name }}] int<lower=1> prior_{{ slot.name }}_{{ dist.name }}_idx;
-  matrix[NP_{{ slot.name }}_{{ dist.name }}, {{ dist.params | length }}] prior_{{ slot.name }}_{{ dist.name }};  // {{ dist.name }}({{ dist.params | join(", ") }})
-{% endif %}
-{% endfor %}
-{% endfor %}
-}
+{{ priors.declarations(slots) }}}
 transformed data {
 {% if intercept %}
   int P = K + 1;  // population-level effects, intercept included
@@ -130,12 +100,7 @@ model {
     target += -0.5 * (log_det + quad);
   }
   // priors
-{% for slot in slots %}
-{% for dist in slot.distributions %}
-{{ prior_statement(slot, dist) }}
-{%- endfor %}
-{% endfor %}
-}
+{{ priors.statements(slots) }}}
 generated quantities {
 {% if intercept %}
   // the intercept on the original scale of the predictors

@@ -1,6 +1,7 @@
 {#- The Stan program for every mixfit model. Jinja fills in the family (families/*.stan), the group
     blocks and the prior statements; sizes and prior hyperparameters are data, never literals. -#}
 {% import family.template as fam with context %}
+{% import "priors.stan" as priors %}
 {% macro linear_predictor() %}
     vector[N] mu = rep_vector({{ "Intercept" if intercept else "0.0" }}, N);
 {% if offset %}
@@ -9,34 +10,6 @@
 {% for block in blocks %}
     mu += rows_dot_product(r_{{ block.id }}[J_{{ block.id }}], Z_{{ block.id }});
 {% endfor %}
-{% endmacro %}
-{% macro prior_statement(slot, dist) %}
-{% set hp = "prior_" ~ slot.name ~ "_" ~ dist.name %}
-{% if slot.scalar %}
-{% set args = [] %}{% for i in range(dist.params | length) %}{% do args.append(hp ~ "[" ~ (i + 1) ~ "]") %}{% endfor %}
-{% set target = slot.name %}
-{% else %}
-{% set args = [] %}{% for i in range(dist.params | length) %}{% do args.append(hp ~ "[:, " ~ (i + 1) ~ "]") %}{% endfor %}
-{% set target = slot.name ~ "[" ~ hp ~ "_idx]" %}
-{% endif %}
-{% if dist.name == "lkj" %}
-  target += lkj_corr_cholesky_lpdf({{ target }} | {{ args | join(", ") }});
-{% elif dist.lower is not none and dist.upper is not none %}
-  // {{ dist.name }} truncated to the parameter's bounds ({{ dist.lower }}, {{ dist.upper }})
-  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }})
-            - log_diff_exp({{ dist.name }}_lcdf({{ dist.upper }} | {{ args | join(", ") }}),
-                           {{ dist.name }}_lcdf({{ dist.lower }} | {{ args | join(", ") }}));
-{% elif dist.lower is not none %}
-  // {{ "half " if dist.lower == "0" else "" }}{{ dist.name }}: truncated at the lower bound {{ dist.lower }}
-  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }})
-            - {{ dist.name }}_lccdf({{ dist.lower }} | {{ args | join(", ") }});
-{% elif dist.upper is not none %}
-  // {{ dist.name }}: truncated at the upper bound {{ dist.upper }}
-  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }})
-            - {{ dist.name }}_lcdf({{ dist.upper }} | {{ args | join(", ") }});
-{% else %}
-  target += {{ dist.name }}_lpdf({{ target }} | {{ args | join(", ") }});
-{% endif %}
 {% endmacro %}
 // generated with mixfit
 data {
@@ -55,19 +28,7 @@ data {
   array[N] int<lower=1> J_{{ block.id }};  // grouping indicator per observation
   matrix[N, M_{{ block.id }}] Z_{{ block.id }};  // group-level predictors
 {% endfor %}
-  // prior hyperparameters, one row per prior-carrying element
-{% for slot in slots %}
-{% for dist in slot.distributions %}
-{% if slot.scalar %}
-  vector[{{ dist.params | length }}] prior_{{ slot.name }}_{{ dist.name }};  // {{ dist.name }}({{ dist.params | join(", ") }})
-{% else %}
-  int<lower=0> NP_{{ slot.name }}_{{ dist.name }};
-  array[NP_{{ slot.name }}_{{ dist.name }}] int<lower=1> prior_{{ slot.name }}_{{ dist.name }}_idx;
-  matrix[NP_{{ slot.name }}_{{ dist.name }}, {{ dist.params | length }}] prior_{{ slot.name }}_{{ dist.name }};  // {{ dist.name }}({{ dist.params | join(", ") }})
-{% endif %}
-{% endfor %}
-{% endfor %}
-}
+{{ priors.declarations(slots) }}}
 transformed data {
 {{ fam.transformed_data() }}
 {% if centred %}
@@ -113,12 +74,7 @@ model {
 {{ fam.likelihood() }}
   }
   // priors
-{% for slot in slots %}
-{% for dist in slot.distributions %}
-{{ prior_statement(slot, dist) }}
-{%- endfor %}
-{% endfor %}
-{% for block in blocks %}
+{{ priors.statements(slots) }}{% for block in blocks %}
   target += std_normal_lpdf(to_vector(z_{{ block.id }}));
 {% endfor %}
 }
