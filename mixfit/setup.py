@@ -25,7 +25,7 @@ def run_setup(say: Callable[[str], None]) -> None:
     else:
         compiler = pystan.compiler()
         note = f"C++ compiler {compiler}" if compiler else "no C++ compiler found: install g++"
-        say(f"pystan: usable ({pystan.PyStanBackend.version(None)}; {note})")
+        say(f"pystan: usable ({pystan.PyStanBackend.version()}; {note})")
     problem = cmdstan.unavailable()
     if problem is None:
         say(f"cmdstan: usable (CmdStan {cmdstan.installed_version()})")

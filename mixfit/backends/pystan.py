@@ -61,7 +61,8 @@ class PyStanBackend:
         os.environ["XDG_CACHE_HOME"] = str(self._home)
         os.environ["TMPDIR"] = tempfile.tempdir = str(self._home / "tmp")
 
-    def version(self) -> str:
+    @staticmethod
+    def version() -> str:
         return f"pystan {version('pystan')}, httpstan {version('httpstan')}"
 
     def compile(self, code: str, data: dict, seed: int, progress: Progress) -> Compiled:
