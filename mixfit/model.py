@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 
 import jinja2
 import numpy as np
@@ -204,9 +205,16 @@ def stan_data(model: Model) -> dict:
     return data
 
 
+def _template_dir() -> Path:
+    try:
+        return Path(str(files("mixfit.stan_templates")))
+    except ModuleNotFoundError:  # mixfit imported from a source checkout: the templates sit beside it
+        return Path(__file__).resolve().parent.parent / "stan_templates"
+
+
 def _templates() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(files("mixfit.stan_templates"))),
+        loader=jinja2.FileSystemLoader(str(_template_dir())),
         extensions=["jinja2.ext.do"],
         trim_blocks=True,
         lstrip_blocks=True,
