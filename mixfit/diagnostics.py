@@ -33,7 +33,7 @@ class Diagnostics:
             "thresholds": THRESHOLDS,
             "failed_checks": self.failed,
             "run": self.run,
-            "parameters": _records(self.parameters),
+            "parameters": json_records(self.parameters),
         }
 
     def verdict(self) -> str:
@@ -127,7 +127,9 @@ def _failed_checks(parameters: pd.DataFrame, run: dict) -> list[dict]:
     return failed
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """The rows of a table as JSON-ready dicts, with NaN and infinities as None."""
+
     def clean(value):
         if isinstance(value, float) and not math.isfinite(value):
             return None

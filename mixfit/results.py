@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
 
+from mixfit.diagnostics import json_records
 from mixfit.errors import InputError
 
 REQUIRED = ("summary.txt", "fixef.csv", "varcorr.csv", "diagnostics.json")
@@ -32,14 +32,7 @@ def summary_json(outdir: Path) -> dict:
     """fixef, varcorr and diagnostics as one object, the numbers exactly as in the files."""
     check_folder(outdir)
     return {
-        "fixef": _records(pd.read_csv(outdir / "fixef.csv")),
-        "varcorr": _records(pd.read_csv(outdir / "varcorr.csv")),
+        "fixef": json_records(pd.read_csv(outdir / "fixef.csv")),
+        "varcorr": json_records(pd.read_csv(outdir / "varcorr.csv")),
         "diagnostics": json.loads((outdir / "diagnostics.json").read_text()),
     }
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return [
-        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
-        for row in frame.to_dict("records")
-    ]
