@@ -268,16 +268,17 @@ for _family, (_formula, _phrase) in FAMILY_CASES.items():
 def catalogue(tmp_path_factory) -> dict:
     """Every case run once, a few at a time (each is a fresh interpreter, about a second)."""
 
-    def run(index_name):
-        index, name = index_name
-        folder = write_files(tmp_path_factory.mktemp(f"case{index}"))
+    # folders made before the threads start: pytest's temporary-folder factory is not thread-safe
+    folders = {name: write_files(tmp_path_factory.mktemp(f"case{i}")) for i, name in enumerate(CASES)}
+
+    def run(name):
         args, _ = CASES[name]
         if name != "no output folder":
             args = [*args, "-o", "out"]
-        return name, (mixfit([*args, "--backend", "cmdstan"], folder), folder)
+        return name, (mixfit([*args, "--backend", "cmdstan"], folders[name]), folders[name])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(pool.map(run, enumerate(CASES)))
+        return dict(pool.map(run, CASES))
 
 
 @pytest.mark.parametrize("name", list(CASES))
