@@ -3,7 +3,8 @@
     python benchmarks/simulate.py      # once: the large simulated data sets
     python benchmarks/run.py [--cases sleepstudy,radon] [--skip-cold]
 
-Writes benchmarks/results.json and benchmarks/results.md. Each fit runs as a user would run it
+Writes benchmarks/results.json and benchmarks/results.md (cases not named keep their last
+results). Each fit runs as a user would run it
 (`mixfit fit ... --no-plots --quiet`), in a subprocess whose whole process tree is polled for
 its resident memory.
 """
@@ -20,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import arviz as az
 import pandas as pd
 import psutil
 
@@ -92,6 +94,7 @@ def read_fit(outdir: Path) -> dict:
     varcorr = pd.read_csv(outdir / "varcorr.csv")
     structural = pd.concat([fixef, varcorr[varcorr["group"] != "Residual"]])
     min_ess = float(structural["Bulk_ESS"].min())
+    tree_depth = az.from_netcdf(outdir / "draws.nc").sample_stats["tree_depth"]
     return {
         "compile_seconds": run["compile_seconds"],
         "sampling_seconds": run["sampling_seconds"],
@@ -100,6 +103,7 @@ def read_fit(outdir: Path) -> dict:
         "ess_per_second": round(min_ess / run["sampling_seconds"], 1),
         "max_rhat": round(float(pd.concat([fixef, varcorr])["Rhat"].max()), 4),
         "divergences": diagnostics["run"]["divergent_transitions"],
+        "mean_tree_depth": round(float(tree_depth.mean()), 2),
         "checks_ok": diagnostics["ok"],
     }
 
@@ -149,14 +153,14 @@ def wide_read() -> dict | None:
 
 def markdown(results: list[dict], extra: dict) -> str:
     header = ("| case | cold s | warm s | compile s (cold) | sampling s | min bulk ESS | "
-              "ESS/s | max R-hat | divergences | peak memory GB |")
-    lines = [header, "|" + " --- |" * 10]
+              "ESS/s | max R-hat | divergences | mean tree depth | peak memory GB |")
+    lines = [header, "|" + " --- |" * 11]
     for r in results:
         lines.append(
             f"| {r['case']} | {r.get('cold_seconds', '-')} | {r['warm_seconds']} | "
             f"{r.get('cold_compile_seconds', '-')} | {r['sampling_seconds']} | "
             f"{r['min_bulk_ess']:.0f} | {r['ess_per_second']} | {r['max_rhat']} | "
-            f"{r['divergences']} | {r['peak_memory_gb']} |"
+            f"{r['divergences']} | {r.get('mean_tree_depth', '-')} | {r['peak_memory_gb']} |"
         )
     lines.append("")
     lines.append(f"`mixfit --help`: {extra['help_seconds']} s (best of 5).")
@@ -172,15 +176,19 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--skip-cold", action="store_true")
     args = parser.parse_args()
-    results = []
+    # cases not run this time keep their last results, so long cases can be run on their own
+    saved = HERE / "results.json"
+    kept = json.loads(saved.read_text())["cases"] if saved.exists() else []
+    by_case = {r["case"]: r for r in kept}
     for name in args.cases.split(","):
         print(f"{name} ...", file=sys.stderr, flush=True)
-        results.append(run_case(name, cold=not args.skip_cold))
-        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+        by_case[name] = run_case(name, cold=not args.skip_cold)
+        print(json.dumps(by_case[name]), file=sys.stderr, flush=True)
+    results = [by_case[name] for name in CASES if name in by_case]
     extra = {"help_seconds": help_seconds(), "wide_read": wide_read(), "brms": BRMS,
              "machine": {"cores": os.cpu_count(), "memory_gb": round(
                  psutil.virtual_memory().total / 1e9, 1)}}
-    (HERE / "results.json").write_text(json.dumps({"cases": results, **extra}, indent=2) + "\n")
+    saved.write_text(json.dumps({"cases": results, **extra}, indent=2) + "\n")
     (HERE / "results.md").write_text(markdown(results, extra))
     print(markdown(results, extra))
 

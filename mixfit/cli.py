@@ -154,12 +154,13 @@ def fit(source, formula, family, levels, sample_prior, factors, priors, debug, n
     spec = _spec(source, flags)
     if spec.output is None:
         raise MixfitError("no output folder given: use -o OUTDIR (or 'output' in the spec)", INPUT)
-    from mixfit.outputs import write_results
     from mixfit.pipeline import fit as run_fit
 
     console = Console(quiet=quiet)
     with console.progress() as progress:
         result = run_fit(spec, progress)
+        from mixfit.outputs import write_results  # imported while the chains ran
+
         written = write_results(result, spec.output, sys.argv, prob=prob, plots=not no_plots)
     console.summary(written.summary, spec.output)
     if strict and not written.diagnostics.ok:

@@ -158,6 +158,7 @@ def stan_code(model: Model) -> str:
         ],
         "predictions": model.predictions,
         "cor": bool(design.blocks) and design.blocks[0].has_cor,
+        "terms": len(design.blocks[0].terms) if design.blocks else 0,
     }
     template = "gaussian_marginal.stan" if model.marginal else "model.stan"
     return _templates().get_template(template).render(context)

@@ -76,7 +76,8 @@ def write_results(
     with staged(outdir) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
-        result.idata.to_netcdf(str(stage / "draws.nc"), engine="h5netcdf")
+        # draws are noise to zlib: compressing them costs seconds and saves a few per cent
+        result.idata.to_netcdf(str(stage / "draws.nc"), engine="h5netcdf", compress=False)
         fixef.to_csv(stage / "fixef.csv", index=False)
         summaries.ranef(model, posterior, prob).to_csv(stage / "ranef.csv", index=False)
         summaries.coef(model, posterior, prob).to_csv(stage / "coef.csv", index=False)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 from dataclasses import dataclass, replace
-
-import arviz as az
+from typing import TYPE_CHECKING
 
 from mixfit.backends import Compiled, Draws, Progress, choose_backend
 from mixfit.data import Table, read_table
 from mixfit.design import build_design, check_separation, columns_used
 from mixfit.families import choose_family
 from mixfit.formula import parse_formula
-from mixfit.inference import to_inference_data
 from mixfit.model import Model, build_model, stan_code, stan_data
 from mixfit.priors import parse_prior_spec
 from mixfit.spec import RunSpec
+
+if TYPE_CHECKING:
+    import arviz as az
 
 
 # log_lik and y_rep each hold rows x draws numbers: past this many, they are not generated
@@ -76,8 +78,23 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     progress("backend", None, f"Backend: {backend.name} ({backend.version()})")
     try:
         compiled = backend.compile(prepared.code, prepared.data, spec.sampler.seed, progress)
-        draws = backend.sample(compiled, prepared.data, spec.sampler, progress)
+        draws = backend.sample(
+            compiled, prepared.data, spec.sampler, progress, meanwhile=_import_summaries
+        )
     finally:
         backend.close()
+    if prepared.model.marginal and prepared.model.predictions:
+        from mixfit.predictions import gaussian_predictions
+
+        draws.posterior.update(
+            gaussian_predictions(prepared.model, draws.posterior, spec.sampler.seed)
+        )
+    from mixfit.inference import to_inference_data
+
     idata = to_inference_data(prepared.model, draws)
     return FitResult(prepared, backend.name, backend.version(), compiled, draws, idata)
+
+
+def _import_summaries() -> None:
+    """ArviZ and what it brings take about a second to import: a second the chains can hide."""
+    importlib.import_module("mixfit.outputs")

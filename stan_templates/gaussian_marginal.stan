@@ -3,7 +3,8 @@
     y_j ~ normal(X_j beta, sigma^2 I + Z_j Sigma Z_j') for each level j, with Sigma = C C' and
     C = diag(sd_1) L_1. The likelihood uses per-level sufficient statistics, so a gradient costs
     O(levels) rather than O(rows); the group-level effects are drawn from their exact conditional
-    in generated quantities. Same parameters, priors and data names as model.stan, less z_1. -#}
+    in generated quantities. Same parameters, priors and data names as model.stan, less z_1;
+    log_lik and y_rep are computed from the draws afterwards (mixfit/predictions.py). -#}
 {% import "priors.stan" as priors %}
 // generated with mixfit: gaussian, group-level effects integrated out
 data {
@@ -60,6 +61,21 @@ transformed data {
     ZtX[j] += z * XI[n];
     Zty[j] += z * Yo[n];
   }
+{% if terms <= 2 %}
+  // the same per-level statistics as vectors over levels, for the closed-form likelihood below
+  array[M_1, M_1] vector[N_1] S;  // S[k, l][j] = ZtZ[j][k, l]
+  array[M_1] matrix[N_1, P] ZtX_v;  // row j of ZtX_v[k] is row k of ZtX[j]
+  array[M_1] vector[N_1] Zty_v;  // Zty_v[k][j] = Zty[j][k]
+  for (j in 1:N_1) {
+    for (k in 1:M_1) {
+      for (l in 1:M_1) {
+        S[k, l][j] = ZtZ[j][k, l];
+      }
+      ZtX_v[k][j] = ZtX[j][k];
+      Zty_v[k][j] = Zty[j][k];
+    }
+  }
+{% endif %}
 }
 parameters {
   vector[K] b;  // population-level effects
@@ -91,12 +107,35 @@ model {
     real s2 = square(sigma);
     real log_det = 2 * N * log(sigma);
     real quad = (yty - 2 * dot_product(beta, Xty) + quad_form(XtX, beta)) / s2;
+{% if terms == 1 %}
+    // per level: A = 1 + sd^2 S / s2 and u = sd r, with r = Z'y - Z'X beta
+    vector[N_1] A = 1 + square(C_1[1, 1]) * S[1, 1] / s2;
+    vector[N_1] u = C_1[1, 1] * (Zty_v[1] - ZtX_v[1] * beta);
+    log_det += sum(log(A));
+    quad -= sum(square(u) ./ A) / square(s2);
+{% elif terms == 2 %}
+    // per level, in closed form: A = I + C' S C / s2 (2 x 2, C lower triangular) and u = C' r,
+    // with r = Z'y - Z'X beta; vectorised over levels, which autodiff handles far faster
+    real c11 = C_1[1, 1];
+    real c21 = C_1[2, 1];
+    real c22 = C_1[2, 2];
+    vector[N_1] A11 = 1 + (square(c11) * S[1, 1] + 2 * c11 * c21 * S[1, 2] + square(c21) * S[2, 2]) / s2;
+    vector[N_1] A12 = c22 * (c11 * S[1, 2] + c21 * S[2, 2]) / s2;
+    vector[N_1] A22 = 1 + square(c22) * S[2, 2] / s2;
+    vector[N_1] det_A = A11 .* A22 - square(A12);
+    vector[N_1] r2 = Zty_v[2] - ZtX_v[2] * beta;
+    vector[N_1] u1 = c11 * (Zty_v[1] - ZtX_v[1] * beta) + c21 * r2;
+    vector[N_1] u2 = c22 * r2;
+    log_det += sum(log(det_A));
+    quad -= sum((A22 .* square(u1) - 2 * A12 .* u1 .* u2 + A11 .* square(u2)) ./ det_A) / square(s2);
+{% else %}
     for (j in 1:N_1) {
       matrix[M_1, M_1] B_L = cholesky_decompose(add_diag(quad_form_sym(ZtZ[j], C_1) / s2, 1));
       vector[M_1] w = mdivide_left_tri_low(B_L, C_1' * (Zty[j] - ZtX[j] * beta)) / s2;
       log_det += 2 * sum(log(diagonal(B_L)));
       quad -= dot_self(w);
     }
+{% endif %}
     target += -0.5 * (log_det + quad);
   }
   // priors
@@ -126,19 +165,4 @@ generated quantities {
       r_1[j] = (C_1 * eta)';
     }
   }
-{% if predictions %}
-  vector[N] log_lik;  // pointwise log-likelihood given the group-level effects, for LOO
-  array[N] real y_rep;  // a replicated data set per draw
-  {
-    vector[N] mu = rep_vector({{ "Intercept" if intercept else "0.0" }}, N) + Xc * b;
-{% if offset %}
-    mu += offsets;
-{% endif %}
-    mu += rows_dot_product(r_1[J_1], Z_1);
-    for (n in 1:N) {
-      log_lik[n] = normal_lpdf(Y[n] | mu[n], sigma);
-    }
-    y_rep = normal_rng(mu, sigma);
-  }
-{% endif %}
 }

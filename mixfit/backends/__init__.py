@@ -5,6 +5,7 @@ Everything after the draws is backend-independent: a backend returns ``Draws``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -15,6 +16,8 @@ from mixfit.spec import SamplerSettings
 
 # progress(stage, fraction done or None, message)
 Progress = Callable[[str, float | None, str], None]
+# work for a thread while the chains run (the caller's imports); it must not fork
+Meanwhile = Callable[[], None] | None
 
 
 @dataclass
@@ -42,10 +45,20 @@ class Backend(Protocol):
     def compile(self, code: str, data: dict, seed: int, progress: Progress) -> Compiled: ...
 
     def sample(
-        self, compiled: Compiled, data: dict, settings: SamplerSettings, progress: Progress
+        self,
+        compiled: Compiled,
+        data: dict,
+        settings: SamplerSettings,
+        progress: Progress,
+        meanwhile: Meanwhile = None,
     ) -> Draws: ...
 
     def close(self) -> None: ...
+
+
+def start_thread(work: Meanwhile) -> None:
+    if work is not None:
+        threading.Thread(target=work, name="mixfit-meanwhile", daemon=True).start()
 
 
 # Stan's sampler-diagnostic columns, and ArviZ's names for them.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Progress
+from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Meanwhile, Progress, start_thread
 from mixfit.cache import CacheEntry, model_key
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
@@ -64,10 +64,16 @@ class CmdStanBackend:
         return Compiled(model, from_cache, time.perf_counter() - start)
 
     def sample(
-        self, compiled: Compiled, data: dict, settings: SamplerSettings, progress: Progress
+        self,
+        compiled: Compiled,
+        data: dict,
+        settings: SamplerSettings,
+        progress: Progress,
+        meanwhile: Meanwhile = None,
     ) -> Draws:
         progress("sample", None, f"Sampling {settings.chains} chains")
         start = time.perf_counter()
+        start_thread(meanwhile)
         try:
             fit = compiled.handle.sample(
                 data=data,

@@ -21,13 +21,15 @@ import sys
 import sysconfig
 import tempfile
 import time
+import types
+import zlib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
 from mixfit import interrupt
-from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Progress
+from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Meanwhile, Progress, start_thread
 from mixfit.cache import CacheEntry, model_key
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
@@ -96,7 +98,12 @@ class PyStanBackend:
         return Compiled(model, from_cache, time.perf_counter() - start)
 
     def sample(
-        self, compiled: Compiled, data: dict, settings: SamplerSettings, progress: Progress
+        self,
+        compiled: Compiled,
+        data: dict,
+        settings: SamplerSettings,
+        progress: Progress,
+        meanwhile: Meanwhile = None,
     ) -> Draws:
         import httpstan.services_stub
 
@@ -106,7 +113,17 @@ class PyStanBackend:
             mp_context=multiprocessing.get_context("fork"),
             initializer=interrupt.init_worker,
         )
+        # fork the workers before another thread starts: a child forked mid-import could inherit
+        # a lock that nobody in it will release
+        self._executor.submit(int).result()
+        start_thread(meanwhile)
         httpstan.services_stub.executor = self._executor
+        # httpstan gzips every message of the chains in this process's event loop before storing
+        # them in its private fit file, read back once and deleted with the run: at level 0 (still
+        # gzip, stored blocks) that costs a copy instead of most of a core for large outputs
+        httpstan.services_stub.zlib = types.SimpleNamespace(
+            compressobj=zlib.compressobj, Z_BEST_SPEED=zlib.Z_NO_COMPRESSION, MAX_WBITS=zlib.MAX_WBITS
+        )
         stream = _ProgressStream(lambda f, m: progress("sample", f, m))
         progress("sample", 0.0, "Sampling")
         start = time.perf_counter()
