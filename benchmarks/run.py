@@ -4,9 +4,8 @@
     python benchmarks/run.py [--cases sleepstudy,radon] [--skip-cold]
 
 Writes benchmarks/results.json and benchmarks/results.md (cases not named keep their last
-results). Each fit runs as a user would run it
-(`mixfit fit ... --no-plots --quiet`), in a subprocess whose whole process tree is polled for
-its resident memory.
+results). Each fit runs as a user would run it (`mixfit fit ... --no-plots --quiet`), in a
+subprocess whose whole process tree is polled for its memory.
 """
 
 from __future__ import annotations
@@ -53,7 +52,9 @@ BRMS = {
 
 
 def measure(command: list[str], env: dict) -> tuple[float, float, subprocess.CompletedProcess]:
-    """Wall seconds and peak resident memory (GB) of the command's whole process tree."""
+    """Wall seconds and peak memory (GB) of the command's whole process tree, as the sum of each
+    process's proportional set size: forked chain workers share their parent's pages, which a sum
+    of resident sizes would count once per process."""
     peak = 0
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -66,7 +67,7 @@ def measure(command: list[str], env: dict) -> tuple[float, float, subprocess.Com
         while not done.is_set():
             try:
                 tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                peak = max(peak, sum(p.memory_full_info().pss for p in tree if p.is_running()))
             except psutil.Error:
                 pass
             time.sleep(0.1)
