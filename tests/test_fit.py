@@ -158,3 +158,12 @@ def test_binomial_with_trials(run_mixfit, tmp_path):
     treated = fixef.loc["trttreated"]
     assert treated["Q2.5"] <= 0.6 <= treated["Q97.5"]
     assert "binomial_logit_glm_lpmf" in (tmp_path / "out" / "model.stan").read_text()
+
+
+def test_intercept_only_dyestuff_matches_brms(run_mixfit, tmp_path):
+    """No population-level slopes at all: b is empty, which every step must carry through."""
+    done = run_mixfit("fit", SAMPLE_DATA / "Dyestuff.csv", "-f", "Yield ~ 1 + (1 | Batch)",
+                      "-o", tmp_path / "out", "--seed", "1", "--no-plots", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_csv(tmp_path / "out" / "fixef.csv")["term"]) == ["Intercept"]
+    check_against_brms(tmp_path / "out", "dyestuff.json", "Batch")

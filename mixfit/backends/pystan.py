@@ -138,7 +138,7 @@ class PyStanBackend:
         seconds = time.perf_counter() - start
         if fit is None:  # PyStan swallows KeyboardInterrupt and returns nothing
             raise KeyboardInterrupt
-        return _draws(fit, settings.chains, seconds, stream.messages())
+        return _draws(fit, settings.chains, settings.num_samples, seconds, stream.messages())
 
     def close(self) -> None:
         if self._executor is not None:
@@ -199,10 +199,10 @@ def _fds_to(sink):
         os.close(saved[1])
 
 
-def _draws(fit, chains: int, seconds: float, messages: list[str]) -> Draws:
+def _draws(fit, chains: int, draws: int, seconds: float, messages: list[str]) -> Draws:
     def by_chain(values: np.ndarray, dims: list[int]) -> np.ndarray:
         # PyStan puts draws last, the chains of each draw together; mixfit wants (chain, draw, *dims)
-        values = values.reshape(*dims, -1, chains)
+        values = values.reshape(*dims, draws, chains)  # sizes given: a parameter may be empty
         return np.moveaxis(values, [-1, -2], [0, 1])
 
     posterior = {
