@@ -83,12 +83,10 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
         )
     finally:
         backend.close()
-    if prepared.model.marginal and prepared.model.predictions:
-        from mixfit.predictions import gaussian_predictions
+    if prepared.model.marginal:
+        from mixfit.marginal_draws import complete
 
-        draws.posterior.update(
-            gaussian_predictions(prepared.model, draws.posterior, spec.sampler.seed)
-        )
+        draws.posterior.update(complete(prepared.model, draws.posterior, spec.sampler.seed))
     from mixfit.inference import to_inference_data
 
     idata = to_inference_data(prepared.model, draws)

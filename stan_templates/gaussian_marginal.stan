@@ -2,9 +2,9 @@
 
     y_j ~ normal(X_j beta, sigma^2 I + Z_j Sigma Z_j') for each level j, with Sigma = C C' and
     C = diag(sd_1) L_1. The likelihood uses per-level sufficient statistics, so a gradient costs
-    O(levels) rather than O(rows); the group-level effects are drawn from their exact conditional
-    in generated quantities. Same parameters, priors and data names as model.stan, less z_1;
-    log_lik and y_rep are computed from the draws afterwards (mixfit/predictions.py). -#}
+    O(levels) rather than O(rows). Same parameters, priors and data names as model.stan, less z_1;
+    the group-level effects r_1 (from their exact conditional), log_lik and y_rep are drawn from
+    these draws afterwards (mixfit/marginal_draws.py). -#}
 {% import "priors.stan" as priors %}
 // generated with mixfit: gaussian, group-level effects integrated out
 data {
@@ -149,20 +149,4 @@ generated quantities {
   // group-level correlations of ID 1
   corr_matrix[M_1] Cor_1 = multiply_lower_tri_self_transpose(L_1);
 {% endif %}
-  // group-level effects of ID 1, drawn from their exact conditional given the parameters
-  matrix[N_1, M_1] r_1;
-  {
-{% if intercept %}
-    vector[P] beta = append_row(Intercept, b);
-{% else %}
-    vector[P] beta = b;
-{% endif %}
-    real s2 = square(sigma);
-    for (j in 1:N_1) {
-      matrix[M_1, M_1] B_L = cholesky_decompose(add_diag(quad_form_sym(ZtZ[j], C_1) / s2, 1));
-      vector[M_1] w = mdivide_left_tri_low(B_L, C_1' * (Zty[j] - ZtX[j] * beta)) / s2;
-      vector[M_1] eta = mdivide_right_tri_low((w + to_vector(normal_rng(rep_vector(0, M_1), 1)))', B_L)';
-      r_1[j] = (C_1 * eta)';
-    }
-  }
 }

@@ -1,0 +1,122 @@
+"""What the gaussian marginal program leaves to Python: its group-level effects and predictions.
+
+That program samples a handful of parameters in a fraction of the full model's time. Passing a
+draw of every level's effects, N log-likelihoods and N replicated responses per draw out of Stan
+would cost it more than the sampling itself (and, through PyStan, gigabytes as Python floats at
+N = 500,000). Given the parameters, each is exact and cheap array arithmetic here, as brms computes
+log_lik and y_rep in R after sampling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from mixfit.design import Design
+from mixfit.model import Model
+
+# level-draws of the group-level effects drawn at once: bounds the working memory at a few tens of MB
+CHUNK = 250_000
+
+
+def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """The draws the full program's generated quantities would hold and the marginal one omits:
+    r_1, and log_lik and y_rep when the model keeps predictions."""
+    rng = np.random.default_rng(seed)
+    name = f"r_{model.design.blocks[0].id}"
+    drawn = {name: group_effects(model.design, posterior, rng)}
+    if model.predictions:
+        drawn |= predictions(model.design, posterior | drawn, rng)
+    return drawn
+
+
+def group_effects(
+    design: Design, posterior: dict[str, np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
+    """Each level's effects drawn from their exact conditional given a draw of the parameters:
+    an array of shape (chains, draws, levels, terms).
+
+    With Sigma = C C' and r_j = C eta_j, eta_j | y ~ normal(A^-1 C' res_j / s2, A^-1) where
+    A = I + C' Z_j'Z_j C / s2 and res_j = Z_j'(y_j - X_j beta): the algebra of model.stan's
+    marginal likelihood, per level and per draw.
+    """
+    block = design.blocks[0]
+    ZtZ, ZtX, Zty = _level_statistics(design)
+    chains, draws = posterior["sigma"].shape
+    beta = _flat(_population_effects(design, posterior))
+    sd = _flat(posterior[f"sd_{block.id}"])
+    L = _flat(posterior[f"L_{block.id}"]) if block.has_cor else np.eye(sd.shape[1])
+    C = sd[:, :, None] * L  # diag(sd) L, per draw
+    s2 = _flat(posterior["sigma"])[:, None, None, None] ** 2
+    identity = np.eye(sd.shape[1])
+    r = np.empty((chains * draws, *Zty.shape))
+    step = max(1, CHUNK // len(Zty))
+    for start in range(0, chains * draws, step):
+        part = slice(start, start + step)
+        Ct = np.swapaxes(C[part], -1, -2)[:, None]  # (draws, 1, terms, terms)
+        residual = Zty[None, :, :, None] - ZtX[None] @ beta[part][:, None, :, None]
+        B = np.linalg.cholesky(identity + Ct @ ZtZ[None] @ np.swapaxes(Ct, -1, -2) / s2[part])
+        w = np.linalg.solve(B, Ct @ residual / s2[part])
+        noise = rng.standard_normal(w.shape)
+        eta = np.linalg.solve(np.swapaxes(B, -1, -2), w + noise)
+        r[part] = (C[part][:, None] @ eta)[..., 0]
+    return r.reshape(chains, draws, *Zty.shape)
+
+
+def predictions(
+    design: Design, posterior: dict[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Pointwise log-likelihood given the group-level effects, and a replicated data set, per draw:
+    arrays of shape (chains, draws, rows), as the full program's generated quantities."""
+    block = design.blocks[0]
+    mu = posterior["b"] @ design.X.T
+    if "b_Intercept" in posterior:
+        mu += posterior["b_Intercept"][..., None]
+    if design.offset is not None:
+        mu += design.offset
+    r = posterior[f"r_{block.id}"]
+    for term in range(block.Z.shape[1]):
+        mu += r[:, :, block.J - 1, term] * block.Z[:, term]
+    sigma = posterior["sigma"][..., None]
+    residual = (design.response.values - mu) / sigma
+    log_lik = -0.5 * residual**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+    y_rep = rng.normal(mu, np.broadcast_to(sigma, mu.shape))
+    return {"log_lik": log_lik, "y_rep": y_rep}
+
+
+def _level_statistics(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per level: Z'Z (levels, terms, terms), Z'X (levels, terms, P) and Z'y (levels, terms),
+    with X's intercept column in front when the model has one and y less any offset."""
+    block = design.blocks[0]
+    X = design.X
+    if design.has_intercept:
+        X = np.column_stack([np.ones(design.n), X])
+    y = design.response.values.astype(float)
+    if design.offset is not None:
+        y = y - design.offset
+    # the rows-to-levels indicator: each statistic below is one sparse product over the rows
+    indicator = sparse.csr_matrix(
+        (np.ones(design.n), (block.J - 1, np.arange(design.n))), shape=(len(block.levels), design.n)
+    )
+    Z = block.Z
+    terms = Z.shape[1]
+
+    def per_level(products: np.ndarray) -> np.ndarray:
+        return indicator @ products.reshape(design.n, -1)
+
+    ZtZ = per_level(Z[:, :, None] * Z[:, None, :]).reshape(-1, terms, terms)
+    ZtX = per_level(Z[:, :, None] * X[:, None, :]).reshape(-1, terms, X.shape[1])
+    return ZtZ, ZtX, per_level(Z * y[:, None])
+
+
+def _population_effects(design: Design, posterior: dict[str, np.ndarray]) -> np.ndarray:
+    """beta per draw, the intercept (on the predictors' own scale) first when there is one."""
+    b = posterior["b"]
+    if design.has_intercept:
+        return np.concatenate([posterior["b_Intercept"][..., None], b], axis=-1)
+    return b
+
+
+def _flat(values: np.ndarray) -> np.ndarray:
+    """(chains, draws, ...) to (chains * draws, ...)."""
+    return values.reshape(-1, *values.shape[2:])
