@@ -10,6 +10,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from mixfit.centring import centred_blocks, population_map
 from mixfit.design import Design
 from mixfit.errors import InputError
 from mixfit.families import INVERSE_LINKS
@@ -34,6 +35,7 @@ class Model:
     marginal: bool = False  # group-level effects integrated out (gaussian, one grouping factor)
     prior_only: bool = False  # sample from the priors alone: the likelihood is left out
     specs: tuple[PriorSpec, ...] = ()  # the user's priors, as given
+    centred: tuple[bool, ...] = ()  # per group-level block: sampled centred (mixfit/centring.py)
 
     @property
     def family(self):
@@ -59,13 +61,17 @@ def build_model(
 ) -> Model:
     slots = _slots(design)
     resolve(slots, priors, default_priors(design))
+    marginal = marginal and not prior_only and can_marginalise(design)
+    # with the priors alone there are no data to pin the levels down: brms's non-centred form
+    centred = [False] * len(design.blocks) if prior_only else centred_blocks(design)
     model = Model(
         design,
         slots,
         predictions,
-        marginal=marginal and not prior_only and can_marginalise(design),
+        marginal=marginal,
         prior_only=prior_only,
         specs=tuple(priors),
+        centred=tuple(centred),
     )
     if prior_only:
         _check_proper(model)
@@ -95,7 +101,9 @@ def prior_table(model: Model) -> pd.DataFrame:
 def can_marginalise(design: Design) -> bool:
     """A gaussian model with one group-level block has an exact, cheaper marginal likelihood."""
     family = design.family
-    return family.family.name == "gaussian" and family.link == "identity" and len(design.blocks) == 1
+    return (
+        family.family.name == "gaussian" and family.link == "identity" and len(design.blocks) == 1
+    )
 
 
 def default_priors(design: Design) -> dict[str, Prior]:
@@ -124,7 +132,9 @@ def _slots(design: Design) -> list[Slot]:
     elif design.has_intercept:
         slots.append(Slot("Intercept", "Intercept", None, None, [("", "")], scalar=True))
     for param in design.family.family.params:
-        slots.append(Slot(param.name, param.name, param.lower, param.upper, [("", "")], scalar=True))
+        slots.append(
+            Slot(param.name, param.name, param.lower, param.upper, [("", "")], scalar=True)
+        )
     for block in design.blocks:
         labels = [(term, block.group) for term in block.terms]
         slots.append(Slot(f"sd_{block.id}", "sd", 0.0, None, labels))
@@ -146,7 +156,10 @@ def stan_code(model: Model) -> str:
         "thresholds": thresholds,
         "centred": intercept or thresholds,
         "offset": design.offset is not None,
-        "blocks": [{"id": b.id, "cor": b.has_cor} for b in design.blocks],
+        "blocks": [
+            {"id": b.id, "cor": b.has_cor, "intercept": b.terms[0] == "Intercept"}
+            for b in design.blocks
+        ],
         "slots": [
             {
                 "name": s.name,
@@ -187,11 +200,18 @@ def stan_data(model: Model) -> dict:
         data["trials"] = design.response.trials
     if design.offset is not None:
         data["offsets"] = design.offset
-    for block in design.blocks:
+    intercept = design.has_intercept and not model.family.ordinal
+    if not model.marginal:
+        data["P"] = design.X.shape[1] + intercept
+    centres = population_map(design, list(model.centred), intercept)
+    for block, centred, F in zip(design.blocks, model.centred, centres):
         data[f"N_{block.id}"] = len(block.levels)
         data[f"M_{block.id}"] = len(block.terms)
         data[f"J_{block.id}"] = block.J
         data[f"Z_{block.id}"] = block.Z
+        if not model.marginal:
+            data[f"centred_{block.id}"] = int(centred)
+            data[f"F_{block.id}"] = F
     for slot in model.slots:
         for name in slot.families():
             hp = f"prior_{slot.name}_{name}"
@@ -209,7 +229,9 @@ def stan_data(model: Model) -> dict:
 def _template_dir() -> Path:
     try:
         return Path(str(files("mixfit.stan_templates")))
-    except ModuleNotFoundError:  # mixfit imported from a source checkout: the templates sit beside it
+    except (
+        ModuleNotFoundError
+    ):  # mixfit imported from a source checkout: the templates sit beside it
         return Path(__file__).resolve().parent.parent / "stan_templates"
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from mixfit import __version__, interrupt, summaries
 from mixfit.diagnostics import Diagnostics, diagnose
-from mixfit.model import prior_table
+from mixfit.model import Model, prior_table
 from mixfit.pipeline import FitResult
 from mixfit.report import summary_text
 
@@ -47,9 +47,20 @@ def run_record(result: FitResult, command: list[str]) -> dict:
         "rows_used": len(table.frame),
         "rows_dropped": table.rows_dropped,
         "predictions": result.model.predictions,
+        "group_effects": _parameterisation(result.model),
         "response_note": result.model.design.response.note,
         "sample_prior": "only" if result.model.prior_only else "no",
     }
+
+
+def _parameterisation(model: Model) -> list[dict]:
+    """How each block's group-level effects were sampled."""
+    blocks = model.design.blocks
+    if model.marginal:
+        forms = ["integrated out"] * len(blocks)
+    else:
+        forms = ["centred" if centred else "non-centred" for centred in model.centred]
+    return [{"group": b.group, "terms": b.terms, "sampled": f} for b, f in zip(blocks, forms)]
 
 
 @dataclass
@@ -66,7 +77,9 @@ def write_results(
     run = run_record(result, command)
     fixef = summaries.fixef(model, posterior, prob)
     varcorr = summaries.varcorr(model, posterior, prob)
-    checks = diagnose(result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup)
+    checks = diagnose(
+        result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
+    )
     text = summary_text(model, fixef, varcorr, run, prob) + "\n" + checks.verdict() + "\n"
     if not model.predictions:
         text += (
@@ -92,8 +105,10 @@ def write_results(
             from mixfit.plots import write_plots
 
             images = write_plots(model, result.idata, stage / "plots")
-            tables = {"Population-level effects": fixef, "Group-level effects and family "
-                      "parameters": varcorr}
+            tables = {
+                "Population-level effects": fixef,
+                "Group-level effects and family parameters": varcorr,
+            }
             write_html(stage, text, tables, checks.verdict(), images)
     return Written(text, checks)
 

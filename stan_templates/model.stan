@@ -8,7 +8,12 @@
     mu += offsets;
 {% endif %}
 {% for block in blocks %}
-    mu += rows_dot_product(r_{{ block.id }}[J_{{ block.id }}], Z_{{ block.id }});
+{% if block.intercept %}
+    mu += col(r_{{ block.id }}, 1)[J_{{ block.id }}];  // the intercept, whose predictor is 1
+{% endif %}
+    for (k in {{ 2 if block.intercept else 1 }}:M_{{ block.id }}) {
+      mu += col(r_{{ block.id }}, k)[J_{{ block.id }}] .* Z_{{ block.id }}[:, k];
+    }
 {% endfor %}
 {% endmacro %}
 // generated with mixfit
@@ -18,6 +23,7 @@ data {
   int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out and sample from the priors
   int<lower=0> K;  // number of population-level effects, intercept excluded
   matrix[N, K] X;  // population-level design matrix
+  int<lower=0> P;  // number of population-level effects, intercept included
 {% if offset %}
   vector[N] offsets;
 {% endif %}
@@ -27,6 +33,8 @@ data {
   int<lower=1> M_{{ block.id }};  // number of coefficients per level
   array[N] int<lower=1> J_{{ block.id }};  // grouping indicator per observation
   matrix[N, M_{{ block.id }}] Z_{{ block.id }};  // group-level predictors
+  int<lower=0, upper=1> centred_{{ block.id }};  // 1: sample each level's coefficients (mixfit/centring.py)
+  matrix[M_{{ block.id }}, P] F_{{ block.id }};  // population effects -> centre of each term's coefficients
 {% endfor %}
 {{ priors.declarations(slots) }}}
 transformed data {
@@ -51,7 +59,8 @@ parameters {
 {{ fam.parameters() }}
 {% for block in blocks %}
   vector<lower=0>[M_{{ block.id }}] sd_{{ block.id }};  // group-level standard deviations
-  matrix[M_{{ block.id }}, N_{{ block.id }}] z_{{ block.id }};  // standardised group-level effects
+  // standardised group-level effects; centred: each level's coefficients
+  matrix[M_{{ block.id }}, N_{{ block.id }}] z_{{ block.id }};
 {% if block.cor %}
   cholesky_factor_corr[M_{{ block.id }}] L_{{ block.id }};  // Cholesky factor of the correlation matrix
 {% endif %}
@@ -59,13 +68,29 @@ parameters {
 }
 transformed parameters {
 {% for block in blocks %}
-  // actual group-level effects of ID {{ block.id }}: one row per level
-{% if block.cor %}
-  matrix[N_{{ block.id }}, M_{{ block.id }}] r_{{ block.id }} = transpose(diag_pre_multiply(sd_{{ block.id }}, L_{{ block.id }}) * z_{{ block.id }});
-{% else %}
-  matrix[N_{{ block.id }}, M_{{ block.id }}] r_{{ block.id }} = transpose(diag_pre_multiply(sd_{{ block.id }}, z_{{ block.id }}));
-{% endif %}
+  matrix[N_{{ block.id }}, M_{{ block.id }}] r_{{ block.id }};  // actual group-level effects of ID {{ block.id }}: one row per level
 {% endfor %}
+{% if blocks %}
+  {
+    // the population-level effects on the predictors' own scale, the intercept first
+{% if intercept %}
+    vector[P] b_pop = append_row(Intercept - dot_product(means_X, b), b);
+{% else %}
+    vector[P] b_pop = b;
+{% endif %}
+{% for block in blocks %}
+    if (centred_{{ block.id }}) {
+      r_{{ block.id }} = transpose(z_{{ block.id }} - rep_matrix(F_{{ block.id }} * b_pop, N_{{ block.id }}));
+    } else {
+{% if block.cor %}
+      r_{{ block.id }} = transpose(diag_pre_multiply(sd_{{ block.id }}, L_{{ block.id }}) * z_{{ block.id }});
+{% else %}
+      r_{{ block.id }} = transpose(diag_pre_multiply(sd_{{ block.id }}, z_{{ block.id }}));
+{% endif %}
+    }
+{% endfor %}
+  }
+{% endif %}
 }
 model {
   // likelihood; the population-level part goes through Stan's GLM function where there is one
@@ -75,7 +100,18 @@ model {
   }
   // priors
 {{ priors.statements(slots) }}{% for block in blocks %}
-  target += std_normal_lpdf(to_vector(z_{{ block.id }}));
+  if (centred_{{ block.id }}) {
+    // each level's coefficients ~ multi_normal(centre, C C'), through the standardised effects
+{% if block.cor %}
+    matrix[M_{{ block.id }}, M_{{ block.id }}] C = diag_pre_multiply(sd_{{ block.id }}, L_{{ block.id }});
+{% else %}
+    matrix[M_{{ block.id }}, M_{{ block.id }}] C = diag_matrix(sd_{{ block.id }});
+{% endif %}
+    target += std_normal_lpdf(to_vector(mdivide_left_tri_low(C, r_{{ block.id }}')));
+    target += -N_{{ block.id }} * sum(log(diagonal(C)));
+  } else {
+    target += std_normal_lpdf(to_vector(z_{{ block.id }}));
+  }
 {% endfor %}
 }
 generated quantities {

@@ -61,6 +61,10 @@ def start_thread(work: Meanwhile) -> None:
         threading.Thread(target=work, name="mixfit-meanwhile", daemon=True).start()
 
 
+# stanc's level-1 optimisations (autodiff of whole vectors, "struct of arrays"): a gradient of a
+# 50,000-row poisson model in 1.5 ms instead of 2.5 ms; part of each compiled model's cache key
+STANC_OPTIONS = ("--O1",)
+
 # Stan's sampler-diagnostic columns, and ArviZ's names for them.
 SAMPLE_STATS = {
     "lp__": "lp",

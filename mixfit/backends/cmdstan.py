@@ -13,7 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Meanwhile, Progress, start_thread
+from mixfit.backends import (
+    SAMPLE_STATS,
+    STANC_OPTIONS,
+    Compiled,
+    Draws,
+    Meanwhile,
+    Progress,
+    start_thread,
+)
 from mixfit.cache import CacheEntry, model_key
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
@@ -51,7 +59,7 @@ class CmdStanBackend:
     def compile(self, code: str, data: dict, seed: int, progress: Progress) -> Compiled:
         import cmdstanpy
 
-        entry = CacheEntry(model_key(code, self.name, self.version()))
+        entry = CacheEntry(model_key(code, self.name, f"{self.version()} {STANC_OPTIONS}"))
         start = time.perf_counter()
         with entry.locked():
             artefacts = entry.files()
@@ -109,7 +117,8 @@ class CmdStanBackend:
         stan_file = self._outputs / "model.stan"
         stan_file.write_text(code)
         try:
-            model = cmdstanpy.CmdStanModel(stan_file=str(stan_file))
+            options = {option.lstrip("-"): True for option in STANC_OPTIONS}
+            model = cmdstanpy.CmdStanModel(stan_file=str(stan_file), stanc_options=options)
         except (ValueError, RuntimeError) as exc:
             lines = [ln for ln in str(exc).splitlines() if ln.strip()]
             detail = " ".join(lines[-6:]) if lines else type(exc).__name__

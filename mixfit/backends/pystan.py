@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -29,7 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from mixfit import interrupt
-from mixfit.backends import SAMPLE_STATS, Compiled, Draws, Meanwhile, Progress, start_thread
+from mixfit.backends import (
+    SAMPLE_STATS,
+    STANC_OPTIONS,
+    Compiled,
+    Draws,
+    Meanwhile,
+    Progress,
+    start_thread,
+)
 from mixfit.cache import CacheEntry, model_key
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
@@ -74,7 +83,7 @@ class PyStanBackend:
         model_name = httpstan.models.calculate_model_name(code)
         workdir = httpstan.cache.model_directory(model_name)
         # a built model links to the libraries of the httpstan it was built with, by path
-        build_env = f"{self.version()} {httpstan.models.PACKAGE_DIR} {sys.version}"
+        build_env = f"{self.version()} {httpstan.models.PACKAGE_DIR} {sys.version} {STANC_OPTIONS}"
         entry = CacheEntry(model_key(code, self.name, build_env))
         start = time.perf_counter()
         with entry.locked():
@@ -159,7 +168,11 @@ class PyStanBackend:
 
     def _build(self, code: str, data: dict, seed: int):
         import aiohttp.client
+        import httpstan.compile
         import stan
+
+        # httpstan runs stanc without options: add ours to its command line
+        httpstan.compile.subprocess = types.SimpleNamespace(run=_run_stanc)
 
         # PyStan waits for the build through aiohttp, whose default 5-minute limit a compile on a
         # loaded machine can pass; the build has no deadline of its own, so neither does the wait
@@ -197,6 +210,10 @@ def _fds_to(sink):
         os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])
+
+
+def _run_stanc(args: list, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([args[0], *STANC_OPTIONS, *args[1:]], **kwargs)
 
 
 def _draws(fit, chains: int, draws: int, seconds: float, messages: list[str]) -> Draws:
