@@ -109,6 +109,22 @@ def test_truncated_cache_entry_is_rebuilt_not_loaded(work, eight_fits, tmp_path)
     assert hashlib.sha256(library.read_bytes()).hexdigest() == manifest["files"][library.name]
 
 
+def test_default_cache_is_the_users_not_the_runs(work, eight_fits, tmp_path):
+    """Without MIXFIT_CACHE_DIR the cache is the user's (XDG_CACHE_HOME/mixfit), never the
+    private folder PyStan's run points XDG_CACHE_HOME at, which goes with the run."""
+    home = tmp_path / "xdg"
+    shutil.copytree(eight_fits[0], home / "mixfit")
+    env = {k: v for k, v in os.environ.items() if k != "MIXFIT_CACHE_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mixfit", "fit", "tiny.csv", "-f", FORMULA, "-o",
+         str(tmp_path / "out"), "--quiet", *QUICK],
+        cwd=work, env={**env, "XDG_CACHE_HOME": str(home)}, capture_output=True, text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["model_from_cache"] is True
+
+
 class Watcher:
     """Reads a process's stderr in the background; waits for a phrase."""
 

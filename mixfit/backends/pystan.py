@@ -39,7 +39,7 @@ from mixfit.backends import (
     Progress,
     start_thread,
 )
-from mixfit.cache import CacheEntry, model_key
+from mixfit.cache import CacheEntry, cache_root, model_key
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
 
@@ -63,6 +63,8 @@ class PyStanBackend:
     name = "pystan"
 
     def __init__(self) -> None:
+        # found before XDG_CACHE_HOME points at this run's private folder, which goes with the run
+        self.cache_root = cache_root()
         self._home = Path(tempfile.mkdtemp(prefix=f"mixfit-httpstan-{os.getpid()}-"))
         interrupt.register_temporary(self._home)
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
@@ -84,7 +86,7 @@ class PyStanBackend:
         workdir = httpstan.cache.model_directory(model_name)
         # a built model links to the libraries of the httpstan it was built with, by path
         build_env = f"{self.version()} {httpstan.models.PACKAGE_DIR} {sys.version} {STANC_OPTIONS}"
-        entry = CacheEntry(model_key(code, self.name, build_env))
+        entry = CacheEntry(model_key(code, self.name, build_env), self.cache_root)
         start = time.perf_counter()
         with entry.locked():
             artefacts = entry.files()
