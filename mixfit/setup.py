@@ -15,7 +15,7 @@ from mixfit.backends import cmdstan, pystan
 # a correlated intercept and slope, and two crossed intercepts, all with brms's default priors.
 PREBUILT_FAMILIES = ("gaussian", "bernoulli", "binomial", "poisson")
 PREBUILT_SHAPES = ("(1 | g)", "(1 + x | g)", "(1 | g) + (1 | h)")
-SECONDS_PER_BUILD = 45  # PyStan on 2 cores
+SECONDS_PER_BUILD = 60  # PyStan on 2 cores, stanc --O1
 
 
 def run_setup(say: Callable[[str], None]) -> None:
