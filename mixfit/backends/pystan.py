@@ -1,9 +1,11 @@
 """The embedded backend: PyStan 3, whose httpstan wheel ships stanc and Stan's C++ libraries.
 
-httpstan keeps compiled models and finished fits in one cache folder found through
-``XDG_CACHE_HOME``. Each run gets a private such folder, in which the compiled model is linked from
-mixfit's own cache; httpstan's fit files stay private and vanish with the run, so concurrent runs
-never read each other's half-written files. Temporary files of the run (httpstan's sockets, the C++
+httpstan keeps compiled models and finished fits in one cache folder
+(``httpstan.cache.cache_directory``). Each run gets a private such folder, in which the compiled
+model is linked from mixfit's own cache; httpstan's fit files stay private and vanish with the run,
+so concurrent runs never read each other's half-written files. (Not through XDG_CACHE_HOME, which
+would also move the cache of whatever else the process imports meanwhile, matplotlib's included,
+into a folder about to be removed.) Temporary files of the run (httpstan's sockets, the C++
 compiler's scratch files) go into that folder too, through TMPDIR, so an interrupted run leaves
 nothing behind once the folder is removed.
 """
@@ -39,7 +41,7 @@ from mixfit.backends import (
     Progress,
     start_thread,
 )
-from mixfit.cache import CacheEntry, cache_root, model_key
+from mixfit.cache import CacheEntry, model_key
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
 
@@ -63,15 +65,12 @@ class PyStanBackend:
     name = "pystan"
 
     def __init__(self) -> None:
-        # found before XDG_CACHE_HOME points at this run's private folder, which goes with the run
-        self.cache_root = cache_root()
         self._home = Path(tempfile.mkdtemp(prefix=f"mixfit-httpstan-{os.getpid()}-"))
         interrupt.register_temporary(self._home)
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
-        self._saved_env = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "TMPDIR")}
+        self._saved_env = {k: os.environ.get(k) for k in ("TMPDIR",)}
         self._saved_tempdir = tempfile.tempdir
         (self._home / "tmp").mkdir()
-        os.environ["XDG_CACHE_HOME"] = str(self._home)
         os.environ["TMPDIR"] = tempfile.tempdir = str(self._home / "tmp")
 
     @staticmethod
@@ -82,11 +81,12 @@ class PyStanBackend:
         import httpstan.cache
         import httpstan.models
 
+        httpstan.cache.cache_directory = lambda: self._home
         model_name = httpstan.models.calculate_model_name(code)
         workdir = httpstan.cache.model_directory(model_name)
         # a built model links to the libraries of the httpstan it was built with, by path
         build_env = f"{self.version()} {httpstan.models.PACKAGE_DIR} {sys.version} {STANC_OPTIONS}"
-        entry = CacheEntry(model_key(code, self.name, build_env), self.cache_root)
+        entry = CacheEntry(model_key(code, self.name, build_env))
         start = time.perf_counter()
         with entry.locked():
             artefacts = entry.files()
