@@ -42,6 +42,11 @@ class Model:
         return self.design.family.family
 
     @property
+    def intercept(self) -> bool:
+        """One Intercept parameter; ordinal families have thresholds in its place."""
+        return self.design.has_intercept and not self.family.ordinal
+
+    @property
     def thresholds(self) -> list[str]:
         """Ordinal families: the threshold labels 1..K-1, which take the intercept's place."""
         if not self.family.ordinal:
@@ -62,8 +67,12 @@ def build_model(
     slots = _slots(design)
     resolve(slots, priors, default_priors(design))
     marginal = marginal and not prior_only and can_marginalise(design)
-    # with the priors alone there are no data to pin the levels down: brms's non-centred form
-    centred = [False] * len(design.blocks) if prior_only else centred_blocks(design)
+    # with the priors alone there are no data to pin the levels down: brms's non-centred form;
+    # integrated out, the group-level effects are not sampled at all
+    if prior_only or marginal:
+        centred = [False] * len(design.blocks)
+    else:
+        centred = centred_blocks(design)
     model = Model(
         design,
         slots,
@@ -143,7 +152,7 @@ def stan_code(model: Model) -> str:
     """The Stan program: it depends on the model's structure, never on data or prior values."""
     design = model.design
     thresholds = model.family.ordinal
-    intercept = design.has_intercept and not thresholds
+    intercept = model.intercept
     context = {
         "family": model.family,
         "link": design.family.link,
@@ -196,16 +205,15 @@ def stan_data(model: Model) -> dict:
         data["trials"] = design.response.trials
     if design.offset is not None:
         data["offsets"] = design.offset
-    intercept = design.has_intercept and not model.family.ordinal
-    if not model.marginal:
-        data["P"] = design.X.shape[1] + intercept
-    centres = population_map(design, list(model.centred), intercept)
-    for block, centred, F in zip(design.blocks, model.centred, centres):
+    for block in design.blocks:
         data[f"N_{block.id}"] = len(block.levels)
         data[f"M_{block.id}"] = len(block.terms)
         data[f"J_{block.id}"] = block.J
         data[f"Z_{block.id}"] = block.Z
-        if not model.marginal:
+    if not model.marginal:
+        data["P"] = design.X.shape[1] + model.intercept
+        centres = population_map(design, list(model.centred), model.intercept)
+        for block, centred, F in zip(design.blocks, model.centred, centres):
             data[f"centred_{block.id}"] = int(centred)
             data[f"F_{block.id}"] = F
     for slot in model.slots:

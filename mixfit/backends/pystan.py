@@ -68,7 +68,7 @@ class PyStanBackend:
         self._home = Path(tempfile.mkdtemp(prefix=f"mixfit-httpstan-{os.getpid()}-"))
         interrupt.register_temporary(self._home)
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
-        self._saved_env = {k: os.environ.get(k) for k in ("TMPDIR",)}
+        self._saved_tmpdir_env = os.environ.get("TMPDIR")
         self._saved_tempdir = tempfile.tempdir
         (self._home / "tmp").mkdir()
         os.environ["TMPDIR"] = tempfile.tempdir = str(self._home / "tmp")
@@ -159,11 +159,10 @@ class PyStanBackend:
             else:
                 self._executor.shutdown(wait=True)
             self._executor = None
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        if self._saved_tmpdir_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = self._saved_tmpdir_env
         tempfile.tempdir = self._saved_tempdir
         shutil.rmtree(self._home, ignore_errors=True)
         interrupt.unregister_temporary(self._home)
