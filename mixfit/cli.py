@@ -1,6 +1,9 @@
-"""The command line: flags to a RunSpec, results to the screen, MixfitError to one line and a code.
+"""The command line: the ``mixfit`` group, the option groups commands share, and the one place
+where a MixfitError becomes one line on stderr and an exit code.
 
-Heavy libraries (Stan, ArviZ, pandas) are imported inside the commands so ``--help`` stays fast.
+Each command lives in ``mixfit/commands/`` beside the others of its stage; a command parses its
+flags into a spec (``run_spec``), calls a library function, and shows what comes back. Heavy
+libraries (Stan, ArviZ, pandas) are imported inside the commands so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,54 +16,79 @@ from pathlib import Path
 import click
 
 from mixfit import __version__, interrupt
-from mixfit.errors import CHECKS_FAILED, INPUT, MixfitError
+from mixfit.errors import MixfitError
+from mixfit.spec import SAMPLER_KEYS, RunSpec
+
+BACKEND_CHOICE = click.Choice(["auto", "stanli", "cmdstan", "pystan"])
+
+# Every option a model takes; each is one line here and one field of the spec (mixfit/spec.py).
+MODEL_OPTIONS = [
+    click.argument("source", type=click.Path(path_type=Path)),
+    click.option("-f", "--formula", help='lme4/brms formula, e.g. "y ~ x + (x | g)".'),
+    click.option("--family", help='e.g. poisson, negbinomial, cumulative; "name(link=...)".'),
+    click.option("--levels", help='Ordinal response: its categories, lowest first: "low,mid,high".'),
+    click.option("--sample-prior", type=click.Choice(["no", "only"]),
+                 help="only: sample from the priors alone (a prior predictive check)."),
+    click.option("--factor", "factors", multiple=True, help="Treat a numeric column as categorical."),
+    click.option("--prior", "priors", multiple=True, help='"normal(0, 5) : b[ : coef]" (repeatable).'),
+    click.option("--no-marginal", is_flag=True,
+                 help="Sample gaussian group-level effects jointly instead of integrating them out."),
+]
+
+SAMPLER_OPTIONS = [
+    click.option("-o", "--output", type=click.Path(path_type=Path), help="Results folder."),
+    click.option("--chains", type=int, help="Markov chains (4)."),
+    click.option("--iter", type=int, help="Iterations per chain, warmup included (2000)."),
+    click.option("--warmup", type=int, help="Warmup iterations per chain (iter/2)."),
+    click.option("--seed", type=int, help="Random seed (default: chosen and recorded)."),
+    click.option("--adapt-delta", type=float, help="Target acceptance rate (0.8)."),
+    click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
+    click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
+    click.option("--backend", type=BACKEND_CHOICE, help="Stan engine (auto)."),
+    click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
+]
+
+DEBUG_OPTION = click.option("--debug", is_flag=True, help="Show tracebacks.")
 
 
-def _model_options(f):
-    options = [
-        click.argument("source", type=click.Path(path_type=Path)),
-        click.option("-f", "--formula", help='lme4/brms formula, e.g. "y ~ x + (x | g)".'),
-        click.option("--family", help='e.g. poisson, negbinomial, cumulative; "name(link=...)".'),
-        click.option("--levels", help='Ordinal response: its categories, lowest first: "low,mid,high".'),
-        click.option("--sample-prior", type=click.Choice(["no", "only"]),
-                     help="only: sample from the priors alone (a prior predictive check)."),
-        click.option("--factor", "factors", multiple=True, help="Treat a numeric column as categorical."),
-        click.option("--prior", "priors", multiple=True, help='"normal(0, 5) : b[ : coef]" (repeatable).'),
-        click.option("--debug", is_flag=True, help="Show tracebacks."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+def with_options(*groups: list):
+    """Apply groups of click options to a command, in the order given."""
+
+    def decorate(command):
+        for option in reversed([o for group in groups for o in group]):
+            command = option(command)
+        return command
+
+    return decorate
 
 
-_no_marginal = click.option(
-    "--no-marginal",
-    is_flag=True,
-    help="Sample gaussian group-level effects jointly instead of integrating them out.",
-)
+def run_spec(options: dict) -> RunSpec:
+    """A checked RunSpec from a command's options: the YAML file's values, overridden by flags."""
+    from mixfit.spec import build_spec, load_spec_file
+
+    source: Path = options["source"]
+    flags = {
+        "formula": options.get("formula"),
+        "family": options.get("family"),
+        "factors": tuple(options.get("factors", ())),
+        "priors": tuple(options.get("priors", ())),
+        "levels": tuple(v.strip() for v in options["levels"].split(","))
+        if options.get("levels") else (),
+        "sample_prior": options.get("sample_prior"),
+        "marginal": False if options.get("no_marginal") else None,
+        "output": options.get("output"),
+        "backend": options.get("backend"),
+        "sampler": {key: options.get(key) for key in SAMPLER_KEYS},
+    }
+    file_values = {}
+    if source.suffix.lower() in {".yaml", ".yml"}:
+        file_values = load_spec_file(source)
+    else:
+        flags["data"] = source
+    return build_spec(file_values, flags)
 
 
-def _sampler_options(f):
-    options = [
-        click.option("-o", "--output", type=click.Path(path_type=Path), help="Results folder."),
-        click.option("--chains", type=int, help="Markov chains (4)."),
-        click.option("--iter", "iter_", type=int, help="Iterations per chain, warmup included (2000)."),
-        click.option("--warmup", type=int, help="Warmup iterations per chain (iter/2)."),
-        click.option("--seed", type=int, help="Random seed (default: chosen and recorded)."),
-        click.option("--adapt-delta", type=float, help="Target acceptance rate (0.8)."),
-        click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
-        click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
-        click.option(
-            "--backend", type=click.Choice(["auto", "cmdstan", "pystan"]), help="Stan backend."
-        ),
-        click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def _errors_to_exit_codes(command):
+def errors_to_exit_codes(command):
     """Turn a MixfitError into one line on stderr and its exit code; tracebacks only with --debug."""
 
     @wraps(command)
@@ -100,143 +128,21 @@ def _interrupted() -> None:
     sys.exit(interrupt.exit_code())
 
 
-def _spec(source: Path, flags: dict):
-    from mixfit.spec import build_spec, load_spec_file
-
-    file_values = {}
-    if source.suffix.lower() in {".yaml", ".yml"}:
-        file_values = load_spec_file(source)
-    else:
-        flags["data"] = source
-    return build_spec(file_values, flags)
-
-
-def _flags(
-    formula, family, factors, priors, no_marginal=False, levels=None, sample_prior=None, **sampler
-) -> dict:
-    return {
-        "marginal": False if no_marginal else None,
-        "levels": tuple(v.strip() for v in levels.split(",")) if levels else (),
-        "sample_prior": sample_prior,
-        "formula": formula,
-        "family": family,
-        "factors": tuple(factors),
-        "priors": tuple(priors),
-        "sampler": sampler,
-    }
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mixfit")
 def cli() -> None:
     """Fit Bayesian mixed-effects models to CSV data with Stan."""
 
 
-@cli.command()
-@_model_options
-@_sampler_options
-@click.option("--prob", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-              show_default=True, help="Probability of the reported intervals.")
-@click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails.")
-@click.option("--no-plots", is_flag=True, help="Skip the plots and report.html.")
-@_no_marginal
-@_errors_to_exit_codes
-def fit(source, formula, family, levels, sample_prior, factors, priors, debug, no_marginal, output, chains, iter_, warmup, seed,
-        adapt_delta, max_treedepth, parallel_chains, backend, quiet, prob, strict, no_plots):
-    """Fit a model: SOURCE is a CSV file (with -f) or a YAML spec."""
-    from mixfit.console import Console
+def _register() -> None:
+    from mixfit.commands import engines, fitting, results
 
-    flags = _flags(
-        formula, family, factors, priors, no_marginal, levels, sample_prior, chains=chains, iter=iter_, warmup=warmup, seed=seed,
-        adapt_delta=adapt_delta, max_treedepth=max_treedepth, parallel_chains=parallel_chains,
-    )
-    flags.update(output=output, backend=backend)
-    spec = _spec(source, flags)
-    if spec.output is None:
-        raise MixfitError("no output folder given: use -o OUTDIR (or 'output' in the spec)", INPUT)
-    from mixfit.pipeline import fit as run_fit
-
-    console = Console(quiet=quiet)
-    with console.progress() as progress:
-        result = run_fit(spec, progress)
-        from mixfit.outputs import write_results  # imported while the chains ran
-
-        written = write_results(result, spec.output, sys.argv, prob=prob, plots=not no_plots)
-    console.summary(written.summary, spec.output)
-    if strict and not written.diagnostics.ok:
-        sys.exit(CHECKS_FAILED)
+    for module in (fitting, results, engines):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
-@cli.command()
-@_model_options
-@_no_marginal
-@_errors_to_exit_codes
-def stancode(source, formula, family, levels, sample_prior, factors, priors, debug, no_marginal):
-    """Print the Stan program for a model (nothing is compiled)."""
-    from mixfit.pipeline import prepare
-
-    flags = _flags(formula, family, factors, priors, no_marginal, levels, sample_prior)
-    click.echo(prepare(_spec(source, flags)).code, nl=False)
-
-
-@cli.command()
-@_model_options
-@_no_marginal
-@_errors_to_exit_codes
-def standata(source, formula, family, levels, sample_prior, factors, priors, debug, no_marginal):
-    """Print the Stan data for a model as JSON."""
-    from mixfit.outputs import standata_json
-    from mixfit.pipeline import prepare
-
-    flags = _flags(formula, family, factors, priors, no_marginal, levels, sample_prior)
-    prepared = prepare(_spec(source, flags))
-    click.echo(standata_json(prepared.data))
-
-
-@cli.command()
-@_model_options
-@_errors_to_exit_codes
-def priors(source, formula, family, levels, sample_prior, factors, priors, debug):
-    """Print the priors a fit would use, as brms's get_prior (nothing is compiled)."""
-    from mixfit.model import prior_table
-    from mixfit.pipeline import prepare
-
-    flags = _flags(formula, family, factors, priors, False, levels, sample_prior)
-    table = prior_table(prepare(_spec(source, flags)).model)
-    click.echo(table.to_string(index=False))
-
-
-@cli.command()
-@click.option("--prebuild", is_flag=True,
-              help="Also compile the common model structures (about 9 minutes) so first fits start at once.")
-@click.option("--backend", type=click.Choice(["auto", "cmdstan", "pystan"]), default="auto")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-@_errors_to_exit_codes
-def setup(prebuild, backend, debug):
-    """Report the usable Stan backends; install CmdStan where the network allows."""
-    from mixfit.setup import prebuild as prebuild_models
-    from mixfit.setup import run_setup
-
-    run_setup(click.echo)
-    if prebuild:
-        prebuild_models(click.echo, backend)
-
-
-@cli.command()
-@click.argument("outdir", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: fixef, varcorr, diagnostics.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-@_errors_to_exit_codes
-def summary(outdir, as_json, debug):
-    """Re-print the summary of a results folder, without refitting."""
-    import json
-
-    from mixfit import results
-
-    if as_json:
-        click.echo(json.dumps(results.summary_json(outdir), indent=2))
-    else:
-        click.echo(results.summary_text(outdir), nl=False)
+_register()
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from typing import Iterator
 from rich.console import Console as RichConsole
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mixfit.backends import Progress as ProgressCallback
+from mixfit.engines.protocol import Progress as ProgressCallback
 
 
 class Console:

@@ -7,13 +7,14 @@ import random
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from mixfit.backends import Compiled, Draws, Progress, choose_backend
-from mixfit.data import Table, read_table
-from mixfit.design import build_design, check_separation, columns_used
-from mixfit.families import choose_family
-from mixfit.formula import parse_formula
-from mixfit.model import Model, build_model, stan_code, stan_data
-from mixfit.priors import parse_prior_spec
+from mixfit.engines.choice import choose_backend
+from mixfit.engines.protocol import Compiled, Draws, Progress
+from mixfit.model.data import Table, read_table
+from mixfit.model.design import build_design, check_separation, columns_used
+from mixfit.model.families import choose_family
+from mixfit.model.formula import parse_formula
+from mixfit.model.priors import parse_prior_spec
+from mixfit.model.program import Model, build_model, stan_code, stan_data
 from mixfit.spec import RunSpec
 
 if TYPE_CHECKING:
@@ -84,10 +85,10 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     finally:
         backend.close()
     if prepared.model.marginal:
-        from mixfit.marginal_draws import complete
+        from mixfit.results.marginal_draws import complete
 
         draws.posterior.update(complete(prepared.model, draws.posterior, spec.sampler.seed))
-    from mixfit.inference import to_inference_data
+    from mixfit.results.inference import to_inference_data
 
     idata = to_inference_data(prepared.model, draws)
     return FitResult(prepared, backend.name, backend.version(), compiled, draws, idata)
@@ -95,4 +96,4 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
 
 def _import_summaries() -> None:
     """ArviZ and what it brings take about a second to import: a second the chains can hide."""
-    importlib.import_module("mixfit.outputs")
+    importlib.import_module("mixfit.results.writer")

@@ -29,7 +29,7 @@ SAMPLER_KEYS = {
     "max_treedepth",
     "parallel_chains",
 }
-BACKENDS = ("auto", "cmdstan", "pystan")
+BACKENDS = ("auto", "stanli", "cmdstan", "pystan")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class RunSpec:
     formula: str
     family: str | dict = "gaussian"
     factors: tuple[str, ...] = ()
-    priors: tuple = ()  # strings ("normal(0, 5) : b") or mappings, read by mixfit.priors
+    priors: tuple = ()  # strings ("normal(0, 5) : b") or mappings, read by mixfit.model.priors
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     backend: str = "auto"
     output: Path | None = None

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixfit.centring import centred_blocks, population_map
-from mixfit.design import build_design
-from mixfit.families import choose_family
-from mixfit.formula import parse_formula
+from mixfit.model.centring import centred_blocks, population_map
+from mixfit.model.design import build_design
+from mixfit.model.families import choose_family
+from mixfit.model.formula import parse_formula
 
 
 def simulate(levels: int, rows: int, sd: float, seed: int = 1) -> pd.DataFrame:

@@ -252,7 +252,7 @@ FAMILY_CASES = {
 
 
 def _existing_families() -> set[str]:
-    from mixfit.families import FAMILIES
+    from mixfit.model.families import FAMILIES
 
     return set(FAMILIES)
 

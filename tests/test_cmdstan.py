@@ -5,9 +5,9 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_DATA, read_json
-from mixfit.backends import cmdstan
+
+from mixfit.engines.protocol import cmdstan
 
 problem = cmdstan.unavailable()
 pytestmark = pytest.mark.skipif(problem is not None, reason=f"CmdStan backend: {problem}")

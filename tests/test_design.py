@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixfit.data import read_table
-from mixfit.design import build_design, columns_used
 from mixfit.errors import InputError
-from mixfit.families import choose_family
-from mixfit.formula import parse_formula
+from mixfit.model.data import read_table
+from mixfit.model.design import build_design, columns_used
+from mixfit.model.families import choose_family
+from mixfit.model.formula import parse_formula
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 

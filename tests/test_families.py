@@ -213,9 +213,9 @@ def test_same_structure_compiles_once(fits):
 
 
 def _design(family: str, y, levels=()):
-    from mixfit.design import build_design
-    from mixfit.families import choose_family
-    from mixfit.formula import parse_formula
+    from mixfit.model.design import build_design
+    from mixfit.model.families import choose_family
+    from mixfit.model.formula import parse_formula
 
     frame = pd.DataFrame(
         {"y": y, "x": np.arange(len(y), dtype=float), "g": ["a", "b"] * (len(y) // 2)}
@@ -269,14 +269,14 @@ def test_ordinal_levels():
 )
 def test_family_choice_errors(family, levels, phrase):
     from mixfit.errors import InputError
-    from mixfit.families import choose_family
+    from mixfit.model.families import choose_family
 
     with pytest.raises(InputError, match=phrase):
         choose_family(family, levels)
 
 
 def test_family_names_and_links_parse_from_flags_and_yaml():
-    from mixfit.families import choose_family
+    from mixfit.model.families import choose_family
 
     assert str(choose_family("gamma")) == "Gamma(link = log)"
     assert (

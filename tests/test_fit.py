@@ -12,7 +12,6 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REFERENCE, SAMPLE_DATA, read_json
 
 FIXEF_COLUMNS = ["term", "Estimate", "Est.Error", "Q2.5", "Q97.5", "Rhat", "Bulk_ESS", "Tail_ESS"]

@@ -3,7 +3,7 @@
 import pytest
 
 from mixfit.errors import InputError
-from mixfit.formula import GroupTerm, parse_formula
+from mixfit.model.formula import GroupTerm, parse_formula
 
 
 def groups(text: str) -> list[tuple[str, str, bool]]:

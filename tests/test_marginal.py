@@ -5,7 +5,6 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pandas as pd
-
 from conftest import SAMPLE_DATA
 
 TABLES = [("fixef.csv", ["term"]), ("varcorr.csv", ["group", "param"]),

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixfit.design import build_design
-from mixfit.families import choose_family
-from mixfit.formula import parse_formula
-from mixfit.marginal_draws import group_effects, predictions
+from mixfit.model.design import build_design
+from mixfit.model.families import choose_family
+from mixfit.model.formula import parse_formula
+from mixfit.results.marginal_draws import group_effects, predictions
 
 DRAWS = 20_000
 
@@ -62,7 +62,7 @@ def exact_conditional(design, params) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_group_effects_follow_their_exact_conditional(design, monkeypatch):
-    monkeypatch.setattr("mixfit.marginal_draws.CHUNK", 9_999)  # several chunks, the last short
+    monkeypatch.setattr("mixfit.results.marginal_draws.CHUNK", 9_999)  # several chunks, the last short
     chains = 2
     params = fixed_parameters(chains, DRAWS // chains)
     r = group_effects(design, params, np.random.default_rng(0))

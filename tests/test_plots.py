@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from conftest import SAMPLE_DATA
 
-from mixfit.html_report import write_html
+from mixfit.model.priors import Prior
 from mixfit.pipeline import prepare
-from mixfit.plots import prior_density, write_plots
-from mixfit.priors import Prior
+from mixfit.results.html_report import write_html
+from mixfit.results.plots import prior_density, write_plots
 from mixfit.spec import build_spec
 
 az = pytest.importorskip("arviz")
@@ -180,7 +180,7 @@ def test_half_priors_are_normalised_on_the_positive_axis():
 
 def test_importing_the_modules_does_not_import_matplotlib():
     code = (
-        "import sys, mixfit.plots, mixfit.html_report; "
+        "import sys, mixfit.results.plots, mixfit.results.html_report; "
         "assert 'matplotlib' not in sys.modules and 'arviz' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixfit.data import read_table
-from mixfit.design import build_design, columns_used
 from mixfit.errors import InputError
-from mixfit.families import choose_family
-from mixfit.formula import parse_formula
-from mixfit.model import build_model, stan_code, stan_data
-from mixfit.priors import FLAT, Prior, parse_prior, parse_prior_spec
+from mixfit.model.data import read_table
+from mixfit.model.design import build_design, columns_used
+from mixfit.model.families import choose_family
+from mixfit.model.formula import parse_formula
+from mixfit.model.priors import FLAT, Prior, parse_prior, parse_prior_spec
+from mixfit.model.program import build_model, stan_code, stan_data
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SLEEP = ("sleepstudy.csv", "Reaction ~ Days + (Days | Subject)")

@@ -11,7 +11,6 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, SAMPLE_DATA, read_json
 
 INTERVAL = ["Estimate", "Est.Error", "Q2.5", "Q97.5"]
@@ -122,7 +121,7 @@ def test_no_plots_never_loads_the_plotting_code(sleepstudy_fit, cache_dir, tmp_p
         "import sys\n"
         "from mixfit.cli import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "assert 'mixfit.plots' not in sys.modules, 'mixfit.plots was imported'\n"
+        "assert 'mixfit.results.plots' not in sys.modules, 'mixfit.results.plots was imported'\n"
     )
     args = ["fit", str(SAMPLE_DATA / "sleepstudy.csv"), "-f", "Reaction ~ Days + (Days | Subject)",
             "-o", str(tmp_path / "out"), "--chains", "1", "--iter", "200", "--no-plots", "--quiet"]

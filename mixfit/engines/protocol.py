@@ -1,6 +1,5 @@
-"""Stan backends: each compiles a program (through the cache) and samples it with NUTS.
-
-Everything after the draws is backend-independent: a backend returns ``Draws``.
+"""What every engine offers: compile a program (through the cache), sample it with NUTS, return
+``Draws``. Everything after the draws is engine-independent.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from mixfit.errors import InputError, ToolchainError
 from mixfit.spec import SamplerSettings
 
 # progress(stage, fraction done or None, message)
@@ -75,23 +73,3 @@ SAMPLE_STATS = {
     "divergent__": "diverging",
     "energy__": "energy",
 }
-
-
-def choose_backend(name: str) -> Backend:
-    from mixfit.backends import cmdstan, pystan
-
-    if name == "cmdstan":
-        problem = cmdstan.unavailable()
-        if problem:
-            raise ToolchainError(f"backend cmdstan is not usable here: {problem}")
-        return cmdstan.CmdStanBackend()
-    if name == "pystan":
-        problem = pystan.unavailable()
-        if problem:
-            raise ToolchainError(f"backend pystan is not usable here: {problem}")
-        return pystan.PyStanBackend()
-    if name == "auto":
-        if cmdstan.unavailable() is None:
-            return cmdstan.CmdStanBackend()
-        return choose_backend("pystan")
-    raise InputError(f"unknown backend {name!r} (choose: auto, cmdstan, pystan)")

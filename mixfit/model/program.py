@@ -10,11 +10,11 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from mixfit.centring import centred_blocks, population_map
-from mixfit.design import Design
 from mixfit.errors import InputError
-from mixfit.families import INVERSE_LINKS
-from mixfit.priors import (
+from mixfit.model.centring import centred_blocks, population_map
+from mixfit.model.design import Design
+from mixfit.model.families import INVERSE_LINKS
+from mixfit.model.priors import (
     DISTRIBUTIONS,
     Prior,
     PriorSpec,
@@ -234,7 +234,7 @@ def _template_dir() -> Path:
     try:
         return Path(str(files("mixfit.stan_templates")))
     except ModuleNotFoundError:  # mixfit imported from a source checkout: the templates sit beside it
-        return Path(__file__).resolve().parent.parent / "stan_templates"
+        return Path(__file__).resolve().parents[2] / "stan_templates"
 
 
 def _templates() -> jinja2.Environment:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from mixfit.design import Design
-from mixfit.model import Model
+from mixfit.model.design import Design
+from mixfit.model.program import Model
 
 # level-draws of the group-level effects drawn at once: bounds the working memory at a few tens of MB
 CHUNK = 250_000

@@ -9,15 +9,18 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from mixfit import __version__, interrupt, summaries
-from mixfit.diagnostics import Diagnostics, diagnose
-from mixfit.model import Model, prior_table
-from mixfit.pipeline import FitResult
-from mixfit.report import summary_text
+from mixfit import __version__, interrupt
+from mixfit.model.program import Model, prior_table
+from mixfit.results import summaries
+from mixfit.results.diagnostics import Diagnostics, diagnose
+from mixfit.results.summary_text import summary_text
+
+if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
+    from mixfit.pipeline import FitResult
 
 
 def run_record(result: FitResult, command: list[str]) -> dict:
@@ -101,8 +104,8 @@ def write_results(
         (stage / "diagnostics.json").write_text(json.dumps(checks.as_dict(), indent=2) + "\n")
         checks.parameters.to_csv(stage / "diagnostics.csv", index=False)
         if plots:
-            from mixfit.html_report import write_html
-            from mixfit.plots import write_plots
+            from mixfit.results.html_report import write_html
+            from mixfit.results.plots import write_plots
 
             images = write_plots(model, result.idata, stage / "plots")
             tables = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 
-from mixfit.backends import Draws
-from mixfit.model import Model
+from mixfit.engines.protocol import Draws
+from mixfit.model.program import Model
 
 
 def to_inference_data(model: Model, draws: Draws) -> az.InferenceData:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mixfit.model import Model
-from mixfit.summaries import interval_columns
+from mixfit.model.program import Model
+from mixfit.results.summaries import interval_columns
 
 FAMILY_LINKS = {"sigma": "identity"}
 

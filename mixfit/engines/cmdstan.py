@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mixfit.backends import (
+from mixfit.engines.cache import CacheEntry, model_key
+from mixfit.engines.protocol import (
     SAMPLE_STATS,
     STANC_OPTIONS,
     Compiled,
@@ -22,7 +23,6 @@ from mixfit.backends import (
     Progress,
     start_thread,
 )
-from mixfit.cache import CacheEntry, model_key
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mixfit.model import Model
-from mixfit.priors import DISTRIBUTIONS, Prior
+from mixfit.model.priors import DISTRIBUTIONS, Prior
+from mixfit.model.program import Model
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
 PPC_DRAWS = 100  # replicated data sets drawn in the posterior predictive check
@@ -76,7 +76,7 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
 
 def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
     """The model's scalar parameters under brms names, each as (chain, draw), grouped by kind."""
-    from mixfit.summaries import fixef_draws
+    from mixfit.results.summaries import fixef_draws
 
     design = model.design
     population = {f"b_{term}": values for term, values in fixef_draws(model, posterior).items()}

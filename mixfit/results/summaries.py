@@ -9,7 +9,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from mixfit.model import Model
+from mixfit.model.program import Model
 
 
 def interval_columns(prob: float) -> tuple[str, str]:

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from mixfit.errors import InputError
-from mixfit.families import FamilyChoice, Response, check_response
-from mixfit.formula import ParsedFormula
+from mixfit.model.families import FamilyChoice, Response, check_response
+from mixfit.model.formula import ParsedFormula
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mixfit.diagnostics import json_records
 from mixfit.errors import InputError
+from mixfit.results.diagnostics import json_records
 
 REQUIRED = ("summary.txt", "fixef.csv", "varcorr.csv", "diagnostics.json")
 

@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from mixfit.backends import cmdstan, pystan
+from mixfit.engines.protocol import cmdstan, pystan
 
 # The structures a first fit most likely has: for each core family, one varying intercept,
 # a correlated intercept and slope, and two crossed intercepts, all with brms's default priors.
@@ -54,7 +54,7 @@ def _install_cmdstan() -> bool:
 
 def prebuild(say: Callable[[str], None], backend_name: str = "auto") -> None:
     """Compile the common model structures into the cache, so a first fit compiles nothing."""
-    from mixfit.backends import choose_backend
+    from mixfit.engines.choice import choose_backend
     from mixfit.pipeline import prepare
     from mixfit.spec import build_spec
 

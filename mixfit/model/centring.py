@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixfit.design import Design, GroupBlock
+from mixfit.model.design import Design, GroupBlock
 
 RATIO = 5.0
 

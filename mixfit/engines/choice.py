@@ -1,0 +1,26 @@
+"""Which engine runs a fit: the one asked for, or for ``auto`` the first usable one."""
+
+from __future__ import annotations
+
+from mixfit.engines.protocol import Backend
+from mixfit.errors import InputError, ToolchainError
+
+
+def choose_backend(name: str) -> Backend:
+    from mixfit.engines import cmdstan, pystan
+
+    if name == "cmdstan":
+        problem = cmdstan.unavailable()
+        if problem:
+            raise ToolchainError(f"backend cmdstan is not usable here: {problem}")
+        return cmdstan.CmdStanBackend()
+    if name == "pystan":
+        problem = pystan.unavailable()
+        if problem:
+            raise ToolchainError(f"backend pystan is not usable here: {problem}")
+        return pystan.PyStanBackend()
+    if name == "auto":
+        if cmdstan.unavailable() is None:
+            return cmdstan.CmdStanBackend()
+        return choose_backend("pystan")
+    raise InputError(f"unknown backend {name!r} (choose: auto, cmdstan, pystan)")
