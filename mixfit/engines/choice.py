@@ -7,8 +7,13 @@ from mixfit.errors import InputError, ToolchainError
 
 
 def choose_backend(name: str) -> Backend:
-    from mixfit.engines import cmdstan, pystan
+    from mixfit.engines import cmdstan, pystan, stanli
 
+    if name == "stanli":
+        problem = stanli.unavailable()
+        if problem:
+            raise ToolchainError(f"backend stanli is not usable here: {problem}")
+        return stanli.StanliBackend()
     if name == "cmdstan":
         problem = cmdstan.unavailable()
         if problem:
@@ -20,7 +25,9 @@ def choose_backend(name: str) -> Backend:
             raise ToolchainError(f"backend pystan is not usable here: {problem}")
         return pystan.PyStanBackend()
     if name == "auto":
+        if stanli.unavailable() is None:
+            return stanli.StanliBackend()
         if cmdstan.unavailable() is None:
             return cmdstan.CmdStanBackend()
         return choose_backend("pystan")
-    raise InputError(f"unknown backend {name!r} (choose: auto, cmdstan, pystan)")
+    raise InputError(f"unknown backend {name!r} (choose: auto, stanli, cmdstan, pystan)")
