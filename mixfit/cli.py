@@ -1,131 +1,19 @@
-"""The command line: the ``mixfit`` group, the option groups commands share, and the one place
-where a MixfitError becomes one line on stderr and an exit code.
+"""The command line: the ``mixfit`` group, with the commands of each stage from ``mixfit/commands/``.
 
-Each command lives in ``mixfit/commands/`` beside the others of its stage; a command parses its
-flags into a spec (``run_spec``), calls a library function, and shows what comes back. Heavy
-libraries (Stan, ArviZ, pandas) are imported inside the commands so ``--help`` stays fast.
+A command parses its flags into a spec, calls a library function, and shows what comes back; errors
+become one line and an exit code in ``mixfit.commands.common``. Heavy libraries (Stan, ArviZ,
+pandas) are imported inside the commands so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import sys
-import traceback
-from functools import wraps
-from pathlib import Path
 
 import click
 
 from mixfit import __version__, interrupt
-from mixfit.errors import MixfitError
-from mixfit.spec import SAMPLER_KEYS, RunSpec
-
-BACKEND_CHOICE = click.Choice(["auto", "stanli", "cmdstan", "pystan"])
-
-# Every option a model takes; each is one line here and one field of the spec (mixfit/spec.py).
-MODEL_OPTIONS = [
-    click.argument("source", type=click.Path(path_type=Path)),
-    click.option("-f", "--formula", help='lme4/brms formula, e.g. "y ~ x + (x | g)".'),
-    click.option("--family", help='e.g. poisson, negbinomial, cumulative; "name(link=...)".'),
-    click.option("--levels", help='Ordinal response: its categories, lowest first: "low,mid,high".'),
-    click.option("--sample-prior", type=click.Choice(["no", "only"]),
-                 help="only: sample from the priors alone (a prior predictive check)."),
-    click.option("--factor", "factors", multiple=True, help="Treat a numeric column as categorical."),
-    click.option("--prior", "priors", multiple=True, help='"normal(0, 5) : b[ : coef]" (repeatable).'),
-    click.option("--no-marginal", is_flag=True,
-                 help="Sample gaussian group-level effects jointly instead of integrating them out."),
-]
-
-SAMPLER_OPTIONS = [
-    click.option("-o", "--output", type=click.Path(path_type=Path), help="Results folder."),
-    click.option("--chains", type=int, help="Markov chains (4)."),
-    click.option("--iter", type=int, help="Iterations per chain, warmup included (2000)."),
-    click.option("--warmup", type=int, help="Warmup iterations per chain (iter/2)."),
-    click.option("--seed", type=int, help="Random seed (default: chosen and recorded)."),
-    click.option("--adapt-delta", type=float, help="Target acceptance rate (0.8)."),
-    click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
-    click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
-    click.option("--backend", type=BACKEND_CHOICE, help="Stan engine (auto)."),
-    click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
-]
-
-DEBUG_OPTION = click.option("--debug", is_flag=True, help="Show tracebacks.")
-
-
-def with_options(*groups: list):
-    """Apply groups of click options to a command, in the order given."""
-
-    def decorate(command):
-        for option in reversed([o for group in groups for o in group]):
-            command = option(command)
-        return command
-
-    return decorate
-
-
-def run_spec(options: dict) -> RunSpec:
-    """A checked RunSpec from a command's options: the YAML file's values, overridden by flags."""
-    from mixfit.spec import build_spec, load_spec_file
-
-    source: Path = options["source"]
-    flags = {
-        "formula": options.get("formula"),
-        "family": options.get("family"),
-        "factors": tuple(options.get("factors", ())),
-        "priors": tuple(options.get("priors", ())),
-        "levels": tuple(v.strip() for v in options["levels"].split(","))
-        if options.get("levels") else (),
-        "sample_prior": options.get("sample_prior"),
-        "marginal": False if options.get("no_marginal") else None,
-        "output": options.get("output"),
-        "backend": options.get("backend"),
-        "sampler": {key: options.get(key) for key in SAMPLER_KEYS},
-    }
-    file_values = {}
-    if source.suffix.lower() in {".yaml", ".yml"}:
-        file_values = load_spec_file(source)
-    else:
-        flags["data"] = source
-    return build_spec(file_values, flags)
-
-
-def errors_to_exit_codes(command):
-    """Turn a MixfitError into one line on stderr and its exit code; tracebacks only with --debug."""
-
-    @wraps(command)
-    def run(*args, **kwargs):
-        debug = kwargs.get("debug", False)
-        try:
-            return command(*args, **kwargs)
-        except KeyboardInterrupt:
-            _interrupted()
-        except MixfitError as exc:
-            if interrupt.received():  # a failure caused by the signal stopping Stan's processes
-                _interrupted()
-            if debug:
-                traceback.print_exc()
-            click.echo(f"mixfit: error: {_one_line(str(exc))}", err=True)
-            sys.exit(exc.exit_code)
-        except Exception as exc:  # a bug: still one line, with the way to see more
-            if interrupt.received():
-                _interrupted()
-            if debug:
-                traceback.print_exc()
-            hint = "" if debug else " (run with --debug for the traceback)"
-            click.echo(f"mixfit: internal error: {type(exc).__name__}: {exc}{hint}", err=True)
-            sys.exit(1)
-
-    return run
-
-
-def _one_line(message: str) -> str:
-    """Control characters (from a formula or a file name) shown escaped: the error stays one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-
-
-def _interrupted() -> None:
-    interrupt.clean_up()
-    click.echo(f"mixfit: {interrupt.describe()}", err=True)
-    sys.exit(interrupt.exit_code())
+from mixfit.commands import engines, fitting, results
+from mixfit.commands.common import interrupted
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,15 +22,9 @@ def cli() -> None:
     """Fit Bayesian mixed-effects models to CSV data with Stan."""
 
 
-def _register() -> None:
-    from mixfit.commands import engines, fitting, results
-
-    for module in (fitting, results, engines):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
+for _stage in (fitting, results, engines):
+    for _command in _stage.COMMANDS:
+        cli.add_command(_command)
 
 
 def main() -> None:
@@ -160,4 +42,4 @@ def main() -> None:
         click.echo(f"mixfit: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        _interrupted()
+        interrupted()

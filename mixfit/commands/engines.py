@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 
-from mixfit.cli import BACKEND_CHOICE, DEBUG_OPTION, errors_to_exit_codes
+from mixfit.commands.common import BACKEND_CHOICE, DEBUG_OPTION, errors_to_exit_codes
 
 
 @click.command()
-@click.option("--prebuild", is_flag=True,
-              help="Also compile the common model structures (about 9 minutes) so first fits start at once.")
+@click.option(
+    "--prebuild",
+    is_flag=True,
+    help="Also compile the common model structures (about 9 minutes) so first fits start at once.",
+)
 @click.option("--backend", type=BACKEND_CHOICE, default="auto")
 @DEBUG_OPTION
 @errors_to_exit_codes

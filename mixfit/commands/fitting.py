@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from mixfit.cli import (
+from mixfit.commands.common import (
     DEBUG_OPTION,
     MODEL_OPTIONS,
     SAMPLER_OPTIONS,
@@ -17,8 +17,13 @@ from mixfit.cli import (
 from mixfit.errors import CHECKS_FAILED, INPUT, MixfitError
 
 REPORT_OPTIONS = [
-    click.option("--prob", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-                 show_default=True, help="Probability of the reported intervals."),
+    click.option(
+        "--prob",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=0.95,
+        show_default=True,
+        help="Probability of the reported intervals.",
+    ),
     click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails."),
     click.option("--no-plots", is_flag=True, help="Skip the plots and report.html."),
 ]

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
-from mixfit.cli import DEBUG_OPTION, errors_to_exit_codes
+from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes
 
 
 @click.command()
 @click.argument("outdir", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: fixef, varcorr, diagnostics.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object: fixef, varcorr, diagnostics."
+)
 @DEBUG_OPTION
 @errors_to_exit_codes
 def summary(outdir: Path, as_json: bool, debug: bool) -> None:
