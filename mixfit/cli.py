@@ -76,6 +76,7 @@ def run_spec(options: dict) -> RunSpec:
         if options.get("levels") else (),
         "sample_prior": options.get("sample_prior"),
         "marginal": False if options.get("no_marginal") else None,
+        "classical": "ML" if options.get("ml") else options.get("classical") or None,
         "output": options.get("output"),
         "backend": options.get("backend"),
         "sampler": {key: options.get(key) for key in SAMPLER_KEYS},
@@ -135,9 +136,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mixfit.commands import engines, fitting, results
+    from mixfit.commands import classical, engines, fitting, results
 
-    for module in (fitting, results, engines):
+    for module in (fitting, results, engines, classical):
         for command in module.COMMANDS:
             cli.add_command(command)
 
