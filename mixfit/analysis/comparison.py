@@ -17,7 +17,7 @@ def compare(
 ) -> pd.DataFrame:
     """One row per parameter (population effects, with an empty group, then varcorr's rows):
     the posterior's Estimate, Est.Error and interval, the classical estimate, its standard error
-    and Wald interval (ML_...), and ``flag``: ``boundary``, ``disagree``, both, or empty.
+    and Wald interval (ML_...), and ``flag``: ``boundary``, ``disagree`` or empty.
 
     The two disagree when the classical estimate lies outside the posterior interval and the
     posterior mean outside the classical interval (or there is no classical interval).
@@ -44,12 +44,9 @@ def compare(
     no_ml_interval = ml_low.isna() | ml_high.isna()
     disagree = outside_posterior & (no_ml_interval | outside_ml)
     on_boundary = {(b["group"], b["param"]) for b in classical.verdict.boundary}
+    # a boundary estimate lies outside any posterior interval: that flag says it all
     flags = [
-        "; ".join(
-            name
-            for name, raised in ((BOUNDARY, (group, param) in on_boundary), (DISAGREE, differs))
-            if raised
-        )
+        BOUNDARY if (group, param) in on_boundary else DISAGREE if differs else ""
         for group, param, differs in zip(table["group"], table["param"], disagree)
     ]
     return table.assign(flag=flags)

@@ -124,16 +124,16 @@ def bayes_vs_ml(comparison: pd.DataFrame | None, verdict, prob: float = 0.95) ->
     )
     shown.index = labels
     lines += [""] + shown.to_string().splitlines()
-    flags = set("; ".join(comparison["flag"]).split("; ")) - {""}
+    flags = set(comparison["flag"])
     if "boundary" in flags:
         lines.append(
             f"boundary: the {method} estimate sits on the edge of its range (an SD at 0, a "
-            "correlation at -1 or +1); the posterior keeps the values near it."
+            "correlation at -1 or +1), where the posterior puts next to no mass."
         )
     if "disagree" in flags:
         lines.append(
             f"disagree: the {method} estimate lies outside the {pct} posterior interval and the "
-            f"posterior mean outside the {method} interval."
+            f"posterior mean outside the {method} interval, where there is one."
         )
     return "\n".join(lines) + "\n"
 
