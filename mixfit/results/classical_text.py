@@ -36,8 +36,8 @@ def classical_text(fit: ClassicalFit, design: Design, data: str, prob: float = 0
         groups = varcorr.assign(group=varcorr["group"].mask(varcorr["group"].duplicated(), ""))
         lines += ["", "Random effects and family parameters:"]
         lines += _table(groups.set_index(["group", "param"]), columns)
-        groups = "".join(f", {b.group}, {len(b.levels)}" for b in design.blocks)
-        lines.append(f"Number of obs: {design.n}" + (f", groups: {groups[1:]}" if groups else ""))
+        levels = "; ".join(f"{b.group}, {len(b.levels)}" for b in design.blocks)
+        lines.append(f"Number of obs: {design.n}" + (f", groups:  {levels}" if levels else ""))
         lines += ["", "Fixed effects:"]
         lines += _table(with_intervals(fit.fixef, prob).set_index("term"), columns)
     lines += ["", f"Verdict: {verdict.headline}"]
