@@ -37,6 +37,9 @@ FAILED_KINDS = {
     "no_coefficients",
     "design_unsolvable",
 }
+# glmm raises each diagnostic as a warning attributed to its caller, here; the verdict reads them
+# from the fit instead, so they are not printed on the terminal
+warnings.filterwarnings("ignore", category=UserWarning, module=__name__)
 
 
 @dataclass
@@ -98,8 +101,6 @@ def fit_classical(design: Design, method: str) -> ClassicalFit:
     try:
         import glmm
 
-        # every diagnostic is also in the fit's warnings list, which the verdict reads
-        warnings.filterwarnings("ignore", category=glmm.DiagnosticWarning)
         call = glmm_call(design)
         result = glmm.fit(
             call.data,
@@ -109,11 +110,11 @@ def fit_classical(design: Design, method: str) -> ClassicalFit:
             offset=design.offset,
             reml=method == "REML",
         )
+        return _collect(design, method, call, result, library, started)
     except Unfittable as exc:
         return _failed(method, str(exc), library, started)
     except Exception as exc:  # noqa: BLE001 (a failed fit must not take the Bayesian one with it)
         return _failed(method, f"{library}: {exc}", library, started)
-    return _collect(design, method, call, result, library, started)
 
 
 @dataclass
@@ -263,7 +264,7 @@ def _varcorr(design: Design, call: GlmmCall, result) -> tuple[pd.DataFrame, list
 
 def _too_many_effects(design: Design) -> str:
     """lme4's check.nobs.vs.nRE message, for the first term with too many random effects."""
-    n = len(design.response.values)
+    n = design.n
     gaussian = design.family.family.name == "gaussian"
     for block in design.blocks:
         effects = len(block.levels) * len(block.terms)
