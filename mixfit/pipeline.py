@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import random
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
+from mixfit.analysis.classical import ClassicalFit, Deferred
 from mixfit.engines.choice import choose_backend
 from mixfit.engines.protocol import Compiled, Draws, Progress
 from mixfit.model.data import Table, read_table
@@ -42,6 +44,7 @@ class FitResult:
     compiled: Compiled
     draws: Draws
     idata: az.InferenceData
+    classical: ClassicalFit | None = None  # the same model by REML or ML, when asked for
 
     @property
     def spec(self) -> RunSpec:
@@ -75,13 +78,13 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     if spec.sampler.seed is None:  # pick one, so the run can be repeated from run.json
         spec = replace(spec, sampler=replace(spec.sampler, seed=random.randrange(2**31)))
     prepared = prepare(spec)
+    classical = Deferred(prepared.model.design, spec.classical) if spec.classical else None
     backend = choose_backend(spec.backend)
     progress("backend", None, f"Backend: {backend.name} ({backend.version()})")
+    meanwhile = partial(_import_summaries, classical)
     try:
         compiled = backend.compile(prepared.code, prepared.data, spec.sampler.seed, progress)
-        draws = backend.sample(
-            compiled, prepared.data, spec.sampler, progress, meanwhile=_import_summaries
-        )
+        draws = backend.sample(compiled, prepared.data, spec.sampler, progress, meanwhile=meanwhile)
     finally:
         backend.close()
     if prepared.model.marginal:
@@ -91,9 +94,12 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     from mixfit.results.inference import to_inference_data
 
     idata = to_inference_data(prepared.model, draws)
-    return FitResult(prepared, backend.name, backend.version(), compiled, draws, idata)
+    ml = classical.result() if classical else None
+    return FitResult(prepared, backend.name, backend.version(), compiled, draws, idata, ml)
 
 
-def _import_summaries() -> None:
+def _import_summaries(classical: Deferred | None = None) -> None:
     """ArviZ and what it brings take about a second to import: a second the chains can hide."""
     importlib.import_module("mixfit.results.writer")
+    if classical is not None:  # the classical fit takes what is left of the sampling time
+        classical.run()

@@ -17,9 +17,10 @@ from mixfit.errors import InputError
 
 TOP_KEYS = {
     "data", "formula", "family", "factors", "priors", "sampler", "backend", "output", "levels",
-    "sample_prior",
+    "sample_prior", "classical",
 }
 SAMPLE_PRIOR = ("no", "only")
+CLASSICAL = {"reml": "REML", "ml": "ML"}  # YAML classical: true (REML), reml or ml
 SAMPLER_KEYS = {
     "chains",
     "iter",
@@ -85,6 +86,7 @@ class RunSpec:
     marginal: bool = True  # integrate group-level effects out where the model allows it
     levels: tuple[str, ...] = ()  # ordinal response: its categories, lowest first
     sample_prior: str = "no"  # "only": sample from the priors alone (a prior predictive check)
+    classical: str | None = None  # "REML" or "ML": also fit the model as lme4 does
 
 
 def load_spec_file(path: Path) -> dict:
@@ -138,6 +140,8 @@ def load_spec_file(path: Path) -> dict:
         values["levels"] = tuple(str(v).strip() for v in _typed(levels, list, "levels"))
     if "sample_prior" in raw:
         values["sample_prior"] = _typed(raw["sample_prior"], str, "sample_prior")
+    if "classical" in raw:
+        values["classical"] = _classical(raw["classical"])
     return values
 
 
@@ -146,6 +150,8 @@ def build_spec(file_values: dict, flags: dict) -> RunSpec:
     sampler_flags = {k: v for k, v in flags.pop("sampler", {}).items() if v is not None}
     sampler = file_values.pop("sampler", {})
     merged = {**file_values}
+    if flags.get("classical") is True:  # --classical: on, by the spec's method or REML
+        flags["classical"] = merged.get("classical") or "REML"
     for key, value in flags.items():
         if value is None or value == ():
             continue
@@ -160,6 +166,8 @@ def build_spec(file_values: dict, flags: dict) -> RunSpec:
         raise InputError(
             f"sample_prior must be one of {', '.join(SAMPLE_PRIOR)} (got {merged['sample_prior']!r})"
         )
+    if merged.get("classical") and merged.get("sample_prior") == "only":
+        raise InputError("a classical fit has no posterior to compare with under sample_prior only")
     if merged.get("backend", "auto") not in BACKENDS:
         raise InputError(f"unknown backend {merged['backend']!r} (choose: {', '.join(BACKENDS)})")
     settings = replace(SamplerSettings(), **{**sampler, **sampler_flags})
@@ -177,6 +185,14 @@ def _sampler(raw: dict) -> dict:
         key: _typed(value, float if key == "adapt_delta" else int, f"sampler.{key}")
         for key, value in raw.items()
     }
+
+
+def _classical(value) -> str | None:
+    if isinstance(value, bool):
+        return "REML" if value else None
+    if not isinstance(value, str) or value.lower() not in CLASSICAL:
+        raise InputError(f"spec key 'classical' must be true, false, REML or ML (got {value!r})")
+    return CLASSICAL[value.lower()]
 
 
 def _typed(value, kind, name: str):

@@ -84,6 +84,7 @@ def run_spec(options: dict) -> RunSpec:
         else (),
         "sample_prior": options.get("sample_prior"),
         "marginal": False if options.get("no_marginal") else None,
+        "classical": "ML" if options.get("ml") else options.get("classical") or None,
         "output": options.get("output"),
         "backend": options.get("backend"),
         "sampler": {key: options.get(key) for key in SAMPLER_KEYS},

@@ -26,6 +26,9 @@ REPORT_OPTIONS = [
     ),
     click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails."),
     click.option("--no-plots", is_flag=True, help="Skip the plots and report.html."),
+    click.option("--classical", is_flag=True,
+                 help="Also fit by REML (gaussian) or Laplace ML, as lme4, and compare."),
+    click.option("--ml", is_flag=True, help="The classical fit by ML (implies --classical)."),
 ]
 
 

@@ -31,8 +31,23 @@ def summary_text(outdir: Path) -> str:
 def summary_json(outdir: Path) -> dict:
     """fixef, varcorr and diagnostics as one object, the numbers exactly as in the files."""
     check_folder(outdir)
-    return {
+    summary = {
         "fixef": json_records(pd.read_csv(outdir / "fixef.csv")),
         "varcorr": json_records(pd.read_csv(outdir / "varcorr.csv")),
         "diagnostics": json.loads((outdir / "diagnostics.json").read_text()),
     }
+    if (outdir / "classical" / "verdict.json").is_file():
+        summary["classical"] = classical_json(outdir)
+    return summary
+
+
+def classical_json(outdir: Path) -> dict:
+    """The classical fit's verdict, and the comparison with the posterior when there is one."""
+    verdict = json.loads((outdir / "classical" / "verdict.json").read_text())
+    path = outdir / "comparison.csv"
+    if not path.is_file():  # the classical fit failed: a verdict and nothing to compare
+        return {"verdict": verdict, "comparison": None}
+    comparison = pd.read_csv(path)
+    text = ["group", "flag"]  # empty in the file: no group (population effects), no flag
+    comparison[text] = comparison[text].fillna("")
+    return {"verdict": verdict, "comparison": json_records(comparison)}

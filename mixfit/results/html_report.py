@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +45,24 @@ figcaption { font-size: .85rem; color: #57606a; margin-top: .3rem; }
 """
 
 
+@dataclass
+class Section:
+    """A further part of the page (e.g. the classical fit's): a note, tables and plots."""
+
+    key: str
+    heading: str
+    note: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    plots: list[Path] = field(default_factory=list)
+
+
 def write_html(
     outdir: Path,
     summary_text: str,
     tables: dict[str, pd.DataFrame],
     verdict: str,
     plots: list[Path],
+    extra: Sequence[Section] = (),
 ) -> Path:
     """Write ``outdir/report.html`` and return its path."""
     title = f"mixfit results: {outdir.resolve().name}"
@@ -60,6 +74,10 @@ def write_html(
         sections.append(("tables", "Tables", "\n".join(_table(n, t) for n, t in tables.items())))
     if plots:
         sections.append(("plots", "Plots", "\n".join(_figure(p) for p in plots)))
+    for part in extra:
+        parts = [f'<p class="verdict">{_text(part.note)}</p>']
+        parts += [_table(n, t) for n, t in part.tables.items()] + [_figure(p) for p in part.plots]
+        sections.append((part.key, part.heading, "\n".join(parts)))
     nav = " ".join(f'<a href="#{key}">{heading}</a>' for key, heading, _ in sections)
     body = "\n".join(
         f'<section id="{key}">\n<h2>{heading}</h2>\n{content}\n</section>'

@@ -69,7 +69,7 @@ def predictions(
     """Pointwise log-likelihood given the group-level effects, and a replicated data set, per draw:
     arrays of shape (chains, draws, rows), as the full program's generated quantities."""
     block = design.blocks[0]
-    mu = posterior["b"] @ design.X.T
+    mu = _b(posterior) @ design.X.T
     if "b_Intercept" in posterior:
         mu += posterior["b_Intercept"][..., None]
     if design.offset is not None:
@@ -111,10 +111,18 @@ def _level_statistics(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def _population_effects(design: Design, posterior: dict[str, np.ndarray]) -> np.ndarray:
     """beta per draw, the intercept (on the predictors' own scale) first when there is one."""
-    b = posterior["b"]
+    b = _b(posterior)
     if design.has_intercept:
         return np.concatenate([posterior["b_Intercept"][..., None], b], axis=-1)
     return b
+
+
+def _b(posterior: dict[str, np.ndarray]) -> np.ndarray:
+    """The population-level effects; stanli reports no empty vector, so an intercept-only model's
+    b comes back missing: (chains, draws, 0) then."""
+    if "b" in posterior:
+        return posterior["b"]
+    return np.empty((*posterior["sigma"].shape, 0))
 
 
 def _flat(values: np.ndarray) -> np.ndarray:

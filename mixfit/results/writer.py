@@ -16,6 +16,7 @@ import numpy as np
 from mixfit import __version__, interrupt
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
+from mixfit.results.classical_report import ClassicalReport
 from mixfit.results.diagnostics import Diagnostics, diagnose
 from mixfit.results.summary_text import summary_text
 
@@ -84,11 +85,13 @@ def write_results(
         result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
     )
     text = summary_text(model, fixef, varcorr, run, prob) + "\n" + checks.verdict() + "\n"
+    classical = ClassicalReport.beside(result, fixef, varcorr, prob) if result.classical else None
     if not model.predictions:
         text += (
             "Note: rows x draws is too large to store log_lik and y_rep; draws.nc has no "
             "posterior_predictive or log_likelihood group.\n"
         )
+    text += "\n" + classical.section if classical else ""
     with staged(outdir) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
@@ -103,6 +106,8 @@ def write_results(
         (stage / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         (stage / "diagnostics.json").write_text(json.dumps(checks.as_dict(), indent=2) + "\n")
         checks.parameters.to_csv(stage / "diagnostics.csv", index=False)
+        if classical:
+            classical.write(stage)
         if plots:
             from mixfit.results.html_report import write_html
             from mixfit.results.plots import write_plots
@@ -112,7 +117,8 @@ def write_results(
                 "Population-level effects": fixef,
                 "Group-level effects and family parameters": varcorr,
             }
-            write_html(stage, text, tables, checks.verdict(), images)
+            extra = [classical.html(model, result.idata.posterior, stage)] if classical else []
+            write_html(stage, text, tables, checks.verdict(), images, extra)
     return Written(text, checks)
 
 

@@ -1,0 +1,78 @@
+"""The classical fit's part of a results folder: ``classical/`` (fixef.csv, varcorr.csv,
+verdict.json, summary.txt), ``comparison.csv`` beside the posterior tables, the summary's
+"Bayesian vs maximum likelihood" section and report.html's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from mixfit.analysis.classical import ClassicalFit, with_intervals
+from mixfit.analysis.comparison import compare
+from mixfit.analysis.verdict import describe
+from mixfit.model.design import Design
+from mixfit.results.classical_text import classical_text
+from mixfit.results.summary_text import bayes_vs_ml
+
+if TYPE_CHECKING:
+    from mixfit.pipeline import FitResult
+
+
+@dataclass
+class ClassicalReport:
+    fit: ClassicalFit
+    design: Design
+    data: str  # the data file, as the summary names it
+    prob: float = 0.95
+    comparison: pd.DataFrame | None = None  # None alone, or when the classical fit failed
+
+    @classmethod
+    def beside(cls, result: FitResult, fixef, varcorr, prob: float) -> ClassicalReport:
+        """The report of a Bayesian fit's classical twin: ``fixef`` and ``varcorr`` are the
+        posterior's tables."""
+        fit = result.classical
+        comparison = compare(fixef, varcorr, fit, prob) if fit.ok else None
+        return cls(fit, result.model.design, str(result.spec.data), prob, comparison)
+
+    @property
+    def section(self) -> str:
+        return bayes_vs_ml(self.comparison, self.fit.verdict, self.prob)
+
+    @property
+    def text(self) -> str:
+        return classical_text(self.fit, self.design, self.data, self.prob)
+
+    def write(self, stage: Path) -> None:
+        folder = stage / "classical"
+        folder.mkdir()
+        if self.fit.ok:
+            with_intervals(self.fit.fixef, self.prob).to_csv(folder / "fixef.csv", index=False)
+            with_intervals(self.fit.varcorr, self.prob).to_csv(folder / "varcorr.csv", index=False)
+        verdict = json.dumps(self.fit.verdict.as_dict(), indent=2, allow_nan=False)
+        (folder / "verdict.json").write_text(verdict + "\n")
+        (folder / "summary.txt").write_text(self.text)
+        if self.comparison is not None:
+            self.comparison.to_csv(stage / "comparison.csv", index=False)
+
+    def html(self, model, posterior, stage: Path):
+        """report.html's section: the verdict, the comparison table and the plots."""
+        from mixfit.results.classical_plots import write_classical_plots
+        from mixfit.results.html_report import Section
+
+        verdict = self.fit.verdict
+        note = "\n".join(
+            [f"Classical fit ({verdict.method}, {verdict.library}): {verdict.headline}"]
+            + [f"  {m}" for m in verdict.messages if m != verdict.reason]
+            + [f"  on the boundary: {describe(b)}" for b in verdict.boundary]
+        )
+        if self.comparison is None:
+            return Section("classical", "Bayesian vs maximum likelihood", note, {}, [])
+        plot_dir = stage / "plots"
+        plots = write_classical_plots(model, posterior, self.comparison, verdict.method, plot_dir)
+        tables = {f"Posterior beside the {verdict.method} fit": self.comparison}
+        return Section("classical", "Bayesian vs maximum likelihood", note, tables, plots)

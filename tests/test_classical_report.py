@@ -1,0 +1,96 @@
+"""The classical fit's files and texts (mixfit/results/classical_report.py, classical_text.py and
+summary_text.bayes_vs_ml). The plots and report.html are checked end to end in
+test_classical_cli.py, on real posteriors."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mixfit.analysis.classical import fit_classical
+from mixfit.analysis.comparison import compare
+from mixfit.pipeline import prepare
+from mixfit.results.classical_report import ClassicalReport
+from mixfit.results.summary_text import bayes_vs_ml
+from mixfit.spec import build_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def report(data: str, formula: str, method: str = "REML") -> ClassicalReport:
+    spec = build_spec({}, {"data": ROOT / data, "formula": formula})
+    design = prepare(spec).model.design
+    return ClassicalReport(fit_classical(design, method), design, data)
+
+
+def test_the_classical_files(tmp_path):
+    sleep = report("sample_data/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)")
+    sleep.write(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "classical"
+    ]  # no posterior: no comparison
+    folder = tmp_path / "classical"
+    fixef = pd.read_csv(folder / "fixef.csv")
+    assert list(fixef.columns) == ["term", "Estimate", "Std.Error", "Q2.5", "Q97.5"]
+    varcorr = pd.read_csv(folder / "varcorr.csv")
+    assert list(varcorr["param"]) == ["sd(Intercept)", "sd(Days)", "cor(Intercept,Days)", "sigma"]
+    verdict = json.loads((folder / "verdict.json").read_text())
+    assert verdict["headline"] == "converged, not singular" and verdict["method"] == "REML"
+    assert (folder / "summary.txt").read_text() == sleep.text
+
+
+def test_the_lme4_style_summary():
+    text = report("sample_data/sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "ML").text
+    lines = text.splitlines()
+    assert lines[0].startswith("Linear mixed model fit by maximum likelihood [glmm ")
+    assert "Number of obs: 180, groups:  Subject, 18" in text
+    assert "Fixed effects:" in text and "Random effects and family parameters:" in text
+    days = next(line for line in lines if line.startswith("Days "))
+    assert days.split()[:2] == ["Days", "10.47"]
+    assert lines[-1] == "Verdict: converged, not singular"
+
+
+def test_a_failed_fit_leaves_a_verdict_and_its_reason(tmp_path):
+    failed = report("tests/data/more_effects_than_rows.csv", "y ~ x + (x | g)")
+    failed.write(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "classical").iterdir()) == [
+        "summary.txt", "verdict.json"
+    ]  # fmt: skip
+    assert "Verdict: failed: number of observations (=12) <= number of random effects" in (
+        failed.text
+    )
+    assert "Fixed effects:" not in failed.text
+    section = bayes_vs_ml(None, failed.fit.verdict)
+    assert section.splitlines()[1].startswith("Classical fit: failed: number of observations")
+    assert "There are no classical estimates to compare" in section
+
+
+def test_the_bayes_vs_ml_section_shows_both_and_explains_its_flags():
+    singular = report("tests/data/no_group_variance.csv", "y ~ 1 + (1 | g)")
+    # a posterior away from the boundary, as a sampler would give it
+    fixef = pd.DataFrame([("Intercept", 3.0, 0.13, 2.74, 3.25, 1.0, 3000, 3000)])
+    fixef.columns = [
+        "term",
+        "Estimate",
+        "Est.Error",
+        "Q2.5",
+        "Q97.5",
+        "Rhat",
+        "Bulk_ESS",
+        "Tail_ESS",
+    ]
+    varcorr = pd.DataFrame(
+        [
+            ("g", "sd(Intercept)", 0.12, 0.1, 0.004, 0.36),
+            ("Residual", "sigma", 0.84, 0.09, 0.69, 1.04),
+        ],
+        columns=["group", "param", "Estimate", "Est.Error", "Q2.5", "Q97.5"],
+    )
+    section = bayes_vs_ml(compare(fixef, varcorr, singular.fit), singular.fit.verdict)
+    lines = section.splitlines()
+    assert lines[0].startswith("Bayesian vs maximum likelihood (REML, glmm ")
+    assert lines[1] == "Classical fit: converged, boundary (singular) fit: ~g: sd(Intercept) = 0"
+    sd = next(line for line in lines if line.startswith("~g sd(Intercept)"))
+    assert sd.split() == ["~g", "sd(Intercept)", "0.12", "0.00", "0.36", "0.00", "boundary"]
+    assert any(line.startswith("boundary: the REML estimate sits on the edge") for line in lines)
+    assert not any(line.startswith("disagree:") for line in lines)
