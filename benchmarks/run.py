@@ -1,7 +1,7 @@
-"""The benchmark: time to a trustworthy posterior, cold (empty cache) and warm, per case.
+"""The benchmark: time to a trustworthy posterior, cold (empty cache) and warm, per case and engine.
 
     python benchmarks/simulate.py      # once: the large simulated data sets
-    python benchmarks/run.py [--cases sleepstudy,radon] [--skip-cold]
+    python benchmarks/run.py [--cases sleepstudy,radon] [--engines stanli,cmdstan] [--skip-cold]
 
 Writes benchmarks/results.json and benchmarks/results.md (cases not named keep their last
 results). Each fit runs as a user would run it (`mixfit fit ... --no-plots --quiet`), in a
@@ -24,6 +24,8 @@ import arviz as az
 import pandas as pd
 import psutil
 
+from mixfit.engines import cmdstan
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "data"
@@ -42,6 +44,10 @@ CASES = {
     "poisson_slope_50k": (DATA / "poisson_slope_50k.csv", "count ~ x + (1 + x | g)", "poisson"),
     "gaussian_slope_500k": (DATA / "gaussian_slope_500k.csv", "y ~ x + (1 + x | g)", "gaussian"),
 }
+
+# the engines run side by side, each a column; CmdStan's only where one is installed (CMDSTAN, or
+# cmdstanpy's default folder)
+ENGINES = ["stanli", "pystan", *(["cmdstan"] if cmdstan.unavailable() is None else [])]
 
 # brms 2.18 through rstan on this kind of machine (tests/reference): end-to-end seconds, summed
 # per-chain sampling seconds, smallest bulk ESS over population effects, SDs and correlations.
@@ -82,10 +88,10 @@ def measure(command: list[str], env: dict) -> tuple[float, float, subprocess.Com
                                                             stderr)
 
 
-def fit_command(name: str, outdir: Path) -> list[str]:
+def fit_command(name: str, outdir: Path, engine: str) -> list[str]:
     data, formula, family = CASES[name]
     return [sys.executable, "-m", "mixfit", "fit", str(data), "-f", formula, "--family", family,
-            "-o", str(outdir), "--seed", "1", "--no-plots", "--quiet"]
+            "-o", str(outdir), "--seed", "1", "--no-plots", "--quiet", "--backend", engine]
 
 
 def read_fit(outdir: Path) -> dict:
@@ -109,21 +115,21 @@ def read_fit(outdir: Path) -> dict:
     }
 
 
-def run_case(name: str, cold: bool) -> dict:
-    result: dict = {"case": name}
+def run_case(name: str, cold: bool, engine: str) -> dict:
+    result: dict = {"case": name, "engine": engine}
     with tempfile.TemporaryDirectory(prefix="mixfit-bench-") as scratch:
         scratch = Path(scratch)
         env = {**os.environ, "MIXFIT_CACHE_DIR": str(scratch / "cache")}
         if not cold:  # warm only: a shared cache, built by an earlier run if need be
             env["MIXFIT_CACHE_DIR"] = str(HERE / ".cache")
-            seconds, peak, done = measure(fit_command(name, scratch / "prime"), env)
+            seconds, peak, done = measure(fit_command(name, scratch / "prime", engine), env)
         else:
-            seconds, peak, done = measure(fit_command(name, scratch / "cold"), env)
+            seconds, peak, done = measure(fit_command(name, scratch / "cold", engine), env)
             if done.returncode:
                 raise SystemExit(f"{name} failed: {done.stderr}")
             result["cold_seconds"] = round(seconds, 2)
             result["cold_compile_seconds"] = read_fit(scratch / "cold")["compile_seconds"]
-        seconds, peak, done = measure(fit_command(name, scratch / "warm"), env)
+        seconds, peak, done = measure(fit_command(name, scratch / "warm", engine), env)
         if done.returncode:
             raise SystemExit(f"{name} failed: {done.stderr}")
         result["warm_seconds"] = round(seconds, 2)
@@ -153,12 +159,12 @@ def wide_read() -> dict | None:
 
 
 def markdown(results: list[dict], extra: dict) -> str:
-    header = ("| case | cold s | warm s | compile s (cold) | sampling s | min bulk ESS | "
+    header = ("| case | engine | cold s | warm s | compile s (cold) | sampling s | min bulk ESS | "
               "ESS/s | max R-hat | divergences | mean tree depth | peak memory GB |")
-    lines = [header, "|" + " --- |" * 11]
+    lines = [header, "|" + " --- |" * 12]
     for r in results:
         lines.append(
-            f"| {r['case']} | {r.get('cold_seconds', '-')} | {r['warm_seconds']} | "
+            f"| {r['case']} | {_engine(r)} | {r.get('cold_seconds', '-')} | {r['warm_seconds']} | "
             f"{r.get('cold_compile_seconds', '-')} | {r['sampling_seconds']} | "
             f"{r['min_bulk_ess']:.0f} | {r['ess_per_second']} | {r['max_rhat']} | "
             f"{r['divergences']} | {r.get('mean_tree_depth', '-')} | {r['peak_memory_gb']} |"
@@ -172,20 +178,27 @@ def markdown(results: list[dict], extra: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _engine(result: dict) -> str:
+    return result.get("engine", "pystan")  # results from before the engines were compared
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--skip-cold", action="store_true")
     args = parser.parse_args()
     # cases not run this time keep their last results, so long cases can be run on their own
     saved = HERE / "results.json"
     kept = json.loads(saved.read_text())["cases"] if saved.exists() else []
-    by_case = {r["case"]: r for r in kept}
+    by_case = {(r["case"], _engine(r)): r for r in kept}
     for name in args.cases.split(","):
-        print(f"{name} ...", file=sys.stderr, flush=True)
-        by_case[name] = run_case(name, cold=not args.skip_cold)
-        print(json.dumps(by_case[name]), file=sys.stderr, flush=True)
-    results = [by_case[name] for name in CASES if name in by_case]
+        for engine in args.engines.split(","):
+            print(f"{name} on {engine} ...", file=sys.stderr, flush=True)
+            by_case[name, engine] = run_case(name, cold=not args.skip_cold, engine=engine)
+            print(json.dumps(by_case[name, engine]), file=sys.stderr, flush=True)
+    engines = list(dict.fromkeys([*ENGINES, *(engine for _, engine in by_case)]))
+    results = [by_case[c, e] for c in CASES for e in engines if (c, e) in by_case]
     extra = {"help_seconds": help_seconds(), "wide_read": wide_read(), "brms": BRMS,
              "machine": {"cores": os.cpu_count(), "memory_gb": round(
                  psutil.virtual_memory().total / 1e9, 1)}}

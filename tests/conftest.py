@@ -22,10 +22,13 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def run_mixfit(cache_dir):
-    """Run ``python -m mixfit ARGS`` with the session's cache; returns the CompletedProcess."""
+    """Run ``python -m mixfit ARGS`` with the session's cache (and ``env``'s variables set);
+    returns the CompletedProcess."""
 
-    def run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        env = {**os.environ, "MIXFIT_CACHE_DIR": str(cache_dir)}
+    def run(
+        *args: str, timeout: float = 900, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
+        env = {**os.environ, "MIXFIT_CACHE_DIR": str(cache_dir), **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "mixfit", *map(str, args)],
             capture_output=True,
