@@ -71,27 +71,51 @@ def prepare(spec: RunSpec) -> Prepared:
     return Prepared(spec, table, model, stan_code(model), stan_data(model))
 
 
+@dataclass
+class Sampled:
+    """What an engine returns for a prepared model: the draws, before anything is derived."""
+
+    backend: str
+    backend_version: str
+    compiled: Compiled
+    draws: Draws
+
+
 def fit(spec: RunSpec, progress: Progress) -> FitResult:
     if spec.sampler.seed is None:  # pick one, so the run can be repeated from run.json
         spec = replace(spec, sampler=replace(spec.sampler, seed=random.randrange(2**31)))
     prepared = prepare(spec)
-    backend = choose_backend(spec.backend)
+    return finish(prepared, sample(prepared, progress))
+
+
+def sample(prepared: Prepared, progress: Progress) -> Sampled:
+    """Compile (or load) the program and run the chains the spec asks for."""
+    settings = prepared.spec.sampler
+    backend = choose_backend(prepared.spec.backend)
     progress("backend", None, f"Backend: {backend.name} ({backend.version()})")
     try:
-        compiled = backend.compile(prepared.code, prepared.data, spec.sampler.seed, progress)
+        compiled = backend.compile(prepared.code, prepared.data, settings.stream_seed, progress)
         draws = backend.sample(
-            compiled, prepared.data, spec.sampler, progress, meanwhile=_import_summaries
+            compiled, prepared.data, settings, progress, meanwhile=_import_summaries
         )
     finally:
         backend.close()
+    return Sampled(backend.name, backend.version(), compiled, draws)
+
+
+def finish(prepared: Prepared, sampled: Sampled) -> FitResult:
+    """The quantities derived from the draws of every chain, and the InferenceData."""
+    draws, seed = sampled.draws, prepared.spec.sampler.seed
     if prepared.model.marginal:
         from mixfit.results.marginal_draws import complete
 
-        draws.posterior.update(complete(prepared.model, draws.posterior, spec.sampler.seed))
+        draws.posterior.update(complete(prepared.model, draws.posterior, seed))
     from mixfit.results.inference import to_inference_data
 
     idata = to_inference_data(prepared.model, draws)
-    return FitResult(prepared, backend.name, backend.version(), compiled, draws, idata)
+    return FitResult(
+        prepared, sampled.backend, sampled.backend_version, sampled.compiled, draws, idata
+    )
 
 
 def _import_summaries() -> None:

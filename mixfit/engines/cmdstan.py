@@ -79,13 +79,15 @@ class CmdStanBackend:
         progress: Progress,
         meanwhile: Meanwhile = None,
     ) -> Draws:
-        progress("sample", None, f"Sampling {settings.chains} chains")
+        progress("sample", None, f"Sampling {settings.run_chains} chains")
         start = time.perf_counter()
         start_thread(meanwhile)
         try:
             fit = compiled.handle.sample(
                 data=data,
-                chains=settings.chains,
+                chains=settings.run_chains,
+                chain_ids=settings.chain,  # a chain job: the one-process run's stream for its chain
+                threads_per_chain=settings.threads_per_chain,
                 parallel_chains=settings.num_parallel,
                 seed=settings.seed,
                 iter_warmup=settings.num_warmup,
@@ -98,7 +100,7 @@ class CmdStanBackend:
         except RuntimeError as exc:
             raise ToolchainError(f"CmdStan sampling failed: {str(exc).splitlines()[0]}") from None
         seconds = time.perf_counter() - start
-        chains = settings.chains
+        chains = settings.run_chains
         posterior = {
             name: values.reshape(chains, -1, *values.shape[1:])
             for name, values in fit.stan_variables().items()
@@ -118,7 +120,11 @@ class CmdStanBackend:
         stan_file.write_text(code)
         try:
             options = {option.lstrip("-"): True for option in STANC_OPTIONS}
-            model = cmdstanpy.CmdStanModel(stan_file=str(stan_file), stanc_options=options)
+            model = cmdstanpy.CmdStanModel(
+                stan_file=str(stan_file),
+                stanc_options=options,
+                cpp_options={"STAN_THREADS": True} if "reduce_sum(" in code else None,
+            )
         except (ValueError, RuntimeError) as exc:
             lines = [ln for ln in str(exc).splitlines() if ln.strip()]
             detail = " ".join(lines[-6:]) if lines else type(exc).__name__
