@@ -79,7 +79,7 @@ class SamplerSettings:
         if self.threads_per_chain < 1:
             raise InputError(f"threads_per_chain must be at least 1 (got {self.threads_per_chain})")
         if self.chain is not None and not 1 <= self.chain <= self.chains:
-            raise InputError(f"chain must be between 1 and chains ({self.chains}); got {self.chain}")
+            raise InputError(f"chain must be between 1 and {self.chains} (got {self.chain})")
         if self.parallel_chains is not None and self.parallel_chains < 1:
             raise InputError(f"parallel_chains must be at least 1 (got {self.parallel_chains})")
         if self.warmup is not None and not 0 <= self.warmup < self.iter:
