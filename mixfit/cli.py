@@ -44,6 +44,7 @@ SAMPLER_OPTIONS = [
     click.option("--adapt-delta", type=float, help="Target acceptance rate (0.8)."),
     click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
     click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
+    click.option("--threads-per-chain", type=int, help="Threads within each chain (reduce_sum) (1)."),
     click.option("--backend", type=BACKEND_CHOICE, help="Stan engine (auto)."),
     click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
 ]
@@ -135,9 +136,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mixfit.commands import engines, fitting, results
+    from mixfit.commands import engines, fitting, hpc, results
 
-    for module in (fitting, results, engines):
+    for module in (fitting, results, engines, hpc):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from mixfit.engines.choice import choose_backend
-from mixfit.engines.protocol import Compiled, Draws, Progress
+from mixfit.engines.protocol import Backend, Compiled, Draws, Progress
+from mixfit.errors import InputError
 from mixfit.model.data import Table, read_table
 from mixfit.model.design import build_design, check_separation, columns_used
 from mixfit.model.families import choose_family
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 # log_lik and y_rep each hold rows x draws numbers: past this many, they are not generated
 PREDICTION_LIMIT = 25_000_000
+# engines that run a chain's reduce_sum on several threads (PyStan runs each chain on one)
+THREADED_ENGINES = ("stanli", "cmdstan")
 
 
 @dataclass
@@ -88,10 +91,22 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     return finish(prepared, sample(prepared, progress))
 
 
+def engine(spec: RunSpec) -> Backend:
+    """The engine that runs the spec, refused here if it cannot run it as asked."""
+    backend = choose_backend(spec.backend)
+    if spec.sampler.threads_per_chain > 1 and backend.name not in THREADED_ENGINES:
+        backend.close()
+        raise InputError(
+            f"--threads-per-chain needs the {' or '.join(THREADED_ENGINES)} backend "
+            f"({backend.name} runs each chain on one thread)"
+        )
+    return backend
+
+
 def sample(prepared: Prepared, progress: Progress) -> Sampled:
     """Compile (or load) the program and run the chains the spec asks for."""
     settings = prepared.spec.sampler
-    backend = choose_backend(prepared.spec.backend)
+    backend = engine(prepared.spec)
     progress("backend", None, f"Backend: {backend.name} ({backend.version()})")
     try:
         compiled = backend.compile(prepared.code, prepared.data, settings.stream_seed, progress)
