@@ -19,45 +19,49 @@ from mixfit.hpc.shards import (
     read_shards,
     shards_dir,
     spec_from_record,
+    submitted_run,
 )
 from mixfit.pipeline import FitResult, Sampled, finish, prepare
 
 
 def check_complete(outdir, shards: dict[int, Shard]) -> Shard:
-    """The shard the others are compared with; raises naming missing or mismatched chains."""
+    """The shard the others are compared with; raises naming missing or mismatched chains.
+
+    The run is the one submitted last for OUTDIR where there is a record of it, else the run of
+    the lowest chain's shard."""
     where = shards_dir(outdir)
-    if not shards:
-        raise InputError(
-            f"no chain shards in {str(where)!r}: run the chains first ('mixfit submit' or "
-            "'mixfit fit SPEC --chain K')"
-        )
-    reference = shards[min(shards)]
-    chains = reference.identity["chains"]
+    run, against = submitted_run(outdir), "the submitted run"
+    if run is None:
+        if not shards:
+            raise InputError(
+                f"no chain shards in {str(where)!r}: run the chains first ('mixfit submit' or "
+                "'mixfit fit SPEC --chain K')"
+            )
+        run, against = shards[min(shards)].identity, f"chain {min(shards)}'s run"
+    chains = run["chains"]
     mismatched = {}
+    engine = shards[min(shards)].meta["backend_version"] if shards else None
     for chain, shard in sorted(shards.items()):
-        differ = differences(reference.identity, shard.identity)
-        if shard.meta["backend_version"] != reference.meta["backend_version"]:
+        differ = differences(run, shard.identity)
+        if shard.meta["backend_version"] != engine:
             differ.append("engine")
         if differ or chain > chains:
-            mismatched[chain] = differ or ["chains"]
+            mismatched[chain] = differ or ["chain count"]
     missing = [k for k in range(1, chains + 1) if k not in shards]
     problems = []
     if missing:
-        problems.append(f"{_chains(missing, 'has', 'have')} no shard in {str(where)!r}")
+        problems.append(f"{_chains(missing, 'has', 'have', chains)} no shard in {str(where)!r}")
     if mismatched:
         detail = "; ".join(f"chain {c}: another {', '.join(d)}" for c, d in mismatched.items())
-        problems.append(
-            f"{_chains(list(mismatched), 'is', 'are')} from another run than chain "
-            f"{reference.chain} ({detail})"
-        )
+        problems.append(f"{_chains(list(mismatched), 'is', 'are')} not from {against} ({detail})")
     if problems:
         rerun = sorted(set(missing) | set(mismatched))
         remove = " (remove the other run's shards first)" if mismatched else ""
         raise InputError(
-            f"cannot combine the {chains} chains: {'; '.join(problems)}; run "
-            f"{_chains(rerun)} again{remove}: 'mixfit submit' runs only the chains without a shard"
+            f"cannot combine: {'; '.join(problems)}; run {_chains(rerun)} again{remove}: "
+            "'mixfit submit' runs only the chains without a shard"
         )
-    return reference
+    return shards[min(shards)]
 
 
 def combine(outdir) -> tuple[FitResult, list[str]]:
@@ -94,9 +98,10 @@ def _stack(groups: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([g[name] for g in groups], axis=0) for name in groups[0]}
 
 
-def _chains(numbers: list[int], one: str = "", many: str = "") -> str:
-    """ "chain 2 has" or "chains 2 and 4 have": the chains named, with their verb."""
+def _chains(numbers: list[int], one: str = "", many: str = "", total: int | None = None) -> str:
+    """The chains named with their verb: "chain 2 of 4 has", "chains 2 and 4 have"."""
+    of = f" of {total}" if total else ""
     if len(numbers) == 1:
-        return f"chain {numbers[0]} {one}".rstrip()
+        return f"chain {numbers[0]}{of} {one}".rstrip()
     listed = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
-    return f"chains {listed} {many}".rstrip()
+    return f"chains {listed}{of} {many}".rstrip()

@@ -26,6 +26,7 @@ from mixfit.pipeline import Prepared, Sampled, prepare, sample
 from mixfit.spec import RunSpec, SamplerSettings
 
 FORMAT = 1
+SUBMISSION = "submission.json"  # mixfit submit's record of what it submitted last
 
 
 def jobs_dir(outdir: Path) -> Path:
@@ -40,6 +41,14 @@ def shards_dir(outdir: Path) -> Path:
 
 def shard_path(outdir: Path, chain: int) -> Path:
     return shards_dir(outdir) / f"chain-{chain}.npz"
+
+
+def submitted_run(outdir: Path) -> dict | None:
+    """The identity of the run last submitted for OUTDIR, if it was submitted."""
+    try:
+        return json.loads((jobs_dir(outdir) / SUBMISSION).read_text())["identity"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def identity(prepared: Prepared) -> dict:

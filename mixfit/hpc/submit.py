@@ -20,11 +20,9 @@ import yaml
 
 from mixfit.errors import InputError
 from mixfit.hpc import slurm
-from mixfit.hpc.shards import identity, jobs_dir, read_shards
+from mixfit.hpc.shards import SUBMISSION, identity, jobs_dir, read_shards
 from mixfit.pipeline import engine, prepare
 from mixfit.spec import RunSpec
-
-RECORD = "submission.json"
 
 
 @dataclass(frozen=True)
@@ -158,7 +156,7 @@ def submit(planned: Plan) -> Submitted:
         "combine_job": combine_job,
         "chains": planned.chains,
     }
-    _write(jobs / RECORD, json.dumps(record, indent=2) + "\n")
+    _write(jobs / SUBMISSION, json.dumps(record, indent=2) + "\n")
     return Submitted(array_job, combine_job, planned.chains, jobs)
 
 
@@ -217,7 +215,7 @@ def _ranges(numbers: list[int]) -> str:
 
 def _previous(jobs: Path) -> dict | None:
     try:
-        return json.loads((jobs / RECORD).read_text())
+        return json.loads((jobs / SUBMISSION).read_text())
     except (OSError, ValueError):
         return None
 
