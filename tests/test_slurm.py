@@ -28,7 +28,9 @@ def cluster_problem() -> str | None:
     if shutil.which("sbatch") is None:
         return "no SLURM here: sbatch not found (tests/slurm/start-local-slurm.sh starts a cluster)"
     try:
-        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
+        ping = subprocess.run(
+            ["scontrol", "ping"], check=False, capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"no SLURM controller answers: {exc}"
     if ping.returncode != 0 or "UP" not in ping.stdout:
@@ -57,7 +59,7 @@ def write_spec(folder: Path, **changes) -> Path:
 def mixfit(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mixfit", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        check=False, capture_output=True, text=True, cwd=cwd, timeout=timeout,
         env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "cache")},
     )
 
