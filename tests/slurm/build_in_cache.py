@@ -1,6 +1,6 @@
 """One array task of the shared-cache test: it needs the model of key KEY from the cache at ROOT,
 builds it when absent (a two-second build of a 1 MB artefact), and records in ROOT/builds.log
-which task built it and in ROOT/loads.log what every task read."""
+which task built it and in ROOT/loads.log what every task read. BUILD_SECONDS: the build's length."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ with entry.locked():
     if files is None:
         with open(root / "builds.log", "a") as log:
             log.write(f"{task}\n")
-        time.sleep(2)
+        time.sleep(float(os.environ.get("BUILD_SECONDS", "2")))
         artefact = Path(tempfile.mkdtemp()) / "model.so"
         artefact.write_bytes(hashlib.sha256(key.encode()).digest() * 32768)
         files = entry.store([artefact], {"backend": "test"})
