@@ -33,6 +33,7 @@ MODEL_OPTIONS = [
     click.option("--prior", "priors", multiple=True, help='"normal(0, 5) : b[ : coef]" (repeatable).'),
     click.option("--no-marginal", is_flag=True,
                  help="Sample gaussian group-level effects jointly instead of integrating them out."),
+    click.option("--threads-per-chain", type=int, help="Threads within a chain (reduce_sum) (1)."),
 ]
 
 SAMPLER_OPTIONS = [
@@ -44,7 +45,6 @@ SAMPLER_OPTIONS = [
     click.option("--adapt-delta", type=float, help="Target acceptance rate (0.8)."),
     click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
     click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
-    click.option("--threads-per-chain", type=int, help="Threads within each chain (reduce_sum) (1)."),
     click.option("--backend", type=BACKEND_CHOICE, help="Stan engine (auto)."),
     click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
 ]

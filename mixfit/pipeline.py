@@ -69,6 +69,7 @@ def prepare(spec: RunSpec) -> Prepared:
         predictions=predictions,
         marginal=spec.marginal,
         prior_only=spec.sample_prior == "only",
+        threads=spec.sampler.threads_per_chain,
     )
     check_separation(design, model.slots)
     return Prepared(spec, table, model, stan_code(model), stan_data(model))
