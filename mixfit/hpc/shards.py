@@ -186,3 +186,13 @@ def differences(a: dict, b: dict) -> list[str]:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_file(path: Path, text: str) -> None:
+    """Written beside its place, then renamed into it: a reader finds the whole file or none."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

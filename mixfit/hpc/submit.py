@@ -20,7 +20,7 @@ import yaml
 
 from mixfit.errors import InputError
 from mixfit.hpc import slurm
-from mixfit.hpc.shards import SUBMISSION, identity, jobs_dir, read_shards
+from mixfit.hpc.shards import SUBMISSION, identity, jobs_dir, read_shards, write_file
 from mixfit.pipeline import engine, prepare
 from mixfit.spec import RunSpec
 
@@ -102,53 +102,27 @@ def plan(spec: RunSpec, resources: Resources, report_flags: list[str], marginal_
                 f"(jobs {', '.join(still)}): wait for it, or cancel it with scancel"
             )
     chains = [k for k in range(1, spec.sampler.chains + 1) if k not in shards]
-    spec_file = spec_yaml(spec)
     flags = ["--no-marginal"] if marginal_flag else []
-    name = Path(spec.output).resolve().name
-    chain_script = (
-        _script(
-            f"mixfit-{name}",
-            resources,
-            [
-                f"#SBATCH --array={_ranges(chains)}",
-                f"#SBATCH --output={jobs}/logs/chain-%a.%A.log",
-                "# At the time limit SLURM sends SIGTERM: mixfit stops, writes nothing half-way and",
-                "# exits 143; the chain then has no shard and a later 'mixfit submit' runs it again.",
-            ],
-            ["fit", str(jobs / "spec.yaml"), "--chain", "array", *flags],
-        )
-        if chains
-        else None
-    )
-    combine_script = _script(
-        f"mixfit-{name}-combine",
-        replace(resources, cpus_per_chain=1),
-        [
-            f"#SBATCH --output={jobs}/logs/combine.%j.log",
-            "# Submitted with --dependency=afterany:<the chains' array job>: it runs once every",
-            "# chain has ended, and fails naming the chains without a shard if any is missing.",
-        ],
+    chain_script, combine_script = array_scripts(
+        jobs,
+        Path(spec.output).resolve().name,
+        resources,
+        "chain",
+        chains,
+        ["fit", str(jobs / "spec.yaml"), "--chain", "array", *flags],
         ["combine", str(Path(spec.output).resolve()), *report_flags],
     )
-    return Plan(jobs, spec_file, chain_script, combine_script, chains, seed, run)
+    return Plan(jobs, spec_yaml(spec), chain_script, combine_script, chains, seed, run)
 
 
 def submit(planned: Plan) -> Submitted:
     """Write the plan's files into the job folder and submit: the array, then the combine job."""
     jobs = planned.jobs
-    (jobs / "logs").mkdir(parents=True, exist_ok=True)
-    (jobs / "scripts").mkdir(exist_ok=True)
-    _write(jobs / "spec.yaml", planned.spec_file)
-    _write(jobs / "scripts" / "combine.sbatch", planned.combine_script)
-    array_job = None
-    options: list[str] = []
-    if planned.chain_script is not None:
-        _write(jobs / "scripts" / "chains.sbatch", planned.chain_script)
-        array_job = slurm.submit(jobs / "scripts" / "chains.sbatch")
-        # afterany, not afterok: the combine job then also runs after a failed or cancelled
-        # task, and fails naming the chains to resubmit, rather than waiting forever
-        options = [f"--dependency=afterany:{array_job}"]
-    combine_job = slurm.submit(jobs / "scripts" / "combine.sbatch", *options)
+    jobs.mkdir(parents=True, exist_ok=True)
+    write_file(jobs / "spec.yaml", planned.spec_file)
+    array_job, combine_job = submit_scripts(
+        jobs, "chain", planned.chain_script, planned.combine_script
+    )
     record = {
         "seed": planned.seed,
         "identity": planned.run,
@@ -156,8 +130,64 @@ def submit(planned: Plan) -> Submitted:
         "combine_job": combine_job,
         "chains": planned.chains,
     }
-    _write(jobs / SUBMISSION, json.dumps(record, indent=2) + "\n")
+    write_file(jobs / SUBMISSION, json.dumps(record, indent=2) + "\n")
     return Submitted(array_job, combine_job, planned.chains, jobs)
+
+
+def array_scripts(
+    jobs: Path,
+    name: str,
+    resources: Resources,
+    task: str,
+    tasks: list[int],
+    task_args: list[str],
+    final_args: list[str],
+) -> tuple[str | None, str]:
+    """The array job's script, one ``task`` (chain, fold) per number in ``tasks`` (None when
+    there are none), and the script of the job that runs once they have all ended."""
+    array = None
+    if tasks:
+        array = job_script(
+            f"mixfit-{name}",
+            resources,
+            [
+                f"#SBATCH --array={_ranges(tasks)}",
+                f"#SBATCH --output={jobs}/logs/{task}-%a.%A.log",
+                "# At the time limit SLURM sends SIGTERM: mixfit stops, writes nothing half-way and",
+                f"# exits 143; the {task} then has no result and submitting again runs it again.",
+            ],
+            task_args,
+        )
+    final = job_script(
+        f"mixfit-{name}-{final_args[0]}",
+        replace(resources, cpus_per_chain=1),
+        [
+            f"#SBATCH --output={jobs}/logs/{final_args[0]}.%j.log",
+            "# Submitted with --dependency=afterany:<the array job>: it runs once every task has",
+            f"# ended, and fails naming the {task}s to run again if any has no result.",
+        ],
+        final_args,
+    )
+    return array, final
+
+
+def submit_scripts(
+    jobs: Path, task: str, array_script: str | None, final_script: str
+) -> tuple[str | None, str]:
+    """Write the scripts into the job folder and submit them; returns the two job ids."""
+    (jobs / "logs").mkdir(parents=True, exist_ok=True)
+    (jobs / "scripts").mkdir(exist_ok=True)
+    array_job = None
+    options: list[str] = []
+    if array_script is not None:
+        write_file(jobs / "scripts" / f"{task}s.sbatch", array_script)
+        array_job = slurm.submit(jobs / "scripts" / f"{task}s.sbatch")
+        # afterany, not afterok: the final job then also runs after a failed or cancelled task,
+        # and fails naming the tasks to run again, rather than waiting forever
+        options = [f"--dependency=afterany:{array_job}"]
+    write_file(jobs / "scripts" / f"{task}s-final.sbatch", final_script)
+    final_job = slurm.submit(jobs / "scripts" / f"{task}s-final.sbatch", *options)
+    return array_job, final_job
 
 
 def spec_yaml(spec: RunSpec) -> str:
@@ -188,7 +218,8 @@ def spec_yaml(spec: RunSpec) -> str:
     return yaml.safe_dump(values, sort_keys=False)
 
 
-def _script(name: str, resources: Resources, directives: list[str], args: list[str]) -> str:
+def job_script(name: str, resources: Resources, directives: list[str], args: list[str]) -> str:
+    """A batch script running one mixfit command with the given #SBATCH lines."""
     command = shlex.join([sys.executable, "-m", "mixfit", *args])
     return "\n".join(
         [
@@ -222,9 +253,3 @@ def _previous(jobs: Path) -> dict | None:
 
 def _without_seed(run: dict) -> dict:
     return {k: v for k, v in run.items() if k != "seed"}
-
-
-def _write(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    partial.replace(path)
