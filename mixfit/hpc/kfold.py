@@ -181,10 +181,11 @@ def write_kfold(outdir: Path, table: pd.DataFrame, pointwise: pd.DataFrame, plan
 
 def kfold_text(table: pd.DataFrame, plan: dict) -> str:
     by = f", leaving out whole levels of {plan['group']}" if plan["group"] else ""
-    lines = [f"Based on {plan['folds']}-fold cross-validation{by} ({plan['rows']} rows).", ""]
-    lines.append(f"{'':<11}{'Estimate':>9}{'SE':>7}")
-    for name, row in table.iterrows():
-        lines.append(f"{name:<11}{row['Estimate']:>9.1f}{row['SE']:>7.1f}")
+    lines = [
+        f"Based on {plan['folds']}-fold cross-validation{by} ({plan['rows']} rows).",
+        "",
+        table.to_string(float_format=lambda v: f"{v:.1f}"),  # as mixfit loo prints elpd_loo
+    ]
     return "\n".join(lines) + "\n"
 
 
