@@ -1,12 +1,13 @@
 """The cluster workflow on a real SLURM cluster (tests/slurm/start-local-slurm.sh starts one):
 a fit's chains as an array job and their combination, a cancelled task resubmitted alone, a task
-stopped at its time limit, eight tasks sharing an empty model cache.
+stopped at its time limit, eight tasks sharing an empty model cache, K-fold folds as an array.
 
-Runtime: about 2 minutes (sleepstudy-size fits on stanli; SLURM checks time limits every 30 s).
+Runtime: about 3 minutes (sleepstudy-size fits on stanli; SLURM checks time limits every 30 s).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -227,3 +228,25 @@ def test_eight_tasks_on_an_empty_cache_build_once(tmp_path):
     loads = [line.split() for line in (cache / "loads.log").read_text().splitlines()]
     assert sorted(task for task, _ in loads) == sorted(str(k) for k in range(1, 9))
     assert len({digest for _, digest in loads}) == 1  # every task read the same, whole model
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mixfit.analysis.predict") is None,
+    reason="mixfit.analysis.predict (held-out log-likelihood) is not in this build",
+)
+def test_kfold_as_an_array_agrees_with_loo(tmp_path):
+    spec = write_spec(tmp_path, sampler={"chains": 4, "iter": 600, "seed": 5})
+    full = mixfit("fit", spec, "-o", tmp_path / "full", "--no-plots", cwd=tmp_path)
+    assert full.returncode == 0, full.stderr
+    loo = az.loo(az.from_netcdf(tmp_path / "full" / "draws.nc"))
+
+    done = mixfit("kfold", spec, "--folds", "5", "--slurm", "-o", tmp_path / "cv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    array = re.search(r"job array (\d+)", done.stdout).group(1)
+    collect = re.search(r"job (\d+) collects", done.stdout).group(1)
+    wait_for(array, collect, timeout=300)
+    assert {s for s, _ in states(array).values()} == {"COMPLETED"} and len(states(array)) == 5
+    assert states(collect)[collect] == ("COMPLETED", "0:0")
+    kfold = pd.read_csv(tmp_path / "cv" / "kfold.csv", index_col=0)
+    elpd, se = kfold.loc["elpd_kfold", "Estimate"], kfold.loc["elpd_kfold", "SE"]
+    assert abs(elpd - loo.elpd_loo) <= 2 * max(se, loo.se), (elpd, se, loo.elpd_loo, loo.se)

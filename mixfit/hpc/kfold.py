@@ -75,6 +75,7 @@ def plan_folds(spec: RunSpec, folds: int, group: str | None, write: bool = True)
         "fold_of_row": assignment.tolist(),
         "spec": spec_record(spec),
     }
+    plan = json.loads(json.dumps(plan))  # as it reads back from kfold.json (lists, not tuples)
     existing = read_plan(spec.output)
     if existing is not None:
         if existing != plan:
