@@ -83,3 +83,18 @@ def test_spec_record_round_trip_keeps_the_run_and_drops_the_chain(tmp_path):
     spec = one_chain(sleepstudy(tmp_path, threads_per_chain=2), 2)
     back = spec_from_record(spec_record(spec))
     assert back == replace(spec, sampler=replace(spec.sampler, chain=None))
+
+
+@pytest.mark.cmdstan
+def test_on_cmdstan_a_chain_alone_is_that_chain_of_the_one_process_run(tmp_path):
+    from mixfit.engines import cmdstan
+    from mixfit.pipeline import prepare, sample
+
+    if cmdstan.unavailable():
+        pytest.skip(cmdstan.unavailable())
+    spec = replace(sleepstudy(tmp_path), backend="cmdstan")
+    whole = sample(prepare(spec), quiet).draws
+    alone = read_shard(run_chain(one_chain(spec, 3), quiet, ["test"])).draws
+    for name, values in alone.posterior.items():  # CmdStan's chain id 3: the same stream
+        assert np.array_equal(values[0], whole.posterior[name][2]), name
+    assert np.array_equal(alone.sample_stats["lp"][0], whole.sample_stats["lp"][2])
