@@ -61,7 +61,7 @@ class SamplerSettings:
     @property
     def stream_seed(self) -> int | None:
         """The seed for an engine that cannot choose a chain's random stream: the run's seed, or
-        for one chain alone a seed of its own drawn from (seed, chain), so chains never share one."""
+        for one chain alone a seed of its own drawn from (seed, chain): chains never share one."""
         if self.chain is None or self.seed is None:
             return self.seed
         import numpy as np

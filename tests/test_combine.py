@@ -25,7 +25,11 @@ SPEC = {
 def mixfit(*args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "mixfit", *map(str, args)],
-        check=False, capture_output=True, text=True, cwd=cwd, timeout=300,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
         env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "cache")},
     )
 

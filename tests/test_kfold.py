@@ -55,15 +55,35 @@ def test_estimates_are_the_loo_package_s():
 
 def mixfit(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "mixfit", *map(str, args)], check=False, capture_output=True,
-        text=True, cwd=cwd, timeout=600, env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "c")},
+        [sys.executable, "-m", "mixfit", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "c")},
     )
 
 
 @needs_log_lik
 def test_kfold_writes_its_estimates_and_a_rerun_refits_nothing(tmp_path):
-    args = ["kfold", SAMPLE_DATA / "sleepstudy.csv", "-f", FORMULA, "--folds", "3", "--iter",
-            "400", "--seed", "4", "--group", "Subject", "-o", "cv", "--quiet"]
+    args = [
+        "kfold",
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
+        FORMULA,
+        "--folds",
+        "3",
+        "--iter",
+        "400",
+        "--seed",
+        "4",
+        "--group",
+        "Subject",
+        "-o",
+        "cv",
+        "--quiet",
+    ]
     done = mixfit(*args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Based on 3-fold cross-validation, leaving out whole levels of Subject" in done.stdout

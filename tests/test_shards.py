@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -98,3 +99,11 @@ def test_on_cmdstan_a_chain_alone_is_that_chain_of_the_one_process_run(tmp_path)
     for name, values in alone.posterior.items():  # CmdStan's chain id 3: the same stream
         assert np.array_equal(values[0], whole.posterior[name][2]), name
     assert np.array_equal(alone.sample_stats["lp"][0], whole.sample_stats["lp"][2])
+
+
+def test_a_slurm_jobs_cores_are_its_allocation(monkeypatch):
+    settings = SamplerSettings(chains=8)
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "3")
+    assert settings.num_parallel == 3
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK")
+    assert settings.num_parallel == min(8, len(os.sched_getaffinity(0)))

@@ -60,7 +60,11 @@ def write_spec(folder: Path, **changes) -> Path:
 def mixfit(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mixfit", *map(str, args)],
-        check=False, capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
         # the run's cache where there is one: a CmdStan model then compiles once per test run
         env={"MIXFIT_CACHE_DIR": str(cwd / "cache"), **os.environ},
     )
@@ -78,7 +82,10 @@ def submitted(done: subprocess.CompletedProcess) -> tuple[str | None, str]:
 def squeue() -> str:
     return subprocess.run(
         ["squeue", "--me", "--noheader", "--format=%A %F %i %T"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout
 
 
@@ -99,7 +106,10 @@ def states(job: str) -> dict[str, tuple[str, str]]:
     for _ in range(30):
         out = subprocess.run(
             ["sacct", "--noheader", "--parsable2", "--format=JobID,State,ExitCode", "-j", job],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout
         rows = [line.split("|") for line in out.splitlines()]
         found = {r[0]: (r[1].split()[0], r[2]) for r in rows if "." not in r[0]}
@@ -119,8 +129,16 @@ def test_array_and_combine_give_the_local_run(tmp_path):
     assert local.returncode == 0, local.stderr
 
     array, combine = submitted(
-        mixfit("submit", spec, "-o", tmp_path / "cluster", "--time", "0:10:00", "--no-plots",
-               cwd=tmp_path)
+        mixfit(
+            "submit",
+            spec,
+            "-o",
+            tmp_path / "cluster",
+            "--time",
+            "0:10:00",
+            "--no-plots",
+            cwd=tmp_path,
+        )
     )
     wait_for(array, combine)
     assert {task: s for task, (s, _) in states(array).items()} == {
@@ -222,9 +240,18 @@ def test_eight_tasks_on_an_empty_cache_build_once(tmp_path):
     cache.mkdir()
     script = ROOT / "tests" / "slurm" / "build_in_cache.py"
     job = subprocess.run(
-        ["sbatch", "--parsable", "--array=1-8", f"--output={tmp_path}/task-%a.log",
-         "--wrap", f"exec {sys.executable} {script} {cache} sleepstudy-model"],
-        capture_output=True, text=True, check=True, timeout=30,
+        [
+            "sbatch",
+            "--parsable",
+            "--array=1-8",
+            f"--output={tmp_path}/task-%a.log",
+            "--wrap",
+            f"exec {sys.executable} {script} {cache} sleepstudy-model",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout.strip()
     wait_for(job)
     assert {s for s, _ in states(job).values()} == {"COMPLETED"}

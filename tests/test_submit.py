@@ -28,22 +28,48 @@ def mixfit(*args, cwd, path=None):
         env["PATH"] = path
     return subprocess.run(
         [sys.executable, "-m", "mixfit", *map(str, args)],
-        check=False, capture_output=True, text=True, cwd=cwd, timeout=300, env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env=env,
     )
 
 
 def test_dry_run_prints_the_array_and_combine_scripts_and_writes_nothing(tmp_path):
     (tmp_path / "spec.yaml").write_text(json.dumps(SPEC))
     done = mixfit(
-        "submit", "spec.yaml", "-o", "fit", "--dry-run", "--partition", "short", "--time",
-        "2:00:00", "--mem", "4G", "--cpus-per-chain", "2", "--account", "lab", "--no-plots",
+        "submit",
+        "spec.yaml",
+        "-o",
+        "fit",
+        "--dry-run",
+        "--partition",
+        "short",
+        "--time",
+        "2:00:00",
+        "--mem",
+        "4G",
+        "--cpus-per-chain",
+        "2",
+        "--account",
+        "lab",
+        "--no-plots",
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     chains, combine = done.stdout.split("#!/bin/bash")[1:]
     jobs = tmp_path / "fit.jobs"
-    for line in ("--array=1-4", "--partition=short", "--time=2:00:00", "--mem=4G",
-                 "--cpus-per-task=2", "--account=lab", f"--output={jobs}/logs/chain-%a.%A.log"):
+    for line in (
+        "--array=1-4",
+        "--partition=short",
+        "--time=2:00:00",
+        "--mem=4G",
+        "--cpus-per-task=2",
+        "--account=lab",
+        f"--output={jobs}/logs/chain-%a.%A.log",
+    ):
         assert f"#SBATCH {line}\n" in chains, line
     assert f"-m mixfit fit {jobs}/spec.yaml --chain array\n" in chains
     assert "#SBATCH --cpus-per-task=1\n" in combine
@@ -81,8 +107,13 @@ def test_without_sbatch_nothing_is_written(tmp_path):
 def test_the_tasks_spec_is_the_run_with_absolute_paths(tmp_path):
     spec = build_spec(
         {},
-        {**SPEC, "data": Path(SPEC["data"]), "output": tmp_path / "fit",
-         "priors": ("normal(0, 10) : b",), "sampler": {**SPEC["sampler"], "threads_per_chain": 2}},
+        {
+            **SPEC,
+            "data": Path(SPEC["data"]),
+            "output": tmp_path / "fit",
+            "priors": ("normal(0, 10) : b",),
+            "sampler": {**SPEC["sampler"], "threads_per_chain": 2},
+        },
     )
     (tmp_path / "sub").mkdir()
     written = tmp_path / "sub" / "spec.yaml"
@@ -95,4 +126,3 @@ def test_array_ranges():
     assert _ranges([2, 4]) == "2,4"
     assert _ranges([1, 2, 3, 5, 7, 8]) == "1-3,5,7-8"
     assert _ranges([6]) == "6"
-

@@ -20,11 +20,19 @@ from mixfit.spec import build_spec
 stanli = pytest.importorskip("stanli")
 
 CASES = [
-    ("poisson_crossed.csv", "count ~ x + offset(log(exposure)) + (1 + x | site) + (1 | year)",
-     "poisson", ()),
+    (
+        "poisson_crossed.csv",
+        "count ~ x + offset(log(exposure)) + (1 + x | site) + (1 | year)",
+        "poisson",
+        (),
+    ),
     ("sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", "gaussian", ()),
-    ("family_cumulative_logit.csv", "y ~ x + (1 | g)", "cumulative",
-     ("none", "mild", "moderate", "severe")),
+    (
+        "family_cumulative_logit.csv",
+        "y ~ x + (1 | g)",
+        "cumulative",
+        ("none", "mild", "moderate", "severe"),
+    ),
     ("family_bernoulli_probit.csv", "y ~ x + (1 | g)", "bernoulli(link=probit)", ()),
     ("bernoulli_crossed.csv", "y ~ x + (1 | subject) + (1 | item)", "bernoulli", ()),
     ("family_negbinomial.csv", "y ~ x + (1 | g)", "negbinomial", ()),
@@ -38,8 +46,14 @@ CASES = [
 def prepared(data, formula, family, levels=(), threads=1, marginal=False):
     spec = build_spec(
         {},
-        {"data": SAMPLE_DATA / data, "formula": formula, "family": family, "levels": levels,
-         "marginal": marginal, "sampler": {"threads_per_chain": threads}},
+        {
+            "data": SAMPLE_DATA / data,
+            "formula": formula,
+            "family": family,
+            "levels": levels,
+            "marginal": marginal,
+            "sampler": {"threads_per_chain": threads},
+        },
     )
     return prepare(spec)
 
@@ -70,14 +84,23 @@ def test_grainsize_is_brms_default_and_the_marginal_program_is_left_alone():
 
 def test_a_family_without_a_threaded_form_is_refused():
     with pytest.raises(InputError, match="zero_inflated_poisson family does not have"):
-        prepared("family_zero_inflated_poisson.csv", "y ~ x + (1 | g)", "zero_inflated_poisson",
-                 threads=2)
+        prepared(
+            "family_zero_inflated_poisson.csv",
+            "y ~ x + (1 | g)",
+            "zero_inflated_poisson",
+            threads=2,
+        )
 
 
 def mixfit(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "mixfit", *map(str, args)], check=False, capture_output=True,
-        text=True, cwd=cwd, timeout=600, env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "c")},
+        [sys.executable, "-m", "mixfit", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "c")},
     )
 
 
@@ -85,9 +108,25 @@ def test_two_threads_sample_the_same_posterior(tmp_path):
     data, formula, family, _ = CASES[0]
     fits = {}
     for threads in (1, 2):
-        done = mixfit("fit", SAMPLE_DATA / data, "-f", formula, "--family", family, "--seed", "3",
-                      "--threads-per-chain", threads, "--iter", "1000", "--no-plots", "--quiet",
-                      "-o", tmp_path / f"t{threads}", cwd=tmp_path)
+        done = mixfit(
+            "fit",
+            SAMPLE_DATA / data,
+            "-f",
+            formula,
+            "--family",
+            family,
+            "--seed",
+            "3",
+            "--threads-per-chain",
+            threads,
+            "--iter",
+            "1000",
+            "--no-plots",
+            "--quiet",
+            "-o",
+            tmp_path / f"t{threads}",
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stderr
         fits[threads] = pd.read_csv(tmp_path / f"t{threads}" / "fixef.csv").set_index("term")
     assert "reduce_sum" in (tmp_path / "t2" / "model.stan").read_text()
@@ -97,8 +136,21 @@ def test_two_threads_sample_the_same_posterior(tmp_path):
 
 def test_pystan_has_no_threads(tmp_path):
     data, formula, family, _ = CASES[0]
-    done = mixfit("fit", SAMPLE_DATA / data, "-f", formula, "--family", family, "--backend",
-                  "pystan", "--threads-per-chain", "2", "-o", tmp_path / "out", cwd=tmp_path)
+    done = mixfit(
+        "fit",
+        SAMPLE_DATA / data,
+        "-f",
+        formula,
+        "--family",
+        family,
+        "--backend",
+        "pystan",
+        "--threads-per-chain",
+        "2",
+        "-o",
+        tmp_path / "out",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
     assert "--threads-per-chain needs the stanli or cmdstan backend" in done.stderr
     assert not (tmp_path / "out").exists()

@@ -26,7 +26,7 @@ REPORT_OPTIONS = [
 
 @click.command()
 @with_options(MODEL_OPTIONS, SAMPLER_OPTIONS, REPORT_OPTIONS, [DEBUG_OPTION])
-@click.option("--chain", help="Only chain K (or 'array': $SLURM_ARRAY_TASK_ID), as a shard; see combine.")
+@click.option("--chain", help="Only chain K (or 'array'), written as a shard: see combine.")
 @errors_to_exit_codes
 def fit(**options) -> None:
     """Fit a model: SOURCE is a CSV file (with -f) or a YAML spec."""
