@@ -56,6 +56,12 @@ def _on_signal(signum: int, frame) -> None:
         return
     _received = signum
     stop_children()
+    native = signal.getsignal(signal.SIGINT)
+    if signum != signal.SIGINT and callable(native) and native is not _on_signal:
+        # a native sampler (stanli) polls a SIGINT handler of its own during its call, which
+        # would swallow an exception raised here: trip it, and it raises once the call returns
+        native(signal.SIGINT, frame)
+        return
     if not _critical:
         _raised = True
         raise KeyboardInterrupt

@@ -29,6 +29,7 @@ SAMPLER_KEYS = {
     "adapt_delta",
     "max_treedepth",
     "parallel_chains",
+    "threads_per_chain",
 }
 BACKENDS = ("auto", "stanli", "cmdstan", "pystan")
 
@@ -42,6 +43,8 @@ class SamplerSettings:
     adapt_delta: float = 0.8
     max_treedepth: int = 10
     parallel_chains: int | None = None  # default: the cores available
+    threads_per_chain: int = 1  # within-chain threads (reduce_sum), where the engine has them
+    chain: int | None = None  # run only this chain (1..chains) of the run, as an HPC job does
 
     @property
     def num_warmup(self) -> int:
@@ -52,14 +55,32 @@ class SamplerSettings:
         return self.iter - self.num_warmup
 
     @property
+    def run_chains(self) -> int:
+        """The chains this process samples: all of them, or the one chain of a chain job."""
+        return self.chains if self.chain is None else 1
+
+    @property
+    def stream_seed(self) -> int | None:
+        """The seed for an engine that cannot choose a chain's random stream: the run's seed, or
+        for one chain alone a seed of its own drawn from (seed, chain): chains never share one."""
+        if self.chain is None or self.seed is None:
+            return self.seed
+        import numpy as np
+
+        return int(np.random.SeedSequence([self.seed, self.chain]).generate_state(1)[0] >> 1)
+
+    @property
     def num_parallel(self) -> int:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        return max(1, min(self.chains, self.parallel_chains or cores or 1))
+        return max(1, min(self.run_chains, self.parallel_chains or available_cores()))
 
     def check(self) -> None:
         for name in ("chains", "iter", "max_treedepth"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if self.threads_per_chain < 1:
+            raise InputError(f"threads_per_chain must be at least 1 (got {self.threads_per_chain})")
+        if self.chain is not None and not 1 <= self.chain <= self.chains:
+            raise InputError(f"chain must be between 1 and {self.chains} (got {self.chain})")
         if self.parallel_chains is not None and self.parallel_chains < 1:
             raise InputError(f"parallel_chains must be at least 1 (got {self.parallel_chains})")
         if self.warmup is not None and not 0 <= self.warmup < self.iter:
@@ -71,6 +92,16 @@ class SamplerSettings:
             raise InputError(f"adapt_delta must be between 0 and 1 (got {self.adapt_delta})")
         if self.seed is not None and not 0 <= self.seed < 2**31:
             raise InputError(f"seed must be between 0 and 2^31 - 1 (got {self.seed})")
+
+
+def available_cores() -> int:
+    """The cores this process may use: a SLURM job's allocation (SLURM_CPUS_PER_TASK) where there
+    is one, since a job without CPU binding still sees every core of the node."""
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1
 
 
 @dataclass(frozen=True)

@@ -2,25 +2,48 @@
     blocks and the prior statements; sizes and prior hyperparameters are data, never literals. -#}
 {% import family.template as fam with context %}
 {% import "priors.stan" as priors %}
-{% macro linear_predictor() %}
+{#- the linear predictor of every row, or with rows = "start:end" of those rows only #}
+{% macro linear_predictor(rows="") %}
+{% set take = "[" ~ rows ~ "]" if rows else "" %}
     vector[N] mu = rep_vector({{ "Intercept" if intercept else "0.0" }}, N);
 {% if offset %}
-    mu += offsets;
+    mu += offsets{{ take }};
 {% endif %}
 {% for block in blocks %}
 {% if block.intercept %}
-    mu += col(r_{{ block.id }}, 1)[J_{{ block.id }}];  // the intercept, whose predictor is 1
+    mu += col(r_{{ block.id }}, 1)[J_{{ block.id }}{{ take }}];  // the intercept, whose predictor is 1
 {% endif %}
-    for (k in {{ 2 if block.intercept else 1 }}:M_{{ block.id }}) {
-      mu += col(r_{{ block.id }}, k)[J_{{ block.id }}] .* Z_{{ block.id }}[:, k];
+    for (k in {{ 2 if block.intercept else 1 }}:{{ "cols(r_%d)" % block.id if rows else "M_%d" % block.id }}) {
+      mu += col(r_{{ block.id }}, k)[J_{{ block.id }}{{ take }}] .* Z_{{ block.id }}[{{ rows or ":" }}, k];
     }
 {% endfor %}
 {% endmacro %}
+{#- what the reduce_sum form shares with every slice, beyond the family's own arguments #}
+{% macro shared(declare) %}
+{{- "data matrix " if declare }}Xc, {{ "vector " if declare }}b
+{%- if intercept %}, {{ "real " if declare }}Intercept{% endif %}
+{%- if offset %}, {{ "data vector " if declare }}offsets{% endif %}
+{%- for block in blocks %}, {{ "data array[] int " if declare }}J_{{ block.id }}, {{ "data matrix " if declare }}Z_{{ block.id }}, {{ "matrix " if declare }}r_{{ block.id }}{% endfor %}
+{%- endmacro %}
 // generated with mixfit
+{% if threads %}
+functions {
+  // the log-likelihood of rows start..end: reduce_sum shares the rows among a chain's threads
+  real partial_log_lik(array[] int rows, int start, int end, {{ fam.partial_arguments() }},
+                       {{ shared(true) }}) {
+    int N = end - start + 1;
+{{ linear_predictor("start:end").rstrip() }}
+    return {{ fam.partial_log_lik() }};
+  }
+}
+{% endif %}
 data {
   int<lower=1> N;  // total number of observations
 {{ fam.data() }}
   int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out and sample from the priors
+{% if threads %}
+  int<lower=1> grainsize;  // rows per slice of reduce_sum
+{% endif %}
   int<lower=0> K;  // number of population-level effects, intercept excluded
   matrix[N, K] X;  // population-level design matrix
   int<lower=0> P;  // number of population-level effects, intercept included
@@ -39,6 +62,9 @@ data {
 {{ priors.declarations(slots) }}}
 transformed data {
 {{ fam.transformed_data() }}
+{% if threads %}
+  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices
+{% endif %}
 {% if centred %}
   // centre the predictors so the intercept is sampled apart from the slopes
   vector[K] means_X;
@@ -95,8 +121,12 @@ transformed parameters {
 model {
   // likelihood; the population-level part goes through Stan's GLM function where there is one
   if (!prior_only) {
+{% if threads %}
+    target += reduce_sum(partial_log_lik, rows, grainsize, {% for a in fam.partial_arguments().split(", ") %}{{ a.split()[-1] }}, {% endfor %}{{ shared(false) }});
+{% else %}
 {{ linear_predictor() }}
 {{ fam.likelihood() }}
+{% endif %}
   }
   // priors
 {{ priors.statements(slots) }}{% for block in blocks %}

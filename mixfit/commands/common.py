@@ -40,6 +40,7 @@ MODEL_OPTIONS = [
         is_flag=True,
         help="Sample gaussian group-level effects jointly instead of integrating them out.",
     ),
+    click.option("--threads-per-chain", type=int, help="Threads within a chain (reduce_sum) (1)."),
 ]
 
 SAMPLER_OPTIONS = [

@@ -34,11 +34,16 @@ REPORT_OPTIONS = [
 
 @click.command()
 @with_options(MODEL_OPTIONS, SAMPLER_OPTIONS, REPORT_OPTIONS, [DEBUG_OPTION])
+@click.option("--chain", help="Only chain K (or 'array'), written as a shard: see combine.")
 @errors_to_exit_codes
 def fit(**options) -> None:
     """Fit a model: SOURCE is a CSV file (with -f) or a YAML spec."""
     from mixfit.console import Console
 
+    if options["chain"] is not None:
+        from mixfit.commands.hpc import fit_chain
+
+        return fit_chain(options)
     spec = run_spec(options)
     if spec.output is None:
         raise MixfitError("no output folder given: use -o OUTDIR (or 'output' in the spec)", INPUT)

@@ -2,8 +2,12 @@
 
 An entry is a folder of build artefacts plus ``manifest.json``, written last and atomically, that
 records each artefact's SHA-256. An entry whose artefacts don't match their manifest (a build killed
-half-way, a full disk) is treated as absent and rebuilt. A file lock per entry makes concurrent
-processes that need the same model build it once.
+half-way, a full disk) is treated as absent and rebuilt. A lock per entry makes concurrent
+processes that need the same model build it once, on one machine or on many sharing the cache's
+filesystem (array tasks on a cluster's nodes): a lease file created atomically (O_EXCL, which NFS,
+Lustre and GPFS honour, unlike flock, which some mounts keep per node), refreshed while its holder
+runs, and taken over once unrefreshed for LEASE_SECONDS (a holder killed at its time limit).
+A complete entry is never replaced, so even two builders that overlap leave readers whole files.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import platformdirs
 from mixfit import interrupt
 
 MANIFEST = "manifest.json"
+LEASE_SECONDS = 60
 
 
 def cache_root() -> Path:
@@ -49,7 +54,7 @@ class CacheEntry:
         """Hold this entry's lock; other processes wanting the same model wait here."""
         locks = self.root / "locks"
         locks.mkdir(parents=True, exist_ok=True)
-        with filelock.FileLock(str(locks / f"{self.key}.lock")):
+        with filelock.SoftFileLease(str(locks / f"{self.key}.lease"), lease_duration=LEASE_SECONDS):
             yield
 
     def files(self) -> list[Path] | None:
@@ -79,9 +84,10 @@ class CacheEntry:
             manifest = {"files": checksums, **info}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
             with interrupt.critical():
-                if self.path.exists():
-                    shutil.rmtree(self.path)
-                os.replace(staging, self.path)
+                if self.files() is None:  # another builder may have stored it meanwhile: keep theirs
+                    if self.path.exists():
+                        shutil.rmtree(self.path)
+                    os.replace(staging, self.path)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return [self.path / a.name for a in artefacts]

@@ -109,7 +109,7 @@ class CmdStanBackend:
         progress: Progress,
         meanwhile: Meanwhile = None,
     ) -> Draws:
-        progress("sample", None, f"Sampling {settings.chains} chains")
+        progress("sample", None, f"Sampling {settings.run_chains} chains")
         start = time.perf_counter()
         start_thread(meanwhile)
         # without warmup there is nothing to adapt in, as in PyStan; cmdstanpy then refuses any
@@ -122,7 +122,9 @@ class CmdStanBackend:
         try:
             fit = compiled.handle.sample(
                 data=data,
-                chains=settings.chains,
+                chains=settings.run_chains,
+                chain_ids=settings.chain,  # a chain job: the one-process run's stream for its chain
+                threads_per_chain=settings.threads_per_chain,
                 parallel_chains=settings.num_parallel,
                 seed=settings.seed,
                 iter_warmup=settings.num_warmup,
@@ -136,7 +138,7 @@ class CmdStanBackend:
             cause = _failure_cause(self._outputs) or str(exc).splitlines()[0]
             raise ToolchainError(f"CmdStan sampling failed: {cause}") from None
         seconds = time.perf_counter() - start
-        chains = settings.chains
+        chains = settings.run_chains
         posterior = {
             name: values.reshape(chains, -1, *values.shape[1:])
             for name, values in fit.stan_variables().items()
@@ -163,7 +165,11 @@ class CmdStanBackend:
         stan_file.write_text(code)
         try:
             options = {option.lstrip("-"): True for option in STANC_OPTIONS}
-            model = cmdstanpy.CmdStanModel(stan_file=str(stan_file), stanc_options=options)
+            model = cmdstanpy.CmdStanModel(
+                stan_file=str(stan_file),
+                stanc_options=options,
+                cpp_options={"STAN_THREADS": True} if "reduce_sum(" in code else None,
+            )
         except (ValueError, RuntimeError) as exc:
             lines = [ln for ln in str(exc).splitlines() if ln.strip()]
             detail = " ".join(lines[-6:]) if lines else type(exc).__name__

@@ -140,7 +140,7 @@ class PyStanBackend:
         start = time.perf_counter()
         with contextlib.redirect_stderr(stream), contextlib.redirect_stdout(stream):
             fit = compiled.handle.sample(
-                num_chains=settings.chains,
+                num_chains=settings.run_chains,
                 num_samples=settings.num_samples,
                 num_warmup=settings.num_warmup,
                 delta=settings.adapt_delta,
@@ -149,7 +149,7 @@ class PyStanBackend:
         seconds = time.perf_counter() - start
         if fit is None:  # PyStan swallows KeyboardInterrupt and returns nothing
             raise KeyboardInterrupt
-        return _draws(fit, settings.chains, settings.num_samples, seconds, stream.messages())
+        return _draws(fit, settings.run_chains, settings.num_samples, seconds, stream.messages())
 
     def close(self) -> None:
         if self._executor is not None:

@@ -63,13 +63,14 @@ class StanliBackend:
         progress: Progress,
         meanwhile: Meanwhile = None,
     ) -> Draws:
-        progress("sample", None, f"Sampling {settings.chains} chains")
+        progress("sample", None, f"Sampling {settings.run_chains} chains")
         start_thread(meanwhile)
         start = time.perf_counter()
         try:
             fit = compiled.handle.sample(
-                chains=settings.chains,
-                seed=settings.seed,
+                chains=settings.run_chains,
+                seed=settings.stream_seed,  # stanli's sample() cannot be given a chain id
+                threads_per_chain=settings.threads_per_chain,
                 warmup=settings.num_warmup,
                 samples=settings.num_samples,
                 delta=settings.adapt_delta,
@@ -80,7 +81,7 @@ class StanliBackend:
         except (RuntimeError, ValueError) as exc:
             raise ToolchainError(f"stanli sampling failed: {_first_line(exc)}") from None
         seconds = time.perf_counter() - start
-        return _draws(fit, settings.chains, settings.num_samples, seconds)
+        return _draws(fit, settings.run_chains, settings.num_samples, seconds)
 
     def close(self) -> None:
         pass

@@ -37,6 +37,7 @@ class Family:
     response: str  # real | positive | unit | binary | count | binomial | ordinal
     params: tuple[FamilyParam, ...] = ()
     scale_link: str | None = None  # the link brms's default prior scales use, if not the family's
+    threads: bool = True  # its template has a reduce_sum form (partial_log_lik), for threads
 
     @property
     def template(self) -> str:
@@ -72,8 +73,8 @@ FAMILIES: dict[str, Family] = {
         Family("binomial", ("logit", "probit", "cloglog"), "binomial"),
         Family("poisson", ("log",), "count"),
         Family("negbinomial", ("log",), "count", (SHAPE,)),
-        Family("zero_inflated_poisson", ("log",), "count", (ZI,)),
-        Family("zero_inflated_negbinomial", ("log",), "count", (SHAPE, ZI)),
+        Family("zero_inflated_poisson", ("log",), "count", (ZI,), threads=False),
+        Family("zero_inflated_negbinomial", ("log",), "count", (SHAPE, ZI), threads=False),
         Family("cumulative", ("logit", "probit"), "ordinal"),
     ]
 }

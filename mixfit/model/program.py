@@ -13,7 +13,7 @@ import pandas as pd
 from mixfit.errors import InputError
 from mixfit.model.centring import centred_blocks, population_map
 from mixfit.model.design import Design
-from mixfit.model.families import INVERSE_LINKS
+from mixfit.model.families import FAMILIES, INVERSE_LINKS
 from mixfit.model.priors import (
     DISTRIBUTIONS,
     Prior,
@@ -36,6 +36,7 @@ class Model:
     prior_only: bool = False  # sample from the priors alone: the likelihood is left out
     specs: tuple[PriorSpec, ...] = ()  # the user's priors, as given
     centred: tuple[bool, ...] = ()  # per group-level block: sampled centred (mixfit/centring.py)
+    threads: int = 1  # within-chain threads: above 1, the likelihood goes through reduce_sum
 
     @property
     def family(self):
@@ -63,10 +64,19 @@ def build_model(
     predictions: bool = True,
     marginal: bool = True,
     prior_only: bool = False,
+    threads: int = 1,
 ) -> Model:
     slots = _slots(design)
     resolve(slots, priors, default_priors(design))
     marginal = marginal and not prior_only and can_marginalise(design)
+    # the marginal program's likelihood runs over levels, not rows: nothing for threads to share
+    threads = 1 if marginal else threads
+    if threads > 1 and not design.family.family.threads:
+        threaded = ", ".join(name for name, f in FAMILIES.items() if f.threads)
+        raise InputError(
+            f"within-chain threads need a likelihood in reduce_sum form, which the "
+            f"{design.family.family.name} family does not have (families with one: {threaded})"
+        )
     # with the priors alone there are no data to pin the levels down: brms's non-centred form;
     # integrated out, the group-level effects are not sampled at all
     if prior_only or marginal:
@@ -81,6 +91,7 @@ def build_model(
         prior_only=prior_only,
         specs=tuple(priors),
         centred=tuple(centred),
+        threads=threads,
     )
     if prior_only:
         _check_proper(model)
@@ -175,6 +186,7 @@ def stan_code(model: Model) -> str:
             for s in model.slots
         ],
         "predictions": model.predictions,
+        "threads": model.threads > 1,
         "cor": bool(design.blocks) and design.blocks[0].has_cor,
         "terms": len(design.blocks[0].terms) if design.blocks else 0,
     }
@@ -199,6 +211,8 @@ def stan_data(model: Model) -> dict:
     design = model.design
     data: dict = {"N": design.n, "Y": design.response.values, "K": design.X.shape[1], "X": design.X}
     data["prior_only"] = int(model.prior_only)
+    if model.threads > 1 and not model.marginal:  # brms's default grainsize
+        data["grainsize"] = max(100, design.n // (2 * model.threads))
     if model.family.ordinal:
         data["nthres"] = len(model.thresholds)
     if design.response.trials is not None:

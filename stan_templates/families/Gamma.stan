@@ -17,3 +17,7 @@
     }
     y_rep = gamma_rng(shape, shape * exp(-mu));
 {%- endmacro %}
+{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+    the log-likelihood of rows start..end given their linear predictor mu #}
+{% macro partial_arguments() %}data vector Y, real shape{% endmacro %}
+{% macro partial_log_lik() %}gamma_lpdf(Y[start:end] | shape, shape * exp(-(mu + Xc[start:end] * b))){% endmacro %}

@@ -17,3 +17,7 @@
       y_rep[n] = beta_proportion_rng(inv_logit(mu[n]), phi);
     }
 {%- endmacro %}
+{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+    the log-likelihood of rows start..end given their linear predictor mu #}
+{% macro partial_arguments() %}data vector Y, real phi{% endmacro %}
+{% macro partial_log_lik() %}beta_proportion_lpdf(Y[start:end] | inv_logit(mu + Xc[start:end] * b), phi){% endmacro %}

@@ -20,3 +20,7 @@
       y_rep[n] = {{ dist }}_rng(mu[n], Intercept);
     }
 {%- endmacro %}
+{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+    the log-likelihood of rows start..end given their linear predictor mu #}
+{% macro partial_arguments() %}data array[] int Y, vector Intercept{% endmacro %}
+{% macro partial_log_lik() %}{{ dist }}_lpmf(Y[start:end] | mu + Xc[start:end] * b, Intercept){% endmacro %}

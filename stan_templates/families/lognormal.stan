@@ -20,3 +20,7 @@
     }
     y_rep = lognormal_rng(mu, sigma);
 {%- endmacro %}
+{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+    the log-likelihood of rows start..end given their linear predictor mu #}
+{% macro partial_arguments() %}data vector log_Y, real sigma{% endmacro %}
+{% macro partial_log_lik() %}normal_id_glm_lpdf(log_Y[start:end] | Xc[start:end], mu, b, sigma) - sum(log_Y[start:end]){% endmacro %}

@@ -16,3 +16,7 @@
     }
     y_rep = neg_binomial_2_log_rng(mu, shape);
 {%- endmacro %}
+{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+    the log-likelihood of rows start..end given their linear predictor mu #}
+{% macro partial_arguments() %}data array[] int Y, real shape{% endmacro %}
+{% macro partial_log_lik() %}neg_binomial_2_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b, shape){% endmacro %}

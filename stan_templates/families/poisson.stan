@@ -14,3 +14,7 @@
     }
     y_rep = poisson_log_rng(mu);
 {%- endmacro %}
+{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+    the log-likelihood of rows start..end given their linear predictor mu #}
+{% macro partial_arguments() %}data array[] int Y{% endmacro %}
+{% macro partial_log_lik() %}poisson_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b){% endmacro %}

@@ -18,3 +18,7 @@
     }
     y_rep = student_t_rng(nu, mu, sigma);
 {%- endmacro %}
+{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+    the log-likelihood of rows start..end given their linear predictor mu #}
+{% macro partial_arguments() %}data vector Y, real sigma, real nu{% endmacro %}
+{% macro partial_log_lik() %}student_t_lpdf(Y[start:end] | nu, mu + Xc[start:end] * b, sigma){% endmacro %}
