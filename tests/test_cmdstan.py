@@ -26,4 +26,4 @@ def test_cmdstan_fits_sleepstudy_like_brms(run_mixfit, tmp_path):
     assert again.returncode == 0, again.stderr
     assert read_json(tmp_path / "b" / "run.json")["model_from_cache"] is True
     draws = [az.from_netcdf(tmp_path / d / "draws.nc").posterior for d in ("a", "b")]
-    np.testing.assert_array_equal(draws[0]["b"].values, draws[1]["b"].values)
+    np.testing.assert_array_equal(draws[0]["b_Days"].values, draws[1]["b_Days"].values)

@@ -1,7 +1,8 @@
 """brms's hypothesis() for population-level effects: "Days > 5", "Intercept + 10 * Days > 350".
 
 An expression is read by a small parser of its own: numbers, names of population-level effects
-(``Days``, ``zBase:Trt1``, or with brms's prefix, ``b_Days``), ``+ - * / ^`` and parentheses, and
+(``Days``, ``zBase:Trt1``, an ordinal threshold ``Intercept[2]``, or with brms's prefix,
+``b_Days``), ``+ - * / ^`` and parentheses, and
 one ``<``, ``>`` or ``=`` between two sides. Nothing is evaluated as Python. ``left > right`` is
 tested as ``(left)-(right) > 0`` draw by draw: one-sided hypotheses get the (alpha, 1 - alpha)
 interval, the posterior probability and its odds (Evid.Ratio); a two-sided ``=`` gets the
@@ -30,7 +31,7 @@ COLUMNS = [
 ]
 TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-    r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.:]*)|(?P<op>[-+*/^()<>=]))"
+    r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.:]*(?:\[\d+\])?)|(?P<op>[-+*/^()<>=]))"
 )
 
 
@@ -77,7 +78,7 @@ class _Parser:
     atom := number | name | '(' sum ')'."""
 
     def __init__(self, side: str, text: str, effects: dict[str, np.ndarray]):
-        self.text, self.effects = text, effects
+        self.text, self.side, self.effects = text, side, effects
         self.tokens: list[tuple[str, str]] = []
         position = 0
         while position < len(side):
@@ -100,7 +101,7 @@ class _Parser:
 
     def _take(self) -> tuple[str, str]:
         if self.at >= len(self.tokens):
-            raise InputError(f"hypothesis {self.text!r} ends too early")
+            raise InputError(f"hypothesis {self.text!r}: {self.side!r} is incomplete")
         self.at += 1
         return self.tokens[self.at - 1]
 
@@ -139,8 +140,9 @@ class _Parser:
             return self._effect(token)
         if token == "(":
             value = self._sum()
-            if self._take()[1] != ")":
+            if self._peek() != ")":
                 raise InputError(f"hypothesis {self.text!r} has unbalanced parentheses")
+            self._take()
             return value
         raise InputError(f"hypothesis {self.text!r}: unexpected {token!r}")
 
@@ -161,6 +163,9 @@ def population_effects(design: dict, posterior) -> dict[str, np.ndarray]:
     effects = {}
     if posterior.intercept is not None:
         effects["Intercept"] = posterior.intercept
+    if posterior.thresholds is not None:
+        for k in range(posterior.thresholds.shape[1]):
+            effects[f"Intercept[{k + 1}]"] = posterior.thresholds[:, k]
     for i, coef in enumerate(design["population"]["coefs"]):
         effects[coef] = posterior.b[:, i]
     return effects

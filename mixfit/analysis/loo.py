@@ -92,6 +92,8 @@ class Loo:
 
 def loo(outdir: Path, name: str) -> Loo:
     path = outdir / "draws.nc"
+    if not outdir.is_dir():
+        raise InputError(f"results folder {str(outdir)!r} does not exist")
     if not path.is_file():
         raise InputError(f"{str(outdir)!r} is not a mixfit results folder (no draws.nc)")
     import arviz as az

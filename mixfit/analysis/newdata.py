@@ -99,7 +99,9 @@ def new_rows(
         offset=offset,
         trials=_trials(design, frame, source) if trials else None,
         groups=[
-            _group(group, frame, typed, source, allow_new_levels) if groups else None
+            _group(group, frame, typed, source, allow_new_levels, _levels(design))
+            if groups
+            else None
             for group in design["groups"]
         ],
     )
@@ -155,6 +157,15 @@ def response(design: dict, frame: pd.DataFrame, source: str) -> np.ndarray:
     return numbers.to_numpy(dtype=float)
 
 
+def _levels(design: dict) -> dict[str, list]:
+    """The fitted levels of each column the model codes as categorical."""
+    return {
+        name: entry["levels"]
+        for name, entry in design["variables"].items()
+        if entry.get("levels") is not None
+    }
+
+
 def _typed(column: pd.Series, name: str, entry: dict, source: str) -> pd.Series:
     blank = column.isna() | (column.astype(str).str.strip() == "")
     if blank.any():
@@ -189,7 +200,9 @@ def _population(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     population = design["population"]
     n = len(typed)
-    matrix = formulae_state.evaluate(population["formula"], typed, population["state"])
+    matrix = formulae_state.evaluate(
+        population["formula"], typed, population["state"], _levels(design)
+    )
     if matrix is None:
         return np.zeros((n, 0)), None
     offsets = [c for c in matrix.columns if c.startswith("offset(")]
@@ -205,7 +218,12 @@ def _population(
 
 
 def _group(
-    group: dict, frame: pd.DataFrame, typed: pd.DataFrame, source: str, allow_new: bool
+    group: dict,
+    frame: pd.DataFrame,
+    typed: pd.DataFrame,
+    source: str,
+    allow_new: bool,
+    levels: dict[str, list],
 ) -> GroupRows:
     keys = [frame[f] for f in group["factors"]]
     blank = np.zeros(len(frame), dtype=bool)
@@ -227,7 +245,9 @@ def _group(
         )
     position |= {level: len(group["levels"]) + k for k, level in enumerate(new_levels)}
     Z = [
-        formulae_state.evaluate(block["formula"], typed, block["state"]).to_numpy(dtype=float)
+        formulae_state.evaluate(block["formula"], typed, block["state"], levels).to_numpy(
+            dtype=float
+        )
         for block in group["blocks"]
     ]
     Z = np.column_stack(Z)

@@ -42,9 +42,16 @@ def response(expression: str, frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.asarray(matrices.response).ravel(), index=frame.index, name=expression)
 
 
-def evaluate(rhs: str, frame: pd.DataFrame, state: list[dict]) -> pd.DataFrame | None:
-    """The columns of ``rhs`` for new rows, coded with a fitted matrix's ``state``."""
-    matrix = build(rhs, frame)
+def evaluate(
+    rhs: str, frame: pd.DataFrame, state: list[dict], levels: dict[str, list]
+) -> pd.DataFrame | None:
+    """The columns of ``rhs`` for new rows, coded with a fitted matrix's ``state``.
+
+    formulae shapes a matrix by the levels it sees, and a factor with one level in an
+    interaction has no columns at all; so the matrix is built from the rows plus one row per
+    fitted level of each categorical column (``levels``), then evaluated on the rows alone.
+    """
+    matrix = build(rhs, _with_every_level(frame, levels))
     if matrix is None:
         return None
     restore(matrix, state)
@@ -52,12 +59,32 @@ def evaluate(rhs: str, frame: pd.DataFrame, state: list[dict]) -> pd.DataFrame |
         return matrix.evaluate_new_data(frame).as_dataframe()
 
 
+def _with_every_level(frame: pd.DataFrame, levels: dict[str, list]) -> pd.DataFrame:
+    levels = {name: values for name, values in levels.items() if name in frame}
+    if not levels:
+        return frame
+    size = max(len(values) for values in levels.values())
+    extra = frame.iloc[[0] * size].reset_index(drop=True)
+    for name, values in levels.items():
+        cycled = [values[k % len(values)] for k in range(size)]
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            cycled = pd.Categorical(cycled, categories=column.cat.categories)
+        extra[name] = cycled
+    return pd.concat([frame, extra], ignore_index=True)
+
+
 def columns_read(matrix) -> list[str]:
     """The data columns a matrix's terms read, in formula order."""
     if matrix is None:
         return []
-    names = [name for c in _components(matrix) for name in sorted(c.var_names)]
+    names = [name for c in _components(matrix) for name in component_columns(c)]
     return list(dict.fromkeys(names))
+
+
+def component_columns(component) -> list[str]:
+    """The data columns one term component reads (formulae lists a literal as '')."""
+    return sorted(name for name in component.var_names if name)
 
 
 def capture(matrix) -> list[dict]:

@@ -127,7 +127,7 @@ def _variables(frame: pd.DataFrame, matrices: list) -> dict[str, dict]:
     for matrix in matrices:
         for term in matrix.terms.values():
             for component in getattr(term, "components", []):
-                columns = sorted(component.var_names)
+                columns = formulae_state.component_columns(component)
                 names += columns
                 if component.levels is not None and len(columns) == 1:
                     levels.setdefault(columns[0], formulae_state.plain(component.levels))
@@ -163,5 +163,5 @@ def _effects(population) -> list[str]:
     for term in population.terms.values():
         for component in getattr(term, "components", []):
             if getattr(component, "kind", None) != "offset":
-                names += sorted(component.var_names)
+                names += formulae_state.component_columns(component)
     return list(dict.fromkeys(names))

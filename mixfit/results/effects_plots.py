@@ -37,11 +37,12 @@ def effects_figure(
     figure = Figure(figsize=(6.4, 4.4), dpi=DPI, layout="constrained")
     ax = figure.add_subplot()
     groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))
+    scale = max((abs(v) for v, _ in groups if isinstance(v, float)), default=0.0)
     categorical = is_categorical(variables[effect])
     width = 0.6 / max(1, len(groups))
     for k, (value, rows) in enumerate(groups):
         color = COLORS[k % len(COLORS)]
-        label = None if by is None else f"{by} = {_short(value)}"
+        label = None if by is None else f"{by} = {_short(value, scale)}"
         if categorical:
             x = np.arange(len(rows)) + (k - (len(groups) - 1) / 2) * width
             errors = [rows["estimate__"] - rows["lower__"], rows["upper__"] - rows["estimate__"]]
@@ -78,8 +79,11 @@ def _response_label(design: dict) -> str:
     return response["name"]
 
 
-def _short(value) -> str:
-    return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)
+def _short(value, scale: float) -> str:
+    """A value of ``by`` for the legend; a mean of centred data (1e-17) reads 0."""
+    if not isinstance(value, (float, np.floating)):
+        return str(value)
+    return f"{0.0 if abs(value) < 1e-6 * scale else value:.3g}"
 
 
 def _file_part(text: str) -> str:
