@@ -109,3 +109,14 @@ def test_a_group_named_like_a_parameter_gets_a_level_dimension_of_its_own(tmp_pa
     named = brms_posterior(model, fake_stan_draws(model))
     assert named["r_sigma"].dims == ("chain", "draw", "sigma__level", "sigma__term")
     assert named["sigma"].dims == ("chain", "draw")
+
+
+def test_a_term_twice_for_one_group_is_refused(run_mixfit):
+    """brms refuses it too: sd_Subject__Intercept would name two parameters."""
+    done = run_mixfit(
+        "standata", SAMPLE_DATA / "sleepstudy.csv", "-f",
+        "Reaction ~ Days + (1 | Subject) + (1 + Days | Subject)",
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("mixfit: error:") and len(done.stderr.splitlines()) == 1
+    assert "the group-level effect 'Intercept' of 'Subject' appears twice" in done.stderr
