@@ -33,26 +33,38 @@ CASES = {
     "predict: an older results folder": (["predict", "older", "new.csv"], "has no design.json"),
     "predict: no data file": (["predict", "FIT", "nope.csv"], "'nope.csv' does not exist"),
     "predict: a column missing": (["predict", "FIT", "no_days.csv"], "lacks the column 'Days'"),
-    "predict: a new level": (["predict", "FIT", "new_level.csv", "-o", "p.csv"],
-                             "use --allow-new-levels"),
+    "predict: a new level": (
+        ["predict", "FIT", "new_level.csv", "-o", "p.csv"],
+        "use --allow-new-levels",
+    ),
     "predict: text for a number": (["predict", "FIT", "text_days.csv"], "must be numeric"),
     "predict: no rows": (["predict", "FIT", "header.csv"], "has a header but no rows"),
     "predict: ragged rows": (["predict", "FIT", "ragged.csv"], "line 3 has 3 field(s)"),
-    "predict: unknown type": (["predict", "FIT", "new.csv", "--type", "mean"],
-                              "Invalid value for '--type'"),
+    "predict: unknown type": (
+        ["predict", "FIT", "new.csv", "--type", "mean"],
+        "Invalid value for '--type'",
+    ),
     "predict: unknown way to draw new levels": (
         ["predict", "FIT", "new.csv", "--sample-new-levels", "random"],
         "Invalid value for '--sample-new-levels'",
     ),
-    "predict: a re_formula other than NA": (["predict", "FIT", "new.csv", "--re-formula",
-                                             "~ (1 | Subject)"], "only NA"),
-    "predict: prob outside (0, 1)": (["predict", "FIT", "new.csv", "--prob", "1.5"],
-                                     "Invalid value for '--prob'"),
+    "predict: a re_formula other than NA": (
+        ["predict", "FIT", "new.csv", "--re-formula", "~ (1 | Subject)"],
+        "only NA",
+    ),
+    "predict: prob outside (0, 1)": (
+        ["predict", "FIT", "new.csv", "--prob", "1.5"],
+        "Invalid value for '--prob'",
+    ),
     "predict: output is a folder": (["predict", "FIT", "new.csv", "-o", "empty"], "is a folder"),
-    "predict: output folder missing": (["predict", "FIT", "new.csv", "-o", "no/p.csv"],
-                                       "does not exist"),
-    "predict: one file for both outputs": (["predict", "FIT", "new.csv", "-o", "p.nc", "--draws",
-                                            "p.nc"], "name the same file"),
+    "predict: output folder missing": (
+        ["predict", "FIT", "new.csv", "-o", "no/p.csv"],
+        "does not exist",
+    ),
+    "predict: one file for both outputs": (
+        ["predict", "FIT", "new.csv", "-o", "p.nc", "--draws", "p.nc"],
+        "name the same file",
+    ),
     # loo
     "loo: no results folder": (["loo", "nowhere"], "does not exist"),
     "loo: not a results folder": (["loo", "empty"], "not a mixfit results folder"),
@@ -63,24 +75,38 @@ CASES = {
     "r2: no results folder": (["r2", "nowhere"], "does not exist"),
     "r2: no r2.csv": (["r2", "older"], "has no r2.csv"),
     # hypothesis
-    "hypothesis: unknown effect": (["hypothesis", "FIT", "Dayz > 5"],
-                                   "'Dayz' is not a population-level effect"),
-    "hypothesis: Python code": (["hypothesis", "FIT", "__import__('os').system('touch X') > 0"],
-                                "can't read"),
+    "hypothesis: unknown effect": (
+        ["hypothesis", "FIT", "Dayz > 5"],
+        "'Dayz' is not a population-level effect",
+    ),
+    "hypothesis: Python code": (
+        ["hypothesis", "FIT", "__import__('os').system('touch X') > 0"],
+        "can't read",
+    ),
     "hypothesis: no comparison": (["hypothesis", "FIT", "Days"], "must be of the form"),
     "hypothesis: unbalanced": (["hypothesis", "FIT", "(Days > 5"], "unbalanced parentheses"),
     "hypothesis: none given": (["hypothesis", "FIT"], "Missing argument"),
-    "hypothesis: alpha outside (0, 0.5)": (["hypothesis", "FIT", "Days > 5", "--alpha", "0.7"],
-                                           "Invalid value for '--alpha'"),
+    "hypothesis: alpha outside (0, 0.5)": (
+        ["hypothesis", "FIT", "Days > 5", "--alpha", "0.7"],
+        "Invalid value for '--alpha'",
+    ),
     # effects
-    "effects: unknown predictor": (["effects", "FIT", "--effect", "Dayz", "-o", "e.png"],
-                                   "'Dayz' is not a population-level predictor"),
-    "effects: by itself": (["effects", "FIT", "--effect", "Days", "--by", "Days", "-o", "e.png"],
-                           "is the effect itself"),
-    "effects: unknown by": (["effects", "FIT", "--effect", "Days", "--by", "Subject", "-o",
-                             "e.png"], "'Subject' is not a population-level predictor"),
-    "effects: unknown format": (["effects", "FIT", "--effect", "Days", "-o", "e.docx"],
-                                "give a file ending in"),
+    "effects: unknown predictor": (
+        ["effects", "FIT", "--effect", "Dayz", "-o", "e.png"],
+        "'Dayz' is not a population-level predictor",
+    ),
+    "effects: by itself": (
+        ["effects", "FIT", "--effect", "Days", "--by", "Days", "-o", "e.png"],
+        "is the effect itself",
+    ),
+    "effects: unknown by": (
+        ["effects", "FIT", "--effect", "Days", "--by", "Subject", "-o", "e.png"],
+        "'Subject' is not a population-level predictor",
+    ),
+    "effects: unknown format": (
+        ["effects", "FIT", "--effect", "Days", "-o", "e.docx"],
+        "give a file ending in",
+    ),
     "effects: no output": (["effects", "FIT", "--effect", "Days"], "Missing option '-o'"),
 }
 
@@ -106,8 +132,20 @@ def folders(sleepstudy_fit, run_mixfit, tmp_path_factory) -> dict[str, Path]:
     other = root / "other_data"
     rows = (Path(__file__).parent.parent / "sample_data" / "sleepstudy.csv").read_text()
     (root / "fewer.csv").write_text("\n".join(rows.splitlines()[:171]) + "\n")
-    done = run_mixfit("fit", root / "fewer.csv", "-f", "Reaction ~ Days + (Days | Subject)",
-                      "-o", other, "--chains", "1", "--iter", "200", "--no-plots", "--quiet")
+    done = run_mixfit(
+        "fit",
+        root / "fewer.csv",
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "-o",
+        other,
+        "--chains",
+        "1",
+        "--iter",
+        "200",
+        "--no-plots",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     return {"FIT": out, "older": older, "no_log_lik": no_log_lik, "other_data": other}
 
@@ -124,8 +162,13 @@ def catalogue(folders, cache_dir, tmp_path_factory) -> dict:
         args = [str(folders[a]) if a in folders else a for a in CASES[name][0]]
         start = snapshot(cwd)
         done = subprocess.run(
-            [sys.executable, "-m", "mixfit", *args], capture_output=True, text=True, cwd=cwd,
-            env={**os.environ, "MIXFIT_CACHE_DIR": str(cache_dir)}, timeout=300,
+            [sys.executable, "-m", "mixfit", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env={**os.environ, "MIXFIT_CACHE_DIR": str(cache_dir)},
+            timeout=300,
         )
         return name, (done, start == snapshot(cwd))
 

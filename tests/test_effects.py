@@ -17,9 +17,21 @@ def bernoulli_fit(run_mixfit, tmp_path_factory):
     """A numeric and a categorical predictor."""
     out = tmp_path_factory.mktemp("effects") / "out"
     done = run_mixfit(
-        "fit", SAMPLE_DATA / "bernoulli_crossed.csv", "-f",
-        "y ~ x + trt + (1 | subject) + (1 | item)", "--family", "bernoulli", "-o", out,
-        "--chains", "2", "--iter", "400", "--seed", "2", "--quiet",
+        "fit",
+        SAMPLE_DATA / "bernoulli_crossed.csv",
+        "-f",
+        "y ~ x + trt + (1 | subject) + (1 | item)",
+        "--family",
+        "bernoulli",
+        "-o",
+        out,
+        "--chains",
+        "2",
+        "--iter",
+        "400",
+        "--seed",
+        "2",
+        "--quiet",
     )
     assert done.returncode == 0, done.stderr
     return out
@@ -50,8 +62,9 @@ def test_categorical_effect_by_numeric_and_the_reverse(bernoulli_fit, run_mixfit
     table = conditional_effects(fit.design, fit.posterior, "trt", by="x")
     assert list(table.columns) == ["trt", "x", "estimate__", "se__", "lower__", "upper__"]
     x = fit.design["variables"]["x"]
-    assert sorted(table["x"].unique()) == pytest.approx([x["mean"] - x["sd"], x["mean"],
-                                                         x["mean"] + x["sd"]])
+    assert sorted(table["x"].unique()) == pytest.approx(
+        [x["mean"] - x["sd"], x["mean"], x["mean"] + x["sd"]]
+    )
     assert set(table["trt"]) == {"control", "treated"}
     assert table["estimate__"].between(0, 1).all()  # probabilities: the inverse link applied
     done = run_mixfit("effects", bernoulli_fit, "--effect", "x:trt", "-o", tmp_path / "e.csv")
@@ -62,7 +75,8 @@ def test_categorical_effect_by_numeric_and_the_reverse(bernoulli_fit, run_mixfit
     control = saved[saved["trt"] == "control"]
     alone = conditional_effects(fit.design, fit.posterior, "x")
     np.testing.assert_allclose(control["estimate__"], alone["estimate__"], rtol=1e-12)
-    done = run_mixfit("effects", bernoulli_fit, "--effect", "trt", "--by", "x",
-                      "-o", tmp_path / "e.png")
+    done = run_mixfit(
+        "effects", bernoulli_fit, "--effect", "trt", "--by", "x", "-o", tmp_path / "e.png"
+    )
     assert done.returncode == 0, done.stderr
     assert matplotlib.image.imread(tmp_path / "e.png").std() > 0.01

@@ -34,8 +34,11 @@ def test_days_above_5_matches_brms(sleepstudy_fit, run_mixfit):
 @pytest.fixture
 def effects() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    return {"Intercept": rng.normal(250, 7, 4000), "Days": rng.normal(10, 1.6, 4000),
-            "zBase:Trt1": rng.normal(-0.1, 0.1, 4000)}
+    return {
+        "Intercept": rng.normal(250, 7, 4000),
+        "Days": rng.normal(10, 1.6, 4000),
+        "zBase:Trt1": rng.normal(-0.1, 0.1, 4000),
+    }
 
 
 def test_arithmetic_follows_r(effects):
@@ -44,7 +47,7 @@ def test_arithmetic_follows_r(effects):
         "Intercept + 10 * Days > 350": a + 10 * d - 350,
         "(Intercept - Days) / 2 < 100": (a - d) / 2 - 100,
         "-Days^2 < -90": -(d**2) + 90,  # as in R: -(Days^2)
-        "2^3^2 * Days > 0": 2 ** 9 * d,  # right-associative, as in R
+        "2^3^2 * Days > 0": 2**9 * d,  # right-associative, as in R
         "b_Days - .5e1 > 0": d - 5,
         "zBase:Trt1 < 0": effects["zBase:Trt1"],
     }
@@ -67,8 +70,14 @@ def test_one_and_two_sided(effects):
     assert two["CI.Upper"] == pytest.approx(np.quantile(effects["Days"] - 10, 0.975))
     assert hypothesis("Days = 0", effects)["Star"] == "*"
     assert list(hypotheses(["Days > 9", "Days = 10"], effects, 0.05).columns) == [
-        "Hypothesis", "Estimate", "Est.Error", "CI.Lower", "CI.Upper", "Evid.Ratio",
-        "Post.Prob", "Star",
+        "Hypothesis",
+        "Estimate",
+        "Est.Error",
+        "CI.Lower",
+        "CI.Upper",
+        "Evid.Ratio",
+        "Post.Prob",
+        "Star",
     ]
 
 

@@ -22,8 +22,16 @@ def intercepts_only(run_mixfit, tmp_path_factory):
     """brms's m0: Reaction ~ Days + (1 | Subject), same settings as the session's m1."""
     out = tmp_path_factory.mktemp("loo") / "m0"
     done = run_mixfit(
-        "fit", SAMPLE_DATA / "sleepstudy.csv", "-f", "Reaction ~ Days + (1 | Subject)", "-o", out,
-        "--seed", "1", "--no-plots", "--quiet",
+        "fit",
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
+        "Reaction ~ Days + (1 | Subject)",
+        "-o",
+        out,
+        "--seed",
+        "1",
+        "--no-plots",
+        "--quiet",
     )
     assert done.returncode == 0, done.stderr
     return out

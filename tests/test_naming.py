@@ -22,8 +22,13 @@ def test_sleepstudy_draws_carry_brms_names(sleepstudy_fit):
     out, _ = sleepstudy_fit
     posterior = az.from_netcdf(out / "draws.nc").posterior
     assert list(posterior.data_vars) == [
-        "b_Intercept", "b_Days", "sd_Subject__Intercept", "sd_Subject__Days",
-        "cor_Subject__Intercept__Days", "sigma", "r_Subject",
+        "b_Intercept",
+        "b_Days",
+        "sd_Subject__Intercept",
+        "sd_Subject__Days",
+        "cor_Subject__Intercept__Days",
+        "sigma",
+        "r_Subject",
     ]
     r = posterior["r_Subject"]
     assert r.dims == ("chain", "draw", "Subject", "Subject__term")
@@ -49,9 +54,20 @@ def test_sleepstudy_draws_carry_brms_names(sleepstudy_fit):
 def test_blocks_of_one_group_share_one_r_variable(run_mixfit, tmp_path):
     out = tmp_path / "out"
     done = run_mixfit(
-        "fit", SAMPLE_DATA / "sleepstudy.csv", "-f",
-        "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", "-o", out, "--chains", "2",
-        "--iter", "300", "--seed", "1", "--no-plots", "--quiet",
+        "fit",
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
+        "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)",
+        "-o",
+        out,
+        "--chains",
+        "2",
+        "--iter",
+        "300",
+        "--seed",
+        "1",
+        "--no-plots",
+        "--quiet",
     )
     assert done.returncode == 0, done.stderr
     posterior = xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf")
@@ -85,10 +101,15 @@ def fake_stan_draws(model, chains: int = 2, draws: int = 5) -> xr.Dataset:
 
 
 def test_ordinal_thresholds_are_b_intercept_with_a_threshold_dimension():
-    spec = build_spec({}, {
-        "data": SAMPLE_DATA / "family_cumulative_logit.csv", "formula": "y ~ x + (1 | g)",
-        "family": "cumulative", "levels": ("none", "mild", "moderate", "severe"),
-    })
+    spec = build_spec(
+        {},
+        {
+            "data": SAMPLE_DATA / "family_cumulative_logit.csv",
+            "formula": "y ~ x + (1 | g)",
+            "family": "cumulative",
+            "levels": ("none", "mild", "moderate", "severe"),
+        },
+    )
     model = prepare(spec).model
     stan = fake_stan_draws(model)
     named = brms_posterior(model, stan)
@@ -101,11 +122,17 @@ def test_ordinal_thresholds_are_b_intercept_with_a_threshold_dimension():
 
 
 def test_a_group_named_like_a_parameter_gets_a_level_dimension_of_its_own(tmp_path):
-    data = pd.DataFrame({
-        "y": np.arange(12.0) % 5, "x": np.arange(12.0), "sigma": ["a", "b", "c"] * 4,
-    })
+    data = pd.DataFrame(
+        {
+            "y": np.arange(12.0) % 5,
+            "x": np.arange(12.0),
+            "sigma": ["a", "b", "c"] * 4,
+        }
+    )
     data.to_csv(tmp_path / "d.csv", index=False)
-    model = prepare(build_spec({}, {"data": tmp_path / "d.csv", "formula": "y ~ x + (1 | sigma)"})).model
+    model = prepare(
+        build_spec({}, {"data": tmp_path / "d.csv", "formula": "y ~ x + (1 | sigma)"})
+    ).model
     named = brms_posterior(model, fake_stan_draws(model))
     assert named["r_sigma"].dims == ("chain", "draw", "sigma__level", "sigma__term")
     assert named["sigma"].dims == ("chain", "draw")
@@ -114,7 +141,9 @@ def test_a_group_named_like_a_parameter_gets_a_level_dimension_of_its_own(tmp_pa
 def test_a_term_twice_for_one_group_is_refused(run_mixfit):
     """brms refuses it too: sd_Subject__Intercept would name two parameters."""
     done = run_mixfit(
-        "standata", SAMPLE_DATA / "sleepstudy.csv", "-f",
+        "standata",
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
         "Reaction ~ Days + (1 | Subject) + (1 + Days | Subject)",
     )
     assert done.returncode == 2

@@ -20,28 +20,34 @@ from mixfit.spec import build_spec
 CASES = {
     "sleepstudy": ("sleepstudy.csv", "Reaction ~ Days + (Days | Subject)", {}),
     "scaled, two blocks": (
-        "sleepstudy.csv", "Reaction ~ scale(Days) + I(Days ** 2) + (1 | Subject) + (0 + Days | Subject)",
+        "sleepstudy.csv",
+        "Reaction ~ scale(Days) + I(Days ** 2) + (1 | Subject) + (0 + Days | Subject)",
         {},
     ),
     "factor, interaction": (
-        "epilepsy_sim.csv", "count ~ zAge + zBase * Trt + center(log(Base)) + (1 | patient)",
+        "epilepsy_sim.csv",
+        "count ~ zAge + zBase * Trt + center(log(Base)) + (1 | patient)",
         {"family": "poisson", "factors": ("Trt",)},
     ),
     "offset, crossed": (
-        "poisson_crossed.csv", "count ~ x + offset(log(exposure)) + (1 | site) + (1 | year)",
+        "poisson_crossed.csv",
+        "count ~ x + offset(log(exposure)) + (1 | site) + (1 | year)",
         {"family": "poisson"},
     ),
     "text factor, bernoulli": (
-        "bernoulli_crossed.csv", "y ~ x + trt + (1 + trt || subject) + (1 | item)",
+        "bernoulli_crossed.csv",
+        "y ~ x + trt + (1 + trt || subject) + (1 | item)",
         {"family": "bernoulli"},
     ),
     "trials, factor() call": (
-        "family_binomial_cloglog.csv", "k | trials(n) ~ x + factor(n) + (1 | g)",
+        "family_binomial_cloglog.csv",
+        "k | trials(n) ~ x + factor(n) + (1 | g)",
         {"family": "binomial(link=cloglog)"},
     ),
     "nested groups": ("radon.csv", "log_radon ~ floor + (1 | county/floor)", {}),
     "ordinal text response": (
-        "family_cumulative_logit.csv", "y ~ x + (1 | g)",
+        "family_cumulative_logit.csv",
+        "y ~ x + (1 | g)",
         {"family": "cumulative", "levels": ("none", "mild", "moderate", "severe")},
     ),
 }
@@ -62,7 +68,9 @@ def saved_design(prepared_fit) -> dict:
 def test_the_fitted_rows_give_back_the_fitted_matrices(name):
     fit = prepared(name)
     design = saved_design(fit)
-    raw = read_csv(fit.table.path).loc[lambda f: f[list(fit.table.frame.columns)].notna().all(axis=1)]
+    raw = read_csv(fit.table.path).loc[
+        lambda f: f[list(fit.table.frame.columns)].notna().all(axis=1)
+    ]
     rows = new_rows(design, raw.reset_index(drop=True), "data")
     fitted = training_rows(fit.model.design)
     np.testing.assert_allclose(rows.X, fitted.X, rtol=1e-12, atol=1e-12)
@@ -76,15 +84,18 @@ def test_the_fitted_rows_give_back_the_fitted_matrices(name):
         assert new.new_levels == []
     if fitted.trials is not None:
         np.testing.assert_array_equal(rows.trials, fitted.trials)
-    np.testing.assert_array_equal(response(design, raw.reset_index(drop=True), "data"),
-                                  fit.model.design.response.values)
+    np.testing.assert_array_equal(
+        response(design, raw.reset_index(drop=True), "data"), fit.model.design.response.values
+    )
 
 
 def test_stateful_transforms_keep_the_fitted_values_for_one_new_row():
     fit = prepared("scaled, two blocks")
     design = saved_design(fit)
     state = design["population"]["state"][0]["transforms"][0]
-    assert state["mean"] == pytest.approx(4.5) and state["std"] == pytest.approx(np.std(np.arange(10)))
+    assert state["mean"] == pytest.approx(4.5) and state["std"] == pytest.approx(
+        np.std(np.arange(10))
+    )
     rows = new_rows(design, pd.DataFrame({"Days": [9], "Subject": [308]}), "new")
     # scale(9) with the fitted mean and SD, not those of one row (which would divide by zero)
     assert rows.X[0].tolist() == pytest.approx([(9 - 4.5) / np.std(np.arange(10)), 81.0])
@@ -107,7 +118,11 @@ def write(tmp_path: Path, text: str) -> pd.DataFrame:
 
 ERRORS = {
     "a column missing": ("Subject\n308\n", {}, "lacks the column 'Days' that the model uses"),
-    "text in a numeric column": ("Days,Subject\nfour,308\n", {}, "'Days' of new.csv must be numeric"),
+    "text in a numeric column": (
+        "Days,Subject\nfour,308\n",
+        {},
+        "'Days' of new.csv must be numeric",
+    ),
     "a population value missing": ("Days,Subject\n,308\n", {}, "'Days' of new.csv has no value"),
     "a new level": ("Days,Subject\n1,999\n", {}, "level '999' of grouping factor 'Subject'"),
     "an empty level": ("Days,Subject\n1,\n", {}, "(empty) of grouping factor 'Subject'"),

@@ -37,18 +37,40 @@ def family_args(name: str) -> list:
 
 
 FITS = {
-    "sleepstudy joint": [SAMPLE_DATA / "sleepstudy.csv", "-f",
-                         "Reaction ~ Days + (Days | Subject)", "--no-marginal"],
-    "poisson, offset, crossed": [SAMPLE_DATA / "poisson_crossed.csv", "-f",
-                                 "count ~ x + offset(log(exposure)) + (1 | site) + (1 | year)",
-                                 "--family", "poisson"],
-    "bernoulli, text factor": [SAMPLE_DATA / "bernoulli_crossed.csv", "-f",
-                               "y ~ x + trt + (1 | subject) + (1 | item)", "--family", "bernoulli"],
+    "sleepstudy joint": [
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "--no-marginal",
+    ],
+    "poisson, offset, crossed": [
+        SAMPLE_DATA / "poisson_crossed.csv",
+        "-f",
+        "count ~ x + offset(log(exposure)) + (1 | site) + (1 | year)",
+        "--family",
+        "poisson",
+    ],
+    "bernoulli, text factor": [
+        SAMPLE_DATA / "bernoulli_crossed.csv",
+        "-f",
+        "y ~ x + trt + (1 | subject) + (1 | item)",
+        "--family",
+        "bernoulli",
+    ],
     "epilepsy, factor interaction": family_args("epilepsy"),
-    **{name: family_args(name) for name in (
-        "negbinomial", "zero_inflated_poisson", "zero_inflated_negbinomial", "student", "Gamma",
-        "lognormal", "bernoulli_probit", "binomial_cloglog",
-    )},
+    **{
+        name: family_args(name)
+        for name in (
+            "negbinomial",
+            "zero_inflated_poisson",
+            "zero_inflated_negbinomial",
+            "student",
+            "Gamma",
+            "lognormal",
+            "bernoulli_probit",
+            "binomial_cloglog",
+        )
+    },
 }
 
 
@@ -81,8 +103,9 @@ def fitted_rows(out) -> pd.DataFrame:
 def test_log_lik_of_the_fitted_rows_is_the_fits_own(fits, name):
     out, done = fits[name]
     assert done.returncode == 0, done.stderr
-    values = log_lik(out, fitted_rows(out), allow_new_levels=False,
-                     sample_new_levels="uncertainty", seed=1)
+    values = log_lik(
+        out, fitted_rows(out), allow_new_levels=False, sample_new_levels="uncertainty", seed=1
+    )
     stored = xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf")
     expected = next(iter(stored.data_vars.values())).values
     np.testing.assert_allclose(values, expected.reshape(values.shape), rtol=1e-6, atol=1e-8)
@@ -90,8 +113,9 @@ def test_log_lik_of_the_fitted_rows_is_the_fits_own(fits, name):
 
 def test_log_lik_of_the_marginal_fit_is_its_own(sleepstudy_fit):
     out, _ = sleepstudy_fit
-    values = log_lik(out, fitted_rows(out), allow_new_levels=False,
-                     sample_new_levels="uncertainty", seed=1)
+    values = log_lik(
+        out, fitted_rows(out), allow_new_levels=False, sample_new_levels="uncertainty", seed=1
+    )
     stored = xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf")
     np.testing.assert_allclose(values, stored["Reaction"].values.reshape(values.shape), rtol=1e-9)
 
@@ -134,8 +158,18 @@ def new_subject_draws(sleepstudy_fit, run_mixfit, tmp_path_factory):
     draws = {}
     for how in ("uncertainty", "gaussian", "old_levels"):
         done = run_mixfit(
-            "predict", out, folder / "new.csv", "--allow-new-levels", "--sample-new-levels", how,
-            "--seed", "11", "-o", folder / f"{how}.csv", "--draws", folder / f"{how}.nc",
+            "predict",
+            out,
+            folder / "new.csv",
+            "--allow-new-levels",
+            "--sample-new-levels",
+            how,
+            "--seed",
+            "11",
+            "-o",
+            folder / f"{how}.csv",
+            "--draws",
+            folder / f"{how}.nc",
         )
         assert done.returncode == 0, done.stderr
         with xr.open_dataset(folder / f"{how}.nc", engine="h5netcdf") as saved:
@@ -221,8 +255,9 @@ def test_population_level_only(sleepstudy_fit):
 def ordinal_fit(run_mixfit, tmp_path_factory):
     """PyStan: stanli 0.24 runs no generated quantities with ordered_logistic_rng (a build)."""
     out = tmp_path_factory.mktemp("ordinal") / "out"
-    done = run_mixfit("fit", *family_args("cumulative_logit"), *QUICK, "--backend", "pystan",
-                      "-o", out)
+    done = run_mixfit(
+        "fit", *family_args("cumulative_logit"), *QUICK, "--backend", "pystan", "-o", out
+    )
     assert done.returncode == 0, done.stderr
     return out
 
@@ -242,8 +277,13 @@ def test_ordinal_predictions_are_one_column_per_category(ordinal_fit):
     assert list(shares.columns) == [f"P(Y = {c})" for c in categories]
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
     np.testing.assert_allclose(shares.to_numpy(), means.to_numpy(), atol=0.07)
-    values = log_lik(ordinal_fit, fitted_rows(ordinal_fit), allow_new_levels=False,
-                     sample_new_levels="uncertainty", seed=1)
+    values = log_lik(
+        ordinal_fit,
+        fitted_rows(ordinal_fit),
+        allow_new_levels=False,
+        sample_new_levels="uncertainty",
+        seed=1,
+    )
     stored = xr.open_dataset(ordinal_fit / "draws.nc", group="log_likelihood", engine="h5netcdf")
     np.testing.assert_allclose(values, stored["y"].values.reshape(values.shape), rtol=1e-9)
 

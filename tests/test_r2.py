@@ -12,7 +12,7 @@ from conftest import REFERENCE, SAMPLE_DATA
 from mixfit.analysis import predict as predict_module
 from mixfit.analysis import r2 as r2_module
 from mixfit.analysis.newdata import Rows
-from mixfit.analysis.predict import Model
+from mixfit.analysis.predict import FamilyLink
 from mixfit.analysis.saved_fit import load
 
 BRMS = json.loads((REFERENCE / "sleepstudy_post.json").read_text())["bayes_R2_m1"][0]
@@ -27,8 +27,10 @@ def direct_r2(out) -> np.ndarray:
     j = data["Subject"].astype(str).map(level).to_numpy()
     r = posterior.groups[0].r
     ypred = (
-        posterior.intercept[:, None] + posterior.b[:, [0]] * data["Days"].to_numpy()
-        + r[:, j, 0] + r[:, j, 1] * data["Days"].to_numpy()
+        posterior.intercept[:, None]
+        + posterior.b[:, [0]] * data["Days"].to_numpy()
+        + r[:, j, 0]
+        + r[:, j, 1] * data["Days"].to_numpy()
     )
     fitted = ypred.var(axis=1, ddof=1)
     residual = (data["Reaction"].to_numpy() - ypred).var(axis=1, ddof=1)
@@ -68,17 +70,25 @@ def test_chunks_and_a_subset_of_draws(sleepstudy_fit, monkeypatch):
 
     days = data["Days"].to_numpy(dtype=float)
     rows = Rows(
-        X=days[:, None], offset=None, trials=None,
-        groups=[GroupRows(data["Subject"].astype(str).map(level).to_numpy(),
-                          np.column_stack([np.ones(180), days]), [])],
+        X=days[:, None],
+        offset=None,
+        trials=None,
+        groups=[
+            GroupRows(
+                data["Subject"].astype(str).map(level).to_numpy(),
+                np.column_stack([np.ones(180), days]),
+                [],
+            )
+        ],
     )
     y = data["Reaction"].to_numpy(dtype=float)
-    model = Model.of(fit.design)
+    model = FamilyLink.of(fit.design)
     whole = r2_module.bayes_r2_draws(model, fit.posterior, rows, y)
     np.testing.assert_allclose(whole, direct_r2(out), rtol=1e-10)
     monkeypatch.setattr(predict_module, "CHUNK_VALUES", 7 * fit.posterior.size)  # 7 rows a chunk
-    np.testing.assert_allclose(r2_module.bayes_r2_draws(model, fit.posterior, rows, y), whole,
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        r2_module.bayes_r2_draws(model, fit.posterior, rows, y), whole, rtol=1e-10
+    )
     monkeypatch.setattr(r2_module, "MAX_VALUES", 180 * 500)
     subset = r2_module.bayes_r2_draws(model, fit.posterior, rows, y)
     assert len(subset) == 500

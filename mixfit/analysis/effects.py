@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit.analysis.newdata import new_rows
-from mixfit.analysis.predict import Model, chunks, draws_of
+from mixfit.analysis.predict import FamilyLink, chunks, draws_of
 from mixfit.analysis.saved_fit import Posterior
 from mixfit.errors import InputError
 
@@ -28,7 +28,7 @@ def conditional_effects(
     """A row per grid point: ``effect`` (and ``by``), estimate__, se__, lower__, upper__."""
     check_effect(design, effect, by)
     grid = _grid(design, effect, by)
-    model = Model.of(design)
+    model = FamilyLink.of(design)
     rows = new_rows(design, grid, "the conditions", groups=False)
     estimate = np.empty((rows.n, 4))
     rng = np.random.default_rng(0)

@@ -46,7 +46,7 @@ COUNTS = {
 
 
 @dataclass(frozen=True)
-class Model:
+class FamilyLink:
     """What turns a linear predictor into predictions: family, link, ordinal categories."""
 
     family: str
@@ -54,7 +54,7 @@ class Model:
     categories: list[str]
 
     @classmethod
-    def of(cls, design: dict) -> Model:
+    def of(cls, design: dict) -> FamilyLink:
         return cls(design["family"], design["link"], design["response"]["categories"])
 
     @property
@@ -150,7 +150,7 @@ def chunks(posterior: Posterior, rows: Rows) -> Iterator[np.ndarray]:
 
 def draws_of(
     kind: str,
-    model: Model,
+    model: FamilyLink,
     posterior: Posterior,
     rows: Rows,
     chunk: np.ndarray,
@@ -201,7 +201,7 @@ def predict(
 ) -> pd.DataFrame:
     """brms's summary columns (fitted / predict), a row per row of ``frame``."""
     check_choices(kind, sample_new_levels)
-    model = Model.of(fit.design)
+    model = FamilyLink.of(fit.design)
     rows = new_rows(
         fit.design,
         frame,
@@ -254,7 +254,7 @@ def log_lik(
     ``outdir``: draws (chains one after another) x rows, with the family's likelihood."""
     check_choices("epred", sample_new_levels)
     fit = load(outdir)
-    model = Model.of(fit.design)
+    model = FamilyLink.of(fit.design)
     source = "the new data"
     rows = new_rows(fit.design, newdata, source, allow_new_levels=allow_new_levels)
     y = response(fit.design, newdata, source)
@@ -281,7 +281,7 @@ def log_lik(
 class _DrawsFile:
     """Every draw of the predictions, written chunk by chunk into a netCDF file (h5netcdf)."""
 
-    def __init__(self, path: Path, kind: str, model: Model, posterior: Posterior, n: int):
+    def __init__(self, path: Path, kind: str, model: FamilyLink, posterior: Posterior, n: int):
         import h5netcdf.legacyapi as netcdf
 
         self.file = netcdf.Dataset(str(path), "w")

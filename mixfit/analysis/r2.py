@@ -13,14 +13,16 @@ import numpy as np
 import pandas as pd
 
 from mixfit.analysis.newdata import Rows
-from mixfit.analysis.predict import Effects, Model, chunks, draws_of
+from mixfit.analysis.predict import Effects, FamilyLink, chunks, draws_of
 from mixfit.analysis.saved_fit import Posterior
 from mixfit.results.summaries import interval_columns
 
 MAX_VALUES = 100_000_000
 
 
-def bayes_r2_draws(model: Model, posterior: Posterior, rows: Rows, y: np.ndarray) -> np.ndarray:
+def bayes_r2_draws(
+    model: FamilyLink, posterior: Posterior, rows: Rows, y: np.ndarray
+) -> np.ndarray:
     """R² per draw (or per draw of an evenly spaced subset, past MAX_VALUES values)."""
     keep = max(1, MAX_VALUES // max(1, rows.n))
     if posterior.size > keep:

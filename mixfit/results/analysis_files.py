@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from mixfit.analysis.newdata import training_rows
-from mixfit.analysis.predict import Model as Predictions
+from mixfit.analysis.predict import FamilyLink
 from mixfit.analysis.r2 import bayes_r2_draws, bayes_r2_table
 from mixfit.analysis.saved_fit import Posterior, posterior_draws
 from mixfit.model.program import Model
@@ -43,5 +43,5 @@ def analysis_files(model: Model, idata, frame: pd.DataFrame, prob: float) -> Ana
     design = design_file.describe(model, frame)
     posterior = posterior_draws(draws.posterior, design)
     y = model.design.response.values
-    r2 = bayes_r2_draws(Predictions.of(design), posterior, training_rows(model.design), y)
+    r2 = bayes_r2_draws(FamilyLink.of(design), posterior, training_rows(model.design), y)
     return AnalysisFiles(draws, design, posterior, bayes_r2_table(r2, prob))
