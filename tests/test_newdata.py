@@ -45,6 +45,24 @@ CASES = {
         {"family": "binomial(link=cloglog)"},
     ),
     "nested groups": ("radon.csv", "log_radon ~ floor + (1 | county/floor)", {}),
+    "intercept only": ("Dyestuff.csv", "Yield ~ 1 + (1 | Batch)", {}),
+    "no intercept": ("sleepstudy.csv", "Reaction ~ 0 + Days + (1 | Subject)", {}),
+    "group-level terms only": ("sleepstudy.csv", "Reaction ~ 0 + (1 | Subject)", {}),
+    "response expression, a:b group": (
+        "poisson_crossed.csv",
+        "log(exposure) ~ x + (1 | site:year)",
+        {},
+    ),
+    "bernoulli text response": (
+        "bernoulli_crossed.csv",
+        "trt ~ x + (1 | subject)",
+        {"family": "bernoulli"},
+    ),
+    "uncorrelated slope, numeric group": (
+        "poisson_crossed.csv",
+        "count ~ x + (1 + x || year)",
+        {"family": "poisson"},
+    ),
     "ordinal text response": (
         "family_cumulative_logit.csv",
         "y ~ x + (1 | g)",

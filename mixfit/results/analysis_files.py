@@ -15,7 +15,7 @@ from mixfit.analysis.r2 import bayes_r2_draws, bayes_r2_table
 from mixfit.analysis.saved_fit import Posterior, posterior_draws
 from mixfit.model.program import Model
 from mixfit.results import design_file
-from mixfit.results.naming import with_brms_names
+from mixfit.results.naming import brms_posterior, with_posterior
 
 
 @dataclass
@@ -39,9 +39,10 @@ class AnalysisFiles:
 
 def analysis_files(model: Model, idata, frame: pd.DataFrame, prob: float) -> AnalysisFiles:
     """``frame``: the rows the model was fitted to."""
-    draws = with_brms_names(model, idata)
+    named = brms_posterior(model, idata.posterior)
+    draws = with_posterior(idata, named)
     design = design_file.describe(model, frame)
-    posterior = posterior_draws(draws.posterior, design)
+    posterior = posterior_draws(named, design)
     y = model.design.response.values
     r2 = bayes_r2_draws(FamilyLink.of(design), posterior, training_rows(model.design), y)
     return AnalysisFiles(draws, design, posterior, bayes_r2_table(r2, prob))

@@ -28,10 +28,9 @@ from mixfit.model.program import Model
 INTERNAL_PREFIXES = ("z_", "L_", "C_")
 
 
-def with_brms_names(model: Model, idata):
-    """A shallow copy of ``idata`` whose posterior carries brms's names."""
+def with_posterior(idata, posterior: xr.Dataset):
+    """A shallow copy of ``idata`` with ``posterior`` (brms_posterior's) as its posterior."""
     named = copy.copy(idata)
-    posterior = brms_posterior(model, idata.posterior)
     if isinstance(named, xr.DataTree):  # ArviZ 1.x keeps its groups in a DataTree
         named["posterior"] = posterior
     else:
@@ -40,6 +39,8 @@ def with_brms_names(model: Model, idata):
 
 
 def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
+    if isinstance(posterior, xr.DataTree):  # ArviZ 1.x's group
+        posterior = posterior.to_dataset()
     design = model.design
     out: dict[str, xr.DataArray] = {}
     if model.thresholds:
@@ -69,13 +70,11 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
     taken = set(out) | {"chain", "draw", "threshold"}
     for group, blocks in _by_group(design.blocks).items():
         level_dim = f"{group}__level" if group in taken else group
-        r = xr.concat(
-            [
-                posterior[f"r_{b.id}"].rename({f"level_{b.id}": level_dim, f"term_{b.id}": "t"})
-                for b in blocks
-            ],
-            dim="t",
-        )
+        parts = [
+            posterior[f"r_{b.id}"].rename({f"level_{b.id}": level_dim, f"term_{b.id}": "t"})
+            for b in blocks
+        ]
+        r = parts[0] if len(parts) == 1 else xr.concat(parts, dim="t")  # one block: no copy
         out[f"r_{group}"] = r.rename({"t": f"{group}__term"})
     known = {"b", "Intercept", "b_Intercept"} | {p.name for p in model.family.params}
     for block in design.blocks:
