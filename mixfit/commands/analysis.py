@@ -185,6 +185,9 @@ def hypothesis(
     table = hypotheses(list(expressions), population_effects(fit.design, fit.posterior), alpha)
     if as_json:
         records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        for record in records:  # JSON has no infinity: "Inf", as R prints it
+            if record["Evid.Ratio"] == float("inf"):
+                record["Evid.Ratio"] = "Inf"
         click.echo(json.dumps(records, indent=2))
     else:
         click.echo(hypotheses_text(table, alpha), nl=False)
