@@ -12,7 +12,7 @@ import sys
 import click
 
 from mixfit import __version__, interrupt
-from mixfit.commands import classical, engines, fitting, hpc, results
+from mixfit.commands import analysis, classical, engines, fitting, hpc, results
 from mixfit.commands.common import interrupted
 
 
@@ -22,7 +22,7 @@ def cli() -> None:
     """Fit Bayesian mixed-effects models to CSV data with Stan."""
 
 
-for _stage in (fitting, results, engines, classical, hpc):
+for _stage in (fitting, classical, results, analysis, hpc, engines):
     for _command in _stage.COMMANDS:
         cli.add_command(_command)
 

@@ -109,9 +109,9 @@ def test_same_seed_gives_identical_draws(run_mixfit, sleepstudy, tmp_path):
         )
         assert done.returncode == 0, done.stderr
         posteriors.append(az.from_netcdf(tmp_path / name / "draws.nc").posterior)
-    for var in ("b", "sd_1", "sigma", "r_1"):
+    for var in ("b_Days", "sd_Subject__Days", "sigma", "r_Subject"):
         np.testing.assert_array_equal(posteriors[0][var].values, posteriors[1][var].values)
-    assert posteriors[0]["b"].shape[:2] == (2, 150)
+    assert posteriors[0]["b_Days"].shape == (2, 150)
 
 
 def truth(name: str) -> dict:

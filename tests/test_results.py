@@ -38,11 +38,10 @@ def test_coef_is_fixef_plus_ranef_draw_by_draw(sleepstudy_fit):
     posterior = az.from_netcdf(out / "draws.nc").posterior
     coef = pd.read_csv(out / "coef.csv", dtype={"level": str})
     mine = coef[coef["level"] == "308"].set_index("term")
-    level = list(posterior["r_1"].coords["level_1"].values).index("308")
-    r = posterior["r_1"].values[:, :, level, :].reshape(-1, 2)
+    r = posterior["r_Subject"].sel(Subject="308")
     combined = {
-        "Intercept": posterior["b_Intercept"].values.reshape(-1) + r[:, 0],
-        "Days": posterior["b"].values[:, :, 0].reshape(-1) + r[:, 1],
+        "Intercept": (posterior["b_Intercept"] + r.sel(Subject__term="Intercept")).values.ravel(),
+        "Days": (posterior["b_Days"] + r.sel(Subject__term="Days")).values.ravel(),
     }
     for term, draws in combined.items():
         assert mine.loc[term, "Estimate"] == pytest.approx(draws.mean(), rel=1e-9)

@@ -103,6 +103,7 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
     ]
     _check_finite(f"the response {response_name!r}", response.values, formula.text)
     _check_levels_per_row(blocks, len(frame), family)
+    _check_terms_once(blocks, formula.text)
     for name in X.columns:
         _check_finite(f"the predictor {name!r}", X[name], formula.text)
     if offset is not None:
@@ -184,6 +185,19 @@ def _check_levels_per_row(blocks: list[GroupBlock], rows: int, family: FamilyCho
                 f"grouping factor {block.group!r} has a level for every row ({len(block.levels)} "
                 f"levels, {rows} rows): its effects can't be told apart from the residual"
             )
+
+
+def _check_terms_once(blocks: list[GroupBlock], text: str) -> None:
+    """As brms: one term twice for one grouping factor would be two parameters of one name."""
+    seen: set[tuple[str, str]] = set()
+    for block in blocks:
+        for term in block.terms:
+            if (block.group, term) in seen:
+                raise InputError(
+                    f"formula {text!r}: the group-level effect {term!r} of {block.group!r} "
+                    "appears twice"
+                )
+            seen.add((block.group, term))
 
 
 def check_separation(design: Design, slots: list) -> None:

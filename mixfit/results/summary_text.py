@@ -69,6 +69,22 @@ def summary_text(
     return "\n".join(lines) + "\n"
 
 
+def r2_section(r2: pd.DataFrame, prob: float = 0.95) -> str:
+    """The Bayesian R² (r2.csv) as a table after the summary's others."""
+    low, high = interval_columns(prob)
+    pct = f"{prob * 100:g}%"
+    shown = pd.DataFrame(
+        {
+            "Estimate": r2["Estimate"].map(_num),
+            "Est.Error": r2["Est.Error"].map(_num),
+            f"l-{pct} CI": r2[low].map(_num),
+            f"u-{pct} CI": r2[high].map(_num),
+        }
+    )
+    shown.index = ["R2"]
+    return "\nBayesian R2 (brms's bayes_R2):\n" + shown.to_string() + "\n"
+
+
 def _table(rows: pd.DataFrame, prob: float) -> list[str]:
     low, high = interval_columns(prob)
     pct = f"{prob * 100:g}%"

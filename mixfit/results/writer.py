@@ -16,9 +16,10 @@ import numpy as np
 from mixfit import __version__, interrupt
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
+from mixfit.results.analysis_files import analysis_files
 from mixfit.results.classical_report import ClassicalReport
 from mixfit.results.diagnostics import Diagnostics, diagnose
-from mixfit.results.summary_text import summary_text
+from mixfit.results.summary_text import r2_section, summary_text
 
 if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
     from mixfit.pipeline import FitResult
@@ -84,8 +85,10 @@ def write_results(
     checks = diagnose(
         result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
     )
-    text = summary_text(model, fixef, varcorr, run, prob) + "\n" + checks.verdict() + "\n"
     classical = ClassicalReport.beside(result, fixef, varcorr, prob) if result.classical else None
+    after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
+    text = summary_text(model, fixef, varcorr, run, prob) + r2_section(after.r2, prob)
+    text += "\n" + checks.verdict() + "\n"
     if not model.predictions:
         text += (
             "Note: rows x draws is too large to store log_lik and y_rep; draws.nc has no "
@@ -95,8 +98,7 @@ def write_results(
     with staged(outdir) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
-        # draws are noise to zlib: compressing them costs seconds and saves a few per cent
-        result.idata.to_netcdf(str(stage / "draws.nc"), engine="h5netcdf", compress=False)
+        after.write(stage)  # draws.nc (brms's names), design.json, r2.csv
         fixef.to_csv(stage / "fixef.csv", index=False)
         summaries.ranef(model, posterior, prob).to_csv(stage / "ranef.csv", index=False)
         summaries.coef(model, posterior, prob).to_csv(stage / "coef.csv", index=False)
@@ -113,6 +115,7 @@ def write_results(
             from mixfit.results.plots import write_plots
 
             images = write_plots(model, result.idata, stage / "plots")
+            images += after.plots(stage / "plots")
             tables = {
                 "Population-level effects": fixef,
                 "Group-level effects and family parameters": varcorr,

@@ -1,0 +1,127 @@
+"""Each family's mean, random draws and log-likelihood given the linear predictor, as a table.
+
+The same distributions as the Stan templates (stan_templates/families/*.stan), computed on arrays
+of rows x draws: ``mu`` is the inverse link of the linear predictor, ``params`` the family's
+parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means are brms's posterior_epred (lognormal:
+exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; binomial: trials p); ordinal families give
+each category's probability, as a last axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+INVERSE_LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda eta: eta,
+    "log": np.exp,
+    "logit": special.expit,
+    "probit": special.ndtr,
+    "cloglog": lambda eta: -np.expm1(-np.exp(eta)),
+}
+
+
+def _stats():
+    """scipy.stats takes about a second to import: only log-likelihoods need it."""
+    from scipy import stats
+
+    return stats
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    mean: Callable  # (mu, params, trials) -> E[y]
+    draw: Callable  # (mu, params, trials, rng) -> y
+    log_lik: Callable  # (y, mu, params, trials) -> log p(y)
+
+
+def _zero_inflated(count: Likelihood, p_zero: Callable) -> Likelihood:
+    """A structural zero with probability zi, else the count distribution."""
+
+    def log_lik(y, mu, p, n):
+        zi = p["zi"]
+        counted = np.log1p(-zi) + count.log_lik(y, mu, p, n)
+        return np.where(y == 0, np.logaddexp(np.log(zi), np.log1p(-zi) + p_zero(mu, p)), counted)
+
+    return Likelihood(
+        mean=lambda mu, p, n: (1 - p["zi"]) * mu,
+        draw=lambda mu, p, n, rng: np.where(
+            rng.random(mu.shape) < p["zi"], 0, count.draw(mu, p, n, rng)
+        ),
+        log_lik=log_lik,
+    )
+
+
+POISSON = Likelihood(
+    mean=lambda mu, p, n: mu,
+    draw=lambda mu, p, n, rng: rng.poisson(mu),
+    log_lik=lambda y, mu, p, n: _stats().poisson.logpmf(y, mu),
+)
+NEGBINOMIAL = Likelihood(
+    mean=lambda mu, p, n: mu,
+    draw=lambda mu, p, n, rng: rng.poisson(rng.gamma(p["shape"], mu / p["shape"])),
+    log_lik=lambda y, mu, p, n: _stats().nbinom.logpmf(
+        y, p["shape"], p["shape"] / (p["shape"] + mu)
+    ),
+)
+
+LIKELIHOODS: dict[str, Likelihood] = {
+    "gaussian": Likelihood(
+        mean=lambda mu, p, n: mu,
+        draw=lambda mu, p, n, rng: rng.normal(mu, p["sigma"]),
+        log_lik=lambda y, mu, p, n: _stats().norm.logpdf(y, mu, p["sigma"]),
+    ),
+    "student": Likelihood(
+        mean=lambda mu, p, n: mu,
+        draw=lambda mu, p, n, rng: mu + p["sigma"] * rng.standard_t(p["nu"], mu.shape),
+        log_lik=lambda y, mu, p, n: _stats().t.logpdf(y, p["nu"], mu, p["sigma"]),
+    ),
+    "lognormal": Likelihood(
+        mean=lambda mu, p, n: np.exp(mu + p["sigma"] ** 2 / 2),
+        draw=lambda mu, p, n, rng: rng.lognormal(mu, p["sigma"]),
+        log_lik=lambda y, mu, p, n: _stats().norm.logpdf(np.log(y), mu, p["sigma"]) - np.log(y),
+    ),
+    "Gamma": Likelihood(
+        mean=lambda mu, p, n: mu,
+        draw=lambda mu, p, n, rng: rng.gamma(p["shape"], mu / p["shape"]),
+        log_lik=lambda y, mu, p, n: _stats().gamma.logpdf(y, p["shape"], scale=mu / p["shape"]),
+    ),
+    "beta": Likelihood(
+        mean=lambda mu, p, n: mu,
+        draw=lambda mu, p, n, rng: rng.beta(mu * p["phi"], (1 - mu) * p["phi"]),
+        log_lik=lambda y, mu, p, n: _stats().beta.logpdf(y, mu * p["phi"], (1 - mu) * p["phi"]),
+    ),
+    "bernoulli": Likelihood(
+        mean=lambda mu, p, n: mu,
+        draw=lambda mu, p, n, rng: (rng.random(mu.shape) < mu).astype(np.int64),
+        log_lik=lambda y, mu, p, n: np.where(y == 1, np.log(mu), np.log1p(-mu)),
+    ),
+    "binomial": Likelihood(
+        mean=lambda mu, p, n: n * mu,
+        draw=lambda mu, p, n, rng: rng.binomial(np.broadcast_to(n, mu.shape), mu),
+        log_lik=lambda y, mu, p, n: _stats().binom.logpmf(y, n, mu),
+    ),
+    "poisson": POISSON,
+    "negbinomial": NEGBINOMIAL,
+    "zero_inflated_poisson": _zero_inflated(POISSON, lambda mu, p: -mu),
+    "zero_inflated_negbinomial": _zero_inflated(
+        NEGBINOMIAL, lambda mu, p: -p["shape"] * np.log1p(mu / p["shape"])
+    ),
+}
+
+
+def category_probabilities(eta: np.ndarray, thresholds: np.ndarray, link: str) -> np.ndarray:
+    """Ordinal: P(y = k) for k = 1..K, as rows x draws x K, from P(y <= k) = F(threshold_k - eta);
+    ``thresholds`` is draws x (K - 1)."""
+    cdf = INVERSE_LINKS[link](thresholds[None, :, :] - eta[:, :, None])
+    shape = (*eta.shape, 1)
+    return np.diff(np.concatenate([np.zeros(shape), cdf, np.ones(shape)], axis=-1), axis=-1)
+
+
+def ordinal_draw(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A category 1..K per row and draw."""
+    u = rng.random(probabilities.shape[:-1])[..., None]
+    return (np.cumsum(probabilities, axis=-1)[..., :-1] < u).sum(axis=-1) + 1

@@ -1,0 +1,287 @@
+"""New rows to the numbers of a fitted model's design, coded as the fit coded its own data.
+
+A results folder's design.json (mixfit/results/design_file.py) says which columns the model
+reads and how: numeric columns as numbers, categorical ones among the fitted levels, stateful
+transforms with the fitted values, grouping factors' levels as labelled in the tables. A value the
+model can't code (a column missing, a level of a population-level factor never seen, a new level
+of a grouping factor not allowed) is an error naming it. An empty grouping value is a new level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mixfit.errors import InputError
+from mixfit.model import formulae_state
+from mixfit.model.data import check_rows, read_header
+from mixfit.model.design import Design, _label, brms_name
+
+
+@dataclass(frozen=True)
+class GroupRows:
+    index: np.ndarray  # per row: its level among the fitted ones (0..L-1), or L + k: new level k
+    Z: np.ndarray  # rows x the group's terms (its blocks side by side)
+    new_levels: list[str]
+
+
+@dataclass(frozen=True)
+class Rows:
+    X: np.ndarray  # rows x population-level coefficients (no intercept column)
+    offset: np.ndarray | None
+    trials: np.ndarray | None
+    groups: list[GroupRows | None]  # per group of design.json; None: left out (re_formula NA)
+
+    @property
+    def n(self) -> int:
+        return len(self.X)
+
+
+def read_csv(path: Path, as_text: bool = False) -> pd.DataFrame:
+    """NEWDATA.csv, checked the way a fit's data file is; every column kept, every row.
+    ``as_text``: every value as the text written in the file (empty for a missing value)."""
+    header = read_header(path)
+    if check_rows(path, len(header)) == 0:
+        raise InputError(f"data file {str(path)!r} has a header but no rows")
+    text = {"dtype": str, "keep_default_na": False} if as_text else {}
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True, engine="c", **text)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise InputError(f"cannot parse data file {str(path)!r}: {first_line}") from None
+
+
+def required_columns(design: dict, *, groups: bool, trials: bool) -> list[str]:
+    names = list(design["population"]["variables"])
+    if groups:
+        for group in design["groups"]:
+            names += [v for block in group["blocks"] for v in block["variables"]]
+            names += group["factors"]
+    column = design["response"]["trials"]
+    if trials and column is not None and not column.isdigit():
+        names.append(column)
+    return list(dict.fromkeys(names))
+
+
+def new_rows(
+    design: dict,
+    frame: pd.DataFrame,
+    source: str,
+    *,
+    groups: bool = True,
+    allow_new_levels: bool = False,
+    trials: bool = True,
+) -> Rows:
+    """``frame``'s rows as the model's numbers. ``groups=False`` leaves the group-level terms
+    out (``re_formula = NA``); ``trials=False`` does not ask for a binomial's trials."""
+    needed = required_columns(design, groups=groups, trials=trials)
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        raise InputError(
+            f"{source} lacks the column{'s' if len(missing) > 1 else ''} {names} that the model "
+            f"uses (columns: {', '.join(map(str, frame.columns))})"
+        )
+    typed = pd.DataFrame(
+        {
+            name: _typed(frame[name], name, entry, source)
+            for name, entry in design["variables"].items()
+            if name in needed
+        },
+        index=frame.index,
+    )
+    X, offset = _population(design, typed, source)
+    return Rows(
+        X=X,
+        offset=offset,
+        trials=_trials(design, frame, source) if trials else None,
+        groups=[
+            _group(group, frame, typed, source, allow_new_levels, _levels(design))
+            if groups
+            else None
+            for group in design["groups"]
+        ],
+    )
+
+
+def training_rows(design: Design) -> Rows:
+    """The fitted rows, from the matrices the fit built (as in standata.json)."""
+    grouped: dict[str, list] = {}
+    for block in design.blocks:
+        grouped.setdefault(block.group, []).append(block)
+    return Rows(
+        X=design.X,
+        offset=design.offset,
+        trials=design.response.trials,
+        groups=[
+            GroupRows(blocks[0].J - 1, np.column_stack([b.Z for b in blocks]), [])
+            for blocks in grouped.values()
+        ],
+    )
+
+
+def response(design: dict, frame: pd.DataFrame, source: str) -> np.ndarray:
+    """The response of new rows as the likelihood takes it: numbers, 0/1, or categories 1..K."""
+    info = design["response"]
+    name = info["name"]
+    if name in frame.columns:
+        values = frame[name]
+    else:
+        try:
+            values = formulae_state.response(name, frame)
+        except Exception as exc:  # noqa: BLE001 - formulae raises many types for a bad expression
+            raise InputError(
+                f"the response {name!r} can't be computed from {source}: {exc}"
+            ) from None
+    if values.isna().any():
+        row = int(np.flatnonzero(values.isna().to_numpy())[0]) + 1
+        raise InputError(f"the response {name!r} of {source} is missing in row {row}")
+    coded = info["categories"] or info["binary_levels"]
+    if coded:
+        labels = values.map(_text)
+        unknown = sorted(set(labels) - set(coded))
+        if unknown:
+            raise InputError(
+                f"the response {name!r} of {source} has values the model never saw: "
+                f"{', '.join(repr(u) for u in unknown[:5])} (known: {', '.join(coded)})"
+            )
+        position = {label: k for k, label in enumerate(coded)}
+        return labels.map(position).to_numpy() + (1 if info["categories"] else 0)
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        bad = values[numbers.isna()].iloc[0]
+        raise InputError(f"the response {name!r} of {source} must be numeric (found {bad!r})")
+    return numbers.to_numpy(dtype=float)
+
+
+def _levels(design: dict) -> dict[str, list]:
+    """The fitted levels of each column the model codes as categorical."""
+    return {
+        name: entry["levels"]
+        for name, entry in design["variables"].items()
+        if entry.get("levels") is not None
+    }
+
+
+def _typed(column: pd.Series, name: str, entry: dict, source: str) -> pd.Series:
+    blank = column.isna() | (column.astype(str).str.strip() == "")
+    if blank.any():
+        row = int(np.flatnonzero(blank.to_numpy())[0]) + 1
+        raise InputError(f"column {name!r} of {source} has no value in row {row}")
+    levels = entry.get("levels")
+    if entry["type"] == "categorical" or levels is not None:
+        labels = column.map(_text)
+        known = [_text(level) for level in levels]
+        unknown = list(dict.fromkeys(v for v in labels if v not in known))
+        if unknown:
+            raise InputError(
+                f"{source}: level{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(u) for u in unknown[:5])} of {name!r} never appeared in the "
+                f"fitted data (levels: {', '.join(known[:20])})"
+            )
+        if entry["type"] == "categorical":
+            codes = labels.map({label: k for k, label in enumerate(known)})
+            return pd.Series(
+                pd.Categorical.from_codes(codes.to_numpy(), categories=levels), index=column.index
+            )
+        return labels.map(dict(zip(known, levels)))
+    numbers = pd.to_numeric(column, errors="coerce")
+    if numbers.isna().any():
+        bad = column[numbers.isna()].iloc[0]
+        raise InputError(f"column {name!r} of {source} must be numeric (found {bad!r})")
+    return numbers.astype(float)
+
+
+def _population(
+    design: dict, typed: pd.DataFrame, source: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    population = design["population"]
+    n = len(typed)
+    matrix = formulae_state.evaluate(
+        population["formula"], typed, population["state"], _levels(design)
+    )
+    if matrix is None:
+        return np.zeros((n, 0)), None
+    offsets = [c for c in matrix.columns if c.startswith("offset(")]
+    X = matrix.drop(columns=offsets + (["Intercept"] if population["intercept"] else []))
+    if [brms_name(c) for c in X.columns] != population["coefs"]:
+        raise InputError("design.json does not match the model's population-level terms")
+    offset = matrix[offsets].sum(axis=1).to_numpy(dtype=float) if offsets else None
+    for name in X.columns:
+        _check_finite(X[name].to_numpy(dtype=float), f"the predictor {brms_name(name)!r}", source)
+    if offset is not None:
+        _check_finite(offset, "the offset", source)
+    return X.to_numpy(dtype=float), offset
+
+
+def _group(
+    group: dict,
+    frame: pd.DataFrame,
+    typed: pd.DataFrame,
+    source: str,
+    allow_new: bool,
+    levels: dict[str, list],
+) -> GroupRows:
+    keys = [frame[f] for f in group["factors"]]
+    blank = np.zeros(len(frame), dtype=bool)
+    for key in keys:
+        blank |= (key.isna() | (key.astype(str).str.strip() == "")).to_numpy()
+    labels = [
+        "" if empty else _label(tuple(values) if len(values) > 1 else values[0])
+        for empty, values in zip(blank, zip(*keys))
+    ]
+    position = {level: k for k, level in enumerate(group["levels"])}
+    new_levels = list(dict.fromkeys(label for label in labels if label not in position))
+    if new_levels and not allow_new:
+        shown = ", ".join("(empty)" if v == "" else repr(v) for v in new_levels[:5])
+        more = f" and {len(new_levels) - 5} more" if len(new_levels) > 5 else ""
+        raise InputError(
+            f"{source}: level{'s' if len(new_levels) > 1 else ''} {shown}{more} of grouping "
+            f"factor {group['group']!r} {'are' if len(new_levels) > 1 else 'is'} not in the "
+            "fitted data; use --allow-new-levels to predict for new levels"
+        )
+    position |= {level: len(group["levels"]) + k for k, level in enumerate(new_levels)}
+    Z = [
+        formulae_state.evaluate(block["formula"], typed, block["state"], levels).to_numpy(
+            dtype=float
+        )
+        for block in group["blocks"]
+    ]
+    Z = np.column_stack(Z)
+    _check_finite(Z, f"a {group['group']} term", source)
+    index = np.array([position[label] for label in labels], dtype=np.int64)
+    return GroupRows(index, Z, new_levels)
+
+
+def _check_finite(values: np.ndarray, what: str, source: str) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = int(bad.any(axis=1).sum()) if bad.ndim > 1 else int(bad.sum())
+        raise InputError(f"{what} is not finite in {rows} row(s) of {source}")
+
+
+def _trials(design: dict, frame: pd.DataFrame, source: str) -> np.ndarray | None:
+    column = design["response"]["trials"]
+    if column is None:
+        return None
+    if column.isdigit():
+        return np.full(len(frame), int(column), dtype=np.int64)
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0) | (values % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise InputError(
+            f"trials column {column!r} of {source} must hold whole numbers (row {row}: "
+            f"{frame[column].iloc[row - 1]!r})"
+        )
+    return values.astype(np.int64)
+
+
+def _text(value) -> str:
+    """A value as the text the fit labelled it with: 2.0 and 2 both read "2"."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()

@@ -1,0 +1,323 @@
+"""Predictions for new rows from a results folder: brms's posterior_epred, posterior_predict and
+posterior_linpred, and the pointwise log-likelihood of held-out rows.
+
+Rows are handled a chunk at a time (about CHUNK_VALUES draws x rows), so memory stays bounded
+whatever the number of rows; a new level's effects are drawn from a generator seeded by the seed,
+the group and the level's number, so they are the same in every chunk that holds the level, and
+rows are taken in the order of their new levels, so that few chunks hold the same one.
+
+New levels of a grouping factor (``allow_new_levels``), as brms's ``sample_new_levels``:
+``uncertainty`` (default): in each draw, the effects of an existing level picked at random, anew
+per draw; ``gaussian``: drawn from the normal distribution with that draw's SDs and correlations;
+``old_levels``: one existing level picked at random, the same in every draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mixfit.analysis.likelihoods import (
+    INVERSE_LINKS,
+    LIKELIHOODS,
+    category_probabilities,
+    ordinal_draw,
+)
+from mixfit.analysis.newdata import Rows, new_rows, response
+from mixfit.analysis.saved_fit import GroupDraws, Posterior, SavedFit, load
+from mixfit.errors import InputError
+
+CHUNK_VALUES = 2_000_000  # draws x rows per chunk: 16 MB per array of doubles
+TYPES = ("epred", "prediction", "linpred")
+NEW_LEVELS = ("uncertainty", "gaussian", "old_levels")
+# families whose predictions are whole numbers, stored as such in a draws file
+COUNTS = {
+    "bernoulli",
+    "binomial",
+    "poisson",
+    "negbinomial",
+    "zero_inflated_poisson",
+    "zero_inflated_negbinomial",
+}
+
+
+@dataclass(frozen=True)
+class FamilyLink:
+    """What turns a linear predictor into predictions: family, link, ordinal categories."""
+
+    family: str
+    link: str
+    categories: list[str]
+
+    @classmethod
+    def of(cls, design: dict) -> FamilyLink:
+        return cls(design["family"], design["link"], design["response"]["categories"])
+
+    @property
+    def ordinal(self) -> bool:
+        return bool(self.categories)
+
+
+class Effects:
+    """The group-level effects of the rows' levels, fitted or new, per draw."""
+
+    def __init__(self, posterior: Posterior, rows: Rows, how: str, seed: int | None):
+        self.posterior = posterior
+        self.rows = rows
+        self.how = how
+        self.seed = seed if seed is not None else np.random.SeedSequence().entropy
+        # terms x levels x draws: a row's effects are then one contiguous gather
+        self.r = [np.ascontiguousarray(g.r.transpose(2, 1, 0)) for g in posterior.groups]
+        self._factors: dict[tuple[int, int], np.ndarray] = {}
+
+    def add_to(self, eta: np.ndarray, rows: np.ndarray) -> None:
+        """eta (rows of the chunk x draws) += each group's effects times its predictors."""
+        for g, (group, grows) in enumerate(zip(self.posterior.groups, self.rows.groups)):
+            if grows is None:
+                continue
+            index = grows.index[rows]
+            levels = group.r.shape[1]
+            r = self.r[g]
+            new = np.unique(index[index >= levels])
+            if len(new):
+                r = np.concatenate([r, self._new(g, group, new - levels)], axis=1)
+                index = np.where(index >= levels, levels + np.searchsorted(new, index), index)
+            Z = grows.Z[rows]
+            for t in range(Z.shape[1]):
+                effect = r[t][index]
+                if not (Z[:, t] == 1).all():  # an intercept's predictor is 1: no product needed
+                    effect *= Z[:, t, None]
+                eta += effect
+
+    def _new(self, g: int, group: GroupDraws, numbers: np.ndarray) -> np.ndarray:
+        """Terms x new levels x draws: the effects of new levels ``numbers`` of group ``g``."""
+        size, levels, terms = group.r.shape
+        generators = [np.random.default_rng([self.seed, g, int(n)]) for n in numbers]
+        if self.how == "gaussian":
+            out = np.empty((terms, len(numbers), size))
+            for b, block in enumerate(group.blocks):
+                factor = self._factor(g, b, block)  # draws x terms x terms, lower triangular
+                m = factor.shape[1]
+                z = np.stack([rng.standard_normal((m, size)) for rng in generators], axis=1)
+                for i in range(m):
+                    out[block.columns.start + i] = sum(factor[:, i, j] * z[j] for j in range(i + 1))
+            return out
+        if self.how == "uncertainty":
+            picks = np.stack([rng.integers(levels, size=size) for rng in generators])
+        else:  # old_levels: one level for every draw
+            picks = np.stack([np.full(size, rng.integers(levels)) for rng in generators])
+        return self.r[g][:, picks, np.arange(size)]
+
+    def _factor(self, g: int, b: int, block) -> np.ndarray:
+        """diag(sd) L per draw, L the Cholesky factor of the block's correlation matrix."""
+        if (g, b) not in self._factors:
+            if block.cor is None:
+                factor = block.sd[:, :, None] * np.eye(block.sd.shape[1])
+            else:
+                factor = block.sd[:, :, None] * np.linalg.cholesky(block.cor)
+            self._factors[(g, b)] = factor
+        return self._factors[(g, b)]
+
+
+def linear_predictor(
+    posterior: Posterior, rows: Rows, chunk: np.ndarray, effects: Effects | None
+) -> np.ndarray:
+    """Rows of the chunk x draws: the linear predictor, thresholds left aside (ordinal)."""
+    eta = rows.X[chunk] @ posterior.b.T
+    if posterior.intercept is not None:
+        eta += posterior.intercept
+    if rows.offset is not None:
+        eta += rows.offset[chunk, None]
+    if effects is not None:
+        effects.add_to(eta, chunk)
+    return eta
+
+
+def chunks(posterior: Posterior, rows: Rows) -> Iterator[np.ndarray]:
+    """Row numbers, ascending, a chunk at a time; the rows of a new level close together."""
+    order = np.arange(rows.n)
+    grouped = [g for g in rows.groups if g is not None and g.new_levels]
+    if grouped:
+        order = np.argsort(grouped[0].index, kind="stable")
+    step = max(1, CHUNK_VALUES // max(1, posterior.size))
+    for start in range(0, rows.n, step):
+        yield np.sort(order[start : start + step])
+
+
+def draws_of(
+    kind: str,
+    model: FamilyLink,
+    posterior: Posterior,
+    rows: Rows,
+    chunk: np.ndarray,
+    effects: Effects | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Rows x draws (x categories for an ordinal epred) of one kind of prediction."""
+    eta = linear_predictor(posterior, rows, chunk, effects)
+    if kind == "linpred":
+        return eta
+    params = posterior.family
+    if model.ordinal:
+        probabilities = category_probabilities(eta, posterior.thresholds, model.link)
+        return probabilities if kind == "epred" else ordinal_draw(probabilities, rng)
+    trials = rows.trials[chunk, None] if rows.trials is not None else None
+    mu = INVERSE_LINKS[model.link](eta)
+    likelihood = LIKELIHOODS[model.family]
+    if kind == "epred":
+        return likelihood.mean(mu, params, trials)
+    return likelihood.draw(mu, params, trials, rng)
+
+
+def interval_columns(prob: float) -> tuple[str, str]:
+    """Q2.5 and Q97.5 for 95%: the names fixef.csv uses (results/summaries.py, which imports
+    ArviZ, a second this command does without)."""
+    low, high = (1 - prob) / 2 * 100, (1 + prob) / 2 * 100
+    return f"Q{low:g}", f"Q{high:g}"
+
+
+def summarise(draws: np.ndarray, prob: float) -> np.ndarray:
+    """Rows x 4: mean, SD and the central interval of each row's draws."""
+    low, high = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=1)
+    return np.column_stack([draws.mean(axis=1), draws.std(axis=1, ddof=1), low, high])
+
+
+def predict(
+    fit: SavedFit,
+    frame: pd.DataFrame,
+    source: str,
+    *,
+    kind: str = "epred",
+    groups: bool = True,
+    allow_new_levels: bool = False,
+    sample_new_levels: str = "uncertainty",
+    prob: float = 0.95,
+    seed: int | None = None,
+    draws_file: Path | None = None,
+) -> pd.DataFrame:
+    """brms's summary columns (fitted / predict), a row per row of ``frame``."""
+    check_choices(kind, sample_new_levels)
+    model = FamilyLink.of(fit.design)
+    rows = new_rows(
+        fit.design,
+        frame,
+        source,
+        groups=groups,
+        allow_new_levels=allow_new_levels,
+        trials=kind != "linpred",
+    )
+    posterior = fit.posterior
+    effects = Effects(posterior, rows, sample_new_levels, seed) if groups else None
+    rng = np.random.default_rng(seed)
+    low, high = interval_columns(prob)
+    stats = ["Estimate", "Est.Error", low, high]
+    if model.ordinal and kind == "epred":
+        columns = [f"{s}.P(Y = {c})" for c in model.categories for s in stats]
+    elif model.ordinal and kind == "prediction":
+        columns = [f"P(Y = {c})" for c in model.categories]
+    else:
+        columns = stats
+    table = np.empty((rows.n, len(columns)))
+    writer = _DrawsFile(draws_file, kind, model, posterior, rows.n) if draws_file else None
+    try:
+        for chunk in chunks(posterior, rows):
+            values = draws_of(kind, model, posterior, rows, chunk, effects, rng)
+            if writer:
+                writer.write(chunk, values)
+            if model.ordinal and kind == "epred":
+                parts = [summarise(values[:, :, k], prob) for k in range(values.shape[-1])]
+                table[chunk] = np.concatenate(parts, axis=1)
+            elif model.ordinal and kind == "prediction":
+                categories = np.arange(1, len(model.categories) + 1)
+                table[chunk] = (values[:, :, None] == categories).mean(axis=1)
+            else:
+                table[chunk] = summarise(values, prob)
+    finally:
+        if writer:
+            writer.close()
+    return pd.DataFrame(table, columns=columns)
+
+
+def log_lik(
+    outdir: Path,
+    newdata: pd.DataFrame,
+    *,
+    allow_new_levels: bool,
+    sample_new_levels: str,
+    seed: int,
+) -> np.ndarray:
+    """The pointwise log-likelihood of ``newdata``'s rows (response included) under the fit in
+    ``outdir``: draws (chains one after another) x rows, with the family's likelihood."""
+    check_choices("epred", sample_new_levels)
+    fit = load(outdir)
+    model = FamilyLink.of(fit.design)
+    source = "the new data"
+    rows = new_rows(fit.design, newdata, source, allow_new_levels=allow_new_levels)
+    y = response(fit.design, newdata, source)
+    posterior = fit.posterior
+    effects = Effects(posterior, rows, sample_new_levels, seed)
+    out = np.empty((posterior.size, rows.n))
+    for chunk in chunks(posterior, rows):
+        eta = linear_predictor(posterior, rows, chunk, effects)
+        observed = y[chunk, None]
+        if model.ordinal:
+            probabilities = category_probabilities(eta, posterior.thresholds, model.link)
+            picked = np.take_along_axis(
+                probabilities, np.broadcast_to(observed - 1, eta.shape)[..., None], axis=-1
+            )
+            out[:, chunk] = np.log(picked[..., 0]).T
+        else:
+            trials = rows.trials[chunk, None] if rows.trials is not None else None
+            mu = INVERSE_LINKS[model.link](eta)
+            likelihood = LIKELIHOODS[model.family]
+            out[:, chunk] = likelihood.log_lik(observed, mu, posterior.family, trials).T
+    return out
+
+
+class _DrawsFile:
+    """Every draw of the predictions, written chunk by chunk into a netCDF file (h5netcdf)."""
+
+    def __init__(self, path: Path, kind: str, model: FamilyLink, posterior: Posterior, n: int):
+        import h5netcdf.legacyapi as netcdf
+
+        self.file = netcdf.Dataset(str(path), "w")
+        chains = posterior.chains
+        self.shape = (chains, posterior.size // chains)
+        self.file.createDimension("chain", chains)
+        self.file.createDimension("draw", self.shape[1])
+        self.file.createDimension("obs", n)
+        dims = ("chain", "draw", "obs")
+        if model.ordinal and kind == "epred":
+            self.file.createDimension("category", len(model.categories))
+            self.file.createVariable("category", str, ("category",))[:] = np.array(
+                model.categories, dtype=object
+            )
+            dims += ("category",)
+        for name in ("chain", "draw", "obs"):
+            variable = self.file.createVariable(name, "i8", (name,))
+            variable[:] = np.arange(self.file.dimensions[name].size)
+        integer = kind == "prediction" and (model.ordinal or model.family in COUNTS)
+        self.values = self.file.createVariable(kind, "i8" if integer else "f8", dims)
+
+    def write(self, chunk: np.ndarray, values: np.ndarray) -> None:
+        draws_first = np.swapaxes(values, 0, 1)  # rows x draws (x categories) -> draws x rows
+        where = chunk
+        if chunk[-1] - chunk[0] + 1 == len(chunk):  # a run of rows: one slice, far faster in HDF5
+            where = slice(int(chunk[0]), int(chunk[-1]) + 1)
+        self.values[:, :, where] = draws_first.reshape(*self.shape, *draws_first.shape[1:])
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def check_choices(kind: str, sample_new_levels: str) -> None:
+    if kind not in TYPES:
+        raise InputError(f"unknown prediction type {kind!r} (types: {', '.join(TYPES)})")
+    if sample_new_levels not in NEW_LEVELS:
+        raise InputError(
+            f"unknown --sample-new-levels {sample_new_levels!r} (choices: {', '.join(NEW_LEVELS)})"
+        )

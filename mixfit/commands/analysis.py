@@ -1,0 +1,249 @@
+"""Commands that work from a results folder after the fit, with no Stan and no compiling:
+predict, loo, r2, hypothesis, effects."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes
+from mixfit.errors import InputError
+
+OUTDIR = click.argument("outdir", type=click.Path(path_type=Path))
+PROB = click.option(
+    "--prob",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Probability of the intervals.",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+EFFECTS_FORMATS = {".png", ".pdf", ".svg", ".csv"}
+
+
+@click.command()
+@OUTDIR
+@click.argument("newdata", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="CSV file to write (default: print the table).",
+)
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["epred", "prediction", "linpred"]),
+    default="epred",
+    show_default=True,
+    help="epred: expected response (brms's fitted); prediction: new responses (predict); "
+    "linpred: the linear predictor.",
+)
+@click.option("--re-formula", help="NA: population-level effects only (default: every group term).")
+@click.option("--allow-new-levels", is_flag=True, help="Predict for levels the fit did not see.")
+@click.option(
+    "--sample-new-levels",
+    type=click.Choice(["uncertainty", "gaussian", "old_levels"]),
+    default="uncertainty",
+    show_default=True,
+    help="How new levels' effects are drawn.",
+)
+@PROB
+@click.option("--seed", type=int, help="Random seed (default: a random one).")
+@click.option(
+    "--draws",
+    "draws_file",
+    type=click.Path(path_type=Path),
+    help="Also write every draw, as a netCDF file (chain, draw, obs).",
+)
+@DEBUG_OPTION
+@errors_to_exit_codes
+def predict(
+    outdir: Path,
+    newdata: Path,
+    output: Path | None,
+    kind: str,
+    re_formula: str | None,
+    allow_new_levels: bool,
+    sample_new_levels: str,
+    prob: float,
+    seed: int | None,
+    draws_file: Path | None,
+    debug: bool,
+) -> None:
+    """Predict for the rows of NEWDATA (a CSV file) from the fit in OUTDIR."""
+    import pandas as pd
+
+    from mixfit.analysis import newdata as rows
+    from mixfit.analysis.files import replacing
+    from mixfit.analysis.predict import predict as run_predict
+    from mixfit.analysis.saved_fit import load
+
+    if re_formula is not None and re_formula.strip().upper() != "NA":
+        raise InputError(
+            f"--re-formula {re_formula!r}: only NA (population-level effects only) is supported; "
+            "leave it out to use every group-level term"
+        )
+    targets = [p for p in (output, draws_file) if p is not None]
+    if len({p.resolve() for p in targets}) < len(targets):
+        raise InputError("-o and --draws name the same file")
+    fit = load(outdir)
+    frame = rows.read_csv(newdata)
+    with replacing(*targets) as paths:
+        table = run_predict(
+            fit,
+            frame,
+            newdata.name,
+            kind=kind,
+            groups=re_formula is None,
+            allow_new_levels=allow_new_levels,
+            sample_new_levels=sample_new_levels,
+            prob=prob,
+            seed=seed,
+            draws_file=paths[-1] if draws_file else None,
+        )
+        shown = pd.concat([rows.read_csv(newdata, as_text=True), _rounded(table)], axis=1)
+        if output:
+            shown.to_csv(paths[0], index=False)
+    if not output:
+        shown.to_csv(sys.stdout, index=False)
+
+
+@click.command()
+@click.argument("outdirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@JSON
+@DEBUG_OPTION
+@errors_to_exit_codes
+def loo(outdirs: tuple[Path, ...], as_json: bool, debug: bool) -> None:
+    """PSIS-LOO of one fit, or of several compared (loo_compare), best first."""
+    from mixfit.analysis import loo as psis
+
+    names = [p.name for p in outdirs]
+    if len(set(names)) < len(names):
+        names = [str(p) for p in outdirs]
+    results = [psis.loo(p, name) for p, name in zip(outdirs, names)]
+    table = psis.compare(results) if len(results) > 1 else None
+    if as_json:
+        out = {"loo": {r.name: psis.loo_json(r) for r in results}}
+        if table is not None:
+            out["compare"] = [{"model": name, **row} for name, row in table.iterrows()]
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo("\n".join(psis.loo_text(r) for r in results), nl=False)
+    if table is not None:
+        click.echo("\nModel comparisons (loo_compare):")
+        click.echo(psis.compare_text(table), nl=False)
+
+
+@click.command()
+@OUTDIR
+@JSON
+@DEBUG_OPTION
+@errors_to_exit_codes
+def r2(outdir: Path, as_json: bool, debug: bool) -> None:
+    """The Bayesian R² a fit saved (brms's bayes_R2)."""
+    import pandas as pd
+
+    from mixfit.results.folder import check_folder
+
+    check_folder(outdir)
+    path = outdir / "r2.csv"
+    if not path.is_file():
+        raise InputError(f"{str(outdir)!r} has no r2.csv (a results folder of an older mixfit)")
+    table = pd.read_csv(path)
+    if as_json:
+        click.echo(json.dumps(table.iloc[0].to_dict(), indent=2))
+    else:
+        table.index = ["R2"]
+        click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
+
+
+@click.command()
+@OUTDIR
+@click.argument("expressions", nargs=-1, required=True)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="One-sided tests: 1 - 2 alpha intervals.",
+)
+@JSON
+@DEBUG_OPTION
+@errors_to_exit_codes
+def hypothesis(
+    outdir: Path, expressions: tuple[str, ...], alpha: float, as_json: bool, debug: bool
+) -> None:
+    """Test hypotheses about population-level effects, e.g. "Days > 5"."""
+    from mixfit.analysis.hypothesis import hypotheses, hypotheses_text, population_effects
+    from mixfit.analysis.saved_fit import load
+
+    fit = load(outdir)
+    table = hypotheses(list(expressions), population_effects(fit.design, fit.posterior), alpha)
+    if as_json:
+        records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        for record in records:  # JSON has no infinity: "Inf", as R prints it
+            if record["Evid.Ratio"] == float("inf"):
+                record["Evid.Ratio"] = "Inf"
+        click.echo(json.dumps(records, indent=2))
+    else:
+        click.echo(hypotheses_text(table, alpha), nl=False)
+
+
+@click.command()
+@OUTDIR
+@click.option("--effect", required=True, help="A population-level predictor; 'a:b' draws a by b.")
+@click.option("--by", help="A second predictor: a line (or set of points) per value of it.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The plot (.png, .pdf, .svg) or its table (.csv).",
+)
+@PROB
+@DEBUG_OPTION
+@errors_to_exit_codes
+def effects(
+    outdir: Path, effect: str, by: str | None, output: Path, prob: float, debug: bool
+) -> None:
+    """Draw the conditional effect of a predictor (brms's conditional_effects)."""
+    from mixfit.analysis.effects import check_effect, conditional_effects
+    from mixfit.analysis.files import replacing
+    from mixfit.analysis.saved_fit import load
+
+    if ":" in effect and by is None and effect not in _predictors(outdir):
+        effect, by = effect.split(":", 1)
+    if output.suffix.lower() not in EFFECTS_FORMATS:
+        raise InputError(
+            f"-o {str(output)!r}: give a file ending in {', '.join(sorted(EFFECTS_FORMATS))}"
+        )
+    fit = load(outdir)
+    check_effect(fit.design, effect, by)
+    with replacing(output) as (path,):
+        if output.suffix.lower() == ".csv":
+            conditional_effects(fit.design, fit.posterior, effect, by, prob).to_csv(
+                path, index=False
+            )
+        else:
+            from mixfit.results.effects_plots import effects_figure
+
+            figure = effects_figure(fit.design, fit.posterior, effect, by, prob)
+            figure.savefig(path, format=output.suffix.lower()[1:])
+
+
+def _predictors(outdir: Path) -> list[str]:
+    from mixfit.results.design_file import read
+
+    return read(outdir)["effects"] if outdir.is_dir() else []
+
+
+def _rounded(table):
+    """6 significant digits: far below the Monte Carlo error of any prediction."""
+    return table.map(lambda v: float(f"{v:.6g}"))
+
+
+COMMANDS = [predict, loo, r2, hypothesis, effects]

@@ -1,0 +1,48 @@
+"""What a fit leaves for the analysis after it (mixfit/analysis/): the draws under brms's names
+(draws.nc), the design for new data (design.json), the Bayesian R² (r2.csv) and the
+conditional-effects plots. Each is computed as the analysis commands compute it from the folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mixfit.analysis.newdata import training_rows
+from mixfit.analysis.predict import FamilyLink
+from mixfit.analysis.r2 import bayes_r2_draws, bayes_r2_table
+from mixfit.analysis.saved_fit import Posterior, posterior_draws
+from mixfit.model.program import Model
+from mixfit.results import design_file
+from mixfit.results.naming import brms_posterior, with_posterior
+
+
+@dataclass
+class AnalysisFiles:
+    draws: object  # the InferenceData (or DataTree), posterior under brms's names
+    design: dict
+    posterior: Posterior
+    r2: pd.DataFrame
+
+    def write(self, stage: Path) -> None:
+        # draws are noise to zlib: compressing them costs seconds and saves a few per cent
+        self.draws.to_netcdf(str(stage / "draws.nc"), engine="h5netcdf", compress=False)
+        design_file.write(self.design, stage / "design.json")
+        self.r2.to_csv(stage / "r2.csv", index=False)
+
+    def plots(self, plot_dir: Path) -> list[Path]:
+        from mixfit.results.effects_plots import write_effects_plots
+
+        return write_effects_plots(self.design, self.posterior, plot_dir)
+
+
+def analysis_files(model: Model, idata, frame: pd.DataFrame, prob: float) -> AnalysisFiles:
+    """``frame``: the rows the model was fitted to."""
+    named = brms_posterior(model, idata.posterior)
+    draws = with_posterior(idata, named)
+    design = design_file.describe(model, frame)
+    posterior = posterior_draws(named, design)
+    y = model.design.response.values
+    r2 = bayes_r2_draws(FamilyLink.of(design), posterior, training_rows(model.design), y)
+    return AnalysisFiles(draws, design, posterior, bayes_r2_table(r2, prob))

@@ -1,0 +1,167 @@
+"""``design.json``: what a results folder keeps to rebuild the model's design for new data.
+
+Predictions, conditional effects and the log-likelihood of held-out rows read a results folder
+only; this file tells them how rows become numbers, as the fit made them:
+
+- ``formula``, ``family``, ``link``;
+- ``response``: its expression, ``trials`` (a column, a number or null), ``categories`` (ordinal:
+  lowest first) and ``binary_levels`` (a two-level text response: the second is 1);
+- ``variables``: each data column of the population-level and group-level terms: ``type``
+  (numeric or categorical, as read), ``levels`` where the model treats it as categorical (in
+  coding order: the first is the reference), and for numeric columns ``mean``, ``sd``, ``min``
+  and ``max`` (conditional effects vary a predictor over its range, others at their mean);
+- ``population``: the right-hand side, whether it has an intercept, the coefficients in order,
+  whether it holds an offset, the columns it reads (``variables``), and ``state``: formulae's levels and stateful-transform values per
+  term component (``scale(x)``: x's mean and SD; mixfit/model/formulae_state.py);
+- ``groups``: per grouping factor its columns (``factors``), its levels (as labelled in the
+  tables) and its ``blocks``: each ``(terms | group)`` term's right-hand side, coefficient names,
+  the columns it reads, whether correlated, and state;
+- ``effects``: the population-level predictors that conditional effects plot.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mixfit.errors import InputError
+from mixfit.model import formulae_state
+from mixfit.model.program import Model
+
+FORMAT = "mixfit design 1"
+
+
+def describe(model: Model, frame: pd.DataFrame) -> dict:
+    """The design of a fitted model; ``frame`` is the table it was fitted to (complete rows)."""
+    design = model.design
+    formula = design.formula
+    population = formulae_state.build(formula.fixed, frame)
+    groups: dict[str, dict] = {}
+    matrices = []
+    for block in design.blocks:
+        term = formula.groups[block.id - 1]  # design.py numbers the blocks in formula order
+        matrix = formulae_state.build(term.lhs, frame)
+        matrices.append(matrix)
+        entry = groups.setdefault(
+            block.group,
+            {
+                "group": block.group,
+                "factors": list(term.factors),
+                "levels": block.levels,
+                "blocks": [],
+            },
+        )
+        entry["blocks"].append(
+            {
+                "id": block.id,
+                "formula": term.lhs,
+                "terms": block.terms,
+                "variables": formulae_state.columns_read(matrix),
+                "correlated": block.correlated,
+                "state": formulae_state.capture(matrix),
+            }
+        )
+    return {
+        "format": FORMAT,
+        "formula": formula.text,
+        "family": design.family.family.name,
+        "link": design.family.link,
+        "response": _response(model, frame),
+        "variables": _variables(frame, [m for m in [population, *matrices] if m is not None]),
+        "population": {
+            "formula": formula.fixed,
+            "intercept": design.has_intercept,
+            "coefs": design.coefs,
+            "offset": design.offset is not None,
+            "variables": formulae_state.columns_read(population),
+            "state": formulae_state.capture(population) if population is not None else [],
+        },
+        "groups": list(groups.values()),
+        "effects": _effects(population),
+    }
+
+
+def write(description: dict, path: Path) -> None:
+    path.write_text(json.dumps(description, indent=2) + "\n")
+
+
+def read(outdir: Path) -> dict:
+    path = outdir / "design.json"
+    if not path.is_file():
+        raise InputError(
+            f"{str(outdir)!r} has no design.json (a results folder of an older mixfit): refit "
+            "the model to predict from it"
+        )
+    description = json.loads(path.read_text())
+    if description.get("format") != FORMAT:
+        raise InputError(f"{str(path)!r} is not a {FORMAT!r} file")
+    return description
+
+
+def _response(model: Model, frame: pd.DataFrame) -> dict:
+    design = model.design
+    name = design.formula.response
+    binary_levels = None
+    if (
+        design.family.family.response == "binary"
+        and name in frame
+        and not (
+            pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name])
+        )
+    ):
+        binary_levels = sorted(frame[name].astype(str).unique())
+    return {
+        "name": name,
+        "trials": design.formula.trials,
+        "categories": list(design.response.categories),
+        "binary_levels": binary_levels,
+    }
+
+
+def _variables(frame: pd.DataFrame, matrices: list) -> dict[str, dict]:
+    """Each column the terms read, with what a new row's value must be and what is typical."""
+    levels: dict[str, list] = {}
+    names: list[str] = []
+    for matrix in matrices:
+        for term in matrix.terms.values():
+            for component in getattr(term, "components", []):
+                columns = formulae_state.component_columns(component)
+                names += columns
+                if component.levels is not None and len(columns) == 1:
+                    levels.setdefault(columns[0], formulae_state.plain(component.levels))
+    out: dict[str, dict] = {}
+    for name in dict.fromkeys(names):
+        column = frame[name]
+        categorical = isinstance(column.dtype, pd.CategoricalDtype)
+        entry: dict = {"type": "categorical" if categorical else "numeric"}
+        if categorical:
+            observed = set(column.unique())
+            entry["levels"] = formulae_state.plain(
+                [c for c in column.cat.categories if c in observed]
+            )
+        else:
+            values = column.to_numpy(dtype=float)
+            if name in levels:
+                entry["levels"] = levels[name]
+            entry |= {
+                "mean": float(values.mean()),
+                "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                "min": float(values.min()),
+                "max": float(values.max()),
+            }
+        out[name] = entry
+    return out
+
+
+def _effects(population) -> list[str]:
+    """The data columns of the population-level terms, offsets left out, in formula order."""
+    if population is None:
+        return []
+    names: list[str] = []
+    for term in population.terms.values():
+        for component in getattr(term, "components", []):
+            if getattr(component, "kind", None) != "offset":
+                names += formulae_state.component_columns(component)
+    return list(dict.fromkeys(names))

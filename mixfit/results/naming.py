@@ -1,0 +1,98 @@
+"""The posterior under brms's names, as ``draws.nc`` holds it.
+
+The fit works with the Stan program's names (``b``, ``sd_1``, ``Cor_1``, ``r_1``): summaries,
+diagnostics and plots read those. A user opening ``draws.nc`` in ArviZ finds brms's instead, one
+variable per parameter as ``as_draws`` gives them:
+
+- ``b_Intercept``, ``b_<coef>``: population-level effects (the intercept on the predictors' own
+  scale); ordinal thresholds are ``b_Intercept`` with a ``threshold`` dimension (1 .. K-1);
+- ``sd_<group>__<term>``, ``cor_<group>__<term1>__<term2>``: group-level SDs and correlations;
+- ``sigma``, ``shape``, ``nu``, ``phi``, ``zi``: the family's parameters;
+- ``r_<group>``: each level's deviations, dimensions ``(<group>, <group>__term)`` labelled with
+  the levels and terms; blocks of one grouping factor (``(1 | g) + (0 + x | g)``) share one
+  variable, as in brms. A grouping factor named like a variable or ``chain``/``draw`` names its
+  level dimension ``<group>__level`` instead.
+
+Left out: the standardised effects ``z_*``, the Cholesky factors ``L_*``, ``C_*`` and the intercept
+on centred predictors, which brms also keeps to itself.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import xarray as xr
+
+from mixfit.model.program import Model
+
+INTERNAL_PREFIXES = ("z_", "L_", "C_")
+
+
+def with_posterior(idata, posterior: xr.Dataset):
+    """A shallow copy of ``idata`` with ``posterior`` (brms_posterior's) as its posterior."""
+    named = copy.copy(idata)
+    if isinstance(named, xr.DataTree):  # ArviZ 1.x keeps its groups in a DataTree
+        named["posterior"] = posterior
+    else:
+        named.posterior = posterior
+    return named
+
+
+def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
+    if isinstance(posterior, xr.DataTree):  # ArviZ 1.x's group
+        posterior = posterior.to_dataset()
+    design = model.design
+    out: dict[str, xr.DataArray] = {}
+    if model.thresholds:
+        thresholds = posterior["b_Intercept"]
+        out["b_Intercept"] = xr.DataArray(
+            thresholds.values,
+            dims=("chain", "draw", "threshold"),
+            coords={"threshold": [int(t) for t in model.thresholds]},
+        )
+    elif "b_Intercept" in posterior:
+        out["b_Intercept"] = posterior["b_Intercept"]
+    for i, coef in enumerate(design.coefs):
+        out[f"b_{coef}"] = _scalar(posterior["b"].values[:, :, i])
+    for block in design.blocks:
+        sd = posterior[f"sd_{block.id}"].values
+        for m, term in enumerate(block.terms):
+            out[f"sd_{block.group}__{term}"] = _scalar(sd[:, :, m])
+    for block in design.blocks:
+        if block.has_cor:
+            cor = posterior[f"Cor_{block.id}"].values
+            for a, first in enumerate(block.terms):
+                for b in range(a + 1, len(block.terms)):
+                    name = f"cor_{block.group}__{first}__{block.terms[b]}"
+                    out[name] = _scalar(cor[:, :, a, b])
+    for param in model.family.params:
+        out[param.name] = posterior[param.name]
+    taken = set(out) | {"chain", "draw", "threshold"}
+    for group, blocks in _by_group(design.blocks).items():
+        level_dim = f"{group}__level" if group in taken else group
+        parts = [
+            posterior[f"r_{b.id}"].rename({f"level_{b.id}": level_dim, f"term_{b.id}": "t"})
+            for b in blocks
+        ]
+        r = parts[0] if len(parts) == 1 else xr.concat(parts, dim="t")  # one block: no copy
+        out[f"r_{group}"] = r.rename({"t": f"{group}__term"})
+    known = {"b", "Intercept", "b_Intercept"} | {p.name for p in model.family.params}
+    for block in design.blocks:
+        known |= {f"sd_{block.id}", f"Cor_{block.id}", f"r_{block.id}"}
+    for name, values in posterior.data_vars.items():  # anything an engine adds stays as it is
+        if name not in known and not str(name).startswith(INTERNAL_PREFIXES):
+            out[str(name)] = values
+    return xr.Dataset(
+        out, coords={"chain": posterior["chain"], "draw": posterior["draw"]}, attrs=posterior.attrs
+    )
+
+
+def _scalar(values) -> xr.DataArray:
+    return xr.DataArray(values, dims=("chain", "draw"))
+
+
+def _by_group(blocks) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for block in blocks:
+        groups.setdefault(block.group, []).append(block)
+    return groups
