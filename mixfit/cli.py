@@ -35,8 +35,19 @@ MODEL_OPTIONS = [
                  help="Sample gaussian group-level effects jointly instead of integrating them out."),
 ]
 
+def _output_folder(ctx, param, value: str | None) -> Path | None:
+    """An empty -o (an unset $OUTDIR) would be the current folder: refused, not replaced."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("an empty name (an unset variable?): give a folder")
+    return None if value is None else Path(value)
+
+
 SAMPLER_OPTIONS = [
-    click.option("-o", "--output", type=click.Path(path_type=Path), help="Results folder."),
+    click.option("-o", "--output", type=click.Path(), callback=_output_folder,
+                 help="Results folder."),
+    click.option("--force", is_flag=True,
+                 help="Write into an existing folder that is not a results folder (its other "
+                 "files are kept)."),
     click.option("--chains", type=int, help="Markov chains (4)."),
     click.option("--iter", type=int, help="Iterations per chain, warmup included (2000)."),
     click.option("--warmup", type=int, help="Warmup iterations per chain (iter/2)."),
@@ -77,15 +88,23 @@ def run_spec(options: dict) -> RunSpec:
         "sample_prior": options.get("sample_prior"),
         "marginal": False if options.get("no_marginal") else None,
         "output": options.get("output"),
+        "force": options.get("force") or None,
         "backend": options.get("backend"),
         "sampler": {key: options.get(key) for key in SAMPLER_KEYS},
     }
     file_values = {}
+    inputs = {}
     if source.suffix.lower() in {".yaml", ".yml"}:
         file_values = load_spec_file(source)
+        inputs["spec"] = source
     else:
         flags["data"] = source
-    return build_spec(file_values, flags)
+    spec = build_spec(file_values, flags)
+    if spec.output is not None:
+        from mixfit.results.outdir import check_outdir
+
+        check_outdir(spec.output, spec.force, inputs={"data file": spec.data, **inputs})
+    return spec
 
 
 def errors_to_exit_codes(command):

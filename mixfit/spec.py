@@ -85,6 +85,7 @@ class RunSpec:
     marginal: bool = True  # integrate group-level effects out where the model allows it
     levels: tuple[str, ...] = ()  # ordinal response: its categories, lowest first
     sample_prior: str = "no"  # "only": sample from the priors alone (a prior predictive check)
+    force: bool = False  # write into an OUTDIR that is not a results folder (keeping its files)
 
 
 def load_spec_file(path: Path) -> dict:
@@ -116,7 +117,9 @@ def load_spec_file(path: Path) -> dict:
     values: dict = {}
     for key in ("data", "output"):
         if key in raw:
-            values[key] = path.parent / _typed(raw[key], str, key)
+            if not _typed(raw[key], str, key).strip():
+                raise InputError(f"spec {str(path)!r}: {key} is empty")
+            values[key] = path.parent / raw[key]
     if "formula" in raw:
         values["formula"] = _typed(raw["formula"], str, "formula")
     if "family" in raw:

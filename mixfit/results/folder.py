@@ -14,6 +14,8 @@ REQUIRED = ("summary.txt", "fixef.csv", "varcorr.csv", "diagnostics.json")
 
 
 def check_folder(outdir: Path) -> None:
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"{str(outdir)!r} is a file: give the results folder a fit wrote (-o)")
     if not outdir.is_dir():
         raise InputError(f"results folder {str(outdir)!r} does not exist")
     missing = [name for name in REQUIRED if not (outdir / name).is_file()]

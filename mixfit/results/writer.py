@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mixfit import __version__, interrupt
+from mixfit import __version__
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
 from mixfit.results.diagnostics import Diagnostics, diagnose
+from mixfit.results.outdir import staged
 from mixfit.results.summary_text import summary_text
 
 if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
@@ -89,7 +86,7 @@ def write_results(
             "Note: rows x draws is too large to store log_lik and y_rep; draws.nc has no "
             "posterior_predictive or log_likelihood group.\n"
         )
-    with staged(outdir) as stage:
+    with staged(outdir, force=result.spec.force) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
         # draws are noise to zlib: compressing them costs seconds and saves a few per cent
@@ -125,23 +122,3 @@ def standata_json(data: dict) -> str:
         return value
 
     return json.dumps({k: plain(v) for k, v in data.items()})
-
-
-@contextmanager
-def staged(outdir: Path) -> Iterator[Path]:
-    """A fresh folder beside ``outdir``, swapped into its place only if the block succeeds."""
-    outdir = outdir.resolve()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
-    try:
-        yield stage
-        with interrupt.critical():  # a signal waits until the old folder or the new one is in place
-            if outdir.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
-                os.replace(outdir, old / "previous")
-                os.replace(stage, outdir)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(stage, outdir)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
