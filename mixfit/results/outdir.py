@@ -143,6 +143,18 @@ def staged(outdir: Path, force: bool = False) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def reserve(path: Path, nbytes: int) -> None:
+    """Claim the space a file will take before a library writes it, so a full disk is one clear
+    error here rather than a failure deep inside that library (HDF5 may even crash)."""
+    with open(path, "wb") as fh:
+        try:
+            os.posix_fallocate(fh.fileno(), 0, max(nbytes, 1))
+        except OSError as exc:
+            if exc.errno not in {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}:
+                raise
+    path.unlink()
+
+
 def _write_marker(stage: Path) -> None:
     files = sorted(p.name for p in stage.iterdir())
     record = {"format": "mixfit results", "version": 1, "mixfit_version": __version__,

@@ -13,7 +13,7 @@ from mixfit import __version__
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
 from mixfit.results.diagnostics import Diagnostics, diagnose
-from mixfit.results.outdir import staged
+from mixfit.results.outdir import reserve, staged
 from mixfit.results.summary_text import summary_text
 
 if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
@@ -89,6 +89,7 @@ def write_results(
     with staged(outdir, force=result.spec.force) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
+        reserve(stage / "draws.nc", _netcdf_bytes(result.idata))
         # draws are noise to zlib: compressing them costs seconds and saves a few per cent
         result.idata.to_netcdf(str(stage / "draws.nc"), engine="h5netcdf", compress=False)
         fixef.to_csv(stage / "fixef.csv", index=False)
@@ -111,6 +112,12 @@ def write_results(
             }
             write_html(stage, text, tables, checks.verdict(), images)
     return Written(text, checks)
+
+
+def _netcdf_bytes(idata) -> int:
+    """An upper bound of draws.nc's size: the arrays, and HDF5's headers per variable."""
+    groups = [idata[name] for name in idata.groups()]
+    return sum(g.nbytes + 16_384 * len(g.variables) for g in groups) + 262_144
 
 
 def standata_json(data: dict) -> str:
