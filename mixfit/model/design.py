@@ -7,6 +7,7 @@ names the columns as brms prints them and indexes each row's group level.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import formulae
@@ -75,6 +76,25 @@ def columns_used(formula: ParsedFormula) -> list[str]:
     if formula.trials and not _is_number(formula.trials):
         names.append(formula.trials)
     return list(dict.fromkeys(names))
+
+
+def predictor_columns(formula: ParsedFormula) -> list[str]:
+    """The columns read as predictors (or trials): numbers, or a categorical predictor's levels."""
+    names = _variables(formula.fixed).union(*(_variables(g.lhs) for g in formula.groups))
+    if formula.trials and not _is_number(formula.trials):
+        names.add(formula.trials)
+    return sorted(names - _variables(formula.response))
+
+
+def check_factor_flags(formula: ParsedFormula, factors: Collection[str]) -> None:
+    """--factor makes a predictor categorical; a response is never one."""
+    response = _variables(formula.response)
+    for name in factors:
+        if name in response:
+            raise InputError(
+                f"--factor {name!r} names the response: --factor makes a predictor categorical; "
+                "for a response of ordered categories use --family cumulative"
+            )
 
 
 def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFrame) -> Design:
