@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from functools import wraps
 from pathlib import Path
 
 import click
 
 from mixfit import __version__, interrupt
-from mixfit.errors import MixfitError
+from mixfit.errors import MixfitError, MixfitWarning
 from mixfit.spec import SAMPLER_KEYS, RunSpec
 
 BACKEND_CHOICE = click.Choice(["auto", "stanli", "cmdstan", "pystan"])
@@ -151,6 +152,18 @@ def _interrupted() -> None:
 @click.version_option(__version__, prog_name="mixfit")
 def cli() -> None:
     """Fit Bayesian mixed-effects models to CSV data with Stan."""
+    warnings.showwarning = _show_warning
+
+
+_library_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """mixfit's own warnings as one line each, like its errors; others as Python shows them."""
+    if issubclass(category, MixfitWarning):
+        click.echo(f"mixfit: warning: {_one_line(str(message))}", err=True)
+    else:
+        _library_showwarning(message, category, filename, lineno, file, line)
 
 
 def _register() -> None:

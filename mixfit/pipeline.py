@@ -19,6 +19,7 @@ from mixfit.model.design import (
 )
 from mixfit.model.families import choose_family
 from mixfit.model.formula import parse_formula
+from mixfit.model.identifiability import check_identified, warn_wide_terms
 from mixfit.model.priors import parse_prior_spec
 from mixfit.model.program import Model, build_model, stan_code, stan_data
 from mixfit.spec import RunSpec
@@ -77,6 +78,8 @@ def prepare(spec: RunSpec) -> Prepared:
         prior_only=spec.sample_prior == "only",
     )
     check_separation(design, model.slots)
+    check_identified(design, model.slots)
+    warn_wide_terms(design, model.slots)
     return Prepared(spec, table, model, stan_code(model), stan_data(model))
 
 

@@ -13,7 +13,6 @@ import pandas as pd
 
 from mixfit.errors import InputError
 
-
 STAN_INT_MAX = 2**31 - 1  # Stan's int is 32 bits
 MAX_CATEGORIES = 1000  # an ordinal response's categories, min(y)..max(y) for whole numbers
 

@@ -22,8 +22,15 @@ from mixfit.errors import TOOLCHAIN, InputError, MixfitError
 
 MARKER = ".mixfit-results"
 # errors of the file system, not of mixfit: the user can act on them (free space, fix permissions)
-WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM,
-                errno.EIO}
+WRITE_ERRORS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EIO,
+}
 
 
 def owned_entries(folder: Path) -> set[str] | None:
@@ -102,7 +109,9 @@ def _check_writable(target: Path) -> None:
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise InputError(f"can't create the output folder {str(target)!r}: {str(parent)!r} is a file")
+        raise InputError(
+            f"can't create the output folder {str(target)!r}: {str(parent)!r} is a file"
+        )
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".mixfit-probe-", dir=parent))
     except OSError as exc:
@@ -133,7 +142,9 @@ def staged(outdir: Path, force: bool = False) -> Iterator[Path]:
             raise
         except RuntimeError as exc:  # h5py reports a failed write as RuntimeError with its errno
             if "errno = 28" in str(exc) or "No space left" in str(exc):
-                raise _write_failed(target, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
+                raise _write_failed(
+                    target, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                ) from None
             raise
         os.chmod(stage, 0o777 & ~_umask())
         check_outdir(target, force)  # the folder may have changed while the fit ran
@@ -157,8 +168,12 @@ def reserve(path: Path, nbytes: int) -> None:
 
 def _write_marker(stage: Path) -> None:
     files = sorted(p.name for p in stage.iterdir())
-    record = {"format": "mixfit results", "version": 1, "mixfit_version": __version__,
-              "files": files}
+    record = {
+        "format": "mixfit results",
+        "version": 1,
+        "mixfit_version": __version__,
+        "files": files,
+    }
     (stage / MARKER).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
