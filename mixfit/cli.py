@@ -8,6 +8,9 @@ libraries (Stan, ArviZ, pandas) are imported inside the commands so ``--help`` s
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sys
 import traceback
 import warnings
@@ -17,7 +20,7 @@ from pathlib import Path
 import click
 
 from mixfit import __version__, interrupt
-from mixfit.errors import MixfitError, MixfitWarning
+from mixfit.errors import TOOLCHAIN, MixfitError, MixfitWarning
 from mixfit.spec import SAMPLER_KEYS, RunSpec
 
 BACKEND_CHOICE = click.Choice(["auto", "stanli", "cmdstan", "pystan"])
@@ -128,6 +131,8 @@ def errors_to_exit_codes(command):
         except Exception as exc:  # a bug: still one line, with the way to see more
             if interrupt.received():
                 _interrupted()
+            if isinstance(exc, OSError) and exc.errno in {errno.EPIPE, *FULL}:
+                _output_failed(exc, debug)
             if debug:
                 traceback.print_exc()
             hint = "" if debug else " (run with --debug for the traceback)"
@@ -135,6 +140,23 @@ def errors_to_exit_codes(command):
             sys.exit(1)
 
     return run
+
+
+# A device or quota full, or a file-size limit: the system's state, not mixfit's bug.
+FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _output_failed(exc: OSError, debug: bool) -> None:
+    """A closed pipe ends the run quietly; a full disk or stdout is one line and exit 3."""
+    with contextlib.suppress(OSError):  # what stdout still holds can't be written: drop it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if exc.errno == errno.EPIPE:  # the reader went away (`| head`): nothing to say
+        sys.exit(128 + 13)  # as a process that SIGPIPE stopped
+    if debug:
+        traceback.print_exc()
+    where = f" {exc.filename!r}" if exc.filename else ""
+    click.echo(f"mixfit: error: could not write{where}: {exc.strerror}", err=True)
+    sys.exit(TOOLCHAIN)
 
 
 def _one_line(message: str) -> str:

@@ -30,6 +30,7 @@ SAMPLER_KEYS = {
     "parallel_chains",
 }
 BACKENDS = ("auto", "stanli", "cmdstan", "pystan")
+STAN_INT_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class SamplerSettings:
         return max(1, min(self.chains, self.parallel_chains or cores or 1))
 
     def check(self) -> None:
+        for name in ("chains", "iter", "warmup", "max_treedepth", "parallel_chains"):
+            value = getattr(self, name)
+            if value is not None and value > STAN_INT_MAX:
+                raise InputError(f"{name} must be below 2^31 (Stan's integers; got {value})")
         for name in ("chains", "iter", "max_treedepth"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1 (got {getattr(self, name)})")
