@@ -20,11 +20,11 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SLEEP = str(SAMPLES / "sleepstudy.csv")
 SLEEP_FORMULA = "Reaction ~ Days + (Days | Subject)"
 
-DATA = """y,x,g,one,word,yn,cnt,neg,frac,k,n,c5,zero,sep,id,pos
-1.5,0.1,a,u,red,0,1,1,1,1,5,5,0,0,1,0.5
-2.5,0.2,a,u,green,1,2,-2,2.5,6,5,5,0,0,2,1.5
-3.5,0.3,b,u,blue,2,3,3,3,2,5,5,0,1,3,-1
-4.5,0.4,b,u,red,1,4,4,4,3,5,5,0,1,4,2
+DATA = """y,x,g,one,word,yn,cnt,neg,frac,k,n,c5,zero,sep,id,pos,ja,jb,fv,huge,ms,abc,thou,big,Subject ID,a.b,ans
+1.5,0.1,a,u,red,0,1,1,1,1,5,5,0,0,1,0.5,p,q_r,a[1],1e300,n/a,1,"1,052.0",9223372036854775808,s1,1,no
+2.5,0.2,a,u,green,1,2,-2,2.5,6,5,5,0,0,2,1.5,p_q,r,a1,2e300,245.3 ms,2,"2,104.5",1,s1,2,maybe
+3.5,0.3,b,u,blue,2,3,3,3,2,5,5,0,1,3,-1,p,q_r,a(1),3e300,250.1,abc,"3,001.0",2,s2,3,yes
+4.5,0.4,b,u,red,1,4,4,4,3,5,5,0,1,4,2,p_q,r,b,4e300,251.0,4,"4,200.0",3,s2,4,perhaps
 """
 
 # Files that are not what mixfit reads, or read in a way that must be caught.
@@ -40,6 +40,12 @@ CSV_FILES = {
     "g_missing.csv": b"y,x,g\n1,0.1,\n2,0.2,\n3,0.3,\n",
     "open_quote.csv": b'y,x,g\n1,0.1,a\n2,0.2,"b\n3,0.3,a\n',
     "binary.csv": bytes(range(256)),
+    "cr_only.csv": b"y,x,g\r1,0.1,a\r2,0.2,b\r3,0.3,a\r",
+    "wide.csv": (",".join(f"c{i}" for i in range(20_000)) + "\n" + ",".join(["1"] * 20_000)
+                 + "\n").encode(),
+    "too_many_columns.csv": (",".join(["c"] * 100_001) + "\n").encode(),
+    "decimal_comma.csv": b'y,x,g\n1,"0,5",a\n2,"1,5",b\n3,"2,5",a\n4,"3,25",b\n',
+    "ordinal_span.csv": b"y,x,g\n0,0.1,a\n5000,0.2,b\n3,0.3,a\n",
 }
 
 
@@ -80,12 +86,41 @@ def write_files(tmp_path: Path) -> Path:
         "list.yaml": "- data.csv\n- y ~ x\n",
         "python_tag.yaml": 'data: data.csv\nformula: !!python/object/apply:os.system ["touch X"]\n',
         "python_name.yaml": "data: !!python/name:os.system\nformula: y ~ x + (1 | g)\n",
+        "output_dot.yaml": "data: data.csv\nformula: y ~ x + (1 | g)\noutput: .\n",
+        "output_empty.yaml": "data: data.csv\nformula: y ~ x + (1 | g)\noutput: ''\n",
+        "laughs.yaml": BILLION_LAUGHS,
+        "recursive.yaml": "data: data.csv\nformula: &f [*f]\n",
+        "deep.yaml": "data: data.csv\nformula: " + "[" * 5000 + "]" * 5000 + "\n",
+        "levels_bool.yaml": (
+            "data: data.csv\nformula: ans ~ x\nfamily: cumulative\nlevels: [no, perhaps, yes]\n"
+        ),
     }
     for name, text in yaml.items():
         (tmp_path / name).write_text(text)
     for name, raw in CSV_FILES.items():
         (tmp_path / name).write_bytes(raw)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's notes\n")
+    (tmp_path / "mine" / "data.csv").write_text(DATA)
     return tmp_path
+
+
+def write_large_files(tmp_path: Path, name: str) -> None:
+    """Files of megabytes, written only into the folder of the case that reads them."""
+    if name == "header longer than 4 MB":
+        with open(tmp_path / "no_newlines.csv", "wb") as fh:
+            fh.truncate(5 << 20)  # zero bytes, and no line end
+    elif name == "line longer than 16 MB":
+        with open(tmp_path / "long_line.csv", "wb") as fh:
+            fh.write(b"y,x,g\n1,0.1,")
+            fh.truncate(17 << 20)
+    elif name == "spec larger than 1 MB":
+        (tmp_path / "large.yaml").write_text("data: data.csv\n#" + "x" * (1 << 20) + "\n")
+
+
+BILLION_LAUGHS = "data: data.csv\nformula: y ~ x\nl0: &l0 [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
+    f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 9) + "]\n" for k in range(1, 10)
+) + "levels: *l9\n"
 
 
 def fit(formula: str, *extra: str, data: str = "data.csv") -> list[str]:
@@ -238,6 +273,92 @@ CASES = {
     "a group level per row": (fit("y ~ x + (1 | id)"), "has a level for every row"),
 }
 
+# Hostile but realistic input (issue 11): each once broke the contract, now refused up front.
+DEEP = "(" * 100 + "x" + ")" * 100
+CASES.update({
+    # OUTDIR: nothing of the user's is ever replaced (the runner adds -o out only where none is)
+    "-o the data file": (fit(GOOD, "-o", "data.csv"), "is the data file"),
+    "-o another existing file": (fit(GOOD, "-o", "empty.csv"), "is an existing file"),
+    "-o an existing file with --force": (fit(GOOD, "-o", "empty.csv", "--force"), "existing file"),
+    "-o the current folder": (fit(GOOD, "-o", "."), "is the current folder"),
+    "-o the current folder with --force": (fit(GOOD, "-o", ".", "--force"), "current folder"),
+    "-o an empty name": (fit(GOOD, "-o", ""), "an empty name (an unset variable?)"),
+    "-o the folder above": (fit(GOOD, "-o", ".."), "holds the current folder"),
+    "-o a folder of the user's files": (fit(GOOD, "-o", "mine"), "(it holds notes.txt)"),
+    "-o below a file": (fit(GOOD, "-o", "data.csv/out"), "is a file"),
+    "-o a folder holding the data": (fit(GOOD, "-o", "mine", "--force", data="mine/data.csv"),
+                                     "holds the data file"),
+    "yaml output: .": (["fit", "output_dot.yaml"], "holds the spec"),
+    "yaml output empty": (["fit", "output_empty.yaml"], "output is empty"),
+    # resources
+    "yaml billion laughs": (["fit", "laughs.yaml"], "expands to more than 1,000,000"),
+    "yaml recursive alias": (["fit", "recursive.yaml"], "an alias that contains itself"),
+    "yaml nested 5000 deep": (["fit", "deep.yaml"], "nested too deeply"),
+    "spec larger than 1 MB": (["fit", "large.yaml"], "larger than 1 MB"),
+    "I(x * 10**100000000)": (fit("y ~ I(x * 10**100000000) + (1 | g)"), "overflows"),
+    "I(x * 2**99999999999)": (fit("y ~ I(x * 2**99999999999) + (1 | g)"), "overflows"),
+    "braces {x * 10**10**10}": (fit("y ~ {x * 10**10**10}"), "overflows"),
+    "interaction power 10**9": (fit("y ~ (x + g)**1000000000"), "interaction power"),
+    "header longer than 4 MB": (fit(GOOD, data="no_newlines.csv"), "longer than 4 MB"),
+    "line longer than 16 MB": (fit(GOOD, data="long_line.csv"), "line 2 is longer than 16 MB"),
+    "100,001 columns": (fit(GOOD, data="too_many_columns.csv"), "at most 100,000"),
+    "100 nested parentheses": (fit(f"y ~ {DEEP}"), "nests brackets more than 32 deep"),
+    "1,100 terms": (fit("y ~ " + " + ".join(["x"] * 1100)), "at most 2,000"),
+    "formula of 30,000 characters": (fit("y ~ " + "x" * 30_000), "at most 20,000"),
+    # silently wrong models
+    "one 'abc' in a numeric column": (fit("y ~ abc + (1 | g)"), "'abc' (row 3)"),
+    "thousands separators": (fit("y ~ thou + (1 | g)"), "without thousands separators"),
+    "decimal commas": (fit(GOOD, data="decimal_comma.csv"), "write decimals with a point"),
+    "trials() with poisson": (
+        fit("k | trials(n) ~ x", "--family", "poisson"), "trials() belongs to family binomial",
+    ),
+    "trials() with gaussian": (fit("k | trials(5) ~ x"), "not gaussian"),
+    "trials() on the right": (fit("y ~ x + trials(n)"), "belongs in a binomial response"),
+    "trials past 2^31": (
+        fit("k | trials(99999999999) ~ x", "--family", "binomial"), "below 2^31",
+    ),
+    "a count of 2**63": (fit("big ~ x", "--family", "poisson"), "too large for Stan's integers"),
+    "ordinal span of 5001 categories": (
+        fit("y ~ x", "--family", "cumulative", data="ordinal_span.csv"), "at most 1,000",
+    ),
+    "iter past 2^31": (fit(GOOD, "--iter", "99999999999"), "below 2^31"),
+    # failures that came after the whole fit
+    "group labels collide once joined": (fit("y ~ x + (1 | ja:jb)"), "both named 'p_q_r'"),
+    "levels a[1], a1, a(1)": (fit("y ~ fv"), "would all be named 'fva1'"),
+    "predictors around 1e300": (fit("y ~ huge"), "too large for the model's arithmetic"),
+    "--prob nan": (fit(GOOD, "--prob", "nan"), "not a probability"),
+    "--prob 1": (fit(GOOD, "--prob", "1"), "not a probability"),
+    # internal errors before compiling
+    "(0 | g)": (fit("y ~ x + (0 | g)"), "(0 | g) has no terms"),
+    "(-1 | g)": (fit("y ~ x + (-1 | g)"), "has no terms"),
+    # unidentifiable models
+    "(1 | g) + (1 | g)": (fit("y ~ x + (1 | g) + (1 | g)"), "appears in two terms"),
+    "(1 | g/g)": (fit("y ~ x + (1 | g/g)"), "names the grouping factor 'g' twice"),
+    "(1 | g) + (x | g)": (fit("y ~ (1 | g) + (x | g)"), "'Intercept' of 'g' appears in two"),
+    "constant predictor": (fit("y ~ x + c5 + (1 | g)"), "predictor 'c5' is constant"),
+    "x beside I(2 * x)": (fit("y ~ x + I(2 * x)"), "is a linear combination of 'x'"),
+    "more coefficients than rows": (
+        fit("y ~ x + cnt + frac + pos"), "5 population-level coefficients for 4 rows",
+    ),
+    # unclear messages
+    "20,000 columns, one missing": (fit("y ~ x", data="wide.csv"), "and 19,992 more"),
+    "CR-only line ends": (fit(GOOD, data="cr_only.csv"), "CR alone"),
+    "I(x^2)": (fit("y ~ I(x^2)"), "write powers as I(x ** 2)"),
+    "column a.b without backticks": (fit("y ~ a.b"), "goes in backticks: `a.b`"),
+    "x**2 outside I()": (fit("y ~ x**2"), "write I(x ** 2) for the square"),
+    "a number as a term": (fit("y ~ 2 + x"), "the number 2 can't be a term"),
+    "1e5 in a formula": (fit("y ~ I(x * 1e5)"), "numbers like 1e5"),
+    "two names without an operator": (fit("y ~ x g"), "needs an operator between 'x' and 'g'"),
+    "--factor on the response": (fit(GOOD, "--factor", "y"), "names the response"),
+    "interaction prior coefficient": (
+        fit("y ~ x * word", "--prior", "normal(0, 1) : b : x:wordx"),
+        "unknown coefficient 'x:wordx'",
+    ),
+    "text response quotes the failed values": (fit("ms ~ x"), "found text: '245.3 ms'"),
+    "yaml levels stay the text written": (["fit", "levels_bool.yaml"], "levels no, perhaps, yes"),
+    "summary of a file": (["summary", "data.csv"], "is a file"),
+})
+
 # Families added after the core four, with a response each can't take (kept if they exist).
 FAMILY_CASES = {
     "student": ("word ~ x + (1 | g)", "must be numeric"),
@@ -270,12 +391,18 @@ def catalogue(tmp_path_factory) -> dict:
 
     # folders made before the threads start: pytest's temporary-folder factory is not thread-safe
     folders = {name: write_files(tmp_path_factory.mktemp(f"case{i}")) for i, name in enumerate(CASES)}
+    for name, folder in folders.items():
+        write_large_files(folder, name)
+    before = {name: snapshot(folder) for name, folder in folders.items()}
 
     def run(name):
         args, _ = CASES[name]
-        if name != "no output folder":
-            args = [*args, "-o", "out"]
-        return name, (mixfit([*args, "--backend", "cmdstan"], folders[name]), folders[name])
+        if args[0] == "fit":
+            if "-o" not in args and name != "no output folder":
+                args = [*args, "-o", "out"]
+            args = [*args, "--backend", "cmdstan"]
+        result = mixfit(args, folders[name])
+        return name, (result, folders[name], before[name])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(run, CASES))
@@ -284,14 +411,24 @@ def catalogue(tmp_path_factory) -> dict:
 @pytest.mark.parametrize("name", list(CASES))
 def test_input_errors_exit_2_with_one_line_and_no_outdir(catalogue, name):
     _, phrase = CASES[name]
-    result, files = catalogue[name]
+    result, files, before = catalogue[name]
     lines = result.stderr.splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("mixfit: error:"), result.stderr
     assert phrase in lines[0]
+    assert len(lines[0]) < 1000, lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert not (files / "out").exists()
     assert not (files / "X").exists() and not (files / "x").exists()
+    assert snapshot(files) == before  # nothing in the working folder was created or changed
+
+
+def snapshot(folder: Path) -> dict:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+        if p.name != "__pycache__"
+    }
 
 
 def test_existing_outdir_is_left_unchanged(files):
@@ -344,6 +481,15 @@ ACCEPTED = {
                                         "5,0.6,b,\n"), GOOD),
     "observation-level effects for counts": (
         "c,x,obs\n1,0.1,a\n3,0.2,b\n0,0.3,c\n2,0.5,d\n", "c ~ x + (1 | obs)", "--family", "poisson",
+    ),
+    "a grouping column with a space, in backticks": (
+        "y,x,Subject ID\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", "y ~ x + (1 | `Subject ID`)",
+    ),
+    "600 terms": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", "y ~ " + " + ".join(["x"] * 600)),
+    "integer arithmetic in I()": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
+                                  "y ~ I(x * 10**3 + 2**-2)"),
+    "a mostly numeric column made a factor on purpose": (
+        "y,x,g\n1,1,a\n2,2,b\n3,3b,a\n4,2,b\n5,1,a\n", "y ~ x", "--factor", "x",
     ),
     "separation with a proper prior": (
         "y,x,g\n0,0.1,a\n0,0.2,b\n1,0.3,a\n1,0.5,b\n", "y ~ x + (1 | g)", "--family", "bernoulli",

@@ -7,6 +7,7 @@ that every row has as many fields as the header and that the bytes are UTF-8.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Collection
@@ -59,12 +60,14 @@ def read_header(path: Path) -> list[str]:
             f"data file {str(path)!r}: the first line is longer than {HEADER_BYTES >> 20} MB "
             "(not a CSV file, or one without line ends)"
         )
-    try:
-        text = line.decode("utf-8").removeprefix("\ufeff")
+    try:  # the first block, not only the header: a binary file is named as such at once
+        codecs.getincrementaldecoder("utf-8")().decode(head[: 1 << 16], final=False)
     except UnicodeDecodeError as exc:
+        line_number = head[: exc.start].count(b"\n") + 1
         raise InputError(
-            f"data file {str(path)!r} is not UTF-8 text (line 1: {exc.reason})"
+            f"data file {str(path)!r} is not UTF-8 text (line {line_number}: {exc.reason})"
         ) from None
+    text = line.decode("utf-8").removeprefix("\ufeff")
     try:
         header = next(csv.reader([text.rstrip("\r")]), None)
     except csv.Error as exc:
