@@ -20,7 +20,7 @@ import pandas as pd
 
 from mixfit.errors import InputError
 from mixfit.model.families import FamilyChoice, Response, check_response
-from mixfit.model.formula import ParsedFormula
+from mixfit.model.formula import ParsedFormula, shown
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -110,7 +110,7 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
     response_name = formula.response
     if formula.trials is not None and family.family.response != "binomial":
         raise InputError(
-            f"formula {formula.text!r}: trials() belongs to family binomial, not "
+            f"formula {shown(formula.text)}: trials() belongs to family binomial, not "
             f"{family.family.name}"
         )
     if response_name in _variables(formula.fixed) or any(
@@ -173,7 +173,7 @@ def _check_distinct_names(labels: list[str], where: str, text: str) -> None:
     for name, same in by_name.items():
         if len(same) > 1:
             raise InputError(
-                f"formula {text!r}: the {where} terms {', '.join(map(repr, same))} would all be "
+                f"formula {shown(text)}: the {where} terms {', '.join(map(repr, same))} would all be "
                 f"named {name!r}: rename the levels or columns so their names differ"
             )
 
@@ -185,7 +185,7 @@ def _check_no_duplicate_effects(blocks: list[GroupBlock], text: str) -> None:
         for term in block.terms:
             if (block.group, term) in seen:
                 raise InputError(
-                    f"formula {text!r}: the group-level effect {term!r} of {block.group!r} "
+                    f"formula {shown(text)}: the group-level effect {term!r} of {block.group!r} "
                     "appears in two terms: each effect of a grouping factor belongs in one term"
                 )
             seen[block.group, term] = block.id
@@ -207,7 +207,7 @@ def _group_block(id: int, term, frame: pd.DataFrame, text: str) -> GroupBlock:
     evaluated = _evaluate(term.lhs, frame, text)
     if evaluated is None:  # "0" or "-1" alone: no intercept and nothing else
         raise InputError(
-            f"formula {text!r}: the group-level term ({term.lhs} | {term.group}) has no terms: "
+            f"formula {shown(text)}: the group-level term ({term.lhs} | {term.group}) has no terms: "
             f"write (1 | {term.group}) for a varying intercept"
         )
     predictors = evaluated.as_dataframe()
@@ -304,11 +304,11 @@ def _check_finite(what: str, values, text: str) -> None:
     values = np.asarray(values, dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
-        raise InputError(f"formula {text!r}: {what} is not finite in {int(bad.sum())} rows")
+        raise InputError(f"formula {shown(text)}: {what} is not finite in {int(bad.sum())} rows")
     huge = np.abs(values) > MAX_MAGNITUDE
     if huge.any():
         raise InputError(
-            f"formula {text!r}: {what} reaches {values[huge][0]:g}, too large for the model's "
+            f"formula {shown(text)}: {what} reaches {values[huge][0]:g}, too large for the model's "
             f"arithmetic (at most {MAX_MAGNITUDE:g}): rescale it"
         )
 
@@ -336,7 +336,7 @@ def _evaluate(rhs: str, frame: pd.DataFrame, text: str):
             )
     except Exception as exc:  # formulae raises many types; all mean the formula can't be built
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"formula {text!r}: {message}") from None
+        raise InputError(f"formula {shown(text)}: {message}") from None
     return design.common if "~" not in rhs else design
 
 
@@ -346,7 +346,7 @@ def _variables(expression: str) -> set[str]:
             return {v for v in formulae.model_description(expression).var_names if v}
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"formula term {expression!r}: {message}") from None
+        raise InputError(f"formula term {shown(expression)}: {message}") from None
 
 
 def _is_number(text: str) -> bool:

@@ -8,6 +8,7 @@ formulae does the parsing and evaluation of every expression; this module only f
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -49,22 +50,34 @@ class ParsedFormula:
     groups: tuple[GroupTerm, ...]
 
 
+def shown(text: str) -> str:
+    """A formula quoted in a message: in full, or its start when it is long (one line stays short)."""
+    return (
+        repr(text)
+        if len(text) <= 120
+        else repr(text[:100]) + f" (and {len(text) - 100:,} more characters)"
+    )
+
+
 def parse_formula(text: str) -> ParsedFormula:
     tokens = _scan(text)
     _refuse_unsafe(tokens, text)
     tildes = [i for i, t in enumerate(tokens) if t.kind == "TILDE"]
     if len(tildes) != 1:
-        raise InputError(f"formula {text!r} needs exactly one '~' between response and predictors")
+        raise InputError(
+            f"formula {shown(text)} needs exactly one '~' between response and predictors"
+        )
+    _check_operators(tokens, text)
     _check_arithmetic(tokens, text)
     lhs, rhs = tokens[: tildes[0]], tokens[tildes[0] + 1 : -1]  # drop EOF
     response, trials = _parse_response(lhs, text)
     if not rhs:
         raise InputError(
-            f"formula {text!r} has nothing after '~' (use '~ 1' for an intercept only)"
+            f"formula {shown(text)} has nothing after '~' (use '~ 1' for an intercept only)"
         )
     if any(t.kind == "IDENTIFIER" and t.lexeme == "trials" for t in rhs):
         raise InputError(
-            f"formula {text!r}: trials() belongs in a binomial response: 'k | trials(n) ~ ...'"
+            f"formula {shown(text)}: trials() belongs in a binomial response: 'k | trials(n) ~ ...'"
         )
     _check_terms(rhs, text)
     fixed_tokens, groups = _split_group_terms(rhs, text)
@@ -81,26 +94,14 @@ def _scan(text: str) -> list:
         tokens = Scanner(text).scan(add_intercept=False)
     except ScanError as exc:
         hint = " (write powers as I(x ** 2))" if "^" in str(exc) else ""
-        raise InputError(f"formula {text!r}: {exc}{hint}") from None
+        raise InputError(f"formula {shown(text)}: {exc}{hint}") from None
     except (IndexError, ValueError):  # formulae's scanner trips on an unclosed backtick, say
         raise InputError(
-            f"formula {text!r} could not be read (check its quotes and brackets)"
+            f"formula {shown(text)} could not be read (check its quotes and brackets)"
         ) from None
-    operands = {"IDENTIFIER", "BQNAME", "NUMBER", "PYTHON_LITERAL"}
-    for left, right in zip(tokens, tokens[1:]):
-        if (left.kind in operands or left.kind in OPENERS.values()) and (
-            right.kind in operands or (right.kind in OPENERS and left.kind != "IDENTIFIER")
-        ):
-            hint = ""
-            if left.kind == "NUMBER" and right.lexeme[:1] in {"e", "E"}:
-                hint = " (numbers like 1e5 are written 100000 or 10**5)"
-            raise InputError(
-                f"formula {text!r} needs an operator between {left.lexeme!r} and "
-                f"{right.lexeme!r}{hint}"
-            )
     if len(tokens) > MAX_TOKENS:
         raise InputError(
-            f"formula {text!r} has {len(tokens):,} names, numbers and operators: at most "
+            f"formula {shown(text)} has {len(tokens):,} names, numbers and operators: at most "
             f"{MAX_TOKENS:,}"
         )
     depth = 0
@@ -109,12 +110,28 @@ def _scan(text: str) -> list:
             token.kind, 0
         )
         if depth < 0:
-            raise InputError(f"formula {text!r} has a ')' without a matching '('")
+            raise InputError(f"formula {shown(text)} has a ')' without a matching '('")
         if depth > MAX_DEPTH:
-            raise InputError(f"formula {text!r} nests brackets more than {MAX_DEPTH} deep")
+            raise InputError(f"formula {shown(text)} nests brackets more than {MAX_DEPTH} deep")
     if depth:
-        raise InputError(f"formula {text!r} has unbalanced parentheses")
+        raise InputError(f"formula {shown(text)} has unbalanced parentheses")
     return tokens
+
+
+def _check_operators(tokens: list, text: str) -> None:
+    """formulae drops what follows two names in a row (``y ~ x z`` fits ``y ~ x``)."""
+    operands = {"IDENTIFIER", "BQNAME", "NUMBER", "PYTHON_LITERAL"}
+    for left, right in itertools.pairwise(tokens):
+        if (left.kind in operands or left.kind in OPENERS.values()) and (
+            right.kind in operands or (right.kind in OPENERS and left.kind != "IDENTIFIER")
+        ):
+            hint = ""
+            if left.kind == "NUMBER" and right.lexeme[:1] in {"e", "E"}:
+                hint = " (numbers like 1e5 are written 100000 or 10**5)"
+            raise InputError(
+                f"formula {shown(text)} needs an operator between {left.lexeme!r} and "
+                f"{right.lexeme!r}{hint}"
+            )
 
 
 def _in_calls(tokens: list) -> list[bool]:
@@ -154,7 +171,7 @@ def _check_arithmetic(tokens: list, text: str) -> None:
                 _constant(tree.body)
             except (OverflowError, ZeroDivisionError, ValueError):
                 raise InputError(
-                    f"formula {text!r}: the arithmetic on numbers in it overflows (a result "
+                    f"formula {shown(text)}: the arithmetic on numbers in it overflows (a result "
                     "beyond 1e308)"
                 ) from None
 
@@ -201,7 +218,7 @@ def _check_terms(rhs: list, text: str) -> None:
             if before is None or before.kind != "RIGHT_PAREN":
                 name = before.lexeme if before is not None else ""
                 raise InputError(
-                    f"formula {text!r}: '{name}**' raises terms to interactions, not a number to "
+                    f"formula {shown(text)}: '{name}**' raises terms to interactions, not a number to "
                     f"a power: write I({name} ** 2) for the square"
                 )
             if (
@@ -210,18 +227,18 @@ def _check_terms(rhs: list, text: str) -> None:
                 or not 1 <= int(power.lexeme) <= MAX_POWER
             ):
                 raise InputError(
-                    f"formula {text!r}: an interaction power '(...)**k' takes a whole k from 1 "
+                    f"formula {shown(text)}: an interaction power '(...)**k' takes a whole k from 1 "
                     f"to {MAX_POWER}"
                 )
         elif token.kind == "PYTHON_LITERAL":
-            raise InputError(f"formula {text!r}: {token.lexeme} can't be a term")
+            raise InputError(f"formula {shown(text)}: {token.lexeme} can't be a term")
         elif (
             token.kind == "NUMBER"
             and token.lexeme not in {"0", "1"}
             and (before is None or before.kind != "STAR_STAR")
         ):
             raise InputError(
-                f"formula {text!r}: the number {token.lexeme} can't be a term (0 and 1 set "
+                f"formula {shown(text)}: the number {token.lexeme} can't be a term (0 and 1 set "
                 "the intercept; arithmetic goes inside I(...))"
             )
 
@@ -232,7 +249,7 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
         if token.kind == "IDENTIFIER" and ("." in token.lexeme or token.lexeme.startswith("_")):
             hint = "" if is_call else f" (a column named so goes in backticks: `{token.lexeme}`)"
             raise InputError(
-                f"formula {text!r}: {token.lexeme!r} is not allowed (no attribute access or "
+                f"formula {shown(text)}: {token.lexeme!r} is not allowed (no attribute access or "
                 f"private names in formulas){hint}"
             )
         if (
@@ -242,15 +259,15 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
         ):
             allowed = ", ".join(sorted(ALLOWED_CALLS))
             raise InputError(
-                f"formula {text!r}: function {token.lexeme!r} is not allowed (allowed: {allowed})"
+                f"formula {shown(text)}: function {token.lexeme!r} is not allowed (allowed: {allowed})"
             )
         if token.kind in {"STRING", "LEFT_BRACKET", "RIGHT_BRACKET", "EQUAL"}:
-            raise InputError(f"formula {text!r}: {token.lexeme!r} is not allowed in a formula")
+            raise InputError(f"formula {shown(text)}: {token.lexeme!r} is not allowed in a formula")
 
 
 def _parse_response(lhs: list, text: str) -> tuple[str, str | None]:
     if not lhs:
-        raise InputError(f"formula {text!r} has no response before '~'")
+        raise InputError(f"formula {shown(text)} has no response before '~'")
     pipes = [i for i, t in enumerate(lhs) if t.kind == "PIPE"]
     if not pipes:
         return _join(lhs), None
@@ -260,12 +277,12 @@ def _parse_response(lhs: list, text: str) -> tuple[str, str | None]:
         tail[0].lexeme != "trials" or tail[2].kind not in {"IDENTIFIER", "NUMBER", "BQNAME"}
     ):
         raise InputError(
-            f"formula {text!r}: after '|' the response takes 'trials(n)' with a column or a number"
+            f"formula {shown(text)}: after '|' the response takes 'trials(n)' with a column or a number"
         )
     trials = tail[2].lexeme.strip("`")
     if tail[2].kind == "NUMBER" and (not trials.isdigit() or len(trials) > 10):
         raise InputError(
-            f"formula {text!r}: trials({trials}) needs a whole number below 2^31 (or a column)"
+            f"formula {shown(text)}: trials({trials}) needs a whole number below 2^31 (or a column)"
         )
     return _join(head), trials
 
@@ -291,7 +308,9 @@ def _split_group_terms(rhs: list, text: str) -> tuple[list, list[GroupTerm]]:
             i = end + 1
             continue
         if rhs[i].kind == "PIPE":
-            raise InputError(f"formula {text!r}: a group-level term needs parentheses: '(x | g)'")
+            raise InputError(
+                f"formula {shown(text)}: a group-level term needs parentheses: '(x | g)'"
+            )
         fixed.append(rhs[i])
         i += 1
     return fixed, groups
@@ -303,22 +322,22 @@ def _group_terms(inner: list, text: str) -> list[GroupTerm]:
     lhs, rhs = inner[:pipe], inner[pipe + (2 if double else 1) :]
     chunk = f"({_join(inner)})"
     if not lhs:
-        raise InputError(f"formula {text!r}: group-level term {chunk} has nothing before '|'")
+        raise InputError(f"formula {shown(text)}: group-level term {chunk} has nothing before '|'")
     if not rhs:
-        raise InputError(f"formula {text!r}: group-level term {chunk} has no grouping factor")
+        raise InputError(f"formula {shown(text)}: group-level term {chunk} has no grouping factor")
     names = rhs[0::2]
     separators = {t.kind for t in rhs[1::2]}
     if any(t.kind not in {"IDENTIFIER", "BQNAME"} for t in names) or (
         not separators <= {"COLON", "SLASH"} or len(separators) > 1 or len(rhs) % 2 == 0
     ):
         raise InputError(
-            f"formula {text!r}: the grouping factor in {chunk} must be a column, 'a:b' or 'a/b'"
+            f"formula {shown(text)}: the grouping factor in {chunk} must be a column, 'a:b' or 'a/b'"
         )
     factors = [t.lexeme[1:-1] if t.kind == "BQNAME" else t.lexeme for t in names]
     repeated = sorted({f for f in factors if factors.count(f) > 1})
     if repeated:
         raise InputError(
-            f"formula {text!r}: {chunk} names the grouping factor {repeated[0]!r} twice"
+            f"formula {shown(text)}: {chunk} names the grouping factor {repeated[0]!r} twice"
         )
     correlated = not double
     lhs_text = _join(lhs)
