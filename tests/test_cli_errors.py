@@ -46,6 +46,7 @@ CSV_FILES = {
     "too_many_columns.csv": (",".join(["c"] * 100_001) + "\n").encode(),
     "decimal_comma.csv": b'y,x,g\n1,"0,5",a\n2,"1,5",b\n3,"2,5",a\n4,"3,25",b\n',
     "ordinal_span.csv": b"y,x,g\n0,0.1,a\n5000,0.2,b\n3,0.3,a\n",
+    "intercept.csv": b"y,Intercept,g\n1,0.5,a\n2,0.1,b\n3,0.7,a\n4,0.2,b\n",
 }
 
 
@@ -326,6 +327,9 @@ CASES.update({
     "group labels collide once joined": (fit("y ~ x + (1 | ja:jb)"), "both named 'p_q_r'"),
     "levels a[1], a1, a(1)": (fit("y ~ fv"), "would all be named 'fva1'"),
     "predictors around 1e300": (fit("y ~ huge"), "too large for the model's arithmetic"),
+    "a column named Intercept": (
+        fit("y ~ Intercept + (1 | g)", data="intercept.csv"), "it is the intercept's name",
+    ),
     "--prob nan": (fit(GOOD, "--prob", "nan"), "not a probability"),
     "--prob 1": (fit(GOOD, "--prob", "1"), "not a probability"),
     # internal errors before compiling

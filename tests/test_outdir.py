@@ -25,7 +25,7 @@ from mixfit.results.outdir import MARKER, check_outdir, is_results_folder, owned
 
 ROOT = Path(__file__).resolve().parent.parent
 SLEEP = ROOT / "sample_data" / "sleepstudy.csv"
-BASE = ["--chains", "1", "--iter", "200", "--seed", "1", "--quiet"]
+BASE = ["--chains", "2", "--iter", "200", "--seed", "1", "--quiet"]
 QUICK = [*BASE, "--no-plots", "--backend", "stanli"]
 
 
@@ -76,8 +76,9 @@ def work(tmp_path: Path) -> Path:
     folder.mkdir()
     shutil.copy(SLEEP, folder / "data.csv")
     (folder / "report.pdf").write_bytes(b"%PDF-1.4 the user's report")
-    (folder / "spec.yaml").write_text(
-        "data: data.csv\nformula: Reaction ~ Days + (1 | Subject)\noutput: .\n"
+    (folder / "specs").mkdir()
+    (folder / "specs" / "spec.yaml").write_text(
+        "data: ../data.csv\nformula: Reaction ~ Days + (1 | Subject)\noutput: .\n"
     )
     (folder / "empty_output.yaml").write_text(
         "data: data.csv\nformula: Reaction ~ Days + (1 | Subject)\noutput: ''\n"
@@ -90,7 +91,7 @@ FORMULA = ["-f", "Reaction ~ Days + (1 | Subject)"]
 REFUSED = {
     "a folder of the user's files": (
         ["fit", "data.csv", *FORMULA, "-o", "mine"],
-        "is not a mixfit results folder (it holds .hidden, notes.txt, sub/)",
+        "is not a mixfit results folder (it holds .hidden, d.csv, notes.txt and 1 more)",
     ),
     "the data file": (["fit", "data.csv", *FORMULA, "-o", "data.csv"], "is the data file"),
     "another file": (["fit", "data.csv", *FORMULA, "-o", "report.pdf"], "is an existing file"),
@@ -118,7 +119,7 @@ REFUSED = {
         ["fit", "mine/d.csv", *FORMULA, "-o", "mine", "--force"],
         "holds the data file",
     ),
-    "yaml output: .": (["fit", "spec.yaml"], "holds the spec"),
+    "yaml output: .": (["fit", "specs/spec.yaml"], "holds the spec 'specs/spec.yaml'"),
     "yaml output: ''": (["fit", "empty_output.yaml"], "output is empty"),
     "below a file": (["fit", "data.csv", *FORMULA, "-o", "report.pdf/out"], "is a file"),
 }

@@ -117,6 +117,11 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
         response_name in _variables(g.lhs) for g in formula.groups
     ):
         raise InputError(f"the response {response_name!r} is also a predictor in the formula")
+    if "Intercept" in predictor_columns(formula):  # formulae merges it with the intercept
+        raise InputError(
+            "a column named 'Intercept' can't be a predictor (it is the intercept's name): "
+            "rename it"
+        )
     trials = None
     if formula.trials is not None:
         if _is_number(formula.trials):
