@@ -201,8 +201,13 @@ _register()
 
 def main() -> None:
     interrupt.handle_signals()  # SIGINT and SIGTERM stop Stan's processes and unwind cleanly
+    run_command_line()
+
+
+def run_command_line(args: list[str] | None = None) -> None:
+    """What ``mixfit ARGS`` does, signal handling aside (tests run it in-process)."""
     try:
-        cli.main(prog_name="mixfit", standalone_mode=False)
+        cli.main(args=args, prog_name="mixfit", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare "mixfit": the help, as click shows it
         exc.show()
         sys.exit(exc.exit_code)

@@ -512,3 +512,25 @@ def test_odd_but_valid_inputs_are_accepted(tmp_path, name):
     result = mixfit(["standata", "in.csv", "-f", formula, *extra], tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["N"] >= 4
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_stdout_is_one_line_and_exit_3(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "mixfit", "stancode", SLEEP, "-f", SLEEP_FORMULA],
+            stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=120, check=False,
+        )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.splitlines() == ["mixfit: error: could not write: No space left on device"]
+
+
+def test_a_closed_pipe_ends_the_run_quietly(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mixfit", "standata", SLEEP, "-f", SLEEP_FORMULA],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    proc.stdout.close()  # the reader goes away before a byte is read, as `| head -c 0` would
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141, stderr
+    assert stderr == b""

@@ -61,13 +61,14 @@ def read_header(path: Path) -> list[str]:
             "(not a CSV file, or one without line ends)"
         )
     try:  # the first block, not only the header: a binary file is named as such at once
-        codecs.getincrementaldecoder("utf-8")().decode(head[: 1 << 16], final=False)
+        block = head[: 1 << 16]
+        codecs.getincrementaldecoder("utf-8")().decode(block, final=len(block) == len(head))
+        text = line.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line_number = head[: exc.start].count(b"\n") + 1
         raise InputError(
             f"data file {str(path)!r} is not UTF-8 text (line {line_number}: {exc.reason})"
         ) from None
-    text = line.decode("utf-8").removeprefix("\ufeff")
     try:
         header = next(csv.reader([text.rstrip("\r")]), None)
     except csv.Error as exc:
