@@ -216,6 +216,8 @@ def load_spec_file(path: Path) -> dict:
         if key in raw:
             if not _typed(raw[key], str, key).strip():
                 raise InputError(f"spec {str(path)!r}: {key} is empty")
+            if "\x00" in raw[key]:
+                raise InputError(f"spec {str(path)!r}: {key} holds a NUL character")
             values[key] = path.parent / raw[key]
     if "formula" in raw:
         values["formula"] = _typed(raw["formula"], str, "formula")

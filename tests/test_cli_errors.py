@@ -103,6 +103,8 @@ def write_files(tmp_path: Path) -> Path:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("the user's notes\n")
     (tmp_path / "mine" / "data.csv").write_text(DATA)
+    (tmp_path / "loop_a").symlink_to("loop_b")
+    (tmp_path / "loop_b").symlink_to("loop_a")
     return tmp_path
 
 
@@ -289,6 +291,10 @@ CASES.update({
     "-o below a file": (fit(GOOD, "-o", "data.csv/out"), "is a file"),
     "-o a folder holding the data": (fit(GOOD, "-o", "mine", "--force", data="mine/data.csv"),
                                      "holds the data file"),
+    "-o a loop of symbolic links": (fit(GOOD, "-o", "loop_a"), "can't be used: Symlink loop"),
+    "-o a name too long": (fit(GOOD, "-o", "n" * 250), "too long a name for this file system"),
+    "-o below a name too long": (fit(GOOD, "-o", "n" * 300 + "/out"), "File name too long"),
+    "a data path too long": (fit(GOOD, data="d" * 300 + ".csv"), "File name too long"),
     "yaml output: .": (["fit", "output_dot.yaml"], "holds the spec"),
     "yaml output empty": (["fit", "output_empty.yaml"], "output is empty"),
     # resources

@@ -16,8 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
-import pytest
 import click
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st

@@ -39,11 +39,11 @@ MAX_COLUMNS = 100_000
 
 def read_header(path: Path) -> list[str]:
     """The column names, checked: the file exists, is UTF-8 text, has a header, no duplicates."""
-    if not path.exists():
-        raise InputError(f"data file {str(path)!r} does not exist")
-    if not path.is_file():
-        raise InputError(f"data file {str(path)!r} is not a file")
     try:
+        if not path.exists():
+            raise InputError(f"data file {str(path)!r} does not exist")
+        if not path.is_file():
+            raise InputError(f"data file {str(path)!r} is not a file")
         with path.open("rb") as fh:
             head = fh.read(HEADER_BYTES + 1)
     except OSError as exc:

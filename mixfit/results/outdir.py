@@ -21,6 +21,7 @@ from mixfit import __version__, interrupt
 from mixfit.errors import TOOLCHAIN, InputError, MixfitError
 
 MARKER = ".mixfit-results"
+STAGE_SUFFIX = 24  # the staging folder's name adds a dot, ".partial-" and a random part
 # errors of the file system, not of mixfit: the user can act on them (free space, fix permissions)
 WRITE_ERRORS = {
     errno.ENOSPC,
@@ -62,10 +63,19 @@ def check_outdir(
         raise InputError(
             "the output folder is an empty name (an unset variable?): give one with -o OUTDIR"
         )
-    outdir = Path(outdir)
     shown = f"output folder {str(outdir)!r}"
+    try:
+        _check_outdir(Path(outdir), shown, force, inputs or {})
+    except (OSError, RuntimeError) as exc:  # a name too long, a loop of symbolic links
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"{shown} can't be used: {reason}") from None
+
+
+def _check_outdir(outdir: Path, shown: str, force: bool, inputs: Mapping[str, Path]) -> None:
     advice = "give a new folder, e.g. -o results/NAME"
     target = outdir.resolve()
+    if len(os.fsencode(target.name)) + STAGE_SUFFIX > _name_max(target.parent):
+        raise InputError(f"{shown} has too long a name for this file system: give a shorter one")
     here = Path.cwd().resolve()
     if target == here:
         raise InputError(f"{shown} is the current folder: {advice}")
@@ -73,7 +83,7 @@ def check_outdir(
         raise InputError(f"{shown} holds the current folder: {advice}")
     if target == Path.home().resolve():
         raise InputError(f"{shown} is the home folder: {advice}")
-    for what, path in (inputs or {}).items():
+    for what, path in inputs.items():
         source = Path(path).resolve()
         if target == source:
             raise InputError(f"{shown} is the {what}: {advice}")
@@ -84,6 +94,15 @@ def check_outdir(
     if target.is_dir() and not force:
         _check_is_ours(target, shown)
     _check_writable(target)
+
+
+def _name_max(folder: Path) -> int:
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def _check_is_ours(target: Path, shown: str) -> None:
