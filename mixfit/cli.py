@@ -39,6 +39,7 @@ MODEL_OPTIONS = [
                  help="Sample gaussian group-level effects jointly instead of integrating them out."),
 ]
 
+
 def _output_folder(ctx, param, value: str | None) -> Path | None:
     """An empty -o (an unset $OUTDIR) would be the current folder: refused, not replaced."""
     if value is not None and not value.strip():
@@ -47,11 +48,15 @@ def _output_folder(ctx, param, value: str | None) -> Path | None:
 
 
 SAMPLER_OPTIONS = [
-    click.option("-o", "--output", type=click.Path(), callback=_output_folder,
-                 help="Results folder."),
-    click.option("--force", is_flag=True,
-                 help="Write into an existing folder that is not a results folder (its other "
-                 "files are kept)."),
+    click.option(
+        "-o", "--output", type=click.Path(), callback=_output_folder, help="Results folder."
+    ),
+    click.option(
+        "--force",
+        is_flag=True,
+        help="Write into an existing folder that is not a results folder (its other "
+        "files are kept).",
+    ),
     click.option("--chains", type=int, help="Markov chains (4)."),
     click.option("--iter", type=int, help="Iterations per chain, warmup included (2000)."),
     click.option("--warmup", type=int, help="Warmup iterations per chain (iter/2)."),

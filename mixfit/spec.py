@@ -120,7 +120,9 @@ def _read_yaml(path: Path) -> tuple[object, dict]:
     except OSError as exc:
         raise InputError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
     if len(data) > SPEC_BYTES:
-        raise InputError(f"spec {str(path)!r} is larger than {SPEC_BYTES >> 20} MB: not a spec file")
+        raise InputError(
+            f"spec {str(path)!r} is larger than {SPEC_BYTES >> 20} MB: not a spec file"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -181,7 +183,9 @@ def _written(root: yaml.Node) -> dict:
         if isinstance(node, yaml.SequenceNode):
             return [text(n) for n in node.value]
         if isinstance(node, yaml.MappingNode):
-            return {k.value if isinstance(k, yaml.ScalarNode) else "": text(v) for k, v in node.value}
+            return {
+                k.value if isinstance(k, yaml.ScalarNode) else "": text(v) for k, v in node.value
+            }
         return node.value
 
     if not isinstance(root, yaml.MappingNode):

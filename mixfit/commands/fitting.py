@@ -16,6 +16,7 @@ from mixfit.cli import (
 )
 from mixfit.errors import CHECKS_FAILED, INPUT, MixfitError
 
+
 def _probability(ctx, param, value: float) -> float:
     if not 0 < value < 1:  # written so that nan fails too
         raise click.BadParameter(f"{value} is not a probability strictly between 0 and 1")
@@ -23,8 +24,14 @@ def _probability(ctx, param, value: float) -> float:
 
 
 REPORT_OPTIONS = [
-    click.option("--prob", type=float, default=0.95, callback=_probability, show_default=True,
-                 help="Probability of the reported intervals."),
+    click.option(
+        "--prob",
+        type=float,
+        default=0.95,
+        callback=_probability,
+        show_default=True,
+        help="Probability of the reported intervals.",
+    ),
     click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails."),
     click.option("--no-plots", is_flag=True, help="Skip the plots and report.html."),
 ]

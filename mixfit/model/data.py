@@ -112,9 +112,7 @@ def read_table(
     header = read_header(path)
     missing = [c for c in columns if c not in header]
     if missing:
-        raise InputError(
-            f"column {missing[0]!r} is not in {path.name} (columns: {listed(header)})"
-        )
+        raise InputError(f"column {missing[0]!r} is not in {path.name} (columns: {listed(header)})")
     unknown_factors = [c for c in factors if c not in header]
     if unknown_factors:
         raise InputError(
