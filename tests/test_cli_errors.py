@@ -3,7 +3,8 @@
 Each catalogue case runs the command line in a process of its own, forked from a server process
 that has imported mixfit once (what a fresh interpreter spends most of its second on): the same
 code from argv to exit code, with stdout and stderr captured at the file descriptors.
-Runtime: about 40 s on 2 cores for ~175 cases; the other tests here start real interpreters.
+Runtime: about 50 s on 2 cores: the ~175 cases take about 20 s; the other tests here start real
+interpreters.
 
 Every ``fit`` case must fail before anything is compiled. As a guard, the runs ask for the cmdstan
 backend with CMDSTAN pointing nowhere: a case that gets past its check ends with exit code 3 and
@@ -573,3 +574,16 @@ def test_a_closed_pipe_ends_the_run_quietly(tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 141, stderr
     assert stderr == b""
+
+
+def test_a_factor_of_hundreds_of_levels_warns_in_one_line_and_goes_on(tmp_path):
+    rows = "".join(f"{i % 7 * 0.5},{i * 0.01:.2f},s{i % 150}\n" for i in range(450))
+    (tmp_path / "sites.csv").write_text("y,x,site\n" + rows)
+    result = mixfit(["standata", "sites.csv", "-f", "y ~ x + site"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "mixfit: warning: the term 'site' brings 149 population-level coefficients with flat "
+        "priors, which can take long to sample; if site groups the rows, write (1 | site) "
+        'instead, or set a prior (--prior "normal(0, 1) : b")'
+    ]
+    assert json.loads(result.stdout)["K"] == 150

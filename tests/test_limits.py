@@ -3,7 +3,7 @@
 Each case runs `mixfit stancode` in a subprocess limited to 2 GB of address space and 60 s: a
 YAML "billion laughs", integer arithmetic in I() that would need gigabytes of digits, a 3 GB file
 without line ends (sparse: it takes no disk), a line of 20 MB, 100,001 columns, 100 nested
-parentheses and 1,100 terms. Runtime: about 20 s on 2 cores.
+parentheses and 1,100 terms. Runtime: about 10 s on 2 cores.
 """
 
 from __future__ import annotations

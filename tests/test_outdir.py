@@ -2,7 +2,7 @@
 
 The data-loss tests put a user's files, a data file and a working folder in the way of real fits
 (stanli, a second or two each) and check that every byte is still there afterwards.
-Runtime: about 60 s on 2 cores.
+Runtime: about 30 s on 2 cores.
 """
 
 from __future__ import annotations
