@@ -8,18 +8,32 @@ pandas) are imported inside the commands so ``--help`` stays fast.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
 from mixfit import __version__, interrupt
 from mixfit.commands import analysis, classical, engines, fitting, hpc, results
-from mixfit.commands.common import interrupted
+from mixfit.commands.common import interrupted, one_line
+from mixfit.errors import MixfitWarning
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mixfit")
 def cli() -> None:
     """Fit Bayesian mixed-effects models to CSV data with Stan."""
+    warnings.showwarning = _show_warning
+
+
+_library_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """mixfit's own warnings as one line each, like its errors; others as Python shows them."""
+    if issubclass(category, MixfitWarning):
+        click.echo(f"mixfit: warning: {one_line(str(message))}", err=True)
+    else:
+        _library_showwarning(message, category, filename, lineno, file, line)
 
 
 for _stage in (fitting, classical, results, analysis, hpc, engines):
@@ -29,8 +43,13 @@ for _stage in (fitting, classical, results, analysis, hpc, engines):
 
 def main() -> None:
     interrupt.handle_signals()  # SIGINT and SIGTERM stop Stan's processes and unwind cleanly
+    run_command_line()
+
+
+def run_command_line(args: list[str] | None = None) -> None:
+    """What ``mixfit ARGS`` does, signal handling aside (tests run it in-process)."""
     try:
-        cli.main(prog_name="mixfit", standalone_mode=False)
+        cli.main(args=args, prog_name="mixfit", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare "mixfit": the help, as click shows it
         exc.show()
         sys.exit(exc.exit_code)

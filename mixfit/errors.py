@@ -27,3 +27,7 @@ class InputError(MixfitError):
 
 class ToolchainError(MixfitError):
     exit_code = TOOLCHAIN
+
+
+class MixfitWarning(UserWarning):
+    """Something a user should know before a run goes on (the CLI shows it as one line)."""

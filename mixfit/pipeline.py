@@ -13,9 +13,16 @@ from mixfit.engines.choice import choose_backend
 from mixfit.engines.protocol import Backend, Compiled, Draws, Progress
 from mixfit.errors import InputError
 from mixfit.model.data import Table, read_table
-from mixfit.model.design import build_design, check_separation, columns_used
+from mixfit.model.design import (
+    build_design,
+    check_factor_flags,
+    check_separation,
+    columns_used,
+    predictor_columns,
+)
 from mixfit.model.families import choose_family
 from mixfit.model.formula import parse_formula
+from mixfit.model.identifiability import check_identified, warn_wide_terms
 from mixfit.model.priors import parse_prior_spec
 from mixfit.model.program import Model, build_model, stan_code, stan_data
 from mixfit.spec import RunSpec
@@ -63,7 +70,10 @@ def prepare(spec: RunSpec) -> Prepared:
     family = choose_family(spec.family, spec.levels)
     formula = parse_formula(spec.formula)
     priors = [parse_prior_spec(p) for p in spec.priors]
-    table = read_table(spec.data, columns_used(formula), list(spec.factors))
+    check_factor_flags(formula, spec.factors)
+    table = read_table(
+        spec.data, columns_used(formula), list(spec.factors), predictor_columns(formula)
+    )
     design = build_design(formula, family, table.frame)
     predictions = design.n * spec.sampler.chains * spec.sampler.num_samples <= PREDICTION_LIMIT
     model = build_model(
@@ -75,6 +85,8 @@ def prepare(spec: RunSpec) -> Prepared:
         threads=spec.sampler.threads_per_chain,
     )
     check_separation(design, model.slots)
+    check_identified(design, model.slots)
+    warn_wide_terms(design, model.slots)
     return Prepared(spec, table, model, stan_code(model), stan_data(model))
 
 

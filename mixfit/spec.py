@@ -32,6 +32,7 @@ SAMPLER_KEYS = {
     "threads_per_chain",
 }
 BACKENDS = ("auto", "stanli", "cmdstan", "pystan")
+STAN_INT_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,10 @@ class SamplerSettings:
         return max(1, min(self.run_chains, self.parallel_chains or available_cores()))
 
     def check(self) -> None:
+        for name in ("chains", "iter", "warmup", "max_treedepth", "parallel_chains"):
+            value = getattr(self, name)
+            if value is not None and value > STAN_INT_MAX:
+                raise InputError(f"{name} must be below 2^31 (Stan's integers; got {value})")
         for name in ("chains", "iter", "max_treedepth"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1 (got {getattr(self, name)})")
@@ -118,16 +123,113 @@ class RunSpec:
     levels: tuple[str, ...] = ()  # ordinal response: its categories, lowest first
     sample_prior: str = "no"  # "only": sample from the priors alone (a prior predictive check)
     classical: str | None = None  # "REML" or "ML": also fit the model as lme4 does
+    force: bool = False  # write into an OUTDIR that is not a results folder (keeping its files)
+
+
+# A spec is a few lines; these bound what a hostile one can make mixfit read or build.
+SPEC_BYTES = 1 << 20
+SPEC_WEIGHT = 1_000_000  # characters plus nodes, with every alias expanded
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's booleans: only true and false are, so a level or a
+    column named no, yes, on or off stays that text."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _read_yaml(path: Path) -> tuple[object, dict]:
+    """The document, and each top-level key's value with every scalar as the text written."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(SPEC_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
+    if len(data) > SPEC_BYTES:
+        raise InputError(
+            f"spec {str(path)!r} is larger than {SPEC_BYTES >> 20} MB: not a spec file"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"spec {str(path)!r} is not UTF-8 text") from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _check_weight(node, path)
+        return loader.construct_document(node), _written(node)
+    except RecursionError:
+        raise InputError(f"spec {str(path)!r} is nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _check_weight(root: yaml.Node, path: Path) -> None:
+    """Aliases let a few lines stand for billions of values ("billion laughs"): add up what the
+    document holds with every alias expanded, and stop at SPEC_WEIGHT."""
+    weight: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in weight:
+            continue
+        children = _children(node)
+        if children_done or not children:
+            open_nodes.discard(id(node))
+            own = len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+            weight[id(node)] = 1 + own + sum(weight[id(c)] for c in children)
+            if weight[id(node)] > SPEC_WEIGHT:
+                raise InputError(
+                    f"spec {str(path)!r} expands to more than {SPEC_WEIGHT:,} values and "
+                    "characters (through its aliases): not a spec file"
+                )
+            continue
+        if id(node) in open_nodes:
+            raise InputError(f"spec {str(path)!r} has an alias that contains itself")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in weight)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _written(root: yaml.Node) -> dict:
+    """Top-level keys' values with scalars as written (``01`` stays ``01``, ``no`` stays ``no``)."""
+
+    def text(node):
+        if isinstance(node, yaml.SequenceNode):
+            return [text(n) for n in node.value]
+        if isinstance(node, yaml.MappingNode):
+            return {
+                k.value if isinstance(k, yaml.ScalarNode) else "": text(v) for k, v in node.value
+            }
+        return node.value
+
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    return {k.value: text(v) for k, v in root.value if isinstance(k, yaml.ScalarNode)}
 
 
 def load_spec_file(path: Path) -> dict:
     """Read a YAML spec safely (no Python objects) and resolve its paths against its folder."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read spec {str(path)!r}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"spec {str(path)!r} is not UTF-8 text") from None
+        raw, written = _read_yaml(path)
     except yaml.constructor.ConstructorError as exc:
         tag = re.search(r"tag '([^']*)'", str(exc.problem))
         raise InputError(
@@ -149,26 +251,34 @@ def load_spec_file(path: Path) -> dict:
     values: dict = {}
     for key in ("data", "output"):
         if key in raw:
-            values[key] = path.parent / _typed(raw[key], str, key)
+            if not _typed(raw[key], str, key).strip():
+                raise InputError(f"spec {str(path)!r}: {key} is empty")
+            if "\x00" in raw[key]:
+                raise InputError(f"spec {str(path)!r}: {key} holds a NUL character")
+            values[key] = path.parent / raw[key]
     if "formula" in raw:
         values["formula"] = _typed(raw["formula"], str, "formula")
     if "family" in raw:
         values["family"] = _typed(raw["family"], (str, dict), "family")
     if "backend" in raw:
         values["backend"] = _typed(raw["backend"], str, "backend")
+    # column names, priors' targets and levels are names: the text written, never a YAML number
     if "factors" in raw:
-        factors = raw["factors"] if isinstance(raw["factors"], list) else [raw["factors"]]
+        _typed(raw["factors"], (str, list), "factors")
+        factors = written["factors"]
+        factors = factors if isinstance(factors, list) else [factors]
         values["factors"] = tuple(_typed(f, str, "factors") for f in factors)
     if "priors" in raw:
-        priors = _typed(raw["priors"], list, "priors")
-        values["priors"] = tuple(_typed(p, (str, dict), "priors") for p in priors)
+        _typed(raw["priors"], list, "priors")
+        values["priors"] = tuple(_typed(p, (str, dict), "priors") for p in written["priors"])
     if "sampler" in raw:
         values["sampler"] = _sampler(_typed(raw["sampler"], dict, "sampler"))
     if "levels" in raw:
-        levels = raw["levels"]
+        levels = written["levels"]
         if isinstance(levels, str):
             levels = levels.split(",")
-        values["levels"] = tuple(str(v).strip() for v in _typed(levels, list, "levels"))
+        levels = _typed(levels, list, "levels")
+        values["levels"] = tuple(_typed(v, str, "levels").strip() for v in levels)
     if "sample_prior" in raw:
         values["sample_prior"] = _typed(raw["sample_prior"], str, "sample_prior")
     if "classical" in raw:

@@ -1,6 +1,10 @@
 """Bad input through the real command line: exit code 2, one line on stderr, OUTDIR untouched.
 
-Runtime: about 70 s on 2 cores (the catalogue is ~110 subprocess runs of about 1 s each, 4 at a time).
+Each catalogue case runs the command line in a process of its own, forked from a server process
+that has imported mixfit once (what a fresh interpreter spends most of its second on): the same
+code from argv to exit code, with stdout and stderr captured at the file descriptors.
+Runtime: about 50 s on 2 cores: the ~175 cases take about 20 s; the other tests here start real
+interpreters.
 
 Every ``fit`` case must fail before anything is compiled. As a guard, the runs ask for the cmdstan
 backend with CMDSTAN pointing nowhere: a case that gets past its check ends with exit code 3 and
@@ -8,10 +12,12 @@ backend with CMDSTAN pointing nowhere: a case that gets past its check ends with
 """
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
+import traceback
 from pathlib import Path
 
 import pytest
@@ -20,11 +26,11 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SLEEP = str(SAMPLES / "sleepstudy.csv")
 SLEEP_FORMULA = "Reaction ~ Days + (Days | Subject)"
 
-DATA = """y,x,g,one,word,yn,cnt,neg,frac,k,n,c5,zero,sep,id,pos
-1.5,0.1,a,u,red,0,1,1,1,1,5,5,0,0,1,0.5
-2.5,0.2,a,u,green,1,2,-2,2.5,6,5,5,0,0,2,1.5
-3.5,0.3,b,u,blue,2,3,3,3,2,5,5,0,1,3,-1
-4.5,0.4,b,u,red,1,4,4,4,3,5,5,0,1,4,2
+DATA = """y,x,g,one,word,yn,cnt,neg,frac,k,n,c5,zero,sep,id,pos,ja,jb,fv,huge,ms,abc,thou,big,Subject ID,a.b,ans
+1.5,0.1,a,u,red,0,1,1,1,1,5,5,0,0,1,0.5,p,q_r,a[1],1e300,n/a,1,"1,052.0",9223372036854775808,s1,1,no
+2.5,0.2,a,u,green,1,2,-2,2.5,6,5,5,0,0,2,1.5,p_q,r,a1,2e300,245.3 ms,2,"2,104.5",1,s1,2,maybe
+3.5,0.3,b,u,blue,2,3,3,3,2,5,5,0,1,3,-1,p,q_r,a(1),3e300,250.1,abc,"3,001.0",2,s2,3,yes
+4.5,0.4,b,u,red,1,4,4,4,3,5,5,0,1,4,2,p_q,r,b,4e300,251.0,4,"4,200.0",3,s2,4,perhaps
 """
 
 # Files that are not what mixfit reads, or read in a way that must be caught.
@@ -40,6 +46,13 @@ CSV_FILES = {
     "g_missing.csv": b"y,x,g\n1,0.1,\n2,0.2,\n3,0.3,\n",
     "open_quote.csv": b'y,x,g\n1,0.1,a\n2,0.2,"b\n3,0.3,a\n',
     "binary.csv": bytes(range(256)),
+    "cr_only.csv": b"y,x,g\r1,0.1,a\r2,0.2,b\r3,0.3,a\r",
+    "wide.csv": (",".join(f"c{i}" for i in range(20_000)) + "\n" + ",".join(["1"] * 20_000)
+                 + "\n").encode(),
+    "too_many_columns.csv": (",".join(["c"] * 100_001) + "\n").encode(),
+    "decimal_comma.csv": b'y,x,g\n1,"0,5",a\n2,"1,5",b\n3,"2,5",a\n4,"3,25",b\n',
+    "ordinal_span.csv": b"y,x,g\n0,0.1,a\n5000,0.2,b\n3,0.3,a\n",
+    "intercept.csv": b"y,Intercept,g\n1,0.5,a\n2,0.1,b\n3,0.7,a\n4,0.2,b\n",
 }
 
 
@@ -80,12 +93,44 @@ def write_files(tmp_path: Path) -> Path:
         "list.yaml": "- data.csv\n- y ~ x\n",
         "python_tag.yaml": 'data: data.csv\nformula: !!python/object/apply:os.system ["touch X"]\n',
         "python_name.yaml": "data: !!python/name:os.system\nformula: y ~ x + (1 | g)\n",
+        "specs/output_dot.yaml": "data: ../data.csv\nformula: y ~ x + (1 | g)\noutput: .\n",
+        "output_empty.yaml": "data: data.csv\nformula: y ~ x + (1 | g)\noutput: ''\n",
+        "laughs.yaml": BILLION_LAUGHS,
+        "recursive.yaml": "data: data.csv\nformula: &f [*f]\n",
+        "deep.yaml": "data: data.csv\nformula: " + "[" * 5000 + "]" * 5000 + "\n",
+        "levels_bool.yaml": (
+            "data: data.csv\nformula: ans ~ x\nfamily: cumulative\nlevels: [no, perhaps, yes]\n"
+        ),
     }
+    (tmp_path / "specs").mkdir()
     for name, text in yaml.items():
         (tmp_path / name).write_text(text)
     for name, raw in CSV_FILES.items():
         (tmp_path / name).write_bytes(raw)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's notes\n")
+    (tmp_path / "mine" / "data.csv").write_text(DATA)
+    (tmp_path / "loop_a").symlink_to("loop_b")
+    (tmp_path / "loop_b").symlink_to("loop_a")
     return tmp_path
+
+
+def write_large_files(tmp_path: Path, name: str) -> None:
+    """Files of megabytes, written only into the folder of the case that reads them."""
+    if name == "header longer than 4 MB":
+        with open(tmp_path / "no_newlines.csv", "wb") as fh:
+            fh.truncate(5 << 20)  # zero bytes, and no line end
+    elif name == "line longer than 16 MB":
+        with open(tmp_path / "long_line.csv", "wb") as fh:
+            fh.write(b"y,x,g\n1,0.1,")
+            fh.truncate(17 << 20)
+    elif name == "spec larger than 1 MB":
+        (tmp_path / "large.yaml").write_text("data: data.csv\n#" + "x" * (1 << 20) + "\n")
+
+
+BILLION_LAUGHS = "data: data.csv\nformula: y ~ x\nl0: &l0 [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
+    f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 9) + "]\n" for k in range(1, 10)
+) + "levels: *l9\n"
 
 
 def fit(formula: str, *extra: str, data: str = "data.csv") -> list[str]:
@@ -238,6 +283,99 @@ CASES = {
     "a group level per row": (fit("y ~ x + (1 | id)"), "has a level for every row"),
 }
 
+# Hostile but realistic input (issue 11): each once broke the contract, now refused up front.
+DEEP = "(" * 100 + "x" + ")" * 100
+CASES.update({
+    # OUTDIR: nothing of the user's is ever replaced (the runner adds -o out only where none is)
+    "-o the data file": (fit(GOOD, "-o", "data.csv"), "is the data file"),
+    "-o another existing file": (fit(GOOD, "-o", "empty.csv"), "is an existing file"),
+    "-o an existing file with --force": (fit(GOOD, "-o", "empty.csv", "--force"), "existing file"),
+    "-o the current folder": (fit(GOOD, "-o", "."), "is the current folder"),
+    "-o the current folder with --force": (fit(GOOD, "-o", ".", "--force"), "current folder"),
+    "-o an empty name": (fit(GOOD, "-o", ""), "an empty name (an unset variable?)"),
+    "-o the folder above": (fit(GOOD, "-o", ".."), "holds the current folder"),
+    "-o a folder of the user's files": (fit(GOOD, "-o", "mine"), "(it holds data.csv, notes.txt)"),
+    "-o below a file": (fit(GOOD, "-o", "data.csv/out"), "is a file"),
+    "-o a folder holding the data": (fit(GOOD, "-o", "mine", "--force", data="mine/data.csv"),
+                                     "holds the data file"),
+    "-o a loop of symbolic links": (fit(GOOD, "-o", "loop_a"), "can't be used: Symlink loop"),
+    "-o a name too long": (fit(GOOD, "-o", "n" * 250), "too long a name for this file system"),
+    "-o below a name too long": (fit(GOOD, "-o", "n" * 300 + "/out"), "File name too long"),
+    "a data path too long": (fit(GOOD, data="d" * 300 + ".csv"), "File name too long"),
+    "yaml output: .": (["fit", "specs/output_dot.yaml"], "holds the spec 'specs/output_dot.yaml'"),
+    "yaml output empty": (["fit", "output_empty.yaml"], "output is empty"),
+    # resources
+    "yaml billion laughs": (["fit", "laughs.yaml"], "expands to more than 1,000,000"),
+    "yaml recursive alias": (["fit", "recursive.yaml"], "an alias that contains itself"),
+    "yaml nested 5000 deep": (["fit", "deep.yaml"], "nested too deeply"),
+    "spec larger than 1 MB": (["fit", "large.yaml"], "larger than 1 MB"),
+    "I(x * 10**100000000)": (fit("y ~ I(x * 10**100000000) + (1 | g)"), "overflows"),
+    "I(x * 2**99999999999)": (fit("y ~ I(x * 2**99999999999) + (1 | g)"), "overflows"),
+    "braces {x * 10**10**10}": (fit("y ~ {x * 10**10**10}"), "overflows"),
+    "interaction power 10**9": (fit("y ~ (x + g)**1000000000"), "interaction power"),
+    "header longer than 4 MB": (fit(GOOD, data="no_newlines.csv"), "longer than 4 MB"),
+    "line longer than 16 MB": (fit(GOOD, data="long_line.csv"), "line 2 is longer than 16 MB"),
+    "100,001 columns": (fit(GOOD, data="too_many_columns.csv"), "at most 100,000"),
+    "100 nested parentheses": (fit(f"y ~ {DEEP}"), "nests brackets more than 32 deep"),
+    "1,100 terms": (fit("y ~ " + " + ".join(["x"] * 1100)), "at most 2,000"),
+    "formula of 30,000 characters": (fit("y ~ " + "x" * 30_000), "at most 20,000"),
+    # silently wrong models
+    "one 'abc' in a numeric column": (fit("y ~ abc + (1 | g)"), "'abc' (row 3)"),
+    "thousands separators": (fit("y ~ thou + (1 | g)"), "without thousands separators"),
+    "decimal commas": (fit(GOOD, data="decimal_comma.csv"), "write decimals with a point"),
+    "trials() with poisson": (
+        fit("k | trials(n) ~ x", "--family", "poisson"), "trials() belongs to family binomial",
+    ),
+    "trials() with gaussian": (fit("k | trials(5) ~ x"), "not gaussian"),
+    "trials() on the right": (fit("y ~ x + trials(n)"), "belongs in a binomial response"),
+    "trials past 2^31": (
+        fit("k | trials(99999999999) ~ x", "--family", "binomial"), "below 2^31",
+    ),
+    "a count of 2**63": (fit("big ~ x", "--family", "poisson"), "too large for Stan's integers"),
+    "ordinal span of 5001 categories": (
+        fit("y ~ x", "--family", "cumulative", data="ordinal_span.csv"), "at most 1,000",
+    ),
+    "iter past 2^31": (fit(GOOD, "--iter", "99999999999"), "below 2^31"),
+    # failures that came after the whole fit
+    "group labels collide once joined": (fit("y ~ x + (1 | ja:jb)"), "both named 'p_q_r'"),
+    "levels a[1], a1, a(1)": (fit("y ~ fv"), "would all be named 'fva1'"),
+    "predictors around 1e300": (fit("y ~ huge"), "too large for the model's arithmetic"),
+    "a column named Intercept": (
+        fit("y ~ Intercept + (1 | g)", data="intercept.csv"), "it is the intercept's name",
+    ),
+    "--prob nan": (fit(GOOD, "--prob", "nan"), "not a probability"),
+    "--prob 1": (fit(GOOD, "--prob", "1"), "not a probability"),
+    # internal errors before compiling
+    "(0 | g)": (fit("y ~ x + (0 | g)"), "(0 | g) has no terms"),
+    "(-1 | g)": (fit("y ~ x + (-1 | g)"), "has no terms"),
+    # unidentifiable models
+    "(1 | g) + (1 | g)": (fit("y ~ x + (1 | g) + (1 | g)"), "appears in two terms"),
+    "(1 | g/g)": (fit("y ~ x + (1 | g/g)"), "names the grouping factor 'g' twice"),
+    "(1 | g) + (x | g)": (fit("y ~ (1 | g) + (x | g)"), "'Intercept' of 'g' appears in two"),
+    "constant predictor": (fit("y ~ x + c5 + (1 | g)"), "predictor 'c5' is constant"),
+    "x beside I(2 * x)": (fit("y ~ x + I(2 * x)"), "is a linear combination of 'x'"),
+    "more coefficients than rows": (
+        fit("y ~ x + cnt + frac + pos"), "5 population-level coefficients for 4 rows",
+    ),
+    # unclear messages
+    "20,000 columns, one missing": (fit("y ~ x", data="wide.csv"), "and 19,992 more"),
+    "CR-only line ends": (fit(GOOD, data="cr_only.csv"), "CR alone"),
+    "I(x^2)": (fit("y ~ I(x^2)"), "write powers as I(x ** 2)"),
+    "column a.b without backticks": (fit("y ~ a.b"), "goes in backticks: `a.b`"),
+    "x**2 outside I()": (fit("y ~ x**2"), "write I(x ** 2) for the square"),
+    "a number as a term": (fit("y ~ 2 + x"), "the number 2 can't be a term"),
+    "1e5 in a formula": (fit("y ~ I(x * 1e5)"), "numbers like 1e5"),
+    "two names without an operator": (fit("y ~ x g"), "needs an operator between 'x' and 'g'"),
+    "--factor on the response": (fit(GOOD, "--factor", "y"), "names the response"),
+    "interaction prior coefficient": (
+        fit("y ~ x * word", "--prior", "normal(0, 1) : b : x:wordx"),
+        "unknown coefficient 'x:wordx'",
+    ),
+    "text response quotes the failed values": (fit("ms ~ x"), "found text: '245.3 ms'"),
+    "yaml levels stay the text written": (["fit", "levels_bool.yaml"], "levels no, perhaps, yes"),
+    "summary of a file": (["summary", "data.csv"], "is a file"),
+})
+
 # Families added after the core four, with a response each can't take (kept if they exist).
 FAMILY_CASES = {
     "student": ("word ~ x + (1 | g)", "must be numeric"),
@@ -264,34 +402,80 @@ for _family, (_formula, _phrase) in FAMILY_CASES.items():
         )
 
 
+OUTPUT_FROM_SPEC = {"no output folder", "yaml output: .", "yaml output empty"}
+
+
+def command_line_in_child(args: list[str], folder: str) -> subprocess.CompletedProcess:
+    """`mixfit ARGS` in FOLDER, run in this (forked, fresh) process; what it wrote and its code."""
+    from mixfit.cli import run_command_line
+
+    os.chdir(folder)
+    os.environ.update(
+        MIXFIT_CACHE_DIR=str(Path(folder) / "cache"), CMDSTAN=str(Path(folder) / "no-cmdstan")
+    )
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            run_command_line(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        except BaseException:  # what the interpreter would print for an uncaught exception
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        out.seek(0)
+        err.seek(0)
+        text = [f.read().decode("utf-8", "replace") for f in (out, err)]
+    return subprocess.CompletedProcess(["mixfit", *args], code, *text)
+
+
 @pytest.fixture(scope="module")
 def catalogue(tmp_path_factory) -> dict:
-    """Every case run once, a few at a time (each is a fresh interpreter, about a second)."""
-
-    # folders made before the threads start: pytest's temporary-folder factory is not thread-safe
+    """Every case run once, two at a time, each in a process of its own."""
     folders = {name: write_files(tmp_path_factory.mktemp(f"case{i}")) for i, name in enumerate(CASES)}
-
-    def run(name):
-        args, _ = CASES[name]
-        if name != "no output folder":
-            args = [*args, "-o", "out"]
-        return name, (mixfit([*args, "--backend", "cmdstan"], folders[name]), folders[name])
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(pool.map(run, CASES))
+    for name, folder in folders.items():
+        write_large_files(folder, name)
+    before = {name: snapshot(folder) for name, folder in folders.items()}
+    jobs = []
+    for name, (args, _) in CASES.items():
+        if args[0] == "fit":
+            if "-o" not in args and name not in OUTPUT_FROM_SPEC:
+                args = [*args, "-o", "out"]
+            args = [*args, "--backend", "cmdstan"]
+        jobs.append((args, str(folders[name])))
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["mixfit.cli", "mixfit.commands.fitting", "mixfit.pipeline"])
+    with context.Pool(processes=2, maxtasksperchild=1) as pool:  # a new process for every case
+        results = pool.starmap(command_line_in_child, jobs, chunksize=1)
+    return {
+        name: (result, folders[name], before[name]) for name, result in zip(CASES, results)
+    }
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_input_errors_exit_2_with_one_line_and_no_outdir(catalogue, name):
     _, phrase = CASES[name]
-    result, files = catalogue[name]
+    result, files, before = catalogue[name]
     lines = result.stderr.splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("mixfit: error:"), result.stderr
     assert phrase in lines[0]
+    assert len(lines[0]) < 1000, lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert not (files / "out").exists()
     assert not (files / "X").exists() and not (files / "x").exists()
+    assert snapshot(files) == before  # nothing in the working folder was created or changed
+
+
+def snapshot(folder: Path) -> dict:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+        if p.name != "__pycache__"
+    }
 
 
 def test_existing_outdir_is_left_unchanged(files):
@@ -345,6 +529,15 @@ ACCEPTED = {
     "observation-level effects for counts": (
         "c,x,obs\n1,0.1,a\n3,0.2,b\n0,0.3,c\n2,0.5,d\n", "c ~ x + (1 | obs)", "--family", "poisson",
     ),
+    "a grouping column with a space, in backticks": (
+        "y,x,Subject ID\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", "y ~ x + (1 | `Subject ID`)",
+    ),
+    "600 terms": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", "y ~ " + " + ".join(["x"] * 600)),
+    "integer arithmetic in I()": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
+                                  "y ~ I(x * 10**3 + 2**-2)"),
+    "a mostly numeric column made a factor on purpose": (
+        "y,x,g\n1,1,a\n2,2,b\n3,3b,a\n4,2,b\n5,1,a\n", "y ~ x", "--factor", "x",
+    ),
     "separation with a proper prior": (
         "y,x,g\n0,0.1,a\n0,0.2,b\n1,0.3,a\n1,0.5,b\n", "y ~ x + (1 | g)", "--family", "bernoulli",
         "--prior", "normal(0, 2.5) : b",
@@ -359,3 +552,38 @@ def test_odd_but_valid_inputs_are_accepted(tmp_path, name):
     result = mixfit(["standata", "in.csv", "-f", formula, *extra], tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["N"] >= 4
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_stdout_is_one_line_and_exit_3(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "mixfit", "stancode", SLEEP, "-f", SLEEP_FORMULA],
+            stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=120, check=False,
+        )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.splitlines() == ["mixfit: error: could not write: No space left on device"]
+
+
+def test_a_closed_pipe_ends_the_run_quietly(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mixfit", "standata", SLEEP, "-f", SLEEP_FORMULA],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    proc.stdout.close()  # the reader goes away before a byte is read, as `| head -c 0` would
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141, stderr
+    assert stderr == b""
+
+
+def test_a_factor_of_hundreds_of_levels_warns_in_one_line_and_goes_on(tmp_path):
+    rows = "".join(f"{i % 7 * 0.5},{i * 0.01:.2f},s{i % 150}\n" for i in range(450))
+    (tmp_path / "sites.csv").write_text("y,x,site\n" + rows)
+    result = mixfit(["standata", "sites.csv", "-f", "y ~ x + site"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "mixfit: warning: the term 'site' brings 149 population-level coefficients with flat "
+        "priors, which can take long to sample; if site groups the rows, write (1 | site) "
+        'instead, or set a prior (--prior "normal(0, 1) : b")'
+    ]
+    assert json.loads(result.stdout)["K"] == 150

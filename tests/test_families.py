@@ -240,6 +240,11 @@ def _design(family: str, y, levels=()):
         ("cumulative", ["low", "high", "mid", "low"], "give the order of its categories"),
         ("cumulative", [1, 2.5, 3, 1], "whole numbers"),
         ("cumulative", [2, 2, 2, 2], "single category"),
+        ("poisson", [1, 2, 3, 2**63], "too large for Stan's integers"),
+        ("poisson", [1, 2, 3, 2**31], "too large for Stan's integers"),
+        ("cumulative", [0, 1, 2, 5000], "spans 5,001 categories"),
+        ("cumulative", [0, 1, 2, 1e300], "too large for Stan's integers"),
+        ("gaussian", ["249.56", "245.3 ms", "250", "none"], "found text: '245.3 ms', 'none'"),
     ],
 )
 def test_response_checks(family, y, phrase):

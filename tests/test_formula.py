@@ -1,5 +1,7 @@
 """Splitting an lme4/brms formula into response, population part and group-level terms."""
 
+import re
+
 import pytest
 
 from mixfit.errors import InputError
@@ -94,3 +96,44 @@ def test_bad_formulas_are_input_errors(text, phrase):
         parse_formula(text)
     assert phrase in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_backticked_grouping_factors():
+    parsed = parse_formula("y ~ Days + (Days | `Subject ID`) + (1 | `a b`:c)")
+    assert [g.factors for g in parsed.groups] == [("Subject ID",), ("a b", "c")]
+    assert parsed.groups[0].group == "Subject ID"
+
+
+def test_numbers_in_calls_are_left_as_written():
+    assert parse_formula("y ~ I(x ** 2) + log(z + 1)").fixed == "I(x ** 2) + log(z + 1)"
+
+
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        ("y ~ I(x * 10**100000000)", "overflows"),
+        ("y ~ I(x * (10**5)**(10**5))", "overflows"),
+        ("y ~ log(x + 2**99999999999)", "overflows"),
+        ("y ~ I(x / 0 * 10**400)", "overflows"),
+        ("y ~ " + "(" * 33 + "x" + ")" * 33, "more than 32 deep"),
+        ("y ~ " + " + ".join(["x"] * 1001), "at most 2,000"),
+        ("y ~ x + trials(n)", "belongs in a binomial response"),
+        ("y | trials(12345678901) ~ x", "below 2^31"),
+        ("y ~ x + (1 | g/g)", "names the grouping factor 'g' twice"),
+        ("y ~ x + (1 | a:b:a)", "names the grouping factor 'a' twice"),
+        ("y ~ x**2", "write I(x ** 2)"),
+        ("y ~ (x + z)**11", "from 1 to 10"),
+        ("y ~ 3 + x", "the number 3 can't be a term"),
+        ("y ~ x + True", "True can't be a term"),
+        ("y ~ x z", "needs an operator between 'x' and 'z'"),
+        ("y ~ I(x^2)", "write powers as I(x ** 2)"),
+        ("y ~ a.b + x", "goes in backticks: `a.b`"),
+    ],
+)
+def test_formulas_refused_before_anything_is_evaluated(text, phrase):
+    with pytest.raises(InputError, match=re.escape(phrase)):
+        parse_formula(text)
+
+
+def test_interaction_powers_and_intercept_numbers_are_fine():
+    assert parse_formula("y ~ (x + z)**2 - 1 + (0 + x | g)").fixed == "(x + z) ** 2 - 1"

@@ -148,4 +148,4 @@ def test_a_term_twice_for_one_group_is_refused(run_mixfit):
     )
     assert done.returncode == 2
     assert done.stderr.startswith("mixfit: error:") and len(done.stderr.splitlines()) == 1
-    assert "the group-level effect 'Intercept' of 'Subject' appears twice" in done.stderr
+    assert "the group-level effect 'Intercept' of 'Subject' appears in two terms" in done.stderr

@@ -283,3 +283,18 @@ def test_priors_command_marks_user_priors(run_mixfit):
     assert ["b", "Days", "normal(0,", "10)", "user"] in rows
     assert ["sd", "Days", "Subject", "exponential(0.1)", "user"] in rows
     assert ["sd", "Subject", "student_t(3,", "0,", "59.3)", "default"] in rows
+
+
+@pytest.mark.parametrize(
+    "flag, coef, group",
+    [
+        ("normal(0, 1) : b : x:fv", "x:fv", ""),
+        ("normal(0,1):b:Days", "Days", ""),
+        ("exponential(1) : sd : a:b : Intercept", "Intercept", "a:b"),
+        ("exponential(1) : sd : Subject ID", "", "Subject ID"),
+        ("normal(0, 1): b", "", ""),
+    ],
+)
+def test_prior_flag_fields_split_at_spaced_colons(flag, coef, group):
+    spec = parse_prior_spec(flag)
+    assert (spec.coef, spec.group) == (coef, group)

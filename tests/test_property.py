@@ -1,22 +1,29 @@
-"""Random CSV bytes and random formulas thrown at `mixfit fit` and `mixfit stancode`, in-process.
+"""Random CSV bytes, formulas, specs and output folders thrown at the CLI, in-process.
 
 The only outcomes allowed: a result, or a clean error (one line, exit 2; for `fit`, the stand-in
 backend's exit 3, which is raised where compiling would start, so nothing is ever compiled).
-Runtime: about 35 s (4 properties, 60-120 examples each).
+Whatever happens, nothing outside OUTDIR changes: the working folder, with a user's files, a data
+file and a spec in it, is compared byte for byte before and after every run. A last property lets
+a few fits run for real (stanli) into random output folders.
+Runtime: about 15 s (7 properties, 12-400 examples each; most examples fail in milliseconds).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import tempfile
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mixfit import pipeline
-from mixfit.cli import cli
+from mixfit.cli import run_command_line
 from mixfit.errors import ToolchainError
 
 NO_BACKEND = "no backend in the property tests"
@@ -31,6 +38,13 @@ def no_compiling(monkeypatch):
         raise ToolchainError(NO_BACKEND)
 
     monkeypatch.setattr(pipeline, "choose_backend", refuse)
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def cli(args) -> None:
+    """`mixfit ARGS` as the installed script runs it (one-line usage errors included)."""
+    run_command_line(list(args))
 
 
 def run(args: list[str], csv: bytes, workdir: Path):
@@ -139,3 +153,151 @@ def test_random_formula_fit(formula, family):
         args = ["fit", f"{folder}/data.csv", "-f", formula, "--family", family,
                 "-o", f"{folder}/out"]
         check_outcome(run(args, GOOD_CSV, Path(folder)), "fit", Path(folder))
+
+
+# Specs and output folders: a working folder holds the user's files, and the run is started in it.
+
+SCALARS = [
+    "yes", "no", "on", "off", "~", "''", "1", "01", "-3", "1.5e3", ".", "..", "/", "data.csv",
+    "spec.yaml", "mine", "mine/sub", "new", "report.pdf", "y ~ x + (1 | g)", "[no, perhaps, yes]",
+    "{name: poisson}", "{chains: two}", "{iter: 99999999999}", "[normal(0, 1) : b]",
+    "[{prior: 'normal(0, 1)', class: b, coef: on}]", "!!python/name:os.system", "&a [1, 2]",
+    "*a", "gaussian", "cumulative", "only", "stanli", "\"a\\x00b\"", "[*a, *a]",
+]
+SPEC_KEYS = ["data", "formula", "family", "levels", "factors", "priors", "sampler", "output",
+             "backend", "sample_prior", "chians"]
+
+
+@st.composite
+def specs(draw) -> str:
+    """A YAML spec: usually data and a formula, then keys with odd values, aliases among them."""
+    lines = []
+    if draw(st.integers(0, 4)):
+        lines.append("data: data.csv")
+    if draw(st.integers(0, 4)):
+        lines.append(f"formula: {draw(st.sampled_from(['y ~ x + (1 | g)', 'y ~ x', 'n ~ x']))}")
+    for key in draw(st.lists(st.sampled_from(SPEC_KEYS), max_size=4)):
+        lines.append(f"{key}: {draw(st.sampled_from(SCALARS))}")
+    if draw(st.integers(0, 6)) == 0:
+        lines.insert(0, "a: &a [x, x, x]")
+    return "\n".join(lines) + "\n"
+
+
+OUTDIRS = st.sampled_from([None, "", ".", "..", "/", "data.csv", "spec.yaml", "mine", "mine/sub",
+                           "report.pdf", "report.pdf/out", "new", "new/deeper", "results"])
+
+
+def working_folder(folder: Path) -> Path:
+    """The user's files around a run: data, a report, a folder of notes, an earlier result."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data.csv").write_bytes(GOOD_CSV)
+    (folder / "report.pdf").write_bytes(b"%PDF- the user's report")
+    (folder / "mine" / "sub").mkdir(parents=True)
+    (folder / "mine" / "notes.txt").write_text("notes\n")
+    (folder / "mine" / "sub" / "fixef.csv").write_text("the user's own table\n")
+    (folder / "results").mkdir()
+    (folder / "results" / "fixef.csv").write_text("an earlier fit\n")
+    (folder / "results" / ".mixfit-results").write_text('{"files": ["fixef.csv"]}\n')
+    (folder / "results" / "kept.txt").write_text("added by the user\n")
+    return folder
+
+
+def snapshot(folder: Path, outdir: Path | None = None) -> dict:
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if outdir is not None and (path == outdir or outdir in path.parents):
+            continue
+        found[str(path.relative_to(folder))] = path.read_bytes() if path.is_file() else None
+    return found
+
+
+@contextlib.contextmanager
+def inside(folder: Path):
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
+def outdir_args(outdir: str | None, force: bool) -> list[str]:
+    return ([] if outdir is None else ["-o", outdir]) + (["--force"] if force else [])
+
+
+@settings(FAST, max_examples=300)
+@given(spec=specs(), outdir=OUTDIRS, force=st.booleans())
+def test_random_specs_and_outdirs_touch_nothing(spec, outdir, force):
+    with tempfile.TemporaryDirectory() as name:
+        folder = working_folder(Path(name) / "work")
+        home = working_folder(Path(name) / "home")
+        (folder / "spec.yaml").write_text(spec)
+        before, home_before = snapshot(folder), snapshot(home)
+        with inside(folder):
+            result = CliRunner().invoke(
+                cli, ["fit", "spec.yaml", *outdir_args(outdir, force)], catch_exceptions=True,
+                env={"HOME": str(home)},
+            )
+        check_outcome(result, "fit", folder)
+        assert snapshot(folder) == before
+        assert snapshot(home) == home_before
+
+
+@settings(FAST, max_examples=150)
+@given(csv=csv_texts(), formula=FORMULAS, outdir=OUTDIRS, force=st.booleans())
+def test_random_data_formulas_and_outdirs_touch_nothing(csv, formula, outdir, force):
+    with tempfile.TemporaryDirectory() as name:
+        folder = working_folder(Path(name))
+        (folder / "data.csv").write_bytes(csv)
+        before = snapshot(folder)
+        with inside(folder):
+            result = CliRunner().invoke(
+                cli, ["fit", "data.csv", "-f", formula, *outdir_args(outdir, force)],
+                catch_exceptions=True,
+            )
+        check_outcome(result, "fit", folder)
+        assert snapshot(folder) == before
+
+
+@pytest.fixture
+def real_backend(monkeypatch):
+    monkeypatch.undo()  # this property samples for real, with the fast engine
+
+
+@settings(FAST, max_examples=12)
+@given(outdir=OUTDIRS, force=st.booleans())
+def test_real_fits_write_only_into_outdir(real_backend, outdir, force):
+    pytest.importorskip("stanli")
+    with tempfile.TemporaryDirectory() as name:
+        folder = working_folder(Path(name))
+        target = None if outdir in (None, "") else (folder / outdir).resolve()
+        before = snapshot(folder)
+        ours = target is not None and target.is_dir() and target.is_relative_to(folder.resolve())
+        in_outdir = snapshot(target) if ours else {}  # ("/" and ".." are refused, not read)
+        with inside(folder):
+            result = CliRunner().invoke(
+                cli,
+                ["fit", "data.csv", "-f", "y ~ x + (1 | g)", "--chains", "1", "--iter", "100",
+                 "--seed", "1", "--no-plots", "--quiet", "--backend", "stanli",
+                 *outdir_args(outdir, force)],
+                catch_exceptions=True,
+            )
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        assert result.exit_code in {0, 2}, result.output
+        event(f"exit {result.exit_code}")
+        if result.exit_code == 2:
+            errors = result.stderr.splitlines()
+            assert len(errors) == 1 and errors[0].startswith("mixfit: error:"), result.stderr
+            assert snapshot(folder) == before
+            return
+        # a success: OUTDIR (and the folders made to hold it) changed, nothing else did
+        outside = {k: v for k, v in snapshot(folder, target).items() if v is not None}
+        assert outside == {k: v for k, v in before.items() if v is not None and
+                           not (folder / k).resolve().is_relative_to(target)}
+        owned = json.loads((target / ".mixfit-results").read_text())["files"]
+        assert "fixef.csv" in owned and "draws.nc" in owned
+        after = snapshot(target)
+        for key, value in in_outdir.items():  # the user's files in OUTDIR stay, byte for byte
+            if key.split("/")[0] not in {*owned, ".mixfit-results"}:
+                assert after.get(key) == value, key

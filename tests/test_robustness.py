@@ -165,6 +165,7 @@ def test_a_signal_stops_the_fit_and_loses_nothing(work, eight_fits, tmp_path, st
     out = tmp_path / "out"
     out.mkdir()
     (out / "fixef.csv").write_text("earlier results\n")
+    (out / ".mixfit-results").write_text('{"files": ["fixef.csv"]}\n')  # an earlier fit's folder
     before = snapshot(out)
     proc = start([*args, "-o", str(out), "--seed", "3", "--no-plots", "--backend", "pystan"],
                  cache, work)

@@ -110,3 +110,62 @@ def test_missing_formula_and_unknown_backend():
         build_spec({}, flags(data=Path("x.csv")))
     with pytest.raises(InputError, match="unknown backend 'stan'"):
         build_spec({"backend": "stan"}, flags(data=Path("x.csv"), formula="y ~ x"))
+
+
+def test_yaml_names_keep_the_text_written(tmp_path):
+    """YAML 1.1 reads no, yes, on and off as booleans and 01 as 1: level and column names stay
+    as the user wrote them."""
+    values = load_spec_file(
+        write(
+            tmp_path,
+            "data: x.csv\nformula: y ~ x\nlevels: [no, perhaps, yes, 01]\nfactors: [on, 1.0]\n"
+            "priors: [{prior: 'normal(0, 1)', class: b, coef: off}]\nsample_prior: no\n",
+        )
+    )
+    assert values["levels"] == ("no", "perhaps", "yes", "01")
+    assert values["factors"] == ("on", "1.0")
+    assert values["priors"] == ({"prior": "normal(0, 1)", "class": "b", "coef": "off"},)
+    assert values["sample_prior"] == "no"
+
+
+def test_yaml_levels_as_one_string(tmp_path):
+    values = load_spec_file(write(tmp_path, "levels: no, perhaps ,yes\n"))
+    assert values["levels"] == ("no", "perhaps", "yes")
+
+
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        ("a: &a [1, 2]\nb: &b [*a, *a]\nlevels: *b\n", None),  # a few aliases are fine
+        (
+            "l0: &l0 [" + ", ".join(["lol"] * 9) + "]\n"
+            + "".join(f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 9) + "]\n" for k in range(1, 8))
+            + "levels: *l7\n",
+            "expands to more than 1,000,000",
+        ),
+        ("formula: &f [*f]\n", "an alias that contains itself"),
+        ("formula: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+        ("output: ''\ndata: x.csv\n", "output is empty"),
+    ],
+)
+def test_yaml_that_would_exhaust_memory_is_refused(tmp_path, text, phrase):
+    path = write(tmp_path, text)
+    if phrase is None:
+        with pytest.raises(InputError, match="unknown key 'a'"):  # read fine, then checked
+            load_spec_file(path)
+    else:
+        with pytest.raises(InputError, match=phrase):
+            load_spec_file(path)
+
+
+def test_spec_larger_than_the_limit(tmp_path, monkeypatch):
+    from mixfit import spec
+
+    monkeypatch.setattr(spec, "SPEC_BYTES", 100)
+    with pytest.raises(InputError, match="larger than"):
+        load_spec_file(write(tmp_path, "data: x.csv\n#" + "x" * 200 + "\n"))
+
+
+def test_sampler_counts_past_stans_integers():
+    with pytest.raises(InputError, match="iter must be below 2"):
+        build_spec({}, flags(data=Path("x.csv"), formula="y ~ x", sampler={"iter": 2**31}))

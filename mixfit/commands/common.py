@@ -3,6 +3,9 @@ MixfitError becomes one line on stderr and an exit code."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sys
 import traceback
 from functools import wraps
@@ -11,7 +14,7 @@ from pathlib import Path
 import click
 
 from mixfit import interrupt
-from mixfit.errors import MixfitError
+from mixfit.errors import TOOLCHAIN, MixfitError
 from mixfit.spec import SAMPLER_KEYS, RunSpec
 
 BACKEND_CHOICE = click.Choice(["auto", "stanli", "cmdstan", "pystan"])
@@ -43,8 +46,23 @@ MODEL_OPTIONS = [
     click.option("--threads-per-chain", type=int, help="Threads within a chain (reduce_sum) (1)."),
 ]
 
+def _output_folder(ctx, param, value: str | None) -> Path | None:
+    """An empty -o (an unset $OUTDIR) would be the current folder: refused, not replaced."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("an empty name (an unset variable?): give a folder")
+    return None if value is None else Path(value)
+
+
 SAMPLER_OPTIONS = [
-    click.option("-o", "--output", type=click.Path(path_type=Path), help="Results folder."),
+    click.option(
+        "-o", "--output", type=click.Path(), callback=_output_folder, help="Results folder."
+    ),
+    click.option(
+        "--force",
+        is_flag=True,
+        help="Write into an existing folder that is not a results folder (its other "
+        "files are kept).",
+    ),
     click.option("--chains", type=int, help="Markov chains (4)."),
     click.option("--iter", type=int, help="Iterations per chain, warmup included (2000)."),
     click.option("--warmup", type=int, help="Warmup iterations per chain (iter/2)."),
@@ -87,15 +105,23 @@ def run_spec(options: dict) -> RunSpec:
         "marginal": False if options.get("no_marginal") else None,
         "classical": "ML" if options.get("ml") else options.get("classical") or None,
         "output": options.get("output"),
+        "force": options.get("force") or None,
         "backend": options.get("backend"),
         "sampler": {key: options.get(key) for key in SAMPLER_KEYS},
     }
     file_values = {}
+    inputs = {}
     if source.suffix.lower() in {".yaml", ".yml"}:
         file_values = load_spec_file(source)
+        inputs["spec"] = source
     else:
         flags["data"] = source
-    return build_spec(file_values, flags)
+    spec = build_spec(file_values, flags)
+    if spec.output is not None:
+        from mixfit.results.outdir import check_outdir
+
+        check_outdir(spec.output, spec.force, inputs={"data file": spec.data, **inputs})
+    return spec
 
 
 def errors_to_exit_codes(command):
@@ -113,11 +139,13 @@ def errors_to_exit_codes(command):
                 interrupted()
             if debug:
                 traceback.print_exc()
-            click.echo(f"mixfit: error: {_one_line(str(exc))}", err=True)
+            click.echo(f"mixfit: error: {one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except Exception as exc:  # a bug: still one line, with the way to see more
             if interrupt.received():
                 interrupted()
+            if isinstance(exc, OSError) and exc.errno in {errno.EPIPE, *FULL}:
+                _output_failed(exc, debug)
             if debug:
                 traceback.print_exc()
             hint = "" if debug else " (run with --debug for the traceback)"
@@ -127,7 +155,24 @@ def errors_to_exit_codes(command):
     return run
 
 
-def _one_line(message: str) -> str:
+# A device or quota full, or a file-size limit: the system's state, not mixfit's bug.
+FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _output_failed(exc: OSError, debug: bool) -> None:
+    """A closed pipe ends the run quietly; a full disk or stdout is one line and exit 3."""
+    with contextlib.suppress(OSError):  # what stdout still holds can't be written: drop it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if exc.errno == errno.EPIPE:  # the reader went away (`| head`): nothing to say
+        sys.exit(128 + 13)  # as a process that SIGPIPE stopped
+    if debug:
+        traceback.print_exc()
+    where = f" {exc.filename!r}" if exc.filename else ""
+    click.echo(f"mixfit: error: could not write{where}: {exc.strerror}", err=True)
+    sys.exit(TOOLCHAIN)
+
+
+def one_line(message: str) -> str:
     """Control characters (from a formula or a file name) shown escaped: the error stays one line."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 

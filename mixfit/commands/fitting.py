@@ -16,11 +16,18 @@ from mixfit.commands.common import (
 )
 from mixfit.errors import CHECKS_FAILED, INPUT, MixfitError
 
+def _probability(ctx, param, value: float) -> float:
+    if not 0 < value < 1:  # written so that nan fails too
+        raise click.BadParameter(f"{value} is not a probability strictly between 0 and 1")
+    return value
+
+
 REPORT_OPTIONS = [
     click.option(
         "--prob",
-        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        type=float,
         default=0.95,
+        callback=_probability,
         show_default=True,
         help="Probability of the reported intervals.",
     ),

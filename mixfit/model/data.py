@@ -7,7 +7,10 @@ that every row has as many fields as the header and that the bytes are UTF-8.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,25 +31,55 @@ class Table:
         return self.rows_read - len(self.frame)
 
 
+# Bounds that keep a hostile file from making mixfit read gigabytes to find one line.
+HEADER_BYTES = 4 << 20
+LINE_BYTES = 16 << 20
+MAX_COLUMNS = 100_000
+
+
 def read_header(path: Path) -> list[str]:
     """The column names, checked: the file exists, is UTF-8 text, has a header, no duplicates."""
-    if not path.exists():
-        raise InputError(f"data file {str(path)!r} does not exist")
-    if not path.is_file():
-        raise InputError(f"data file {str(path)!r} is not a file")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), None)
-    except UnicodeDecodeError as exc:  # in the first block read, so its offsets are the file's
+        if not path.exists():
+            raise InputError(f"data file {str(path)!r} does not exist")
+        if not path.is_file():
+            raise InputError(f"data file {str(path)!r} is not a file")
         with path.open("rb") as fh:
-            line = fh.read(exc.start).count(b"\n") + 1
+            head = fh.read(HEADER_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read data file {str(path)!r}: {exc.strerror}") from None
+    ends, _ = _records(head)
+    line = head[: int(ends[0]) if len(ends) else len(head)]
+    if b"\r" in line.rstrip(b"\r"):
         raise InputError(
-            f"data file {str(path)!r} is not UTF-8 text (line {line}: {exc.reason})"
+            f"data file {str(path)!r} ends its lines with CR alone (an old Mac format): save it "
+            "with LF or CRLF line ends"
+        )
+    if not len(ends) and len(head) > HEADER_BYTES:
+        raise InputError(
+            f"data file {str(path)!r}: the first line is longer than {HEADER_BYTES >> 20} MB "
+            "(not a CSV file, or one without line ends)"
+        )
+    try:  # the first block, not only the header: a binary file is named as such at once
+        block = head[: 1 << 16]
+        codecs.getincrementaldecoder("utf-8")().decode(block, final=len(block) == len(head))
+        text = line.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line_number = head[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"data file {str(path)!r} is not UTF-8 text (line {line_number}: {exc.reason})"
         ) from None
-    except (OSError, csv.Error) as exc:
+    try:
+        header = next(csv.reader([text.rstrip("\r")]), None)
+    except csv.Error as exc:
         raise InputError(f"cannot read data file {str(path)!r}: {exc}") from None
     if not header or all(not h.strip() for h in header):
         raise InputError(f"data file {str(path)!r} is empty (no header row)")
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            f"data file {str(path)!r} has {len(header):,} columns; mixfit reads at most "
+            f"{MAX_COLUMNS:,}"
+        )
     if len(header) == 1:
         for separator, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
             if separator in header[0]:
@@ -62,19 +95,29 @@ def read_header(path: Path) -> list[str]:
     return header
 
 
-def read_table(path: Path, columns: list[str], factors: list[str]) -> Table:
-    """Read ``columns`` from ``path``; ``factors`` are numeric columns to treat as categorical."""
+def listed(names: list[str], limit: int = 8) -> str:
+    """Names for a message: the first few, and how many more, so one line stays short."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
+def read_table(
+    path: Path, columns: list[str], factors: list[str], predictors: Collection[str] = ()
+) -> Table:
+    """Read ``columns`` from ``path``; ``factors`` are numeric columns to treat as categorical.
+
+    A text column among ``predictors`` is categorical unless most of its values are numbers:
+    then the others are mistakes to fix (or ``factors`` says it is categorical after all).
+    """
     header = read_header(path)
     missing = [c for c in columns if c not in header]
     if missing:
-        raise InputError(
-            f"column {missing[0]!r} is not in {path.name} (columns: {', '.join(header)})"
-        )
+        raise InputError(f"column {missing[0]!r} is not in {path.name} (columns: {listed(header)})")
     unknown_factors = [c for c in factors if c not in header]
     if unknown_factors:
         raise InputError(
             f"--factor {unknown_factors[0]!r} is not a column of {path.name} "
-            f"(columns: {', '.join(header)})"
+            f"(columns: {listed(header)})"
         )
     rows = check_rows(path, len(header))
     if rows == 0:
@@ -94,6 +137,9 @@ def read_table(path: Path, columns: list[str], factors: list[str]) -> Table:
     for name in columns:
         if frame[name].isna().all():
             raise InputError(f"column {name!r} of {path.name} has no values (all missing)")
+    for name in predictors:
+        if name not in factors and not pd.api.types.is_numeric_dtype(frame[name]):
+            _check_not_mostly_numbers(frame[name], name, path)
     frame = frame.dropna().reset_index(drop=True)
     if frame.empty:
         raise InputError(
@@ -114,6 +160,36 @@ def read_table(path: Path, columns: list[str], factors: list[str]) -> Table:
         ):
             frame[name] = as_categorical(frame[name])
     return Table(frame, path, rows_read)
+
+
+# A number as people write it: thousands separators, a decimal comma, a unit or a % after it.
+NUMBER_LIKE = re.compile(r"\s*[+-]?(\d[\d,.]*|[.,]\d+)([eE][+-]?\d+)?\s*[^\d\s,]{0,5}\s*")
+WITH_UNIT = re.compile(r"\s*[+-]?(\d[\d.]*|\.\d+)([eE][+-]?\d+)?\s*[^\d\s,.]{1,5}\s*")
+THOUSANDS = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d*)?\s*")
+DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+\s*")
+
+
+def _check_not_mostly_numbers(column: pd.Series, name: str, path: Path) -> None:
+    """Refuse a column of numbers spoilt by a few cells (``abc``, ``1,052.0``, ``3,5``), which
+    would otherwise become a factor with a coefficient per distinct value."""
+    values = column.dropna().astype(str)
+    if values.str.fullmatch(NUMBER_LIKE).mean() <= 0.5:
+        return
+    bad = values[pd.to_numeric(values, errors="coerce").isna()]
+    shown = ", ".join(f"{v!r} (row {i + 1})" for i, v in list(bad.items())[:3])
+    if bad.str.fullmatch(THOUSANDS).any():
+        advice = "write numbers without thousands separators"
+    elif bad.str.fullmatch(DECIMAL_COMMA).any():
+        advice = "write decimals with a point"
+    elif bad.str.fullmatch(WITH_UNIT).any():
+        advice = "write the numbers alone, without units"
+    else:
+        advice = "fix them, or leave missing values empty (or NA)"
+    raise InputError(
+        f"column {name!r} of {path.name} looks numeric, but {len(bad):,} of its {len(values):,} "
+        f"values are not plain numbers: {shown}: {advice}, or add --factor {name} to treat it "
+        "as categorical"
+    )
 
 
 CHUNK_BYTES = 1 << 22
@@ -152,6 +228,11 @@ def check_rows(path: Path, width: int) -> int:
                 rows += int((~blank).sum())
                 lines_before += buf[:done].count(b"\n")
                 carry = buf[done:]
+            if len(carry) > LINE_BYTES:
+                raise InputError(
+                    f"data file {str(path)!r}: line {lines_before + 1} is longer than "
+                    f"{LINE_BYTES >> 20} MB (a quote never closed, or no line ends)"
+                )
             if not chunk:
                 if carry.strip():  # only an open quote keeps the final newline from ending a row
                     raise InputError(

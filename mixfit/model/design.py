@@ -6,8 +6,13 @@ names the columns as brms prints them and indexes each row's group level.
 
 from __future__ import annotations
 
+import io
 import re
-from dataclasses import dataclass
+import sys
+import warnings
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
 
 import formulae
 import numpy as np
@@ -15,7 +20,7 @@ import pandas as pd
 
 from mixfit.errors import InputError
 from mixfit.model.families import FamilyChoice, Response, check_response
-from mixfit.model.formula import ParsedFormula
+from mixfit.model.formula import ParsedFormula, shown
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -54,6 +59,7 @@ class Design:
     coefs: list[str]  # names of X's columns
     offset: np.ndarray | None
     blocks: list[GroupBlock]
+    terms: dict[str, list[str]] = field(default_factory=dict)  # population term -> its coefs
 
     @property
     def n(self) -> int:
@@ -77,12 +83,45 @@ def columns_used(formula: ParsedFormula) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def predictor_columns(formula: ParsedFormula) -> list[str]:
+    """The columns read as predictors (or trials): numbers, or a categorical predictor's levels."""
+    names = _variables(formula.fixed).union(*(_variables(g.lhs) for g in formula.groups))
+    if formula.trials and not _is_number(formula.trials):
+        names.add(formula.trials)
+    return sorted(names - _variables(formula.response))
+
+
+def check_factor_flags(formula: ParsedFormula, factors: Collection[str]) -> None:
+    """--factor makes a predictor categorical; a response is never one."""
+    response = _variables(formula.response)
+    for name in factors:
+        if name in response:
+            raise InputError(
+                f"--factor {name!r} names the response: --factor makes a predictor categorical; "
+                "for a response of ordered categories use --family cumulative"
+            )
+
+
+# Past this size a number overflows the sums and squares of the model's arithmetic.
+MAX_MAGNITUDE = 1e100
+
+
 def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFrame) -> Design:
     response_name = formula.response
+    if formula.trials is not None and family.family.response != "binomial":
+        raise InputError(
+            f"formula {shown(formula.text)}: trials() belongs to family binomial, not "
+            f"{family.family.name}"
+        )
     if response_name in _variables(formula.fixed) or any(
         response_name in _variables(g.lhs) for g in formula.groups
     ):
         raise InputError(f"the response {response_name!r} is also a predictor in the formula")
+    if "Intercept" in predictor_columns(formula):  # formulae merges it with the intercept
+        raise InputError(
+            "a column named 'Intercept' can't be a predictor (it is the intercept's name): "
+            "rename it"
+        )
     trials = None
     if formula.trials is not None:
         if _is_number(formula.trials):
@@ -103,7 +142,6 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
     ]
     _check_finite(f"the response {response_name!r}", response.values, formula.text)
     _check_levels_per_row(blocks, len(frame), family)
-    _check_terms_once(blocks, formula.text)
     for name in X.columns:
         _check_finite(f"the predictor {name!r}", X[name], formula.text)
     if offset is not None:
@@ -111,6 +149,14 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
     for block in blocks:
         for k, name in enumerate(block.terms):
             _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], formula.text)
+    _check_distinct_names(list(X.columns), "population-level", formula.text)
+    _check_no_duplicate_effects(blocks, formula.text)
+    slices = common.slices if common else {}
+    terms = {
+        name: [brms_name(c) for c in matrix.columns[where]]
+        for name, where in slices.items()
+        if name != "Intercept" and not name.startswith("offset(")
+    }
     return Design(
         formula=formula,
         family=family,
@@ -120,7 +166,34 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
         coefs=[brms_name(c) for c in X.columns],
         offset=offset,
         blocks=blocks,
+        terms=terms,
     )
+
+
+def _check_distinct_names(labels: list[str], where: str, text: str) -> None:
+    """Levels a[1], a1 and a(1) of a factor a all become the coefficient a1 as brms writes it."""
+    by_name: dict[str, list[str]] = {}
+    for label in labels:
+        by_name.setdefault(brms_name(label), []).append(label)
+    for name, same in by_name.items():
+        if len(same) > 1:
+            raise InputError(
+                f"formula {shown(text)}: the {where} terms {', '.join(map(repr, same))} would all be "
+                f"named {name!r}: rename the levels or columns so their names differ"
+            )
+
+
+def _check_no_duplicate_effects(blocks: list[GroupBlock], text: str) -> None:
+    """(1 | g) + (x | g) gives g two intercepts that only their sum identifies (brms refuses)."""
+    seen: dict[tuple[str, str], int] = {}
+    for block in blocks:
+        for term in block.terms:
+            if (block.group, term) in seen:
+                raise InputError(
+                    f"formula {shown(text)}: the group-level effect {term!r} of {block.group!r} "
+                    "appears in two terms: each effect of a grouping factor belongs in one term"
+                )
+            seen[block.group, term] = block.id
 
 
 def brms_name(label: str) -> str:
@@ -136,7 +209,13 @@ def _response(formula: ParsedFormula, frame: pd.DataFrame) -> pd.Series:
 
 
 def _group_block(id: int, term, frame: pd.DataFrame, text: str) -> GroupBlock:
-    predictors = _evaluate(term.lhs, frame, text).as_dataframe()
+    evaluated = _evaluate(term.lhs, frame, text)
+    if evaluated is None:  # "0" or "-1" alone: no intercept and nothing else
+        raise InputError(
+            f"formula {shown(text)}: the group-level term ({term.lhs} | {term.group}) has no terms: "
+            f"write (1 | {term.group}) for a varying intercept"
+        )
+    predictors = evaluated.as_dataframe()
     keys = [frame[f] for f in term.factors]
     codes = pd.MultiIndex.from_arrays([_sortable(k) for k in keys])
     uniques = codes.unique().sort_values()
@@ -146,11 +225,22 @@ def _group_block(id: int, term, frame: pd.DataFrame, text: str) -> GroupBlock:
             "a group-level term needs at least two"
         )
     J = uniques.get_indexer(codes) + 1
+    levels = [_label(u) for u in uniques]
+    if len(set(levels)) < len(levels):
+        first: dict[str, tuple] = {}
+        for key, label in zip(uniques, levels):
+            if label in first:
+                raise InputError(
+                    f"grouping factor {term.group!r}: the levels {first[label]} and {key} are both "
+                    f"named {label!r} once joined with '_': rename one of them"
+                )
+            first[label] = key
+    _check_distinct_names(list(predictors.columns), f"group-level ({term.group})", text)
     return GroupBlock(
         id=id,
         group=term.group,
         terms=[brms_name(c) for c in predictors.columns],
-        levels=[_label(u) for u in uniques],
+        levels=levels,
         J=J.astype(np.int64),
         Z=predictors.to_numpy(dtype=float),
         correlated=term.correlated,
@@ -187,19 +277,6 @@ def _check_levels_per_row(blocks: list[GroupBlock], rows: int, family: FamilyCho
             )
 
 
-def _check_terms_once(blocks: list[GroupBlock], text: str) -> None:
-    """As brms: one term twice for one grouping factor would be two parameters of one name."""
-    seen: set[tuple[str, str]] = set()
-    for block in blocks:
-        for term in block.terms:
-            if (block.group, term) in seen:
-                raise InputError(
-                    f"formula {text!r}: the group-level effect {term!r} of {block.group!r} "
-                    "appears twice"
-                )
-            seen.add((block.group, term))
-
-
 def check_separation(design: Design, slots: list) -> None:
     """Bernoulli: a predictor that splits the 0s from the 1s, under a flat prior, has no posterior."""
     if design.family.family.response != "binary":
@@ -227,32 +304,54 @@ def check_separation(design: Design, slots: list) -> None:
 
 
 def _check_finite(what: str, values, text: str) -> None:
-    """Stan rejects NaN and infinite data only after compiling; say which term made them here."""
+    """Stan rejects NaN and infinite data only after compiling, and overflows on numbers near
+    the largest double; say which term made them here."""
     values = np.asarray(values, dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
-        raise InputError(f"formula {text!r}: {what} is not finite in {int(bad.sum())} rows")
+        raise InputError(f"formula {shown(text)}: {what} is not finite in {int(bad.sum())} rows")
+    huge = np.abs(values) > MAX_MAGNITUDE
+    if huge.any():
+        raise InputError(
+            f"formula {shown(text)}: {what} reaches {values[huge][0]:g}, too large for the model's "
+            f"arithmetic (at most {MAX_MAGNITUDE:g}): rescale it"
+        )
+
+
+@contextmanager
+def _quietly() -> Iterator[None]:
+    """formulae prints and warns on stdout and stderr, and parses recursively (a few frames a
+    term): no output but mixfit's, and room for the formulas formula.py admits."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        with redirect_stdout(io.StringIO()), warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _evaluate(rhs: str, frame: pd.DataFrame, text: str):
     try:
         # log(0) and the like warn on stderr; _check_finite reports them as one error instead
-        with np.errstate(all="ignore"):
+        with _quietly():
             design = formulae.design_matrices(
                 rhs, frame, na_action="error", env=0, extra_namespace=NAMESPACE
             )
     except Exception as exc:  # formulae raises many types; all mean the formula can't be built
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"formula {text!r}: {message}") from None
+        raise InputError(f"formula {shown(text)}: {message}") from None
     return design.common if "~" not in rhs else design
 
 
 def _variables(expression: str) -> set[str]:
     try:
-        return {v for v in formulae.model_description(expression).var_names if v}
+        with _quietly():
+            return {v for v in formulae.model_description(expression).var_names if v}
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"formula term {expression!r}: {message}") from None
+        raise InputError(f"formula term {shown(expression)}: {message}") from None
 
 
 def _is_number(text: str) -> bool:

@@ -13,6 +13,9 @@ import pandas as pd
 
 from mixfit.errors import InputError
 
+STAN_INT_MAX = 2**31 - 1  # Stan's int is 32 bits
+MAX_CATEGORIES = 1000  # an ordinal response's categories, min(y)..max(y) for whole numbers
+
 
 @dataclass(frozen=True)
 class FamilyParam:
@@ -232,6 +235,11 @@ def _ordinal(family: Family, name: str, column: pd.Series, levels: tuple[str, ..
         )
     values = _counts_like(family, name, column.to_numpy())
     low, high = int(values.min()), int(values.max())
+    if high - low >= MAX_CATEGORIES:
+        raise InputError(
+            f"response {name!r} spans {high - low + 1:,} categories ({low} to {high}) for family "
+            f"{family.name}: at most {MAX_CATEGORIES:,}"
+        )
     if high == low:
         raise InputError(
             f"response {name!r} has a single category ({low}) for family {family.name}"
@@ -246,6 +254,12 @@ def _number_text(value) -> str:
 
 
 def _counts_like(family: Family, name: str, values: np.ndarray) -> np.ndarray:
+    outside = np.abs(np.asarray(values, dtype=float)) > STAN_INT_MAX
+    if outside.any():
+        raise InputError(
+            f"response {name!r} holds a category too large for Stan's integers (found "
+            f"{values[outside][0]:g})"
+        )
     fractional = np.asarray(values, dtype=float) % 1 != 0
     if fractional.any():
         raise InputError(
@@ -259,15 +273,24 @@ def _numeric(family: Family, name: str, column: pd.Series) -> np.ndarray:
     if pd.api.types.is_bool_dtype(column):
         return column.to_numpy().astype(int)
     if not pd.api.types.is_numeric_dtype(column):
-        example = column.iloc[0]
+        text = column.astype(str)
+        failed = list(dict.fromkeys(text[pd.to_numeric(text, errors="coerce").isna()]))
+        shown = ", ".join(repr(v) for v in failed[:3])
+        more = f" and {len(failed) - 3:,} more" if len(failed) > 3 else ""
+        what = "trials" if name == "trials" else f"response {name!r}"
         raise InputError(
-            f"response {name!r} must be numeric for family {family.name} (found text such as "
-            f"{example!r})"
+            f"{what} must be numeric for family {family.name} (found text: {shown}{more})"
         )
     return column.to_numpy()
 
 
 def _counts(family: Family, name: str, values: np.ndarray) -> np.ndarray:
+    too_large = np.asarray(values, dtype=float) > STAN_INT_MAX
+    if too_large.any():
+        raise InputError(
+            f"{name!r} holds a count too large for Stan's integers (found "
+            f"{values[too_large][0]}; at most {STAN_INT_MAX:,})"
+        )
     if (values < 0).any():
         raise InputError(
             f"{name!r} must be a non-negative count for family {family.name} "

@@ -7,6 +7,9 @@ formulae does the parsing and evaluation of every expression; this module only f
 
 from __future__ import annotations
 
+import ast
+import itertools
+import math
 from dataclasses import dataclass
 
 from formulae.scanner import ScanError, Scanner
@@ -17,6 +20,12 @@ from mixfit.errors import InputError
 ALLOWED_CALLS = frozenset(
     {"log", "log1p", "exp", "sqrt", "scale", "center", "I", "C", "factor", "offset"}
 )
+# Bounds on what a formula may ask of the parser (formulae's is recursive) and of the evaluator.
+MAX_CHARS = 20_000
+MAX_TOKENS = 2_000
+MAX_DEPTH = 32
+MAX_POWER = 10  # (a + b + c)**3: interactions up to this order
+OPENERS = {"LEFT_PAREN": "RIGHT_PAREN", "LEFT_BRACE": "RIGHT_BRACE"}
 
 
 @dataclass(frozen=True)
@@ -41,16 +50,36 @@ class ParsedFormula:
     groups: tuple[GroupTerm, ...]
 
 
+def shown(text: str) -> str:
+    """A formula quoted in a message: in full, or its start when it is long (one line stays short)."""
+    return (
+        repr(text)
+        if len(text) <= 120
+        else repr(text[:100]) + f" (and {len(text) - 100:,} more characters)"
+    )
+
+
 def parse_formula(text: str) -> ParsedFormula:
     tokens = _scan(text)
     _refuse_unsafe(tokens, text)
     tildes = [i for i, t in enumerate(tokens) if t.kind == "TILDE"]
     if len(tildes) != 1:
-        raise InputError(f"formula {text!r} needs exactly one '~' between response and predictors")
+        raise InputError(
+            f"formula {shown(text)} needs exactly one '~' between response and predictors"
+        )
+    _check_operators(tokens, text)
+    _check_arithmetic(tokens, text)
     lhs, rhs = tokens[: tildes[0]], tokens[tildes[0] + 1 : -1]  # drop EOF
     response, trials = _parse_response(lhs, text)
     if not rhs:
-        raise InputError(f"formula {text!r} has nothing after '~' (use '~ 1' for an intercept only)")
+        raise InputError(
+            f"formula {shown(text)} has nothing after '~' (use '~ 1' for an intercept only)"
+        )
+    if any(t.kind == "IDENTIFIER" and t.lexeme == "trials" for t in rhs):
+        raise InputError(
+            f"formula {shown(text)}: trials() belongs in a binomial response: 'k | trials(n) ~ ...'"
+        )
+    _check_terms(rhs, text)
     fixed_tokens, groups = _split_group_terms(rhs, text)
     fixed = _join(fixed_tokens) or "1"
     return ParsedFormula(text, response, trials, fixed, tuple(groups))
@@ -59,56 +88,203 @@ def parse_formula(text: str) -> ParsedFormula:
 def _scan(text: str) -> list:
     if not text or not text.strip():
         raise InputError("the formula is empty")
+    if len(text) > MAX_CHARS:
+        raise InputError(f"the formula is {len(text):,} characters long: at most {MAX_CHARS:,}")
     try:
         tokens = Scanner(text).scan(add_intercept=False)
     except ScanError as exc:
-        raise InputError(f"formula {text!r}: {exc}") from None
+        hint = " (write powers as I(x ** 2))" if "^" in str(exc) else ""
+        raise InputError(f"formula {shown(text)}: {exc}{hint}") from None
     except (IndexError, ValueError):  # formulae's scanner trips on an unclosed backtick, say
         raise InputError(
-            f"formula {text!r} could not be read (check its quotes and brackets)"
+            f"formula {shown(text)} could not be read (check its quotes and brackets)"
         ) from None
+    if len(tokens) > MAX_TOKENS:
+        raise InputError(
+            f"formula {shown(text)} has {len(tokens):,} names, numbers and operators: at most "
+            f"{MAX_TOKENS:,}"
+        )
     depth = 0
     for token in tokens:
-        depth += {"LEFT_PAREN": 1, "RIGHT_PAREN": -1}.get(token.kind, 0)
+        depth += {"LEFT_PAREN": 1, "RIGHT_PAREN": -1, "LEFT_BRACE": 1, "RIGHT_BRACE": -1}.get(
+            token.kind, 0
+        )
         if depth < 0:
-            raise InputError(f"formula {text!r} has a ')' without a matching '('")
+            raise InputError(f"formula {shown(text)} has a ')' without a matching '('")
+        if depth > MAX_DEPTH:
+            raise InputError(f"formula {shown(text)} nests brackets more than {MAX_DEPTH} deep")
     if depth:
-        raise InputError(f"formula {text!r} has unbalanced parentheses")
+        raise InputError(f"formula {shown(text)} has unbalanced parentheses")
     return tokens
+
+
+def _check_operators(tokens: list, text: str) -> None:
+    """formulae drops what follows two names in a row (``y ~ x z`` fits ``y ~ x``)."""
+    operands = {"IDENTIFIER", "BQNAME", "NUMBER", "PYTHON_LITERAL"}
+    for left, right in itertools.pairwise(tokens):
+        if (left.kind in operands or left.kind in OPENERS.values()) and (
+            right.kind in operands or (right.kind in OPENERS and left.kind != "IDENTIFIER")
+        ):
+            hint = ""
+            if left.kind == "NUMBER" and right.lexeme[:1] in {"e", "E"}:
+                hint = " (numbers like 1e5 are written 100000 or 10**5)"
+            raise InputError(
+                f"formula {shown(text)} needs an operator between {left.lexeme!r} and "
+                f"{right.lexeme!r}{hint}"
+            )
+
+
+def _in_calls(tokens: list) -> list[bool]:
+    """For each token, whether it lies inside a call's parentheses or an expression's braces."""
+    inside, stack = [], []
+    for i, token in enumerate(tokens):
+        if token.kind in OPENERS:
+            is_call = token.kind == "LEFT_BRACE" or (i > 0 and tokens[i - 1].kind == "IDENTIFIER")
+            stack.append(is_call or bool(stack and stack[-1]))
+            inside.append(stack[-1])
+        elif token.kind in OPENERS.values():
+            inside.append(stack.pop() if stack else False)
+        else:
+            inside.append(bool(stack and stack[-1]))
+    return inside
+
+
+def _check_arithmetic(tokens: list, text: str) -> None:
+    """Arithmetic on numbers alone (``10**100000000`` in ``I(x * 10**100000000)``) runs on Python's
+    unbounded integers before any column is touched: work it out in floating point first, and
+    refuse what overflows there, rather than compute a hundred-million-digit integer."""
+    inside = _in_calls(tokens)
+    start = None
+    for i, token in enumerate(tokens):
+        if inside[i] and start is None:
+            start = i
+        if start is not None and (i + 1 == len(tokens) or not inside[i + 1]):
+            source = " ".join(
+                "_" if t.kind == "BQNAME" else t.lexeme for t in tokens[start : i + 1]
+            )
+            start = None
+            try:
+                tree = ast.parse(source.strip(), mode="eval")
+            except (SyntaxError, ValueError, RecursionError):
+                continue  # formulae will say what is wrong with it
+            try:
+                _constant(tree.body)
+            except (OverflowError, ZeroDivisionError, ValueError):
+                raise InputError(
+                    f"formula {shown(text)}: the arithmetic on numbers in it overflows (a result "
+                    "beyond 1e308)"
+                ) from None
+
+
+OPERATORS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a**b,
+}
+
+
+def _constant(node: ast.AST) -> float | None:
+    """The value of an expression of numbers alone, in floating point; None if it uses a column."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp):
+        value = _constant(node.operand)
+        return None if value is None else (-value if isinstance(node.op, ast.USub) else value)
+    if isinstance(node, ast.BinOp):
+        left, right = _constant(node.left), _constant(node.right)
+        if left is None or right is None or type(node.op) not in OPERATORS:
+            return None
+        value = OPERATORS[type(node.op)](left, right)
+        if isinstance(value, complex) or not math.isfinite(value):
+            raise OverflowError
+        return value
+    for child in ast.iter_child_nodes(node):
+        _constant(child)
+    return None
+
+
+def _check_terms(rhs: list, text: str) -> None:
+    """Outside calls, a number is the intercept (0, 1) or an interaction power."""
+    for i, (token, inside) in enumerate(zip(rhs, _in_calls(rhs))):
+        if inside:
+            continue
+        before = rhs[i - 1] if i else None
+        if token.kind == "STAR_STAR":
+            power = rhs[i + 1] if i + 1 < len(rhs) else None
+            if before is None or before.kind != "RIGHT_PAREN":
+                name = before.lexeme if before is not None else ""
+                raise InputError(
+                    f"formula {shown(text)}: '{name}**' raises terms to interactions, not a number to "
+                    f"a power: write I({name} ** 2) for the square"
+                )
+            if (
+                power is None
+                or not power.lexeme.isdigit()
+                or not 1 <= int(power.lexeme) <= MAX_POWER
+            ):
+                raise InputError(
+                    f"formula {shown(text)}: an interaction power '(...)**k' takes a whole k from 1 "
+                    f"to {MAX_POWER}"
+                )
+        elif token.kind == "PYTHON_LITERAL":
+            raise InputError(f"formula {shown(text)}: {token.lexeme} can't be a term")
+        elif (
+            token.kind == "NUMBER"
+            and token.lexeme not in {"0", "1"}
+            and (before is None or before.kind != "STAR_STAR")
+        ):
+            raise InputError(
+                f"formula {shown(text)}: the number {token.lexeme} can't be a term (0 and 1 set "
+                "the intercept; arithmetic goes inside I(...))"
+            )
 
 
 def _refuse_unsafe(tokens: list, text: str) -> None:
     for i, token in enumerate(tokens):
-        if token.kind == "IDENTIFIER" and ("." in token.lexeme or token.lexeme.startswith("_")):
-            raise InputError(
-                f"formula {text!r}: {token.lexeme!r} is not allowed (no attribute access or "
-                "private names in formulas)"
-            )
         is_call = i + 1 < len(tokens) and tokens[i + 1].kind == "LEFT_PAREN"
-        if token.kind == "IDENTIFIER" and is_call and token.lexeme not in ALLOWED_CALLS | {"trials"}:
+        if token.kind == "IDENTIFIER" and ("." in token.lexeme or token.lexeme.startswith("_")):
+            hint = "" if is_call else f" (a column named so goes in backticks: `{token.lexeme}`)"
+            raise InputError(
+                f"formula {shown(text)}: {token.lexeme!r} is not allowed (no attribute access or "
+                f"private names in formulas){hint}"
+            )
+        if (
+            token.kind == "IDENTIFIER"
+            and is_call
+            and token.lexeme not in ALLOWED_CALLS | {"trials"}
+        ):
             allowed = ", ".join(sorted(ALLOWED_CALLS))
             raise InputError(
-                f"formula {text!r}: function {token.lexeme!r} is not allowed (allowed: {allowed})"
+                f"formula {shown(text)}: function {token.lexeme!r} is not allowed (allowed: {allowed})"
             )
         if token.kind in {"STRING", "LEFT_BRACKET", "RIGHT_BRACKET", "EQUAL"}:
-            raise InputError(f"formula {text!r}: {token.lexeme!r} is not allowed in a formula")
+            raise InputError(f"formula {shown(text)}: {token.lexeme!r} is not allowed in a formula")
 
 
 def _parse_response(lhs: list, text: str) -> tuple[str, str | None]:
     if not lhs:
-        raise InputError(f"formula {text!r} has no response before '~'")
+        raise InputError(f"formula {shown(text)} has no response before '~'")
     pipes = [i for i, t in enumerate(lhs) if t.kind == "PIPE"]
     if not pipes:
         return _join(lhs), None
     head, tail = lhs[: pipes[0]], lhs[pipes[0] + 1 :]
     kinds = [t.kind for t in tail]
     if kinds != ["IDENTIFIER", "LEFT_PAREN", kinds[2] if len(kinds) > 2 else "", "RIGHT_PAREN"] or (
-        tail[0].lexeme != "trials" or tail[2].kind not in {"IDENTIFIER", "NUMBER"}
+        tail[0].lexeme != "trials" or tail[2].kind not in {"IDENTIFIER", "NUMBER", "BQNAME"}
     ):
         raise InputError(
-            f"formula {text!r}: after '|' the response takes 'trials(n)' with a column or a number"
+            f"formula {shown(text)}: after '|' the response takes 'trials(n)' with a column or a number"
         )
-    return _join(head), tail[2].lexeme
+    trials = tail[2].lexeme.strip("`")
+    if tail[2].kind == "NUMBER" and (not trials.isdigit() or len(trials) > 10):
+        raise InputError(
+            f"formula {shown(text)}: trials({trials}) needs a whole number below 2^31 (or a column)"
+        )
+    return _join(head), trials
 
 
 def _split_group_terms(rhs: list, text: str) -> tuple[list, list[GroupTerm]]:
@@ -132,7 +308,9 @@ def _split_group_terms(rhs: list, text: str) -> tuple[list, list[GroupTerm]]:
             i = end + 1
             continue
         if rhs[i].kind == "PIPE":
-            raise InputError(f"formula {text!r}: a group-level term needs parentheses: '(x | g)'")
+            raise InputError(
+                f"formula {shown(text)}: a group-level term needs parentheses: '(x | g)'"
+            )
         fixed.append(rhs[i])
         i += 1
     return fixed, groups
@@ -144,18 +322,23 @@ def _group_terms(inner: list, text: str) -> list[GroupTerm]:
     lhs, rhs = inner[:pipe], inner[pipe + (2 if double else 1) :]
     chunk = f"({_join(inner)})"
     if not lhs:
-        raise InputError(f"formula {text!r}: group-level term {chunk} has nothing before '|'")
+        raise InputError(f"formula {shown(text)}: group-level term {chunk} has nothing before '|'")
     if not rhs:
-        raise InputError(f"formula {text!r}: group-level term {chunk} has no grouping factor")
+        raise InputError(f"formula {shown(text)}: group-level term {chunk} has no grouping factor")
     names = rhs[0::2]
     separators = {t.kind for t in rhs[1::2]}
-    if any(t.kind != "IDENTIFIER" for t in names) or not separators <= {"COLON", "SLASH"} or (
-        len(separators) > 1 or len(rhs) % 2 == 0
+    if any(t.kind not in {"IDENTIFIER", "BQNAME"} for t in names) or (
+        not separators <= {"COLON", "SLASH"} or len(separators) > 1 or len(rhs) % 2 == 0
     ):
         raise InputError(
-            f"formula {text!r}: the grouping factor in {chunk} must be a column, 'a:b' or 'a/b'"
+            f"formula {shown(text)}: the grouping factor in {chunk} must be a column, 'a:b' or 'a/b'"
         )
-    factors = [t.lexeme for t in names]
+    factors = [t.lexeme[1:-1] if t.kind == "BQNAME" else t.lexeme for t in names]
+    repeated = sorted({f for f in factors if factors.count(f) > 1})
+    if repeated:
+        raise InputError(
+            f"formula {shown(text)}: {chunk} names the grouping factor {repeated[0]!r} twice"
+        )
     correlated = not double
     lhs_text = _join(lhs)
     if separators == {"SLASH"}:  # (1 | a/b) means (1 | a) + (1 | a:b)
@@ -177,7 +360,9 @@ def _closing(tokens: list, start: int) -> int:
 def _top_level(tokens: list, kind: str) -> list[int]:
     depth, found = 0, []
     for j, token in enumerate(tokens):
-        depth += {"LEFT_PAREN": 1, "RIGHT_PAREN": -1}.get(token.kind, 0)
+        depth += {"LEFT_PAREN": 1, "RIGHT_PAREN": -1, "LEFT_BRACE": 1, "RIGHT_BRACE": -1}.get(
+            token.kind, 0
+        )
         if depth == 0 and token.kind == kind:
             found.append(j)
     return found

@@ -122,7 +122,11 @@ def parse_prior_spec(spec: str | dict) -> PriorSpec:
             str(spec.get("coef") or ""),
             str(spec.get("group") or ""),
         )
-    parts = [p.strip() for p in str(spec).split(":")]
+    # fields are split at colons with a space beside them, when there are such, so an interaction
+    # (x:fv) or a group a:b stays one field; "normal(0,1):b:x" splits at every colon
+    spaced = re.search(r"\s:|:\s", str(spec))
+    fields = re.split(r"\s+:\s*|:\s+", str(spec)) if spaced else str(spec).split(":")
+    parts = [p.strip() for p in fields]
     if len(parts) < 2 or not parts[1]:
         raise InputError(f"prior {spec!r} needs a class: 'normal(0, 5) : b'")
     prior, cls, rest = parse_prior(parts[0]), parts[1], parts[2:]

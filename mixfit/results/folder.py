@@ -14,6 +14,15 @@ REQUIRED = ("summary.txt", "fixef.csv", "varcorr.csv", "diagnostics.json")
 
 
 def check_folder(outdir: Path) -> None:
+    try:
+        _check_folder(outdir)
+    except OSError as exc:  # a name too long, say
+        raise InputError(f"results folder {str(outdir)!r} can't be read: {exc.strerror}") from None
+
+
+def _check_folder(outdir: Path) -> None:
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"{str(outdir)!r} is a file: give the results folder a fit wrote (-o)")
     if not outdir.is_dir():
         raise InputError(f"results folder {str(outdir)!r} does not exist")
     missing = [name for name in REQUIRED if not (outdir / name).is_file()]

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mixfit import __version__, interrupt
+from mixfit import __version__
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
 from mixfit.results.analysis_files import analysis_files
 from mixfit.results.classical_report import ClassicalReport
 from mixfit.results.diagnostics import Diagnostics, diagnose
+from mixfit.results.outdir import reserve, staged
 from mixfit.results.summary_text import r2_section, summary_text
 
 if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
@@ -95,9 +92,10 @@ def write_results(
             "posterior_predictive or log_likelihood group.\n"
         )
     text += "\n" + classical.section if classical else ""
-    with staged(outdir) as stage:
+    with staged(outdir, force=result.spec.force) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
+        reserve(stage / "draws.nc", _netcdf_bytes(result.idata))
         after.write(stage)  # draws.nc (brms's names), design.json, r2.csv
         fixef.to_csv(stage / "fixef.csv", index=False)
         summaries.ranef(model, posterior, prob).to_csv(stage / "ranef.csv", index=False)
@@ -125,6 +123,12 @@ def write_results(
     return Written(text, checks)
 
 
+def _netcdf_bytes(idata) -> int:
+    """An upper bound of draws.nc's size: the arrays, and HDF5's headers per variable."""
+    groups = [idata[name] for name in idata.groups()]
+    return sum(g.nbytes + 16_384 * len(g.variables) for g in groups) + 262_144
+
+
 def standata_json(data: dict) -> str:
     def plain(value):
         if isinstance(value, np.ndarray):
@@ -134,23 +138,3 @@ def standata_json(data: dict) -> str:
         return value
 
     return json.dumps({k: plain(v) for k, v in data.items()})
-
-
-@contextmanager
-def staged(outdir: Path) -> Iterator[Path]:
-    """A fresh folder beside ``outdir``, swapped into its place only if the block succeeds."""
-    outdir = outdir.resolve()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
-    try:
-        yield stage
-        with interrupt.critical():  # a signal waits until the old folder or the new one is in place
-            if outdir.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
-                os.replace(outdir, old / "previous")
-                os.replace(stage, outdir)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(stage, outdir)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
