@@ -36,9 +36,10 @@ class Prepared:
 
 @dataclass
 class FitResult:
-    prepared: Prepared
+    prepared: Prepared  # as the engine ran it
     backend: str
     backend_version: str
+    backend_reason: str  # why this engine (mixfit/engines/choice.py)
     compiled: Compiled
     draws: Draws
     idata: az.InferenceData
@@ -75,23 +76,48 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     if spec.sampler.seed is None:  # pick one, so the run can be repeated from run.json
         spec = replace(spec, sampler=replace(spec.sampler, seed=random.randrange(2**31)))
     prepared = prepare(spec)
-    backend = choose_backend(spec.backend)
+    variants = {"stanli": for_stanli(prepared)}
+
+    def program(engine: str) -> tuple[str, dict]:
+        chosen = variants.get(engine, prepared)
+        return chosen.code, chosen.data
+
+    loaded = choose_backend(spec.backend, program, spec.sampler.seed, progress)
+    backend = loaded.backend
+    prepared = variants.get(backend.name, prepared)
     progress("backend", None, f"Backend: {backend.name} ({backend.version()})")
     try:
-        compiled = backend.compile(prepared.code, prepared.data, spec.sampler.seed, progress)
         draws = backend.sample(
-            compiled, prepared.data, spec.sampler, progress, meanwhile=_import_summaries
+            loaded.compiled, prepared.data, spec.sampler, progress, meanwhile=_import_summaries
         )
     finally:
         backend.close()
-    if prepared.model.marginal:
+    model = prepared.model
+    if model.marginal:
         from mixfit.results.marginal_draws import complete
 
-        draws.posterior.update(complete(prepared.model, draws.posterior, spec.sampler.seed))
+        draws.posterior.update(complete(model, draws.posterior, spec.sampler.seed))
+    if model.python_predictions:
+        from mixfit.results.family_predictions import complete
+
+        draws.posterior.update(complete(model, draws.posterior, spec.sampler.seed))
     from mixfit.results.inference import to_inference_data
 
-    idata = to_inference_data(prepared.model, draws)
-    return FitResult(prepared, backend.name, backend.version(), compiled, draws, idata)
+    idata = to_inference_data(model, draws)
+    return FitResult(
+        prepared, backend.name, backend.version(), loaded.reason, loaded.compiled, draws, idata
+    )
+
+
+def for_stanli(prepared: Prepared) -> Prepared:
+    """The program stanli runs: without the generated quantities it has no compiled path for,
+    which Python computes from the draws instead (mixfit/results/family_predictions.py)."""
+    from mixfit.results.family_predictions import wanted
+
+    if not wanted(prepared.model):
+        return prepared
+    model = replace(prepared.model, python_predictions=True)
+    return replace(prepared, model=model, code=stan_code(model))
 
 
 def _import_summaries() -> None:

@@ -36,6 +36,8 @@ class Model:
     prior_only: bool = False  # sample from the priors alone: the likelihood is left out
     specs: tuple[PriorSpec, ...] = ()  # the user's priors, as given
     centred: tuple[bool, ...] = ()  # per group-level block: sampled centred (mixfit/centring.py)
+    # log_lik and y_rep computed from the draws in Python, not in Stan (stanli lacks some _rng)
+    python_predictions: bool = False
 
     @property
     def family(self):
@@ -174,7 +176,7 @@ def stan_code(model: Model) -> str:
             }
             for s in model.slots
         ],
-        "predictions": model.predictions,
+        "predictions": model.predictions and not model.python_predictions,
         "cor": bool(design.blocks) and design.blocks[0].has_cor,
         "terms": len(design.blocks[0].terms) if design.blocks else 0,
     }
