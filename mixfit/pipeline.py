@@ -7,6 +7,8 @@ import random
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from mixfit.engines.choice import choose_backend
 from mixfit.engines.protocol import Compiled, Draws, Progress
 from mixfit.model.data import Table, read_table
@@ -93,6 +95,9 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     finally:
         backend.close()
     model = prepared.model
+    # every program declares b, empty in an intercept-only model; stanli's draws omit empty ones
+    s = spec.sampler
+    draws.posterior.setdefault("b", np.empty((s.chains, s.num_samples, 0)))
     if model.marginal:
         from mixfit.results.marginal_draws import complete
 

@@ -268,6 +268,9 @@ def _build_failure(error: str, output: str) -> str:
     if "error:" in error and ("g++" in error or "gcc" in error or ".cpp" in error):
         first = next((ln for ln in error.splitlines() if "error:" in ln), error.splitlines()[0])
         return f"the C++ compiler failed to build the Stan program: {first.strip()}"
+    built = re.search(r"Exception while building model extension module: `(.*?)`", error)
+    if built:  # httpstan's message ends in a traceback: keep the exception it names
+        return f"the C++ build of the Stan program failed: {built.group(1)}"
     lines = [ln for ln in error.splitlines() if ln.strip()]
     return f"Stan failed: {lines[-1] if lines else error}"
 
