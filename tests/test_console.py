@@ -29,12 +29,18 @@ def test_plain_lines_say_each_stage_once_and_sampling_as_it_moves():
     assert lines[:2] == ["Loading the Stan program", "Sampling 2 chains"]
     # 5% at 2 s is not yet a tenth; 15% at 4 s, 35% at 6 s and 72% at 8 s are
     assert lines[2:] == [
-        "Sampling 2 chains: 15% (chain 1: warmup 400/2000, chain 2: warmup 200/2000), "
-        "4 s elapsed, about 23 s left",
-        "Sampling 2 chains: 35% (chain 1: warmup 800/2000, chain 2: warmup 600/2000), "
-        "6 s elapsed, about 11 s left",
-        "Sampling 2 chains: 72% (chain 1: warmup 1500/2000, chain 2: warmup 1400/2000), "
-        "8 s elapsed, about 3 s left",
+        (
+            "Sampling 2 chains: 15% (chain 1: warmup 400/2000, chain 2: warmup 200/2000), "
+            "4 s elapsed, about 23 s left"
+        ),
+        (
+            "Sampling 2 chains: 35% (chain 1: warmup 800/2000, chain 2: warmup 600/2000), "
+            "6 s elapsed, about 11 s left"
+        ),
+        (
+            "Sampling 2 chains: 72% (chain 1: warmup 1500/2000, chain 2: warmup 1400/2000), "
+            "8 s elapsed, about 3 s left"
+        ),
     ]
 
 
