@@ -1,8 +1,8 @@
 """What a fit shows on the terminal: progress while it runs (rich), then the summary.
 
-On a terminal rich draws a live display, redrawn ten times a second: each stage, the run's share
-of iterations done with the time elapsed and an estimate of the time left, and a line per chain
-(its iteration, warming up or sampling) where the engine reports chains. Elsewhere (a log file, a
+On a terminal rich draws a live display, redrawn ten times a second: the current stage, the run's
+share of iterations done with the time elapsed and an estimate of the time left, and a line per
+chain (its iteration, warming up or sampling) where the engine reports chains. Elsewhere (a log file, a
 batch job) every line is plain text: each stage once, and the sampling's progress at each further
 tenth (at most every 2 s, and at least every 30 s while it moves), so logs hold no control
 characters.
@@ -49,8 +49,9 @@ class Console:
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
-            TextColumn("left"),
+            TextColumn("elapsed,"),
             TimeRemainingColumn(),
+            TextColumn("left"),
             console=self.err,
             transient=True,
         )
@@ -60,7 +61,11 @@ class Console:
             if stage == "backend":
                 bar.console.print(message, markup=False)
                 return
-            description = f"  {message}" if stage.startswith("chain ") else message
+            chain = stage.startswith("chain ")
+            description = f"  {message}" if chain else message
+            if stage not in tasks and not chain:  # a new stage: the one before it is done
+                for done in [s for s in tasks if not s.startswith("chain ")]:
+                    bar.remove_task(tasks.pop(done))
             if stage not in tasks:
                 tasks[stage] = bar.add_task(description, total=None if fraction is None else 1.0)
             if fraction is None:
