@@ -87,7 +87,10 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     loaded = choose_backend(spec.backend, program, spec.sampler.seed, progress)
     backend = loaded.backend
     prepared = variants.get(backend.name, prepared)
-    progress("backend", None, f"Backend: {backend.name} ({backend.version()})")
+    said = f"Backend: {backend.name} ({backend.version()})"
+    if "passed over" in loaded.reason:  # not the first choice: say why at once, not only in run.json
+        said += f"; {loaded.reason}"
+    progress("backend", None, said)
     try:
         draws = backend.sample(
             loaded.compiled, prepared.data, spec.sampler, progress, meanwhile=_import_summaries
