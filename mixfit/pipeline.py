@@ -88,7 +88,7 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     backend = loaded.backend
     prepared = variants.get(backend.name, prepared)
     said = f"Backend: {backend.name} ({backend.version()})"
-    if "passed over" in loaded.reason:  # not the first choice: say why at once, not only in run.json
+    if "passed over" in loaded.reason:  # not the first choice: say why now, not only in run.json
         said += f"; {loaded.reason}"
     progress("backend", None, said)
     try:
