@@ -41,10 +41,10 @@ class FitResult:
     prepared: Prepared  # as the engine ran it
     backend: str
     backend_version: str
-    backend_reason: str  # why this engine (mixfit/engines/choice.py)
     compiled: Compiled
     draws: Draws
     idata: az.InferenceData
+    backend_reason: str = ""  # why this engine (mixfit/engines/choice.py)
 
     @property
     def spec(self) -> RunSpec:
@@ -113,7 +113,13 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
 
     idata = to_inference_data(model, draws)
     return FitResult(
-        prepared, backend.name, backend.version(), loaded.reason, loaded.compiled, draws, idata
+        prepared,
+        backend.name,
+        backend.version(),
+        loaded.compiled,
+        draws,
+        idata,
+        backend_reason=loaded.reason,
     )
 
 
