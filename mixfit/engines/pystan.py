@@ -33,7 +33,6 @@ import numpy as np
 
 from mixfit import interrupt
 from mixfit.engines.cache import CacheEntry, model_key
-from mixfit.engines.progress import refresh_every
 from mixfit.engines.protocol import (
     SAMPLE_STATS,
     STANC_OPTIONS,
@@ -147,9 +146,6 @@ class PyStanBackend:
                 num_warmup=settings.num_warmup,
                 delta=settings.adapt_delta,
                 max_depth=settings.max_treedepth,
-                # PyStan reports a chain's progress every `refresh` iterations: Stan's default
-                # of 100 left a slow run's progress at 0% for minutes
-                refresh=refresh_every(settings.num_warmup + settings.num_samples),
             )
         seconds = time.perf_counter() - start
         if fit is None:  # PyStan swallows KeyboardInterrupt and returns nothing
