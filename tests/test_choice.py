@@ -11,9 +11,13 @@ from mixfit.errors import InputError, ToolchainError
 from mixfit.pipeline import for_stanli, prepare
 from mixfit.spec import build_spec
 
-ORDINAL = {"data": SAMPLE_DATA / "family_cumulative_logit.csv", "formula": "y ~ x + (1 | g)",
-           "family": "cumulative", "levels": ("none", "mild", "moderate", "severe"),
-           "sampler": {"seed": 1}}
+ORDINAL = {
+    "data": SAMPLE_DATA / "family_cumulative_logit.csv",
+    "formula": "y ~ x + (1 | g)",
+    "family": "cumulative",
+    "levels": ("none", "mild", "moderate", "severe"),
+    "sampler": {"seed": 1},
+}
 
 
 def quiet(*_):
@@ -21,8 +25,18 @@ def quiet(*_):
 
 
 def test_auto_runs_a_fit_on_stanli_and_says_why(run_mixfit, tmp_path):
-    done = run_mixfit("fit", SAMPLE_DATA / "Dyestuff.csv", "-f", "Yield ~ 1 + (1 | Batch)",
-                      "-o", tmp_path / "out", "--iter", "400", "--no-plots", "--quiet")
+    done = run_mixfit(
+        "fit",
+        SAMPLE_DATA / "Dyestuff.csv",
+        "-f",
+        "Yield ~ 1 + (1 | Batch)",
+        "-o",
+        tmp_path / "out",
+        "--iter",
+        "400",
+        "--no-plots",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     run = read_json(tmp_path / "out" / "run.json")
     assert run["backend"] == "stanli"
@@ -39,8 +53,16 @@ def test_a_backend_asked_for_by_name_is_used_or_refused_in_one_line(run_mixfit, 
         choose_backend("stanli", lambda _: (prepared.code, prepared.data), 1, quiet)
     with pytest.raises(InputError, match="unknown backend 'stan'"):
         choose_backend("stan", lambda _: (prepared.code, prepared.data), 1, quiet)
-    done = run_mixfit("fit", SAMPLE_DATA / "Dyestuff.csv", "-f", "Yield ~ 1 + (1 | Batch)",
-                      "-o", tmp_path / "out", "--backend", "cmdstan")
+    done = run_mixfit(
+        "fit",
+        SAMPLE_DATA / "Dyestuff.csv",
+        "-f",
+        "Yield ~ 1 + (1 | Batch)",
+        "-o",
+        tmp_path / "out",
+        "--backend",
+        "cmdstan",
+    )
     if done.returncode == 3:  # no CmdStan here: one line, the cause, nothing written
         assert done.stderr.splitlines() == [done.stderr.strip()]
         assert done.stderr.startswith("mixfit: error: backend cmdstan is not usable here: ")
@@ -68,8 +90,13 @@ def test_no_engine_at_all_is_one_error_naming_each(monkeypatch, tmp_path):
     from mixfit.engines import usable
 
     real = usable.check
-    monkeypatch.setattr(usable, "check", lambda name, *a, **k: usable.Verdict(name, False, "gone")
-                        if name != "stanli" else real(name, *a, **k))
+    monkeypatch.setattr(
+        usable,
+        "check",
+        lambda name, *a, **k: (
+            usable.Verdict(name, False, "gone") if name != "stanli" else real(name, *a, **k)
+        ),
+    )
     prepared = prepare(build_spec({}, dict(ORDINAL)))
     with pytest.raises(ToolchainError) as caught:
         choose_backend("auto", lambda _: (prepared.code, prepared.data), 1, quiet)

@@ -22,19 +22,49 @@ from conftest import SAMPLE_DATA, read_json
 pytestmark = pytest.mark.pystan
 
 CASES = {
-    "gaussian_joint": [SAMPLE_DATA / "sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)",
-                       "--no-marginal"],
-    "bernoulli_crossed": [SAMPLE_DATA / "bernoulli_crossed.csv", "-f",
-                          "y ~ x + trt + (1 | subject) + (1 | item)", "--family", "bernoulli"],
-    "poisson_offset": [SAMPLE_DATA / "poisson_crossed.csv", "-f",
-                       "count ~ x + offset(log(exposure)) + (1 | site) + (1 | year)",
-                       "--family", "poisson"],
-    "negbinomial": [SAMPLE_DATA / "family_negbinomial.csv", "-f", "y ~ x + (1 | g)",
-                    "--family", "negbinomial"],
-    "cumulative": [SAMPLE_DATA / "family_cumulative_logit.csv", "-f", "y ~ x + (1 | g)",
-                   "--family", "cumulative", "--levels", "none,mild,moderate,severe"],
-    "zero_inflated_poisson": [SAMPLE_DATA / "family_zero_inflated_poisson.csv", "-f",
-                              "y ~ x + (1 | g)", "--family", "zero_inflated_poisson"],
+    "gaussian_joint": [
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "--no-marginal",
+    ],
+    "bernoulli_crossed": [
+        SAMPLE_DATA / "bernoulli_crossed.csv",
+        "-f",
+        "y ~ x + trt + (1 | subject) + (1 | item)",
+        "--family",
+        "bernoulli",
+    ],
+    "poisson_offset": [
+        SAMPLE_DATA / "poisson_crossed.csv",
+        "-f",
+        "count ~ x + offset(log(exposure)) + (1 | site) + (1 | year)",
+        "--family",
+        "poisson",
+    ],
+    "negbinomial": [
+        SAMPLE_DATA / "family_negbinomial.csv",
+        "-f",
+        "y ~ x + (1 | g)",
+        "--family",
+        "negbinomial",
+    ],
+    "cumulative": [
+        SAMPLE_DATA / "family_cumulative_logit.csv",
+        "-f",
+        "y ~ x + (1 | g)",
+        "--family",
+        "cumulative",
+        "--levels",
+        "none,mild,moderate,severe",
+    ],
+    "zero_inflated_poisson": [
+        SAMPLE_DATA / "family_zero_inflated_poisson.csv",
+        "-f",
+        "y ~ x + (1 | g)",
+        "--family",
+        "zero_inflated_poisson",
+    ],
 }
 RUN = ["--iter", "4000", "--seed", "11", "--no-plots", "--quiet"]
 
@@ -43,8 +73,16 @@ RUN = ["--iter", "4000", "--seed", "11", "--no-plots", "--quiet"]
 def both(request, run_mixfit, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
     for engine in ("stanli", "pystan"):
-        done = run_mixfit("fit", *CASES[request.param], *RUN, "--backend", engine,
-                          "-o", root / engine, timeout=1800)
+        done = run_mixfit(
+            "fit",
+            *CASES[request.param],
+            *RUN,
+            "--backend",
+            engine,
+            "-o",
+            root / engine,
+            timeout=1800,
+        )
         assert done.returncode == 0, done.stderr
         assert read_json(root / engine / "run.json")["backend"] == engine
     return root / "stanli", root / "pystan"

@@ -17,14 +17,23 @@ from mixfit.results.family_predictions import FAMILIES, complete, wanted
 from mixfit.spec import SamplerSettings, build_spec
 
 TRUTH = json.loads((SAMPLE_DATA / "families_truth.json").read_text())
-CASES = ["zero_inflated_poisson", "zero_inflated_negbinomial", "beta", "cumulative_logit",
-         "cumulative_probit"]
+CASES = [
+    "zero_inflated_poisson",
+    "zero_inflated_negbinomial",
+    "beta",
+    "cumulative_logit",
+    "cumulative_probit",
+]
 
 
 def prepared_for(name: str):
     true = TRUTH[name]
-    values = {"data": SAMPLE_DATA / true["data"], "formula": true["formula"],
-              "family": true["family"], "sampler": {"seed": 1}}
+    values = {
+        "data": SAMPLE_DATA / true["data"],
+        "formula": true["formula"],
+        "family": true["family"],
+        "sampler": {"seed": 1},
+    }
     if true.get("levels"):
         values["levels"] = tuple(true["levels"])
     return prepare(build_spec({}, values))
@@ -79,8 +88,12 @@ def test_the_same_seed_gives_the_same_predictions(case):
 
 
 def test_only_those_families_leave_their_predictions_to_python():
-    assert sorted(FAMILIES) == ["beta", "cumulative", "zero_inflated_negbinomial",
-                                "zero_inflated_poisson"]
+    assert sorted(FAMILIES) == [
+        "beta",
+        "cumulative",
+        "zero_inflated_negbinomial",
+        "zero_inflated_poisson",
+    ]
     ordinal = prepared_for("cumulative_logit")
     assert wanted(ordinal.model)
     stanli = for_stanli(ordinal)
