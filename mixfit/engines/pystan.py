@@ -220,6 +220,9 @@ def _fds_to(sink):
 
 
 def _run_stanc(args: list, **kwargs) -> subprocess.CompletedProcess:
+    # httpstan gives stanc one second, which a busy machine exceeds (TimeoutExpired, a failed
+    # build); stanc ends on its own, and an interrupted fit stops it with its other children
+    kwargs.pop("timeout", None)
     return subprocess.run([args[0], *STANC_OPTIONS, *args[1:]], **kwargs)
 
 
