@@ -4,7 +4,8 @@ One program per kind of likelihood mixfit writes: gaussian joint (group effects 
 with crossed factors, poisson with an offset, negative binomial, cumulative (whose log_lik and y_rep
 come from Python on stanli, from Stan on PyStan) and zero-inflated poisson (the same). Population
 effects, SDs and family parameters: posterior means within 0.1 posterior SD of each other, posterior
-SDs within 10%; log_lik and y_rep describe the same posterior predictive distribution.
+SDs within 10% (or three Monte Carlo errors, where the effective sample size can't resolve that);
+log_lik and y_rep describe the same posterior predictive distribution.
 
 Chains of 2,000 draws each (8,000 per fit) keep the Monte Carlo error of a difference of means near
 0.03 posterior SD, so the limits test the engines, not the noise. This module builds six PyStan
@@ -93,16 +94,21 @@ def summary_rows(out) -> pd.DataFrame:
     varcorr = pd.read_csv(out / "varcorr.csv")
     varcorr = varcorr[~varcorr["param"].str.startswith("cor(")]
     varcorr = varcorr.set_index(varcorr["group"] + " " + varcorr["param"])
-    return pd.concat([fixef, varcorr])[["Estimate", "Est.Error"]]
+    return pd.concat([fixef, varcorr])[["Estimate", "Est.Error", "Bulk_ESS"]]
 
 
 def test_engines_agree_on_the_posterior(both):
+    """Within 0.1 posterior SD and 10% of the SD; where the chains' effective sample size can't
+    resolve that (an intercept beside few levels, bulk ESS ~700 of 8,000 draws: a Monte Carlo
+    error of the difference near 0.05 SD), within three Monte Carlo standard errors instead."""
     stanli, pystan = (summary_rows(out) for out in both)
     assert list(stanli.index) == list(pystan.index)
+    noise = np.sqrt(1 / stanli["Bulk_ESS"] + 1 / pystan["Bulk_ESS"])  # in posterior SDs
     gap = (stanli["Estimate"] - pystan["Estimate"]).abs() / pystan["Est.Error"]
-    assert gap.max() <= 0.1, (gap.idxmax(), gap.max())
+    assert (gap <= np.maximum(0.1, 3 * noise)).all(), (gap.idxmax(), gap.max(), noise.to_dict())
     ratio = stanli["Est.Error"] / pystan["Est.Error"]
-    assert ((ratio - 1).abs() <= 0.1).all(), ratio.to_dict()
+    # an SD's relative Monte Carlo error is about 1 / sqrt(2 ESS) for each fit
+    assert ((ratio - 1).abs() <= np.maximum(0.1, 3 * noise / np.sqrt(2))).all(), ratio.to_dict()
 
 
 def test_engines_agree_on_the_predictions(both):
