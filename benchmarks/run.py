@@ -1,11 +1,15 @@
 """The benchmark: time to a trustworthy posterior, cold (empty cache) and warm, per case and engine.
 
     python benchmarks/simulate.py      # once: the large simulated data sets
-    python benchmarks/run.py [--cases sleepstudy,radon] [--engines stanli,cmdstan] [--skip-cold]
+    python benchmarks/run.py [--cases sleepstudy,radon] [--engines stanli,pystan] [--skip-cold]
+                             [--iter 2000] [--out benchmarks]
 
-Writes benchmarks/results.json and benchmarks/results.md (cases not named keep their last
-results). Each fit runs as a user would run it (`mixfit fit ... --no-plots --quiet`), in a
-subprocess whose whole process tree is polled for its memory.
+Each case runs on each engine side by side in one run: stanli and PyStan, and CmdStan where it is
+installed. Writes OUT/results.json and OUT/results.md (case and engine pairs not run keep their last
+results); the ratio table sets stanli against PyStan case by case. Each fit runs as a user would run
+it (`mixfit fit ... --backend ENGINE --no-plots --quiet`), in a subprocess whose whole process tree
+is polled for its memory. Cold is an empty cache (for stanli: its check on a tiny program included);
+warm reuses a cache kept in benchmarks/.cache.
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ import arviz as az
 import pandas as pd
 import psutil
 
-from mixfit.engines import cmdstan
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "data"
@@ -43,11 +45,12 @@ CASES = {
     ),
     "poisson_slope_50k": (DATA / "poisson_slope_50k.csv", "count ~ x + (1 + x | g)", "poisson"),
     "gaussian_slope_500k": (DATA / "gaussian_slope_500k.csv", "y ~ x + (1 + x | g)", "gaussian"),
+    "insteval_73k": (
+        DATA / "insteval_73k.csv",
+        "y ~ service + (1 | student) + (1 | instructor) + (1 | dept)",
+        "gaussian",
+    ),
 }
-
-# the engines run side by side, each a column; CmdStan's only where one is installed (CMDSTAN, or
-# cmdstanpy's default folder)
-ENGINES = ["stanli", "pystan", *(["cmdstan"] if cmdstan.unavailable() is None else [])]
 
 # brms 2.18 through rstan on this kind of machine (tests/reference): end-to-end seconds, summed
 # per-chain sampling seconds, smallest bulk ESS over population effects, SDs and correlations.
@@ -88,10 +91,18 @@ def measure(command: list[str], env: dict) -> tuple[float, float, subprocess.Com
                                                             stderr)
 
 
-def fit_command(name: str, outdir: Path, engine: str) -> list[str]:
+def engines() -> list[str]:
+    """stanli and PyStan, and CmdStan where an installation is found."""
+    from mixfit.engines import cmdstan
+
+    return ["stanli", "pystan"] + (["cmdstan"] if cmdstan.unavailable() is None else [])
+
+
+def fit_command(name: str, engine: str, outdir: Path, iterations: int | None) -> list[str]:
     data, formula, family = CASES[name]
-    return [sys.executable, "-m", "mixfit", "fit", str(data), "-f", formula, "--family", family,
-            "-o", str(outdir), "--seed", "1", "--no-plots", "--quiet", "--backend", engine]
+    command = [sys.executable, "-m", "mixfit", "fit", str(data), "-f", formula, "--family", family,
+               "-o", str(outdir), "--seed", "1", "--backend", engine, "--no-plots", "--quiet"]
+    return command + (["--iter", str(iterations)] if iterations else [])
 
 
 def read_fit(outdir: Path) -> dict:
@@ -115,23 +126,25 @@ def read_fit(outdir: Path) -> dict:
     }
 
 
-def run_case(name: str, cold: bool, engine: str) -> dict:
-    result: dict = {"case": name, "engine": engine}
+def run_case(name: str, engine: str, cold: bool, iterations: int | None) -> dict:
+    result: dict = {"case": name, "engine": engine, "iter": iterations or 2000}
     with tempfile.TemporaryDirectory(prefix="mixfit-bench-") as scratch:
         scratch = Path(scratch)
         env = {**os.environ, "MIXFIT_CACHE_DIR": str(scratch / "cache")}
         if not cold:  # warm only: a shared cache, built by an earlier run if need be
             env["MIXFIT_CACHE_DIR"] = str(HERE / ".cache")
-            seconds, peak, done = measure(fit_command(name, scratch / "prime", engine), env)
+            seconds, peak, done = measure(fit_command(name, engine, scratch / "prime", iterations),
+                                          env)
         else:
-            seconds, peak, done = measure(fit_command(name, scratch / "cold", engine), env)
+            seconds, peak, done = measure(fit_command(name, engine, scratch / "cold", iterations),
+                                          env)
             if done.returncode:
-                raise SystemExit(f"{name} failed: {done.stderr}")
+                raise SystemExit(f"{name} on {engine} failed: {done.stderr}")
             result["cold_seconds"] = round(seconds, 2)
             result["cold_compile_seconds"] = read_fit(scratch / "cold")["compile_seconds"]
-        seconds, peak, done = measure(fit_command(name, scratch / "warm", engine), env)
+        seconds, peak, done = measure(fit_command(name, engine, scratch / "warm", iterations), env)
         if done.returncode:
-            raise SystemExit(f"{name} failed: {done.stderr}")
+            raise SystemExit(f"{name} on {engine} failed: {done.stderr}")
         result["warm_seconds"] = round(seconds, 2)
         result["peak_memory_gb"] = round(peak, 2)
         result.update(read_fit(scratch / "warm"))
@@ -159,16 +172,26 @@ def wide_read() -> dict | None:
 
 
 def markdown(results: list[dict], extra: dict) -> str:
-    header = ("| case | engine | cold s | warm s | compile s (cold) | sampling s | min bulk ESS | "
-              "ESS/s | max R-hat | divergences | mean tree depth | peak memory GB |")
-    lines = [header, "|" + " --- |" * 12]
+    header = ("| case | engine | iter | cold s | warm s | compile s (cold) | sampling s | "
+              "min bulk ESS | ESS/s | max R-hat | divergences | mean tree depth | peak memory GB |")
+    lines = [header, "|" + " --- |" * 13]
     for r in results:
         lines.append(
-            f"| {r['case']} | {_engine(r)} | {r.get('cold_seconds', '-')} | {r['warm_seconds']} | "
-            f"{r.get('cold_compile_seconds', '-')} | {r['sampling_seconds']} | "
-            f"{r['min_bulk_ess']:.0f} | {r['ess_per_second']} | {r['max_rhat']} | "
-            f"{r['divergences']} | {r.get('mean_tree_depth', '-')} | {r['peak_memory_gb']} |"
+            f"| {r['case']} | {r['engine']} | {r.get('iter', 2000)} | {r.get('cold_seconds', '-')} "
+            f"| {r['warm_seconds']} | {r.get('cold_compile_seconds', '-')} | "
+            f"{r['sampling_seconds']} | {r['min_bulk_ess']:.0f} | {r['ess_per_second']} | "
+            f"{r['max_rhat']} | {r['divergences']} | {r.get('mean_tree_depth', '-')} | "
+            f"{r['peak_memory_gb']} |"
         )
+    lines += ["", "stanli against PyStan, same case, same run:", "",
+              "| case | warm s (stanli / PyStan) | ESS/s ratio (stanli / PyStan) |",
+              "| --- | --- | --- |"]
+    by_key = {(r["case"], r["engine"]): r for r in results}
+    for case in dict.fromkeys(r["case"] for r in results):
+        a, b = by_key.get((case, "stanli")), by_key.get((case, "pystan"))
+        if a and b:
+            lines.append(f"| {case} | {a['warm_seconds']} / {b['warm_seconds']} | "
+                         f"{a['ess_per_second'] / max(b['ess_per_second'], 1e-9):.2f} |")
     lines.append("")
     lines.append(f"`mixfit --help`: {extra['help_seconds']} s (best of 5).")
     if extra.get("wide_read"):
@@ -178,32 +201,34 @@ def markdown(results: list[dict], extra: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _engine(result: dict) -> str:
-    return result.get("engine", "pystan")  # results from before the engines were compared
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--engines", default=None, help="default: stanli, pystan, cmdstan if found")
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--iter", type=int, default=None, help="iterations per chain (2000)")
+    parser.add_argument("--out", type=Path, default=HERE, help="where results.json/.md go")
     args = parser.parse_args()
-    # cases not run this time keep their last results, so long cases can be run on their own
-    saved = HERE / "results.json"
+    chosen = args.engines.split(",") if args.engines else engines()
+    # pairs not run this time keep their last results, so long cases can be run on their own;
+    # results from before the engines ran side by side were PyStan's
+    args.out.mkdir(parents=True, exist_ok=True)
+    saved = args.out / "results.json"
     kept = json.loads(saved.read_text())["cases"] if saved.exists() else []
-    by_case = {(r["case"], _engine(r)): r for r in kept}
+    by_key = {(r["case"], r.get("engine", "pystan")): {"engine": "pystan", **r} for r in kept}
     for name in args.cases.split(","):
-        for engine in args.engines.split(","):
+        for engine in chosen:  # engine after engine on the same case: measured side by side
             print(f"{name} on {engine} ...", file=sys.stderr, flush=True)
-            by_case[name, engine] = run_case(name, cold=not args.skip_cold, engine=engine)
-            print(json.dumps(by_case[name, engine]), file=sys.stderr, flush=True)
-    engines = list(dict.fromkeys([*ENGINES, *(engine for _, engine in by_case)]))
-    results = [by_case[c, e] for c in CASES for e in engines if (c, e) in by_case]
+            by_key[(name, engine)] = run_case(name, engine, not args.skip_cold, args.iter)
+            print(json.dumps(by_key[(name, engine)]), file=sys.stderr, flush=True)
+    results = [by_key[key] for key in sorted(by_key, key=lambda k: (list(CASES).index(k[0]),
+                                                                    ["stanli", "pystan",
+                                                                     "cmdstan"].index(k[1])))]
     extra = {"help_seconds": help_seconds(), "wide_read": wide_read(), "brms": BRMS,
              "machine": {"cores": os.cpu_count(), "memory_gb": round(
                  psutil.virtual_memory().total / 1e9, 1)}}
     saved.write_text(json.dumps({"cases": results, **extra}, indent=2) + "\n")
-    (HERE / "results.md").write_text(markdown(results, extra))
+    (args.out / "results.md").write_text(markdown(results, extra))
     print(markdown(results, extra))
 
 

@@ -5,6 +5,9 @@
 bernoulli_crossed_10k: y ~ x + (1 | subject) + (1 | item), 300 subjects x 50 items (N = 10,000).
 poisson_slope_50k:     count ~ x + (1 + x | g), 1,000 groups (N = 50,000).
 gaussian_slope_500k:   y ~ x + (1 + x | g), 5,000 groups (N = 500,000).
+insteval_73k:          y ~ service + (1 | student) + (1 | instructor) + (1 | dept), the shape of
+                       lme4's InstEval: 2,972 students crossed with 1,128 instructors, instructors
+                       nested in 14 departments, a small department SD (N = 73,000).
 wide_1m:               1,000,000 rows x 50 columns, of which y ~ x + (1 | g) uses 3 (memory check).
 """
 
@@ -61,6 +64,26 @@ def gaussian_slope(rng) -> tuple[pd.DataFrame, dict]:
                    "cor": -0.2, "sigma": 3.0}
 
 
+def insteval(rng) -> tuple[pd.DataFrame, dict]:
+    """Ratings of instructors by students, as in lme4's InstEval; SDs near lme4's estimates there
+    (student 0.32, instructor 0.52, department 0.08, residual 1.18)."""
+    n, students, instructors, depts = 73_000, 2_972, 1_128, 14
+    dept_of = rng.integers(0, depts, instructors)  # each instructor teaches in one department
+    student, instructor = rng.integers(0, students, n), rng.integers(0, instructors, n)
+    service = rng.integers(0, 2, n)
+    sds = {"student": 0.32, "instructor": 0.52, "dept": 0.08}
+    y = (3.2 - 0.07 * service + rng.normal(0, sds["student"], students)[student]
+         + rng.normal(0, sds["instructor"], instructors)[instructor]
+         + rng.normal(0, sds["dept"], depts)[dept_of[instructor]] + rng.normal(0, 1.18, n))
+    frame = pd.DataFrame({
+        "y": y.round(4), "service": service, "student": [f"s{i:04d}" for i in student],
+        "instructor": [f"i{i:04d}" for i in instructor],
+        "dept": [f"d{i:02d}" for i in dept_of[instructor]],
+    })
+    truth = {"b": {"Intercept": 3.2, "service": -0.07}, "sd": sds, "sigma": 1.18}
+    return frame, truth
+
+
 def wide(rng) -> pd.DataFrame:
     n = 1_000_000
     frame = pd.DataFrame(rng.normal(size=(n, 47)).round(4), columns=[f"v{i:02d}" for i in range(47)])
@@ -78,6 +101,7 @@ def main() -> None:
         ("bernoulli_crossed_10k", bernoulli_crossed, 101),
         ("poisson_slope_50k", poisson_slope, 102),
         ("gaussian_slope_500k", gaussian_slope, 103),
+        ("insteval_73k", insteval, 105),
     ]:
         frame, truths[name] = make(np.random.default_rng(seed))
         frame.to_csv(DATA / f"{name}.csv", index=False)

@@ -56,12 +56,6 @@ def _on_signal(signum: int, frame) -> None:
         return
     _received = signum
     stop_children()
-    native = signal.getsignal(signal.SIGINT)
-    if signum != signal.SIGINT and callable(native) and native is not _on_signal:
-        # a native sampler (stanli) polls a SIGINT handler of its own during its call, which
-        # would swallow an exception raised here: trip it, and it raises once the call returns
-        native(signal.SIGINT, frame)
-        return
     if not _critical:
         _raised = True
         raise KeyboardInterrupt
@@ -79,6 +73,36 @@ def critical() -> Iterator[None]:
     if not _critical and _received is not None and not _raised:
         _raised = True
         raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_sigint() -> Iterator[None]:
+    """For a native call that stops only on SIGINT (stanli's sampler): SIGTERM raised as SIGINT.
+
+    Python runs a signal's handler on the main thread between bytecodes, which during such a call
+    happens only inside the callbacks the call makes, where an exception is swallowed. stanli
+    answers SIGINT there with a flag its sampler polls, so SIGTERM is noted (for exit code 143) and
+    handed to it as SIGINT; stanli then raises KeyboardInterrupt once its threads have stopped.
+    Outside the native call (its own SIGINT handler not installed) the usual handler raises.
+    """
+
+    def forward(signum: int, frame) -> None:
+        global _received
+        if signal.getsignal(signal.SIGINT) is _on_signal:  # stanli's watch is not in place
+            _on_signal(signum, frame)
+            return
+        if _received is None:
+            _received = signum
+        signal.raise_signal(signal.SIGINT)
+
+    if os.getpid() != _owner:  # handlers not installed (mixfit used as a library): leave them be
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def register_temporary(path: Path) -> None:

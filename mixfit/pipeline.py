@@ -8,9 +8,11 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from mixfit.analysis.classical import ClassicalFit, Deferred
-from mixfit.engines.choice import choose_backend
-from mixfit.engines.protocol import Backend, Compiled, Draws, Progress
+from mixfit.engines.choice import Loaded, choose_backend
+from mixfit.engines.protocol import Compiled, Draws, Progress
 from mixfit.errors import InputError
 from mixfit.model.data import Table, read_table
 from mixfit.model.design import (
@@ -55,6 +57,7 @@ class FitResult:
     draws: Draws
     idata: az.InferenceData
     classical: ClassicalFit | None = None  # the same model by REML or ML, when asked for
+    backend_reason: str = ""  # why this engine (mixfit/engines/choice.py)
 
     @property
     def spec(self) -> RunSpec:
@@ -98,6 +101,7 @@ class Sampled:
     backend_version: str
     compiled: Compiled
     draws: Draws
+    reason: str = ""  # why this engine (mixfit/engines/choice.py)
 
 
 def fit(spec: RunSpec, progress: Progress) -> FitResult:
@@ -108,31 +112,68 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     return finish(prepared, sample(prepared, progress, classical), classical)
 
 
-def engine(spec: RunSpec) -> Backend:
-    """The engine that runs the spec, refused here if it cannot run it as asked."""
-    backend = choose_backend(spec.backend)
-    if spec.sampler.threads_per_chain > 1 and backend.name not in THREADED_ENGINES:
-        backend.close()
-        raise InputError(
-            f"--threads-per-chain needs the {' or '.join(THREADED_ENGINES)} backend "
-            f"({backend.name} runs each chain on one thread)"
-        )
-    return backend
+def load_engine(prepared: Prepared, progress: Progress) -> Loaded:
+    """The engine that runs the spec, with its program loaded (or compiled): refused here if it
+    cannot run the spec as asked."""
+    settings = prepared.spec.sampler
+    if prepared.spec.backend != "auto":  # refused before anything is built
+        _check_threads(prepared.spec.backend, settings.threads_per_chain)
+
+    def program(engine: str) -> tuple[str, dict]:
+        chosen = for_engine(prepared, engine)
+        return chosen.code, chosen.data
+
+    loaded = choose_backend(prepared.spec.backend, program, settings.stream_seed, progress)
+    try:
+        _check_threads(loaded.backend.name, settings.threads_per_chain)
+    except InputError:
+        loaded.backend.close()
+        raise
+    return loaded
 
 
 def sample(prepared: Prepared, progress: Progress, classical: Deferred | None = None) -> Sampled:
-    """Compile (or load) the program and run the chains the spec asks for; the classical fit, if
-    any, runs on the thread that waits for the chains."""
-    settings = prepared.spec.sampler
-    backend = engine(prepared.spec)
-    progress("backend", None, f"Backend: {backend.name} ({backend.version()})")
-    meanwhile = partial(_import_summaries, classical)
+    """Load the program into its engine and run the chains the spec asks for; the classical fit,
+    if any, runs on the thread that waits for the chains."""
+    loaded = load_engine(prepared, progress)
+    backend = loaded.backend
     try:
-        compiled = backend.compile(prepared.code, prepared.data, settings.stream_seed, progress)
-        draws = backend.sample(compiled, prepared.data, settings, progress, meanwhile=meanwhile)
+        said = f"Backend: {backend.name} ({backend.version()})"
+        if "passed over" in loaded.reason:  # not the first choice: say why now, not only in run.json
+            said += f"; {loaded.reason}"
+        progress("backend", None, said)
+        data = for_engine(prepared, backend.name).data
+        meanwhile = partial(_import_summaries, classical)
+        draws = backend.sample(
+            loaded.compiled, data, prepared.spec.sampler, progress, meanwhile=meanwhile
+        )
     finally:
         backend.close()
-    return Sampled(backend.name, backend.version(), compiled, draws)
+    return Sampled(backend.name, backend.version(), loaded.compiled, draws, loaded.reason)
+
+
+def _check_threads(engine: str, threads: int) -> None:
+    if threads > 1 and engine not in THREADED_ENGINES:
+        raise InputError(
+            f"--threads-per-chain needs the {' or '.join(THREADED_ENGINES)} backend "
+            f"({engine} runs each chain on one thread)"
+        )
+
+
+def for_engine(prepared: Prepared, engine: str) -> Prepared:
+    """The program an engine runs."""
+    return for_stanli(prepared) if engine == "stanli" else prepared
+
+
+def for_stanli(prepared: Prepared) -> Prepared:
+    """The program stanli runs: without the generated quantities it has no compiled path for,
+    which Python computes from the draws instead (mixfit/results/family_predictions.py)."""
+    from mixfit.results.family_predictions import wanted
+
+    if not wanted(prepared.model):
+        return prepared
+    model = replace(prepared.model, python_predictions=True)
+    return replace(prepared, model=model, code=stan_code(model))
 
 
 def finish(
@@ -141,18 +182,34 @@ def finish(
     """The quantities derived from the draws of every chain, the InferenceData, and the classical
     fit when the spec asks for one (run here if no thread ran it while the chains sampled)."""
     draws, seed = sampled.draws, prepared.spec.sampler.seed
+    prepared = for_engine(prepared, sampled.backend)
+    model = prepared.model
     if classical is None and prepared.spec.classical:
-        classical = Deferred(prepared.model.design, prepared.spec.classical)
-    if prepared.model.marginal:
+        classical = Deferred(model.design, prepared.spec.classical)
+    # every program declares b, empty in an intercept-only model; stanli's draws omit empty ones
+    chains, kept = np.shape(draws.sample_stats["lp"])[:2]
+    draws.posterior.setdefault("b", np.empty((chains, kept, 0)))
+    if model.marginal:
         from mixfit.results.marginal_draws import complete
 
-        draws.posterior.update(complete(prepared.model, draws.posterior, seed))
+        draws.posterior.update(complete(model, draws.posterior, seed))
+    if model.python_predictions:
+        from mixfit.results.family_predictions import complete as predictions
+
+        draws.posterior.update(predictions(model, draws.posterior, seed))
     from mixfit.results.inference import to_inference_data
 
-    idata = to_inference_data(prepared.model, draws)
+    idata = to_inference_data(model, draws)
     ml = classical.result() if classical else None
     return FitResult(
-        prepared, sampled.backend, sampled.backend_version, sampled.compiled, draws, idata, ml
+        prepared,
+        sampled.backend,
+        sampled.backend_version,
+        sampled.compiled,
+        draws,
+        idata,
+        ml,
+        backend_reason=sampled.reason,
     )
 
 

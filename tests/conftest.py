@@ -17,7 +17,10 @@ REFERENCE = ROOT / "tests" / "reference"  # lme4 and brms results, copied from s
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("mixfit-cache")
+    """MIXFIT_CACHE_DIR when set (CI's is empty; a developer's keeps PyStan builds between runs),
+    else a fresh folder for the session."""
+    given = os.environ.get("MIXFIT_CACHE_DIR")
+    return Path(given) if given else tmp_path_factory.mktemp("mixfit-cache")
 
 
 @pytest.fixture(scope="session")

@@ -55,3 +55,56 @@ def test_each_population_effect_centres_one_block():
     F = population_map(d, [False, True, True], intercept=False)  # no intercept column
     np.testing.assert_array_equal(F[0], [[0], [0]])
     np.testing.assert_array_equal(F[1], [[0]])
+
+
+def instructors(depts: int, per_dept: int, sd_dept: float, rows: int, seed: int = 1):
+    """The shape of lme4's InstEval: students crossed with instructors, instructors nested in
+    departments; a gaussian rating with service as a population-level effect."""
+    rng = np.random.default_rng(seed)
+    teachers = depts * per_dept
+    dept_of = np.repeat(np.arange(depts), per_dept)
+    students = rows // 20
+    s, d = rng.integers(0, students, rows), rng.integers(0, teachers, rows)
+    service = rng.integers(0, 2, rows)
+    effects = rng.normal(0, 0.3, students)[s] + rng.normal(0, 0.5, teachers)[d]
+    y = 3.2 - 0.1 * service + effects + rng.normal(0, sd_dept, depts)[dept_of[d]]
+    y += rng.normal(0, 1.2, rows)
+    frame = pd.DataFrame({"y": y, "service": service, "s": s, "d": d, "dept": dept_of[d]})
+    return frame.astype({"s": str, "d": str, "dept": str})
+
+
+INSTEVAL = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+
+
+@pytest.mark.parametrize(
+    ("depts", "per_dept", "rows", "sd_dept", "dept_centred"),
+    [
+        # InstEval's own shape: 14 departments of ~5,000 rows, a department SD of 0.08. Counting
+        # rows, the departments looked data-rich and were centred; through their ~80 instructors
+        # each is pinned down no better than the SD itself: non-centred
+        (14, 80, 73_000, 0.08, False),
+        (6, 10, 3_000, 0.08, False),
+        # departments far apart, their means pinned by many instructors: centred
+        (14, 80, 73_000, 1.0, True),
+    ],
+)
+def test_a_block_with_nested_levels_is_judged_through_them(
+    depts, per_dept, rows, sd_dept, dept_centred
+):
+    d = design(instructors(depts, per_dept, sd_dept, rows), INSTEVAL, "gaussian")
+    assert [b.group for b in d.blocks] == ["s", "d", "dept"]
+    # students (20 rows each, SD 0.3 against a residual 1.2) stay non-centred; instructors
+    # (~60 rows each, SD 0.5) are data-rich
+    assert centred_blocks(d) == [False, True, dept_centred]
+
+
+def test_nested_formula_outer_block_sees_its_inner_levels():
+    """(1 | a/b) is (1 | a) + (1 | a:b): a learns only through the a:b levels inside it."""
+    rng = np.random.default_rng(3)
+    a = np.repeat(np.arange(5), 400)
+    b = np.tile(np.repeat(np.arange(4), 100), 5)
+    eta = 1.0 + rng.normal(0, 0.05, 5)[a] + rng.normal(0, 0.6, 20)[a * 4 + b]
+    frame = pd.DataFrame({"count": rng.poisson(np.exp(eta)), "a": a, "b": b})
+    d = design(frame.astype({"a": str, "b": str}), "count ~ 1 + (1 | a/b)")
+    assert [blk.group for blk in d.blocks] == ["a", "a:b"]
+    assert centred_blocks(d) == [False, True]

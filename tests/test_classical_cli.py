@@ -173,7 +173,7 @@ def test_classical_alone_and_ml_from_a_spec(run_mixfit, tmp_path):
     outdir = tmp_path / "out"
     done = run_mixfit("classical", spec, "-o", outdir)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in outdir.iterdir()) == ["classical"]
+    assert sorted(p.name for p in outdir.iterdir()) == [".mixfit-results", "classical"]
     assert sorted(p.name for p in (outdir / "classical").iterdir()) == [
         "fixef.csv", "summary.txt", "varcorr.csv", "verdict.json"
     ]  # fmt: skip

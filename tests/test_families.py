@@ -1,11 +1,9 @@
 """Every family fitted with real Stan on data simulated with known values; priors and prior
 predictive checks on sleepstudy.
 
-Measured runtime (2 cores, empty cache, 14 model structures compiled two at a time, 16 fits):
-4 min 43 s alone on an otherwise idle machine (family fits at --iter 1000; --iter 2000 since, which
-adds about a minute of sampling); 10 min 21 s alone and 20 min inside the full suite while other
-test suites loaded the same 2 cores (load average 3-4.6). Under that load one fit hit PyStan's
-300 s HTTP timeout (see the report).
+The fits run on the default engine (stanli where installed: nothing to compile; the runtimes once
+measured here were PyStan's, 5-20 minutes, most of it 14 builds). The cumulative, beta and
+zero-inflated fits get their log_lik and y_rep from Python on stanli (results/family_predictions.py).
 
 The fits run once, two at a time, in a module fixture; each test reads its results folder.
 Data: sample_data/simulate_families.py (fixed seed) and its families_truth.json.

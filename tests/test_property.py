@@ -34,7 +34,7 @@ FAST = settings(
 
 @pytest.fixture(autouse=True)
 def no_compiling(monkeypatch):
-    def refuse(name):
+    def refuse(*_args):
         raise ToolchainError(NO_BACKEND)
 
     monkeypatch.setattr(pipeline, "choose_backend", refuse)

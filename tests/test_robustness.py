@@ -22,7 +22,10 @@ import pytest
 
 from mixfit.interrupt import descendants
 
-pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from /proc")
+pytestmark = [
+    pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from /proc"),
+    pytest.mark.pystan,  # the compiled-model cache and the compiler's interruption are PyStan's
+]
 
 FORMULA = "y ~ x + (1 | g)"
 QUICK = ["--chains", "1", "--iter", "300", "--seed", "7", "--no-plots", "--backend", "pystan"]

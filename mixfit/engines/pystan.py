@@ -135,8 +135,9 @@ class PyStanBackend:
         httpstan.services_stub.zlib = types.SimpleNamespace(
             compressobj=zlib.compressobj, Z_BEST_SPEED=zlib.Z_NO_COMPRESSION, MAX_WBITS=zlib.MAX_WBITS
         )
-        stream = _ProgressStream(lambda f, m: progress("sample", f, m))
-        progress("sample", 0.0, "Sampling")
+        message = f"Sampling {settings.chains} chains"
+        stream = _ProgressStream(lambda fraction: progress("sample", fraction, message))
+        progress("sample", 0.0, message)
         start = time.perf_counter()
         with contextlib.redirect_stderr(stream), contextlib.redirect_stdout(stream):
             fit = compiled.handle.sample(
@@ -189,7 +190,12 @@ class PyStanBackend:
             except (ValueError, RuntimeError) as exc:
                 compiler_output.seek(0)
                 output = captured.text() + compiler_output.read()
-                raise ToolchainError(_build_failure(str(exc), output)) from None
+                cause = _import_failure(code)
+                if cause is not None:  # built, but the compiled model does not load here
+                    raise ToolchainError(
+                        f"PyStan's compiled model does not load here: {_one_line(cause)}"
+                    ) from cause
+                raise ToolchainError(_build_failure(str(exc), output)) from exc
         if model is None:
             raise KeyboardInterrupt
         return model
@@ -214,6 +220,9 @@ def _fds_to(sink):
 
 
 def _run_stanc(args: list, **kwargs) -> subprocess.CompletedProcess:
+    # httpstan gives stanc one second, which a busy machine exceeds (TimeoutExpired, a failed
+    # build); stanc ends on its own, and an interrupted fit stops it with its other children
+    kwargs.pop("timeout", None)
     return subprocess.run([args[0], *STANC_OPTIONS, *args[1:]], **kwargs)
 
 
@@ -232,6 +241,25 @@ def _draws(fit, chains: int, draws: int, seconds: float, messages: list[str]) ->
     return Draws(posterior, stats, seconds, messages)
 
 
+def _import_failure(code: str) -> Exception | None:
+    """Why httpstan could not import the model it built, if that was what failed: httpstan then
+    answers PyStan with a page PyStan can't read ("unexpected content after document"), and the
+    real cause (e.g. ``undefined symbol: _PyThreadState_UncheckedGet``) is lost."""
+    import httpstan.models
+
+    try:
+        httpstan.models.import_services_extension_module(httpstan.models.calculate_model_name(code))
+    except KeyError:  # nothing was built: the build itself failed
+        return None
+    except Exception as exc:  # noqa: BLE001  (whatever the import raised is the cause)
+        return exc
+    return None
+
+
+def _one_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def _build_failure(error: str, output: str) -> str:
     if "Syntax error" in error or "Semantic error" in error:
         detail = " ".join(line.strip() for line in output.splitlines() if line.strip())
@@ -239,6 +267,9 @@ def _build_failure(error: str, output: str) -> str:
     if "error:" in error and ("g++" in error or "gcc" in error or ".cpp" in error):
         first = next((ln for ln in error.splitlines() if "error:" in ln), error.splitlines()[0])
         return f"the C++ compiler failed to build the Stan program: {first.strip()}"
+    built = re.search(r"Exception while building model extension module: `(.*?)`", error)
+    if built:  # httpstan's message ends in a traceback: keep the exception it names
+        return f"the C++ build of the Stan program failed: {built.group(1)}"
     lines = [ln for ln in error.splitlines() if ln.strip()]
     return f"Stan failed: {lines[-1] if lines else error}"
 
@@ -256,7 +287,7 @@ class _ProgressStream(io.TextIOBase):
         self._chunks.append(text)
         match = self._percent.search(text)
         if match and self._report:
-            self._report(int(match.group(1)) / 100, "Sampling")
+            self._report(int(match.group(1)) / 100)
         return len(text)
 
     def isatty(self) -> bool:

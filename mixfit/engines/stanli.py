@@ -1,17 +1,28 @@
 """The stanli engine: Stan's own NUTS, interpreted over precompiled Stan Math; no C++ build.
 
 stanli reads the program with its bundled stanc and runs it at once, so there is nothing to cache:
-a "compile" is loading the program with its data (a few hundredths of a second). Chains run as
-threads of this process; chain c uses CmdStan's random stream for (seed, chain id c + 1).
+a "compile" is loading the program with its data (a few hundredths of a second). Loading also says
+whether every part of the program has a compiled path; a part without one runs through stanli's
+interpreter, far slower, or not at all. ``auto`` then passes stanli over (``NoCompiledPath``);
+asked for by name, stanli runs such a program if its interpreter can.
+
+Chains run as threads of this process; chain c uses CmdStan's random stream for (seed, chain id
+c + 1), so a seed gives the same draws however many chains run at once. Progress comes as
+CmdStan's lines on stdout, read in place (mixfit/engines/progress.py). Ctrl-C stops the chains
+through stanli's own watch; SIGTERM is handed to it (mixfit/interrupt.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from mixfit import interrupt
+from mixfit.engines.progress import ChainLines, ChainProgress, refresh_every
 from mixfit.engines.protocol import (
     SAMPLE_STATS,
     Compiled,
@@ -23,13 +34,22 @@ from mixfit.engines.protocol import (
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
 
+GAP = "no compiled path"  # how stanli's warning about interpreted parts of a program begins
+INTERPRETER_FAILED = "interpreter also failed"
+
+
+class NoCompiledPath(ToolchainError):
+    """Part of the program would run interpreted (or not at all): ``auto`` takes another engine."""
+
 
 def unavailable() -> str | None:
     """Why this engine can't run here, or None."""
     try:
         version("stanli")
     except PackageNotFoundError:
-        return "stanli is not installed (pip install stanli)"
+        return (
+            "stanli is not installed (it has wheels for Linux x86_64 and aarch64, macOS, Windows)"
+        )
     try:
         import stanli  # noqa: F401  (its native library loads on import)
     except (ImportError, OSError) as exc:
@@ -40,6 +60,10 @@ def unavailable() -> str | None:
 class StanliBackend:
     name = "stanli"
 
+    def __init__(self, allow_interpreter: bool = False) -> None:
+        self.allow_interpreter = allow_interpreter
+        self.notes: list[str] = []  # what the user should know about this run (interpreted parts)
+
     @staticmethod
     def version() -> str:
         return f"stanli {version('stanli')}"
@@ -49,10 +73,29 @@ class StanliBackend:
 
         progress("compile", None, "Loading the Stan program (stanli: nothing to compile)")
         start = time.perf_counter()
-        try:
-            model = stanli.Model(stan_code=code, data=data, seed=seed)
-        except (RuntimeError, ValueError) as exc:
-            raise ToolchainError(f"stanli could not load the program: {_first_line(exc)}") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model = stanli.Model(stan_code=code, data=data, seed=seed)
+            except (RuntimeError, ValueError) as exc:
+                raise ToolchainError(
+                    f"stanli could not load the program: {_first_line(exc)}"
+                ) from exc
+        for warning in caught:
+            message = " ".join(str(warning.message).split())
+            if GAP not in message:
+                self.notes.append(message)
+                continue
+            part = _interpreted_part(message)
+            if INTERPRETER_FAILED in message:
+                raise NoCompiledPath(f"stanli cannot run part of this program ({part})")
+            if not self.allow_interpreter:
+                raise NoCompiledPath(
+                    f"stanli has no compiled path for part of this program ({part})"
+                )
+            self.notes.append(
+                f"stanli runs part of this program through its slower interpreter ({part})"
+            )
         return Compiled(model, from_cache=False, seconds=time.perf_counter() - start)
 
     def sample(
@@ -63,39 +106,45 @@ class StanliBackend:
         progress: Progress,
         meanwhile: Meanwhile = None,
     ) -> Draws:
-        progress("sample", None, f"Sampling {settings.run_chains} chains")
+        iterations = settings.num_warmup + settings.num_samples
+        chains = ChainProgress(progress, settings.run_chains, iterations)
+        lines = ChainLines(chains)
+        progress("sample", 0.0, f"Sampling {settings.run_chains} chain(s)")
         start_thread(meanwhile)
         start = time.perf_counter()
         try:
-            fit = compiled.handle.sample(
-                chains=settings.run_chains,
-                seed=settings.stream_seed,  # stanli's sample() cannot be given a chain id
-                threads_per_chain=settings.threads_per_chain,
-                warmup=settings.num_warmup,
-                samples=settings.num_samples,
-                delta=settings.adapt_delta,
-                max_depth=settings.max_treedepth,
-                parallel_chains=settings.num_parallel,
-                refresh=0,
-            )
+            with contextlib.redirect_stdout(lines), interrupt.sigterm_as_sigint():
+                fit = compiled.handle.sample(
+                    chains=settings.run_chains,
+                    seed=settings.stream_seed,  # stanli's sample() cannot be given a chain id
+                    threads_per_chain=settings.threads_per_chain,
+                    warmup=settings.num_warmup,
+                    samples=settings.num_samples,
+                    delta=settings.adapt_delta,
+                    max_depth=settings.max_treedepth,
+                    parallel_chains=settings.num_parallel,
+                    refresh=refresh_every(iterations),
+                )
         except (RuntimeError, ValueError) as exc:
-            raise ToolchainError(f"stanli sampling failed: {_first_line(exc)}") from None
+            raise ToolchainError(f"stanli sampling failed: {_first_line(exc)}") from exc
         seconds = time.perf_counter() - start
-        return _draws(fit, settings.run_chains, settings.num_samples, seconds)
+        return _draws(
+            fit, settings.run_chains, settings.num_samples, seconds, self.notes + lines.messages()
+        )
 
     def close(self) -> None:
         pass
 
 
-def _draws(fit, chains: int, draws: int, seconds: float) -> Draws:
+def _draws(fit, chains: int, draws: int, seconds: float, messages: list[str]) -> Draws:
+    import stanli
+
     posterior = {}
     for name, dims in fit.variables.items():
         if int(np.prod(dims)) == 0:  # an empty vector (b of an intercept-only model) has no column
             posterior[name] = np.empty((chains, draws, *dims))
         else:
             posterior[name] = np.asarray(fit.draws(name)).reshape(chains, draws, *dims)
-    import stanli
-
     columns = list(stanli.SAMPLER_COLUMNS)
     stats = {
         ours: np.asarray(fit.sampler_stats[:, :, columns.index(stan)])
@@ -104,7 +153,15 @@ def _draws(fit, chains: int, draws: int, seconds: float) -> Draws:
     stats["diverging"] = stats["diverging"].astype(bool)
     stats["tree_depth"] = stats["tree_depth"].astype(np.int64)
     stats["n_steps"] = stats["n_steps"].astype(np.int64)
-    return Draws(posterior, stats, seconds)
+    return Draws(posterior, stats, seconds, messages)
+
+
+def _interpreted_part(message: str) -> str:
+    """'generated quantities (stanli compile: unsupported function foo_rng)' from stanli's warning,
+    without its request to report the model."""
+    detail = message.split(GAP, 1)[1]
+    detail = detail.split("far slower:", 1)[-1].strip()
+    return detail.split(". Please report", 1)[0].split(". The interpreter", 1)[0].strip(" .")
 
 
 def _first_line(exc: Exception) -> str:

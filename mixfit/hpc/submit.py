@@ -21,7 +21,7 @@ import yaml
 from mixfit.errors import InputError
 from mixfit.hpc import slurm
 from mixfit.hpc.shards import SUBMISSION, identity, jobs_dir, read_shards, write_file
-from mixfit.pipeline import engine, prepare
+from mixfit.pipeline import load_engine, prepare
 from mixfit.spec import RunSpec
 
 
@@ -78,13 +78,14 @@ def plan(spec: RunSpec, resources: Resources, report_flags: list[str], marginal_
     jobs = jobs_dir(spec.output)
     previous = _previous(jobs)
     prepared = prepare(spec)  # a bad model stops here, before anything is submitted
-    engine(spec).close()  # and so does an engine that cannot run it
     seed = spec.sampler.seed
     if seed is None:
         same = previous and _without_seed(previous["identity"]) == _without_seed(identity(prepared))
         seed = previous["seed"] if same else random.randrange(2**31)
     spec = replace(spec, sampler=replace(spec.sampler, seed=seed))
     prepared = replace(prepared, spec=spec)
+    # an engine that cannot run the model stops it too (loading it here also fills the cache)
+    load_engine(prepared, lambda *_: None).backend.close()
     run = identity(prepared)
     shards = read_shards(spec.output)
     foreign = {c: s for c, s in shards.items() if s.identity != run}

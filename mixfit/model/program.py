@@ -37,6 +37,8 @@ class Model:
     specs: tuple[PriorSpec, ...] = ()  # the user's priors, as given
     centred: tuple[bool, ...] = ()  # per group-level block: sampled centred (mixfit/centring.py)
     threads: int = 1  # within-chain threads: above 1, the likelihood goes through reduce_sum
+    # log_lik and y_rep computed from the draws in Python, not in Stan (stanli lacks some _rng)
+    python_predictions: bool = False
 
     @property
     def family(self):
@@ -185,7 +187,7 @@ def stan_code(model: Model) -> str:
             }
             for s in model.slots
         ],
-        "predictions": model.predictions,
+        "predictions": model.predictions and not model.python_predictions,
         "threads": model.threads > 1,
         "cor": bool(design.blocks) and design.blocks[0].has_cor,
         "terms": len(design.blocks[0].terms) if design.blocks else 0,

@@ -29,6 +29,7 @@ def run_record(result: FitResult, command: list[str]) -> dict:
         "mixfit_version": __version__,
         "backend": result.backend,
         "backend_version": result.backend_version,
+        "backend_reason": result.backend_reason,
         "command": command,
         "data": str(spec.data),
         "formula": spec.formula,

@@ -1,0 +1,178 @@
+"""log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
+cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng`` or
+``beta_proportion_rng``, and runs the zero-inflated families' ``bernoulli_rng(zi) ? 0 : ...``
+through its interpreter, far slower than the sampling.
+
+On stanli the program leaves them out (``Model.python_predictions``) and this module computes them
+after sampling, as mixfit/results/marginal_draws.py does for the gaussian marginal path and as
+brms computes them in R. Each is the density the family's template uses in Stan, and a replicated
+data set from its distribution; a count whose rate is past Stan's own limit for an _rng (2^30) is
+NaN, where Stan would fail the draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import special
+
+from mixfit.model.design import Design
+from mixfit.model.program import Model
+
+# values (draws x rows x categories) worked on at once: bounds the working memory at ~100 MB
+CHUNK = 4_000_000
+RATE_LIMIT = 2.0**30  # Stan's largest poisson rate for an _rng
+
+
+def wanted(model: Model) -> bool:
+    """Should this model's log_lik and y_rep come from Python on stanli?"""
+    return model.predictions and not model.marginal and model.family.name in FAMILIES
+
+
+def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """log_lik and y_rep, each of shape (chains, draws, rows), from the posterior draws."""
+    design = model.design
+    rng = np.random.default_rng(seed)
+    family = FAMILIES[model.family.name]
+    eta = _linear_predictor(design, posterior, model.family.ordinal)
+    chains, draws, n = eta.shape
+    flat_eta = eta.reshape(chains * draws, n)
+    params = {
+        name: posterior[name].reshape(chains * draws, *posterior[name].shape[2:])
+        for name in family.params
+    }
+    log_lik = np.empty_like(flat_eta)
+    y_rep = np.empty_like(flat_eta)
+    width = n * max(1, len(design.response.categories))
+    step = max(1, CHUNK // width)
+    y = design.response.values
+    for start in range(0, chains * draws, step):
+        part = slice(start, start + step)
+        chunk = {name: values[part] for name, values in params.items()}
+        log_lik[part], y_rep[part] = family.compute(
+            y, flat_eta[part], chunk, design.family.link, rng
+        )
+    return {"log_lik": log_lik.reshape(eta.shape), "y_rep": y_rep.reshape(eta.shape)}
+
+
+def _linear_predictor(
+    design: Design, posterior: dict[str, np.ndarray], ordinal: bool
+) -> np.ndarray:
+    """The linear predictor of each row and draw, on the predictors' own scale; for an ordinal
+    family without the thresholds, which its likelihood takes apart."""
+    eta = posterior["b"] @ design.X.T
+    if design.has_intercept and not ordinal:
+        eta += posterior["b_Intercept"][..., None]
+    if design.offset is not None:
+        eta += design.offset
+    for block in design.blocks:
+        r = posterior[f"r_{block.id}"]
+        for term in range(block.Z.shape[1]):
+            eta += r[:, :, block.J - 1, term] * block.Z[:, term]
+    return eta
+
+
+class Family:
+    def __init__(self, params: tuple[str, ...], compute: Callable):
+        self.params = params
+        self.compute = compute
+
+
+def _poisson_lpmf(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    return y * eta - np.exp(eta) - special.gammaln(y + 1)
+
+
+def _negbinomial_lpmf(y: np.ndarray, eta: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """neg_binomial_2_log_lpmf: mean exp(eta), variance mu + mu^2 / shape."""
+    log_shape = np.log(shape)
+    log_total = np.logaddexp(eta, log_shape)  # log(mu + shape)
+    return (
+        special.gammaln(y + shape)
+        - special.gammaln(shape)
+        - special.gammaln(y + 1)
+        + shape * (log_shape - log_total)
+        + y * (eta - log_total)
+    )
+
+
+def _counts(rng: np.random.Generator, rate: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(rate) & (rate < RATE_LIMIT)
+    out = np.full(rate.shape, np.nan)
+    out[ok] = rng.poisson(rate[ok])
+    return out
+
+
+def _zero_inflated(y, eta, params, count_lpmf, count_rate, rng):
+    """A zero is structural (probability zi) or the count distribution's."""
+    zi = params["zi"][:, None]
+    lp_count = count_lpmf(y, eta)
+    log_lik = np.where(
+        y == 0, np.logaddexp(np.log(zi), np.log1p(-zi) + lp_count), np.log1p(-zi) + lp_count
+    )
+    counts = _counts(rng, count_rate(eta))
+    structural = rng.random(eta.shape) < zi
+    return log_lik, np.where(structural, 0.0, counts)
+
+
+def _zero_inflated_poisson(y, eta, params, link, rng):
+    return _zero_inflated(y, eta, params, _poisson_lpmf, np.exp, rng)
+
+
+def _zero_inflated_negbinomial(y, eta, params, link, rng):
+    shape = params["shape"][:, None]
+
+    def lpmf(y, eta):
+        return _negbinomial_lpmf(y, eta, shape)
+
+    def rate(eta):  # the gamma-poisson mixture, as Stan's neg_binomial_2_log_rng draws it
+        return rng.gamma(shape, np.exp(eta) / shape)
+
+    return _zero_inflated(y, eta, params, lpmf, rate, rng)
+
+
+def _beta(y, eta, params, link, rng):
+    """beta_proportion: mean inv_logit(eta), precision phi."""
+    phi = params["phi"][:, None]
+    mu = special.expit(eta)
+    a, b = mu * phi, (1 - mu) * phi
+    log_lik = (a - 1) * np.log(y) + (b - 1) * np.log1p(-y) - special.betaln(a, b)
+    return log_lik, rng.beta(a, b)
+
+
+# log F for the cumulative family's links: F the logistic or the standard normal CDF
+_LOG_CDF = {"logit": lambda x: -np.logaddexp(0.0, -x), "probit": special.log_ndtr}
+
+
+def _cumulative(y, eta, params, link, rng):
+    """P(y <= k) = F(threshold_k - eta); the thresholds are b_Intercept."""
+    log_cdf = _LOG_CDF[link]
+    thresholds = params["b_Intercept"]  # (draws, K - 1)
+    bounds = np.concatenate(
+        [np.full((len(thresholds), 1), -np.inf), thresholds, np.full((len(thresholds), 1), np.inf)],
+        axis=1,
+    )
+    index = np.asarray(y, dtype=np.int64)
+    upper = np.take_along_axis(bounds, np.broadcast_to(index, eta.shape), axis=1) - eta
+    lower = np.take_along_axis(bounds, np.broadcast_to(index - 1, eta.shape), axis=1) - eta
+    log_lik = _log_cdf_difference(log_cdf, upper, lower)
+    cumulative = np.exp(log_cdf(thresholds[:, None, :] - eta[:, :, None]))  # (draws, rows, K - 1)
+    u = rng.random(eta.shape)
+    return log_lik, 1.0 + np.sum(cumulative < u[:, :, None], axis=2)
+
+
+def _log_cdf_difference(log_cdf, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """log(F(upper) - F(lower)) for upper > lower, in whichever tail keeps its precision: F of
+    symmetric distributions gives F(u) - F(l) = F(-l) - F(-u)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low_tail = log_cdf(upper) + np.log1p(-np.exp(log_cdf(lower) - log_cdf(upper)))
+        high_tail = log_cdf(-lower) + np.log1p(-np.exp(log_cdf(-upper) - log_cdf(-lower)))
+    return np.where(upper + lower <= 0, low_tail, high_tail)
+
+
+FAMILIES = {
+    "zero_inflated_poisson": Family(("zi",), _zero_inflated_poisson),
+    "zero_inflated_negbinomial": Family(("shape", "zi"), _zero_inflated_negbinomial),
+    "beta": Family(("phi",), _beta),
+    "cumulative": Family(("b_Intercept",), _cumulative),
+}
