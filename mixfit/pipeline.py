@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import random
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 from mixfit.engines.choice import choose_backend
 from mixfit.engines.protocol import Compiled, Draws, Progress
@@ -16,10 +16,6 @@ from mixfit.model.formula import parse_formula
 from mixfit.model.priors import parse_prior_spec
 from mixfit.model.program import Model, build_model, stan_code, stan_data
 from mixfit.spec import RunSpec
-
-if TYPE_CHECKING:
-    import arviz as az
-
 
 # log_lik and y_rep each hold rows x draws numbers: past this many, they are not generated
 PREDICTION_LIMIT = 25_000_000
@@ -41,7 +37,7 @@ class FitResult:
     backend_version: str
     compiled: Compiled
     draws: Draws
-    idata: az.InferenceData
+    idata: Any  # ArviZ's InferenceData (ArviZ 0.x) or DataTree (1.x)
 
     @property
     def spec(self) -> RunSpec:

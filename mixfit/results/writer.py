@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
+import pandas as pd
 
 from mixfit import __version__, interrupt
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
+from mixfit.results.arviz_api import write_netcdf
 from mixfit.results.diagnostics import Diagnostics, diagnose
 from mixfit.results.summary_text import summary_text
+
+SIGNIFICANT_DIGITS = 6
+ESS_COLUMNS = {"Bulk_ESS", "Tail_ESS"}
 
 if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
     from mixfit.pipeline import FitResult
@@ -81,7 +86,7 @@ def write_results(
     fixef = summaries.fixef(model, posterior, prob)
     varcorr = summaries.varcorr(model, posterior, prob)
     checks = diagnose(
-        result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
+        model, result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
     )
     text = summary_text(model, fixef, varcorr, run, prob) + "\n" + checks.verdict() + "\n"
     if not model.predictions:
@@ -92,17 +97,16 @@ def write_results(
     with staged(outdir) as stage:
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
-        # draws are noise to zlib: compressing them costs seconds and saves a few per cent
-        result.idata.to_netcdf(str(stage / "draws.nc"), engine="h5netcdf", compress=False)
-        fixef.to_csv(stage / "fixef.csv", index=False)
-        summaries.ranef(model, posterior, prob).to_csv(stage / "ranef.csv", index=False)
-        summaries.coef(model, posterior, prob).to_csv(stage / "coef.csv", index=False)
-        varcorr.to_csv(stage / "varcorr.csv", index=False)
-        prior_table(model).to_csv(stage / "prior.csv", index=False)
+        write_netcdf(result.idata, stage / "draws.nc")
+        write_table(fixef, stage / "fixef.csv")
+        write_table(summaries.ranef(model, posterior, prob), stage / "ranef.csv")
+        write_table(summaries.coef(model, posterior, prob), stage / "coef.csv")
+        write_table(varcorr, stage / "varcorr.csv")
+        write_table(prior_table(model), stage / "prior.csv")
         (stage / "summary.txt").write_text(text)
         (stage / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         (stage / "diagnostics.json").write_text(json.dumps(checks.as_dict(), indent=2) + "\n")
-        checks.parameters.to_csv(stage / "diagnostics.csv", index=False)
+        write_table(checks.parameters, stage / "diagnostics.csv")
         if plots:
             from mixfit.results.html_report import write_html
             from mixfit.results.plots import write_plots
@@ -112,8 +116,17 @@ def write_results(
                 "Population-level effects": fixef,
                 "Group-level effects and family parameters": varcorr,
             }
-            write_html(stage, text, tables, checks.verdict(), images)
+            write_html(stage, text, tables, checks.verdict(), images, name=outdir.resolve().name)
     return Written(text, checks)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """A table as CSV for people and pipelines alike: 6 significant digits (a posterior summary's
+    Monte Carlo error is far larger; the draws themselves are in draws.nc), ESS in whole draws."""
+    frame = frame.copy()
+    for column in ESS_COLUMNS & set(frame.columns):
+        frame[column] = frame[column].round().astype("Int64")  # Int64: a missing ESS stays empty
+    frame.to_csv(path, index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g")
 
 
 def standata_json(data: dict) -> str:
