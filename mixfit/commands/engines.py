@@ -36,8 +36,12 @@ def cache(context: click.Context, debug: bool) -> None:
 
 
 @cache.command(name="clear")
-@click.option("--older-than", "older_than", metavar="AGE",
-              help="Only entries not used for this long: 30d, 12h, 90m, 2w.")
+@click.option(
+    "--older-than",
+    "older_than",
+    metavar="AGE",
+    help="Only entries not used for this long: 30d, 12h, 90m, 2w.",
+)
 @DEBUG_OPTION
 @errors_to_exit_codes
 def clear_cache(older_than: str | None, debug: bool) -> None:

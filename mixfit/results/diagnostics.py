@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ class Diagnostics:
     parameters: pd.DataFrame  # parameter, Rhat, Bulk_ESS, Tail_ESS, MCSE_mean, MCSE_sd
     run: dict
     failed: list[dict]  # {"check", "message", "advice"}
-    nonfinite: dict[str, int] = field(default_factory=dict)  # parameter -> draws not finite
+    nonfinite: dict[str, int]  # parameter -> its draws that are not finite, where any are
 
     @property
     def ok(self) -> bool:
@@ -42,13 +42,16 @@ class Diagnostics:
 
     def verdict(self) -> str:
         if self.ok:
-            lines = ["Diagnostics: all checks passed (R-hat, ESS, divergences, tree depth, E-BFMI)."]
+            lines = [
+                "Diagnostics: all checks passed (R-hat, ESS, divergences, tree depth, E-BFMI)."
+            ]
         else:
             lines = [f"Diagnostics: {len(self.failed)} check(s) failed."]
             lines += [f"Warning: {f['message']} {f['advice']}" for f in self.failed]
         if self.nonfinite:
             total = self.run["chains"] * self.run["sampling_draws"]
-            shown = ", ".join(f"{name}: {n} of {total}" for name, n in _first(self.nonfinite))
+            first = list(self.nonfinite.items())[:NAMES_SHOWN]
+            shown = ", ".join(f"{name}: {n} of {total}" for name, n in first)
             more = len(self.nonfinite) - NAMES_SHOWN
             lines.append(
                 "Note: draws that are not finite (NaN or infinite) are left out of the estimates "
@@ -106,37 +109,45 @@ def _run_checks(run: dict) -> list[dict]:
     failed = []
     n = run["divergent_transitions"]
     if n > THRESHOLDS["divergences"]:
-        failed.append({
-            "check": "divergences",
-            "message": f"{n} divergent transitions after warmup ({run['divergent_share']:.1%}).",
-            "advice": "Increase --adapt-delta (e.g. 0.95 or 0.99); if they persist, the model "
-            "may need reparameterising or stronger priors.",
-        })
+        failed.append(
+            {
+                "check": "divergences",
+                "message": f"{n} divergent transitions after warmup ({run['divergent_share']:.1%}).",
+                "advice": "Increase --adapt-delta (e.g. 0.95 or 0.99); if they persist, the model "
+                "may need reparameterising or stronger priors.",
+            }
+        )
     hits = run["max_treedepth_hits"]
     if hits:
-        failed.append({
-            "check": "treedepth",
-            "message": f"{hits} transitions hit the maximum tree depth of {run['max_treedepth']}.",
-            "advice": "Increase --max-treedepth (e.g. 12); this is an efficiency concern.",
-        })
+        failed.append(
+            {
+                "check": "treedepth",
+                "message": f"{hits} transitions hit the maximum tree depth of {run['max_treedepth']}.",
+                "advice": "Increase --max-treedepth (e.g. 12); this is an efficiency concern.",
+            }
+        )
     ebfmi = run["ebfmi"]
     unknown = [v for v in ebfmi if not math.isfinite(v)]
     if unknown:
-        failed.append({
-            "check": "ebfmi",
-            "message": f"E-BFMI can't be computed in {len(unknown)} chain(s) "
-            f"({run['sampling_draws']} draw(s) per chain).",
-            "advice": "Run more iterations (--iter).",
-        })
+        failed.append(
+            {
+                "check": "ebfmi",
+                "message": f"E-BFMI can't be computed in {len(unknown)} chain(s) "
+                f"({run['sampling_draws']} draw(s) per chain).",
+                "advice": "Run more iterations (--iter).",
+            }
+        )
     low = [v for v in ebfmi if v < THRESHOLDS["ebfmi"]]
     if low:
-        failed.append({
-            "check": "ebfmi",
-            "message": f"E-BFMI below {THRESHOLDS['ebfmi']} in {len(low)} chain(s) "
-            f"(lowest {min(low):.2f}).",
-            "advice": "The sampler explored the energy distribution poorly; consider "
-            "reparameterising or more informative priors.",
-        })
+        failed.append(
+            {
+                "check": "ebfmi",
+                "message": f"E-BFMI below {THRESHOLDS['ebfmi']} in {len(low)} chain(s) "
+                f"(lowest {min(low):.2f}).",
+                "advice": "The sampler explored the energy distribution poorly; consider "
+                "reparameterising or more informative priors.",
+            }
+        )
     return failed
 
 
@@ -148,27 +159,33 @@ def _parameter_checks(checked: pd.DataFrame, draws: dict[str, np.ndarray]) -> li
         unknown = list(figures.index[figures.isna()])
         if unknown:
             reason, advice = _why_unknown(draws[unknown[0]])
-            failed.append({
-                "check": check,
-                "message": f"{label} can't be computed for {_named(unknown)} ({reason}).",
-                "advice": advice,
-            })
+            failed.append(
+                {
+                    "check": check,
+                    "message": f"{label} can't be computed for {_named(unknown)} ({reason}).",
+                    "advice": advice,
+                }
+            )
     rhat, ess = rhat.dropna(), ess.dropna()
     if len(rhat) and rhat.max() > THRESHOLDS["rhat"]:
-        failed.append({
-            "check": "rhat",
-            "message": f"{int((rhat > THRESHOLDS['rhat']).sum())} parameters have R-hat above "
-            f"{THRESHOLDS['rhat']} (worst {rhat.idxmax()}: {rhat.max():.3f}).",
-            "advice": "The chains have not mixed: don't trust the results; run more iterations "
-            "(--iter) or simplify the model.",
-        })
+        failed.append(
+            {
+                "check": "rhat",
+                "message": f"{int((rhat > THRESHOLDS['rhat']).sum())} parameters have R-hat above "
+                f"{THRESHOLDS['rhat']} (worst {rhat.idxmax()}: {rhat.max():.3f}).",
+                "advice": "The chains have not mixed: don't trust the results; run more iterations "
+                "(--iter) or simplify the model.",
+            }
+        )
     if len(ess) and ess.min() < THRESHOLDS["ess"]:
-        failed.append({
-            "check": "ess",
-            "message": f"{int((ess < THRESHOLDS['ess']).sum())} parameters have bulk or tail ESS "
-            f"below {THRESHOLDS['ess']} (worst {ess.idxmin()}: {ess.min():.0f}).",
-            "advice": "Estimates and intervals may be unreliable; run more iterations (--iter).",
-        })
+        failed.append(
+            {
+                "check": "ess",
+                "message": f"{int((ess < THRESHOLDS['ess']).sum())} parameters have bulk or tail ESS "
+                f"below {THRESHOLDS['ess']} (worst {ess.idxmin()}: {ess.min():.0f}).",
+                "advice": "Estimates and intervals may be unreliable; run more iterations (--iter).",
+            }
+        )
     return failed
 
 
@@ -186,10 +203,6 @@ def _why_unknown(draws: np.ndarray) -> tuple[str, str]:
             f"Run more iterations (--iter): these need at least {MIN_DRAWS} draws per chain.",
         )
     return "its draws are all equal", "Check the model: the parameter never moved."
-
-
-def _first(items: dict) -> list:
-    return list(items.items())[:NAMES_SHOWN]
 
 
 def _named(names: list[str]) -> str:

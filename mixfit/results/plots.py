@@ -165,8 +165,14 @@ def _rank_figure(params: dict[str, np.ndarray], suffix: str):
             counts, _ = np.histogram(chain_ranks[np.isfinite(chain_ranks)], edges)
             expected = np.isfinite(chain_ranks).sum() / bins
             heights = 0.5 * counts / expected if expected else counts
-            ax.bar(edges[:-1], heights, width=width * 0.95, bottom=chain, align="edge",
-                   color=f"C{chain}")
+            ax.bar(
+                edges[:-1],
+                heights,
+                width=width * 0.95,
+                bottom=chain,
+                align="edge",
+                color=f"C{chain}",
+            )
             ax.axhline(chain + 0.5, color="black", ls="--", lw=1.2)
         ax.set_yticks(range(values.shape[0]))
         ax.set_title(name)
