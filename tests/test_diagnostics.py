@@ -122,13 +122,15 @@ def test_one_draw_per_chain_fails_every_check_it_cannot_compute(model):
 def test_non_finite_draws_fail_the_check_and_are_counted(model):
     posterior, stats = draws(model)
     posterior["b_Intercept"][1, [3, 40, 41]] = [np.nan, np.inf, -np.inf]
+    posterior["r_1"][0, 5, 2, 1] = np.nan  # a level's: counted, not checked
     checks = diagnose(model, idata(posterior, stats), max_treedepth=10, warmup=500)
     failed = {f["check"]: f["message"] for f in checks.failed}
+    assert set(failed) == {"rhat", "ess"}
     assert (
         "R-hat can't be computed for b_Intercept (3 of 2000 draws are not finite)" in failed["rhat"]
     )
-    assert checks.nonfinite == {"b_Intercept": 3}
-    assert checks.as_dict()["nonfinite_draws"] == {"b_Intercept": 3}
+    assert checks.nonfinite == {"b_Intercept": 3, "r_Subject[310,Days]": 1}
+    assert checks.as_dict()["nonfinite_draws"] == checks.nonfinite
     assert "left out of the estimates (b_Intercept: 3 of 2000" in checks.verdict()
 
 

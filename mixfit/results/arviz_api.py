@@ -51,14 +51,15 @@ def write_netcdf(data: Any, path: Path) -> None:
         data.to_netcdf(str(path), engine="h5netcdf", compress=False)
 
 
-def convergence(values: np.ndarray) -> dict[str, np.ndarray]:
-    """Rank-normalised split R-hat, bulk and tail ESS, MCSE of mean and SD of each of K quantities
-    in a (chain, draw, K) array; NaN where a figure can't be computed (too few draws, non-finite
-    or constant draws)."""
-    if values.shape[-1] == 0:
-        return {name: np.empty(0) for name in CONVERGENCE}
+def convergence(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Rank-normalised split R-hat, bulk and tail ESS, MCSE of mean and SD of each quantity in
+    (chain, draw, ...) arrays, flattened in C order; NaN where a figure can't be computed (too few
+    draws, non-finite or constant draws). The arrays are handed to ArviZ as they are, uncopied."""
+    arrays = {key: values for key, values in arrays.items() if values[0, 0].size}
+    if not arrays:
+        return {}
     with quiet():
-        dataset = az.convert_to_dataset({"q": values})
+        dataset = az.convert_to_dataset(arrays)
         figures = {
             "Rhat": az.rhat(dataset),
             "Bulk_ESS": az.ess(dataset, method="bulk"),
@@ -66,7 +67,12 @@ def convergence(values: np.ndarray) -> dict[str, np.ndarray]:
             "MCSE_mean": az.mcse(dataset, method="mean"),
             "MCSE_sd": az.mcse(dataset, method="sd"),
         }
-    return {name: np.asarray(result["q"], dtype=float) for name, result in figures.items()}
+    return {
+        key: {
+            name: np.asarray(result[key], dtype=float).ravel() for name, result in figures.items()
+        }
+        for key in arrays
+    }
 
 
 def ebfmi(energy: np.ndarray) -> list[float]:

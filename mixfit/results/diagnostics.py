@@ -10,7 +10,7 @@ import pandas as pd
 
 from mixfit.model.program import Model
 from mixfit.results import arviz_api
-from mixfit.results.summaries import labelled_draws, level_draws
+from mixfit.results.summaries import labelled_draws, level_names
 
 THRESHOLDS = {"rhat": 1.01, "ess": 400, "ebfmi": 0.3, "divergences": 0}
 
@@ -71,13 +71,7 @@ def diagnose(model: Model, idata, max_treedepth: int, warmup: int) -> Diagnostic
     posterior = idata.posterior
     named = labelled_draws(model, posterior)
     summarised = {name: draws for kind in named.values() for name, draws in kind.items()}
-    quantities = {**summarised, **level_draws(model, posterior)}
-    parameters = _parameter_table(quantities)
-    nonfinite = {
-        name: int(count)
-        for name, draws in quantities.items()
-        if (count := np.size(draws) - np.isfinite(draws).sum())
-    }
+    parameters, nonfinite = _parameter_table(model, posterior, summarised)
     stats = idata.sample_stats
     diverging = np.asarray(stats["diverging"]).astype(bool)
     depth = np.asarray(stats["tree_depth"])
@@ -98,11 +92,32 @@ def diagnose(model: Model, idata, max_treedepth: int, warmup: int) -> Diagnostic
     return Diagnostics(parameters, run, failed, nonfinite)
 
 
-def _parameter_table(quantities: dict[str, np.ndarray]) -> pd.DataFrame:
-    if not quantities:
-        return pd.DataFrame({"parameter": [], **{c: [] for c in arviz_api.CONVERGENCE}})
-    figures = arviz_api.convergence(np.stack(list(quantities.values()), axis=-1))
-    return pd.DataFrame({"parameter": list(quantities), **figures})
+def _parameter_table(
+    model: Model, posterior, summarised: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Every parameter's figures, and the count of its non-finite draws where there are any.
+
+    Each block's group-level effects go to ArviZ as the posterior holds them: stacked one by one,
+    a model with thousands of levels would copy all its draws again."""
+    arrays, names = {}, {}
+    if summarised:
+        arrays["summarised"] = np.stack(list(summarised.values()), axis=-1)
+        names["summarised"] = list(summarised)
+    for block in model.design.blocks:
+        arrays[f"r_{block.id}"] = posterior[f"r_{block.id}"].values  # chain, draw, level, term
+        names[f"r_{block.id}"] = level_names(block)
+    figures = arviz_api.convergence(arrays)
+    columns = {c: [] for c in ("parameter", *arviz_api.CONVERGENCE)}
+    nonfinite = {}
+    for key, values in arrays.items():
+        if key not in figures:  # no levels, or no terms
+            continue
+        columns["parameter"] += names[key]
+        for column in arviz_api.CONVERGENCE:
+            columns[column] += list(figures[key][column])
+        bad = (~np.isfinite(values)).sum(axis=(0, 1)).ravel()
+        nonfinite |= {names[key][i]: int(bad[i]) for i in np.flatnonzero(bad)}
+    return pd.DataFrame(columns), nonfinite
 
 
 def _run_checks(run: dict) -> list[dict]:

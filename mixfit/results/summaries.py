@@ -38,7 +38,7 @@ def convergence(quantities: dict[str, np.ndarray]) -> dict[str, dict]:
     """Rank-normalised split R-hat, bulk and tail ESS (ArviZ) of each (chain, draw) array."""
     if not quantities:
         return {}
-    figures = arviz_api.convergence(np.stack(list(quantities.values()), axis=-1))
+    figures = arviz_api.convergence({"q": np.stack(list(quantities.values()), axis=-1)})["q"]
     return {
         name: {column: float(figures[column][i]) for column in ("Rhat", "Bulk_ESS", "Tail_ESS")}
         for i, name in enumerate(quantities)
@@ -135,15 +135,10 @@ def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
     return {"population": population, "sd": sd, "cor": cor, "family": family}
 
 
-def level_draws(model: Model, posterior) -> dict[str, np.ndarray]:
-    """Each level's group-level deviations under brms names (``r_Subject[308,Intercept]``)."""
-    out = {}
-    for block in model.design.blocks:
-        r = posterior[f"r_{block.id}"].values  # chain, draw, level, term
-        for j, level in enumerate(block.levels):
-            for m, term in enumerate(block.terms):
-                out[f"r_{block.group}[{level},{term}]"] = r[:, :, j, m]
-    return out
+def level_names(block) -> list[str]:
+    """brms's names of a block's group-level effects (``r_Subject[308,Intercept]``), in the order
+    of its (level, term) draws."""
+    return [f"r_{block.group}[{level},{term}]" for level in block.levels for term in block.terms]
 
 
 def varcorr(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
