@@ -6,7 +6,7 @@ import importlib
 import random
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -28,10 +28,6 @@ from mixfit.model.identifiability import check_identified, warn_wide_terms
 from mixfit.model.priors import parse_prior_spec
 from mixfit.model.program import Model, build_model, stan_code, stan_data
 from mixfit.spec import RunSpec
-
-if TYPE_CHECKING:
-    import arviz as az
-
 
 # log_lik and y_rep each hold rows x draws numbers: past this many, they are not generated
 PREDICTION_LIMIT = 25_000_000
@@ -55,7 +51,7 @@ class FitResult:
     backend_version: str
     compiled: Compiled
     draws: Draws
-    idata: az.InferenceData
+    idata: Any  # ArviZ's InferenceData (ArviZ 0.x) or DataTree (1.x)
     classical: ClassicalFit | None = None  # the same model by REML or ML, when asked for
     backend_reason: str = ""  # why this engine (mixfit/engines/choice.py)
 

@@ -15,16 +15,14 @@ from conftest import SAMPLE_DATA
 
 from mixfit.model.priors import Prior
 from mixfit.pipeline import prepare
+from mixfit.results.arviz_api import inference_data
 from mixfit.results.html_report import write_html
 from mixfit.results.plots import prior_density, write_plots
 from mixfit.spec import build_spec
 
-az = pytest.importorskip("arviz")
 image = pytest.importorskip("matplotlib.image")
 
 CHROMIUM = Path("/usr/bin/chromium")
-# ArviZ 0.23 with matplotlib 3.11 warns once per artist; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:Passing a dict or None as alias_mapping")
 
 
 def prepared_model(data: Path, formula: str, family: str | None = None):
@@ -67,13 +65,12 @@ def fake_idata(model, chains: int = 2, draws: int = 100, seed: int = 0):
     else:
         y_rep = rng.poisson(np.maximum(y, 0.5), shape + y.shape)
     name = design.formula.response
-    return az.from_dict(
-        posterior=posterior,
-        posterior_predictive={name: y_rep},
-        observed_data={name: y},
-        dims=dims | {name: ["obs"]},
-        coords=coords,
-    )
+    groups = {
+        "posterior": posterior,
+        "posterior_predictive": {name: y_rep},
+        "observed_data": {name: y},
+    }
+    return inference_data(groups, coords, dims | {name: ["obs"]})
 
 
 CASES = {

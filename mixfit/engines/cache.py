@@ -8,6 +8,8 @@ filesystem (array tasks on a cluster's nodes): a lease file created atomically (
 Lustre and GPFS honour, unlike flock, which some mounts keep per node), refreshed while its holder
 runs, and taken over once unrefreshed for LEASE_SECONDS (a holder killed at its time limit).
 A complete entry is never replaced, so even two builders that overlap leave readers whole files.
+The manifest's modification time is the entry's last use (a build or a load), which
+``mixfit cache`` shows and ``clear --older-than`` goes by.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import filelock
@@ -70,6 +74,8 @@ class CacheEntry:
             if not path.is_file() or _sha256(path) != checksum:
                 return None
             paths.append(path)
+        with suppress(OSError):  # a read-only cache still loads
+            os.utime(self.path / MANIFEST)
         return paths
 
     def store(self, artefacts: list[Path], info: dict) -> list[Path]:
@@ -91,6 +97,54 @@ class CacheEntry:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return [self.path / a.name for a in artefacts]
+
+
+@dataclass
+class StoredModel:
+    """A complete cache entry, as ``mixfit cache`` lists it."""
+
+    key: str
+    files: list[Path]  # the artefacts and the manifest: everything mixfit wrote there
+    size: int  # bytes
+    last_used: float  # seconds since the epoch
+    backend: str
+
+    def age(self, now: float | None = None) -> float:
+        return (now if now is not None else time.time()) - self.last_used
+
+
+def stored_models(root: Path | None = None) -> list[StoredModel]:
+    """The cache's entries that have a manifest, most recently used first. Anything else under the
+    cache folder (a build killed half-way, files someone else put there) is not an entry."""
+    models = (root or cache_root()) / "models"
+    if not models.is_dir():
+        return []
+    found = []
+    for folder in models.iterdir():
+        manifest = folder / MANIFEST
+        try:
+            info = json.loads(manifest.read_text())
+            names = list(info["files"])
+            stat = manifest.stat()
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        files = [folder / name for name in names if (folder / name).is_file()] + [manifest]
+        size = sum(f.stat().st_size for f in files)
+        backend = str(info.get("backend", "unknown"))
+        found.append(StoredModel(folder.name, files, size, stat.st_mtime, backend))
+    return sorted(found, key=lambda m: m.last_used, reverse=True)
+
+
+def remove(model: StoredModel, root: Path | None = None) -> None:
+    """Delete an entry's files (only those its manifest lists, and the manifest), under its lock so
+    that no fit is reading or building it meanwhile; the folder goes too once it is empty."""
+    entry = CacheEntry(model.key, root)
+    with entry.locked():
+        for path in model.files:
+            with suppress(FileNotFoundError):
+                path.unlink()
+        with suppress(OSError):  # not empty: someone else's files stay, and so does the folder
+            entry.path.rmdir()
 
 
 def _sha256(path: Path) -> str:

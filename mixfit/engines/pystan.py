@@ -6,8 +6,8 @@ model is linked from mixfit's own cache; httpstan's fit files stay private and v
 so concurrent runs never read each other's half-written files. (Not through XDG_CACHE_HOME, which
 would also move the cache of whatever else the process imports meanwhile, matplotlib's included,
 into a folder about to be removed.) Temporary files of the run (httpstan's sockets, the C++
-compiler's scratch files) go into that folder too, through TMPDIR, so an interrupted run leaves
-nothing behind once the folder is removed.
+compiler's scratch files through TMPDIR, setuptools' object files) go into that folder too, so an
+interrupted run leaves nothing behind once the folder is removed, and nothing in the current folder.
 """
 
 from __future__ import annotations
@@ -170,11 +170,16 @@ class PyStanBackend:
 
     def _build(self, code: str, data: dict, seed: int):
         import aiohttp.client
+        import httpstan.build_ext
         import httpstan.compile
         import stan
 
         # httpstan runs stanc without options: add ours to its command line
         httpstan.compile.subprocess = types.SimpleNamespace(run=_run_stanc)
+        # setuptools' build_ext puts its object files (60-90 MB) in ./build of the current folder
+        httpstan.build_ext.build_ext = types.SimpleNamespace(
+            build_ext=_build_ext_into(self._home / "build")
+        )
 
         # PyStan waits for the build through aiohttp, whose default 5-minute limit a compile on a
         # loaded machine can pass; the build has no deadline of its own, so neither does the wait
@@ -199,6 +204,18 @@ class PyStanBackend:
         if model is None:
             raise KeyboardInterrupt
         return model
+
+
+def _build_ext_into(folder: Path) -> type:
+    """setuptools' build_ext command, with its object files in ``folder`` instead of ./build."""
+    import setuptools.command.build_ext
+
+    class BuildExt(setuptools.command.build_ext.build_ext):
+        def finalize_options(self) -> None:
+            self.build_temp = str(folder)  # finalize_options fills in only what is unset
+            super().finalize_options()
+
+    return BuildExt
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from mixfit.analysis.r2 import bayes_r2_draws, bayes_r2_table
 from mixfit.analysis.saved_fit import Posterior, posterior_draws
 from mixfit.model.program import Model
 from mixfit.results import design_file
+from mixfit.results.arviz_api import write_netcdf
 from mixfit.results.naming import brms_posterior, with_posterior
 
 
@@ -26,8 +27,7 @@ class AnalysisFiles:
     r2: pd.DataFrame
 
     def write(self, stage: Path) -> None:
-        # draws are noise to zlib: compressing them costs seconds and saves a few per cent
-        self.draws.to_netcdf(str(stage / "draws.nc"), engine="h5netcdf", compress=False)
+        write_netcdf(self.draws, stage / "draws.nc")
         design_file.write(self.design, stage / "design.json")
         self.r2.to_csv(stage / "r2.csv", index=False)
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
+from mixfit.model.program import Model
+from mixfit.results import arviz_api
+from mixfit.results.summaries import labelled_draws, level_names
+
 THRESHOLDS = {"rhat": 1.01, "ess": 400, "ebfmi": 0.3, "divergences": 0}
 
-# Variables that are not checked: the standardised effects and Cholesky factors have constant
-# or redundant elements; the generated predictions are not parameters.
-UNCHECKED_PREFIXES = ("z_", "L_", "C_", "log_lik", "y_rep")
+# ArviZ's split R-hat and ESS need at least this many draws per chain
+MIN_DRAWS = 4
+NAMES_SHOWN = 3  # parameters named in one warning; the rest are counted
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Diagnostics:
     parameters: pd.DataFrame  # parameter, Rhat, Bulk_ESS, Tail_ESS, MCSE_mean, MCSE_sd
     run: dict
     failed: list[dict]  # {"check", "message", "advice"}
+    nonfinite: dict[str, int]  # parameter -> its draws that are not finite, where any are
 
     @property
     def ok(self) -> bool:
@@ -32,39 +35,47 @@ class Diagnostics:
             "ok": self.ok,
             "thresholds": THRESHOLDS,
             "failed_checks": self.failed,
-            "run": self.run,
+            "run": {**self.run, "ebfmi": [_finite_or_none(v) for v in self.run["ebfmi"]]},
+            "nonfinite_draws": self.nonfinite,
             "parameters": json_records(self.parameters),
         }
 
     def verdict(self) -> str:
         if self.ok:
-            return "Diagnostics: all checks passed (R-hat, ESS, divergences, tree depth, E-BFMI)."
-        lines = [f"Diagnostics: {len(self.failed)} check(s) failed."]
-        lines += [f"Warning: {f['message']} {f['advice']}" for f in self.failed]
+            lines = [
+                "Diagnostics: all checks passed (R-hat, ESS, divergences, tree depth, E-BFMI)."
+            ]
+        else:
+            lines = [f"Diagnostics: {len(self.failed)} check(s) failed."]
+            lines += [f"Warning: {f['message']} {f['advice']}" for f in self.failed]
+        if self.nonfinite:
+            total = self.run["chains"] * self.run["sampling_draws"]
+            first = list(self.nonfinite.items())[:NAMES_SHOWN]
+            shown = ", ".join(f"{name}: {n} of {total}" for name, n in first)
+            more = len(self.nonfinite) - NAMES_SHOWN
+            lines.append(
+                "Note: draws that are not finite (NaN or infinite) are left out of the estimates "
+                f"({shown}{f', and {more} more parameters' if more > 0 else ''}; "
+                "diagnostics.json lists them all)."
+            )
         return "\n".join(lines)
 
 
-def diagnose(idata: az.InferenceData, max_treedepth: int, warmup: int) -> Diagnostics:
+def diagnose(model: Model, idata, max_treedepth: int, warmup: int) -> Diagnostics:
+    """Every parameter's R-hat, ESS and MCSE under brms's names, and the checks of the run.
+
+    The R-hat and ESS checks cover what the summary reports, as brms's do: population effects,
+    group-level SDs and correlations, family parameters. Each level's effects (``r_...``) are in
+    the table only. A check whose figure can't be computed fails.
+    """
     posterior = idata.posterior
-    names = [v for v in posterior.data_vars if not str(v).startswith(UNCHECKED_PREFIXES)]
-    with warnings.catch_warnings():  # constant elements (a correlation matrix's diagonal) give NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        summary = az.summary(idata, var_names=names, kind="diagnostics")
-    parameters = pd.DataFrame(
-        {
-            "parameter": summary.index,
-            "Rhat": summary["r_hat"].to_numpy(),
-            "Bulk_ESS": summary["ess_bulk"].to_numpy(),
-            "Tail_ESS": summary["ess_tail"].to_numpy(),
-            "MCSE_mean": summary["mcse_mean"].to_numpy(),
-            "MCSE_sd": summary["mcse_sd"].to_numpy(),
-        }
-    )
+    named = labelled_draws(model, posterior)
+    summarised = {name: draws for kind in named.values() for name, draws in kind.items()}
+    parameters, nonfinite = _parameter_table(model, posterior, summarised)
     stats = idata.sample_stats
     diverging = np.asarray(stats["diverging"]).astype(bool)
     depth = np.asarray(stats["tree_depth"])
     chains, draws = diverging.shape
-    ebfmi = [float(v) for v in np.atleast_1d(az.bfmi(idata))]
     run = {
         "chains": int(chains),
         "warmup_draws": int(warmup),
@@ -73,66 +84,155 @@ def diagnose(idata: az.InferenceData, max_treedepth: int, warmup: int) -> Diagno
         "divergent_share": float(diverging.mean()),
         "max_treedepth": int(max_treedepth),
         "max_treedepth_hits": int((depth >= max_treedepth).sum()),
-        "ebfmi": ebfmi,
+        "ebfmi": arviz_api.ebfmi(np.asarray(stats["energy"])),
         "step_size": [float(v) for v in np.asarray(stats["step_size"])[:, -1]],
     }
-    return Diagnostics(parameters, run, _failed_checks(parameters, run))
+    checked = parameters[parameters["parameter"].isin(list(summarised))]
+    failed = _run_checks(run) + _parameter_checks(checked, summarised)
+    return Diagnostics(parameters, run, failed, nonfinite)
 
 
-def _failed_checks(parameters: pd.DataFrame, run: dict) -> list[dict]:
+def _parameter_table(
+    model: Model, posterior, summarised: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Every parameter's figures, and the count of its non-finite draws where there are any.
+
+    Each block's group-level effects go to ArviZ as the posterior holds them: stacked one by one,
+    a model with thousands of levels would copy all its draws again."""
+    arrays, names = {}, {}
+    if summarised:
+        arrays["summarised"] = np.stack(list(summarised.values()), axis=-1)
+        names["summarised"] = list(summarised)
+    for block in model.design.blocks:
+        arrays[f"r_{block.id}"] = posterior[f"r_{block.id}"].values  # chain, draw, level, term
+        names[f"r_{block.id}"] = level_names(block)
+    figures = arviz_api.convergence(arrays)
+    columns = {c: [] for c in ("parameter", *arviz_api.CONVERGENCE)}
+    nonfinite = {}
+    for key, values in arrays.items():
+        if key not in figures:  # no levels, or no terms
+            continue
+        columns["parameter"] += names[key]
+        for column in arviz_api.CONVERGENCE:
+            columns[column] += list(figures[key][column])
+        bad = (~np.isfinite(values)).sum(axis=(0, 1)).ravel()
+        nonfinite |= {names[key][i]: int(bad[i]) for i in np.flatnonzero(bad)}
+    return pd.DataFrame(columns), nonfinite
+
+
+def _run_checks(run: dict) -> list[dict]:
     failed = []
     n = run["divergent_transitions"]
     if n > THRESHOLDS["divergences"]:
-        failed.append({
-            "check": "divergences",
-            "message": f"{n} divergent transitions after warmup ({run['divergent_share']:.1%}).",
-            "advice": "Increase --adapt-delta (e.g. 0.95 or 0.99); if they persist, the model "
-            "may need reparameterising or stronger priors.",
-        })
+        failed.append(
+            {
+                "check": "divergences",
+                "message": f"{n} divergent transitions after warmup ({run['divergent_share']:.1%}).",
+                "advice": "Increase --adapt-delta (e.g. 0.95 or 0.99); if they persist, the model "
+                "may need reparameterising or stronger priors.",
+            }
+        )
     hits = run["max_treedepth_hits"]
     if hits:
-        failed.append({
-            "check": "treedepth",
-            "message": f"{hits} transitions hit the maximum tree depth of {run['max_treedepth']}.",
-            "advice": "Increase --max-treedepth (e.g. 12); this is an efficiency concern.",
-        })
-    low = [v for v in run["ebfmi"] if v < THRESHOLDS["ebfmi"]]
+        failed.append(
+            {
+                "check": "treedepth",
+                "message": f"{hits} transitions hit the maximum tree depth of {run['max_treedepth']}.",
+                "advice": "Increase --max-treedepth (e.g. 12); this is an efficiency concern.",
+            }
+        )
+    ebfmi = run["ebfmi"]
+    unknown = [v for v in ebfmi if not math.isfinite(v)]
+    if unknown:
+        failed.append(
+            {
+                "check": "ebfmi",
+                "message": f"E-BFMI can't be computed in {len(unknown)} chain(s) "
+                f"({run['sampling_draws']} draw(s) per chain).",
+                "advice": "Run more iterations (--iter).",
+            }
+        )
+    low = [v for v in ebfmi if v < THRESHOLDS["ebfmi"]]
     if low:
-        failed.append({
-            "check": "ebfmi",
-            "message": f"E-BFMI below {THRESHOLDS['ebfmi']} in {len(low)} chain(s) "
-            f"(lowest {min(low):.2f}).",
-            "advice": "The sampler explored the energy distribution poorly; consider "
-            "reparameterising or more informative priors.",
-        })
-    rhat = parameters["Rhat"].dropna()
-    if len(rhat) and rhat.max() > THRESHOLDS["rhat"]:
-        worst = parameters.loc[rhat.idxmax(), "parameter"]
-        failed.append({
-            "check": "rhat",
-            "message": f"{int((rhat > THRESHOLDS['rhat']).sum())} parameters have R-hat above "
-            f"{THRESHOLDS['rhat']} (worst {worst}: {rhat.max():.3f}).",
-            "advice": "The chains have not mixed: don't trust the results; run more iterations "
-            "(--iter) or simplify the model.",
-        })
-    ess = parameters[["Bulk_ESS", "Tail_ESS"]].min(axis=1).dropna()
-    if len(ess) and ess.min() < THRESHOLDS["ess"]:
-        worst = parameters.loc[ess.idxmin(), "parameter"]
-        failed.append({
-            "check": "ess",
-            "message": f"{int((ess < THRESHOLDS['ess']).sum())} parameters have bulk or tail ESS "
-            f"below {THRESHOLDS['ess']} (worst {worst}: {ess.min():.0f}).",
-            "advice": "Estimates and intervals may be unreliable; run more iterations (--iter).",
-        })
+        failed.append(
+            {
+                "check": "ebfmi",
+                "message": f"E-BFMI below {THRESHOLDS['ebfmi']} in {len(low)} chain(s) "
+                f"(lowest {min(low):.2f}).",
+                "advice": "The sampler explored the energy distribution poorly; consider "
+                "reparameterising or more informative priors.",
+            }
+        )
     return failed
+
+
+def _parameter_checks(checked: pd.DataFrame, draws: dict[str, np.ndarray]) -> list[dict]:
+    failed = []
+    rhat = checked.set_index("parameter")["Rhat"]
+    ess = checked.set_index("parameter")[["Bulk_ESS", "Tail_ESS"]].min(axis=1, skipna=False)
+    for check, label, figures in (("rhat", "R-hat", rhat), ("ess", "ESS", ess)):
+        unknown = list(figures.index[figures.isna()])
+        if unknown:
+            reason, advice = _why_unknown(draws[unknown[0]])
+            failed.append(
+                {
+                    "check": check,
+                    "message": f"{label} can't be computed for {_named(unknown)} ({reason}).",
+                    "advice": advice,
+                }
+            )
+    rhat, ess = rhat.dropna(), ess.dropna()
+    if len(rhat) and rhat.max() > THRESHOLDS["rhat"]:
+        failed.append(
+            {
+                "check": "rhat",
+                "message": f"{int((rhat > THRESHOLDS['rhat']).sum())} parameters have R-hat above "
+                f"{THRESHOLDS['rhat']} (worst {rhat.idxmax()}: {rhat.max():.3f}).",
+                "advice": "The chains have not mixed: don't trust the results; run more iterations "
+                "(--iter) or simplify the model.",
+            }
+        )
+    if len(ess) and ess.min() < THRESHOLDS["ess"]:
+        failed.append(
+            {
+                "check": "ess",
+                "message": f"{int((ess < THRESHOLDS['ess']).sum())} parameters have bulk or tail ESS "
+                f"below {THRESHOLDS['ess']} (worst {ess.idxmin()}: {ess.min():.0f}).",
+                "advice": "Estimates and intervals may be unreliable; run more iterations (--iter).",
+            }
+        )
+    return failed
+
+
+def _why_unknown(draws: np.ndarray) -> tuple[str, str]:
+    """Why ArviZ gave no R-hat or ESS for a (chain, draw) array, and what to do about it."""
+    bad = int(np.size(draws) - np.isfinite(draws).sum())
+    if bad:
+        return (
+            f"{bad} of {draws.size} draws are not finite",
+            "A quantity overflowed in those draws: check the scale of the priors and the data.",
+        )
+    if draws.shape[1] < MIN_DRAWS:
+        return (
+            f"{draws.shape[1]} draw(s) per chain",
+            f"Run more iterations (--iter): these need at least {MIN_DRAWS} draws per chain.",
+        )
+    return "its draws are all equal", "Check the model: the parameter never moved."
+
+
+def _named(names: list[str]) -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def json_records(frame: pd.DataFrame) -> list[dict]:
     """The rows of a table as JSON-ready dicts, with NaN and infinities as None."""
+    return [{k: _finite_or_none(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        return value
 
-    return [{k: clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+def _finite_or_none(value):
+    """JSON has no NaN or infinity: a figure that can't be computed is null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

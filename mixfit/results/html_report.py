@@ -63,9 +63,11 @@ def write_html(
     verdict: str,
     plots: list[Path],
     extra: Sequence[Section] = (),
+    name: str | None = None,
 ) -> Path:
-    """Write ``outdir/report.html`` and return its path."""
-    title = f"mixfit results: {outdir.resolve().name}"
+    """Write ``outdir/report.html`` and return its path. The title names the results folder:
+    ``name``, or ``outdir``'s own name (not that of a staging folder the page is written into)."""
+    title = f"mixfit results: {name or outdir.resolve().name}"
     sections = [
         ("diagnostics", "Diagnostics", f'<p class="verdict">{_text(verdict)}</p>'),
         ("summary", "Summary", f"<pre>{_text(summary_text)}</pre>"),

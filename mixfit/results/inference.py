@@ -1,15 +1,18 @@
-"""Draws from any backend as an ArviZ InferenceData, with brms-like names on every dimension."""
+"""Draws from any backend as ArviZ data, with brms-like names on every dimension."""
 
 from __future__ import annotations
 
-import arviz as az
+from typing import Any
+
 import numpy as np
 
 from mixfit.engines.protocol import Draws
 from mixfit.model.program import Model
+from mixfit.results.arviz_api import inference_data
 
 
-def to_inference_data(model: Model, draws: Draws) -> az.InferenceData:
+def to_inference_data(model: Model, draws: Draws) -> Any:
+    """An ArviZ InferenceData (ArviZ 0.x) or DataTree (1.x) of the fit."""
     design = model.design
     response = design.formula.response
     posterior = {k: v for k, v in draws.posterior.items() if k not in {"log_lik", "y_rep"}}
@@ -31,4 +34,4 @@ def to_inference_data(model: Model, draws: Draws) -> az.InferenceData:
         groups["log_likelihood"] = {response: draws.posterior["log_lik"]}
         dims[response] = ["obs"]
     groups["observed_data"] = {response: design.response.values}
-    return az.from_dict(**groups, coords=coords, dims=dims)
+    return inference_data(groups, coords, dims)

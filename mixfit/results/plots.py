@@ -2,7 +2,9 @@
 
 Parameters carry brms's names (``b_Days``, ``sd_Subject__Days``, ``cor_Subject__Intercept__Days``,
 ``sigma``). matplotlib and ArviZ (which imports matplotlib) are imported inside the functions, so
-commands that do not plot never load them.
+commands that do not plot never load them. The trace and rank plots are drawn here, with ArviZ's
+density estimate, into figures mixfit owns: ArviZ 1.x draws its plots through pyplot into figures of
+its own, 0.x into given axes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mixfit.model.program import Model
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
 PPC_DRAWS = 100  # replicated data sets drawn in the posterior predictive check
+RANK_BINS = 20  # bars per chain in a rank plot
 DPI = 100
 STYLE = {
     "font.size": 10,
@@ -44,6 +47,9 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
     # backend; savefig renders PNG with Agg.
     import matplotlib
 
+    from mixfit.results.arviz_api import group_names
+    from mixfit.results.summaries import labelled_draws
+
     plot_dir.mkdir(parents=True, exist_ok=True)
     params = labelled_draws(model, idata.posterior)
     figures: list[tuple[str, object]] = []
@@ -58,7 +64,7 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
             for m, term in enumerate(block.terms):
                 name = f"caterpillar_{_file_part(block.group)}_{_file_part(term)}"
                 figures.append((name, _caterpillar_figure(block, term, r[:, :, :, m])))
-        if {"posterior_predictive", "observed_data"} <= set(idata.groups()):
+        if {"posterior_predictive", "observed_data"} <= group_names(idata):
             for name in idata.posterior_predictive.data_vars:
                 if name in idata.observed_data:
                     figures.append(("ppc", _ppc_figure(model, idata, name)))
@@ -72,26 +78,6 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
             figure.savefig(path, dpi=DPI)
             paths.append(path)
     return paths
-
-
-def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
-    """The model's scalar parameters under brms names, each as (chain, draw), grouped by kind."""
-    from mixfit.results.summaries import fixef_draws
-
-    design = model.design
-    population = {f"b_{term}": values for term, values in fixef_draws(model, posterior).items()}
-    sd, cor = {}, {}
-    for block in design.blocks:
-        values = posterior[f"sd_{block.id}"].values
-        for m, term in enumerate(block.terms):
-            sd[f"sd_{block.group}__{term}"] = values[:, :, m]
-        if block.has_cor:
-            values = posterior[f"Cor_{block.id}"].values
-            for a, first in enumerate(block.terms):
-                for b in range(a + 1, len(block.terms)):
-                    cor[f"cor_{block.group}__{first}__{block.terms[b]}"] = values[:, :, a, b]
-    family = {p.name: posterior[p.name].values for p in model.family.params}
-    return {"population": population, "sd": sd, "cor": cor, "family": family}
 
 
 def prior_density(prior: Prior, x: np.ndarray, lower: float | None = 0.0) -> np.ndarray | None:
@@ -131,20 +117,26 @@ def _paged(stem: str, params: dict[str, np.ndarray], draw) -> list[tuple[str, ob
 
 
 def _trace_figure(params: dict[str, np.ndarray], suffix: str):
-    import arviz as az
     from matplotlib.figure import Figure
 
     n = len(params)
     figure = Figure(figsize=(11, 1.9 * n + 1.0), layout="constrained")
     axes = figure.subplots(n, 2, squeeze=False)
-    az.plot_trace(az.convert_to_dataset(params), axes=axes, compact=False, legend=False)
-    for row, name in zip(axes, params):
-        row[0].set_title(name)
-        row[0].set_xlabel(name)
-        row[0].set_ylabel("density")
-        row[1].set_title(f"{name} by draw")
-        row[1].set_xlabel("draw (after warmup)")
-        row[1].set_ylabel(name)
+    for (density_ax, draws_ax), (name, values) in zip(axes, params.items()):
+        for chain, draws in enumerate(values):
+            colour = f"C{chain}"
+            finite = draws[np.isfinite(draws)]
+            if np.unique(finite).size > 1:
+                density_ax.plot(*_kde(finite), color=colour)
+            draws_ax.plot(draws, color=colour, alpha=0.5, lw=0.8)
+        density_ax.set_yticks([])
+        density_ax.set_title(name)
+        density_ax.set_xlabel(name)
+        density_ax.set_ylabel("density")
+        draws_ax.set_title(f"{name} by draw")
+        draws_ax.set_xlabel("draw (after warmup)")
+        draws_ax.set_ylabel(name)
+        draws_ax.set_xlim(0, max(values.shape[1] - 1, 1))
     chains = next(iter(params.values())).shape[0]
     figure.suptitle(
         f"Trace plots: posterior density and draws, {chains} chains (one colour each){suffix}"
@@ -153,16 +145,36 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
 
 
 def _rank_figure(params: dict[str, np.ndarray], suffix: str):
-    import arviz as az
     from matplotlib.figure import Figure
+    from scipy.stats import rankdata
 
     n = len(params)
     columns = 2 if n > 1 else 1
     rows = math.ceil(n / columns)
     figure = Figure(figsize=(5.5 * columns, 2.4 * rows + 1.0), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    az.plot_rank(az.convert_to_dataset(params), ax=axes[:n], kind="bars")
-    for ax, name in zip(axes, params):
+    for ax, (name, values) in zip(axes, params.items()):
+        # ranks among all chains' draws, binned per chain: a flat histogram, as tall as the dashed
+        # line, is what chains that sample the same distribution give
+        ranks = rankdata(values, axis=None, nan_policy="omit").reshape(values.shape)
+        total = np.isfinite(ranks).sum()
+        bins = min(RANK_BINS, max(1, values.shape[1]))
+        edges = np.linspace(0.5, total + 0.5, bins + 1)
+        width = edges[1] - edges[0]
+        for chain, chain_ranks in enumerate(ranks):
+            counts, _ = np.histogram(chain_ranks[np.isfinite(chain_ranks)], edges)
+            expected = np.isfinite(chain_ranks).sum() / bins
+            heights = 0.5 * counts / expected if expected else counts
+            ax.bar(
+                edges[:-1],
+                heights,
+                width=width * 0.95,
+                bottom=chain,
+                align="edge",
+                color=f"C{chain}",
+            )
+            ax.axhline(chain + 0.5, color="black", ls="--", lw=1.2)
+        ax.set_yticks(range(values.shape[0]))
         ax.set_title(name)
         ax.set_xlabel("rank of draw among all chains")
         ax.set_ylabel("chain")
@@ -170,6 +182,12 @@ def _rank_figure(params: dict[str, np.ndarray], suffix: str):
         ax.set_visible(False)
     figure.suptitle(f"Rank plots: each chain's histogram of ranks should be flat (uniform){suffix}")
     return figure
+
+
+def _kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
+    from mixfit.results.arviz_api import kde
+
+    return kde(values, **options)
 
 
 def _forest_figure(model: Model, population: dict[str, np.ndarray]):
@@ -267,14 +285,13 @@ def _ppc_figure(model: Model, idata, name: str):
 
 
 def _ppc_densities(ax, observed: np.ndarray, replicated: np.ndarray) -> None:
-    import arviz as az
     from matplotlib.lines import Line2D
 
     rng = np.random.default_rng(0)
     rows = rng.choice(len(replicated), size=min(len(replicated), PPC_DRAWS), replace=False)
     for values in replicated[rows]:
-        ax.plot(*az.kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
-    ax.plot(*az.kde(observed), color=OBSERVED_COLOR, lw=2)
+        ax.plot(*_kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
+    ax.plot(*_kde(observed), color=OBSERVED_COLOR, lw=2)
     ax.set_ylim(bottom=0)
     handles = [
         Line2D([], [], color=OBSERVED_COLOR, lw=2, label="observed"),
@@ -323,7 +340,6 @@ def _ppc_bars(ax, observed: np.ndarray, replicated: np.ndarray, max_bins: int = 
 
 
 def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray]):
-    import arviz as az
     from matplotlib.figure import Figure
 
     priors = [p for block in model.design.blocks for p in model.slot(f"sd_{block.id}").priors]
@@ -335,7 +351,7 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray]):
     for ax, (name, draws), prior in zip(axes, sds.items(), priors):
         draws = draws.ravel()
         top = np.quantile(draws, 0.995) * 1.3
-        grid, density = az.kde(draws, bound_correction=True)
+        grid, density = _kde(draws, bound_correction=True)
         ax.fill_between(grid, density, color=INTERVAL_COLOR, alpha=0.35, lw=0)
         ax.plot(grid, density, color=INTERVAL_COLOR, label="posterior")
         x = np.linspace(0, top, 400)

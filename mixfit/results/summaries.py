@@ -1,15 +1,17 @@
 """The tables a brms user reads: fixef, ranef, coef and varcorr, computed from the draws.
 
-Every summary works draw by draw on (chain, draw) arrays; R-hat and ESS come from ArviZ.
+Every summary works draw by draw on (chain, draw) arrays; R-hat and ESS come from ArviZ. A draw
+that is not finite (a generated quantity that overflowed) is left out of the estimates, which count
+the finite draws only; the diagnostics say how many were left out.
 """
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from mixfit.model.program import Model
+from mixfit.results import arviz_api
 
 
 def interval_columns(prob: float) -> tuple[str, str]:
@@ -18,9 +20,12 @@ def interval_columns(prob: float) -> tuple[str, str]:
 
 
 def describe(values: np.ndarray, prob: float) -> dict:
-    """Estimate, Est.Error and the central interval of a (chain, draw) array."""
+    """Estimate, Est.Error and the central interval of the finite draws of a (chain, draw) array."""
     low, high = interval_columns(prob)
     flat = values.reshape(-1)
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return {"Estimate": np.nan, "Est.Error": np.nan, low: np.nan, high: np.nan}
     return {
         "Estimate": float(flat.mean()),
         "Est.Error": float(flat.std(ddof=1)),
@@ -33,18 +38,10 @@ def convergence(quantities: dict[str, np.ndarray]) -> dict[str, dict]:
     """Rank-normalised split R-hat, bulk and tail ESS (ArviZ) of each (chain, draw) array."""
     if not quantities:
         return {}
-    names = {f"q{i}": name for i, name in enumerate(quantities)}
-    dataset = az.convert_to_dataset({key: quantities[name] for key, name in names.items()})
-    rhat = az.rhat(dataset)
-    bulk = az.ess(dataset, method="bulk")
-    tail = az.ess(dataset, method="tail")
+    figures = arviz_api.convergence({"q": np.stack(list(quantities.values()), axis=-1)})["q"]
     return {
-        name: {
-            "Rhat": float(rhat[key]),
-            "Bulk_ESS": float(bulk[key]),
-            "Tail_ESS": float(tail[key]),
-        }
-        for key, name in names.items()
+        name: {column: float(figures[column][i]) for column in ("Rhat", "Bulk_ESS", "Tail_ESS")}
+        for i, name in enumerate(quantities)
     }
 
 
@@ -118,6 +115,30 @@ def coef_draws(model: Model, posterior, population: dict[str, np.ndarray]):
                     terms[term] = base + r[:, :, j, m]
             for term, values in terms.items():
                 yield group, level, term, np.broadcast_to(values, r.shape[:2])
+
+
+def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
+    """The model's scalar parameters under brms names, each as (chain, draw), grouped by kind."""
+    design = model.design
+    population = {f"b_{term}": values for term, values in fixef_draws(model, posterior).items()}
+    sd, cor = {}, {}
+    for block in design.blocks:
+        values = posterior[f"sd_{block.id}"].values
+        for m, term in enumerate(block.terms):
+            sd[f"sd_{block.group}__{term}"] = values[:, :, m]
+        if block.has_cor:
+            values = posterior[f"Cor_{block.id}"].values
+            for a, first in enumerate(block.terms):
+                for b in range(a + 1, len(block.terms)):
+                    cor[f"cor_{block.group}__{first}__{block.terms[b]}"] = values[:, :, a, b]
+    family = {p.name: posterior[p.name].values for p in model.family.params}
+    return {"population": population, "sd": sd, "cor": cor, "family": family}
+
+
+def level_names(block) -> list[str]:
+    """brms's names of a block's group-level effects (``r_Subject[308,Intercept]``), in the order
+    of its (level, term) draws."""
+    return [f"r_{block.group}[{level},{term}]" for level in block.levels for term in block.terms]
 
 
 def varcorr(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:

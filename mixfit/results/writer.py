@@ -8,15 +8,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from mixfit import __version__
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
 from mixfit.results.analysis_files import analysis_files
+from mixfit.results.arviz_api import group_names
 from mixfit.results.classical_report import ClassicalReport
 from mixfit.results.diagnostics import Diagnostics, diagnose
 from mixfit.results.outdir import reserve, staged
 from mixfit.results.summary_text import r2_section, summary_text
+
+SIGNIFICANT_DIGITS = 6
+ESS_COLUMNS = {"Bulk_ESS", "Tail_ESS"}
 
 if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
     from mixfit.pipeline import FitResult
@@ -81,7 +86,7 @@ def write_results(
     fixef = summaries.fixef(model, posterior, prob)
     varcorr = summaries.varcorr(model, posterior, prob)
     checks = diagnose(
-        result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
+        model, result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
     )
     classical = ClassicalReport.beside(result, fixef, varcorr, prob) if result.classical else None
     after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
@@ -98,15 +103,15 @@ def write_results(
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
         reserve(stage / "draws.nc", _netcdf_bytes(result.idata))
         after.write(stage)  # draws.nc (brms's names), design.json, r2.csv
-        fixef.to_csv(stage / "fixef.csv", index=False)
-        summaries.ranef(model, posterior, prob).to_csv(stage / "ranef.csv", index=False)
-        summaries.coef(model, posterior, prob).to_csv(stage / "coef.csv", index=False)
-        varcorr.to_csv(stage / "varcorr.csv", index=False)
-        prior_table(model).to_csv(stage / "prior.csv", index=False)
+        write_table(fixef, stage / "fixef.csv")
+        write_table(summaries.ranef(model, posterior, prob), stage / "ranef.csv")
+        write_table(summaries.coef(model, posterior, prob), stage / "coef.csv")
+        write_table(varcorr, stage / "varcorr.csv")
+        write_table(prior_table(model), stage / "prior.csv")
         (stage / "summary.txt").write_text(text)
         (stage / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         (stage / "diagnostics.json").write_text(json.dumps(checks.as_dict(), indent=2) + "\n")
-        checks.parameters.to_csv(stage / "diagnostics.csv", index=False)
+        write_table(checks.parameters, stage / "diagnostics.csv")
         if classical:
             classical.write(stage)
         if plots:
@@ -120,14 +125,25 @@ def write_results(
                 "Group-level effects and family parameters": varcorr,
             }
             extra = [classical.html(model, result.idata.posterior, stage)] if classical else []
-            write_html(stage, text, tables, checks.verdict(), images, extra)
+            write_html(
+                stage, text, tables, checks.verdict(), images, extra, name=outdir.resolve().name
+            )
     return Written(text, checks)
 
 
 def _netcdf_bytes(idata) -> int:
     """An upper bound of draws.nc's size: the arrays, and HDF5's headers per variable."""
-    groups = [idata[name] for name in idata.groups()]
+    groups = [idata[name] for name in group_names(idata)]
     return sum(g.nbytes + 16_384 * len(g.variables) for g in groups) + 262_144
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """A table as CSV for people and pipelines alike: 6 significant digits (a posterior summary's
+    Monte Carlo error is far larger; the draws themselves are in draws.nc), ESS in whole draws."""
+    frame = frame.copy()
+    for column in ESS_COLUMNS & set(frame.columns):
+        frame[column] = frame[column].round().astype("Int64")  # Int64: a missing ESS stays empty
+    frame.to_csv(path, index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g")
 
 
 def standata_json(data: dict) -> str:
