@@ -39,12 +39,13 @@ def test_sleepstudy_draws_carry_brms_names(sleepstudy_fit):
     for level in ("308", "372"):
         for term in ("Intercept", "Days"):
             draws = r.sel(Subject=level, Subject__term=term).values
-            assert ranef.loc[(level, term), "Estimate"] == pytest.approx(draws.mean(), rel=1e-9)
+            assert ranef.loc[(level, term), "Estimate"] == pytest.approx(draws.mean(), rel=1e-5)  # CSVs: 6 digits
     varcorr = pd.read_csv(out / "varcorr.csv").set_index("param")["Estimate"]
     assert varcorr["cor(Intercept,Days)"] == pytest.approx(
-        float(posterior["cor_Subject__Intercept__Days"].mean()), rel=1e-9
+        float(posterior["cor_Subject__Intercept__Days"].mean()), rel=1e-5
     )
-    assert varcorr["sd(Days)"] == pytest.approx(float(posterior["sd_Subject__Days"].mean()))
+    sd_days = float(posterior["sd_Subject__Days"].mean())
+    assert varcorr["sd(Days)"] == pytest.approx(sd_days, rel=1e-5)
     # predictions and the log-likelihood keep the response's name
     draws = az.from_netcdf(out / "draws.nc")
     assert list(draws.log_likelihood.data_vars) == ["Reaction"]
@@ -77,7 +78,7 @@ def test_blocks_of_one_group_share_one_r_variable(run_mixfit, tmp_path):
     assert list(posterior["r_Subject"]["Subject__term"].values) == ["Intercept", "Days"]
     coef = pd.read_csv(out / "coef.csv", dtype={"level": str}).set_index(["level", "term"])
     days = posterior["b_Days"] + posterior["r_Subject"].sel(Subject="335", Subject__term="Days")
-    assert coef.loc[("335", "Days"), "Estimate"] == pytest.approx(float(days.mean()), rel=1e-9)
+    assert coef.loc[("335", "Days"), "Estimate"] == pytest.approx(float(days.mean()), rel=1e-5)
 
 
 def fake_stan_draws(model, chains: int = 2, draws: int = 5) -> xr.Dataset:
