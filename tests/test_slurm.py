@@ -162,8 +162,15 @@ def test_array_and_combine_give_the_local_run(tmp_path):
     alone = mixfit("fit", spec, "--chain", "2", "-o", tmp_path / "alone", cwd=tmp_path)
     assert alone.returncode == 0, alone.stderr
     with np.load(tmp_path / "alone.jobs" / "shards" / "chain-2.npz") as shard:
-        for name in ("b", "sd_1", "sigma"):
-            assert np.array_equal(shard[f"posterior:{name}"][0], draws.posterior[name].values[1])
+        # the shard holds Stan's names, draws.nc brms's
+        pairs = {
+            "b_Days": shard["posterior:b"][0][..., 0],
+            "sd_Subject__Intercept": shard["posterior:sd_1"][0][..., 0],
+            "sd_Subject__Days": shard["posterior:sd_1"][0][..., 1],
+            "sigma": shard["posterior:sigma"][0],
+        }
+        for name, values in pairs.items():
+            assert np.array_equal(values, draws.posterior[name].values[1]), name
 
 
 @pytest.mark.cmdstan
@@ -181,11 +188,13 @@ def test_array_on_cmdstan_gives_the_local_runs_draws(tmp_path):
     wait_for(array, combine, timeout=600)
     ours = az.from_netcdf(tmp_path / "cluster" / "draws.nc").posterior
     theirs = az.from_netcdf(tmp_path / "local" / "draws.nc").posterior
-    for name in ("b", "Intercept", "sd_1", "L_1", "sigma"):  # CmdStan's chain ids: the same draws
+    names = ("b_Intercept", "b_Days", "sd_Subject__Intercept", "sd_Subject__Days", "sigma")
+    names += ("cor_Subject__Intercept__Days",)
+    for name in names:  # CmdStan's chain ids: the same draws
         assert np.array_equal(ours[name].values, theirs[name].values), name
     # the group-level effects mixfit draws after sampling (integrated-out gaussian model), from the
     # same seed: equal to rounding (numpy may sum in another order for another array layout)
-    np.testing.assert_allclose(ours["r_1"].values, theirs["r_1"].values, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours["r_Subject"].values, theirs["r_Subject"].values, rtol=0, atol=1e-9)
 
 
 def test_cancelled_task_is_named_and_resubmitted_alone(tmp_path):
