@@ -135,7 +135,9 @@ def sample(prepared: Prepared, progress: Progress, classical: Deferred | None = 
     backend = loaded.backend
     try:
         said = f"Backend: {backend.name} ({backend.version()})"
-        if "passed over" in loaded.reason:  # not the first choice: say why now, not only in run.json
+        if (
+            "passed over" in loaded.reason
+        ):  # not the first choice: say why now, not only in run.json
             said += f"; {loaded.reason}"
         progress("backend", None, said)
         data = for_engine(prepared, backend.name).data
@@ -172,9 +174,7 @@ def for_stanli(prepared: Prepared) -> Prepared:
     return replace(prepared, model=model, code=stan_code(model))
 
 
-def finish(
-    prepared: Prepared, sampled: Sampled, classical: Deferred | None = None
-) -> FitResult:
+def finish(prepared: Prepared, sampled: Sampled, classical: Deferred | None = None) -> FitResult:
     """The quantities derived from the draws of every chain, the InferenceData, and the classical
     fit when the spec asks for one (run here if no thread ran it while the chains sampled)."""
     draws, seed = sampled.draws, prepared.spec.sampler.seed

@@ -16,8 +16,17 @@ import yaml
 from mixfit.errors import InputError
 
 TOP_KEYS = {
-    "data", "formula", "family", "factors", "priors", "sampler", "backend", "output", "levels",
-    "sample_prior", "classical",
+    "data",
+    "formula",
+    "family",
+    "factors",
+    "priors",
+    "sampler",
+    "backend",
+    "output",
+    "levels",
+    "sample_prior",
+    "classical",
 }
 SAMPLE_PRIOR = ("no", "only")
 CLASSICAL = {"reml": "REML", "ml": "ML"}  # YAML classical: true (REML), reml or ml
@@ -341,7 +350,12 @@ def _typed(value, kind, name: str):
         return float(value)
     if isinstance(value, bool) or not isinstance(value, kind):
         wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        wanted = {"str": "text", "dict": "a mapping", "list": "a list", "int": "a whole number",
-                  "float": "a number"}.get(wanted, wanted)
+        wanted = {
+            "str": "text",
+            "dict": "a mapping",
+            "list": "a list",
+            "int": "a whole number",
+            "float": "a number",
+        }.get(wanted, wanted)
         raise InputError(f"spec key {name!r} must be {wanted} (got {value!r})")
     return value

@@ -46,6 +46,7 @@ MODEL_OPTIONS = [
     click.option("--threads-per-chain", type=int, help="Threads within a chain (reduce_sum) (1)."),
 ]
 
+
 def _output_folder(ctx, param, value: str | None) -> Path | None:
     """An empty -o (an unset $OUTDIR) would be the current folder: refused, not replaced."""
     if value is not None and not value.strip():

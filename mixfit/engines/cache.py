@@ -90,7 +90,9 @@ class CacheEntry:
             manifest = {"files": checksums, **info}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
             with interrupt.critical():
-                if self.files() is None:  # another builder may have stored it meanwhile: keep theirs
+                if (
+                    self.files() is None
+                ):  # another builder may have stored it meanwhile: keep theirs
                     if self.path.exists():
                         shutil.rmtree(self.path)
                     os.replace(staging, self.path)

@@ -133,7 +133,9 @@ class PyStanBackend:
         # them in its private fit file, read back once and deleted with the run: at level 0 (still
         # gzip, stored blocks) that costs a copy instead of most of a core for large outputs
         httpstan.services_stub.zlib = types.SimpleNamespace(
-            compressobj=zlib.compressobj, Z_BEST_SPEED=zlib.Z_NO_COMPRESSION, MAX_WBITS=zlib.MAX_WBITS
+            compressobj=zlib.compressobj,
+            Z_BEST_SPEED=zlib.Z_NO_COMPRESSION,
+            MAX_WBITS=zlib.MAX_WBITS,
         )
         message = f"Sampling {settings.chains} chains"
         stream = _ProgressStream(lambda fraction: progress("sample", fraction, message))
@@ -188,9 +190,11 @@ class PyStanBackend:
         captured = _ProgressStream(None)
         with tempfile.TemporaryFile(mode="w+") as compiler_output:
             try:
-                with _fds_to(compiler_output), contextlib.redirect_stderr(
-                    captured
-                ), contextlib.redirect_stdout(captured):
+                with (
+                    _fds_to(compiler_output),
+                    contextlib.redirect_stderr(captured),
+                    contextlib.redirect_stdout(captured),
+                ):
                     model = stan.build(code, data=data, random_seed=seed)
             except (ValueError, RuntimeError) as exc:
                 compiler_output.seek(0)

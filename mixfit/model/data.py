@@ -22,7 +22,9 @@ from mixfit.errors import InputError
 
 @dataclass(frozen=True)
 class Table:
-    frame: pd.DataFrame  # only the model's columns, complete rows, categorical columns as Categorical
+    frame: (
+        pd.DataFrame
+    )  # only the model's columns, complete rows, categorical columns as Categorical
     path: Path
     rows_read: int
 
@@ -143,8 +145,7 @@ def read_table(
     frame = frame.dropna().reset_index(drop=True)
     if frame.empty:
         raise InputError(
-            f"no complete rows: every row of {path.name} misses a value in "
-            f"{', '.join(columns)}"
+            f"no complete rows: every row of {path.name} misses a value in {', '.join(columns)}"
         )
     if len(frame) < 2:
         raise InputError(
@@ -272,6 +273,4 @@ def as_categorical(column: pd.Series) -> pd.Series:
         return column
     if pd.api.types.is_bool_dtype(column):
         column = column.astype(int)
-    return pd.Series(
-        pd.Categorical(column, categories=sorted(column.unique())), name=column.name
-    )
+    return pd.Series(pd.Categorical(column, categories=sorted(column.unique())), name=column.name)

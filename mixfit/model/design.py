@@ -299,7 +299,7 @@ def check_separation(design: Design, slots: list) -> None:
             raise InputError(
                 f"predictor {coef!r} separates the response completely ({design.formula.response} "
                 f"is 1 exactly when {coef} {side} {cut:g}): with a flat prior its coefficient has "
-                f"no posterior; set one, e.g. --prior \"normal(0, 2.5) : b : {coef}\", or drop it"
+                f'no posterior; set one, e.g. --prior "normal(0, 2.5) : b : {coef}", or drop it'
             )
 
 

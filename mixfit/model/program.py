@@ -123,7 +123,9 @@ def prior_table(model: Model) -> pd.DataFrame:
 def can_marginalise(design: Design) -> bool:
     """A gaussian model with one group-level block has an exact, cheaper marginal likelihood."""
     family = design.family
-    return family.family.name == "gaussian" and family.link == "identity" and len(design.blocks) == 1
+    return (
+        family.family.name == "gaussian" and family.link == "identity" and len(design.blocks) == 1
+    )
 
 
 def default_priors(design: Design) -> dict[str, Prior]:
@@ -152,7 +154,9 @@ def _slots(design: Design) -> list[Slot]:
     elif design.has_intercept:
         slots.append(Slot("Intercept", "Intercept", None, None, [("", "")], scalar=True))
     for param in design.family.family.params:
-        slots.append(Slot(param.name, param.name, param.lower, param.upper, [("", "")], scalar=True))
+        slots.append(
+            Slot(param.name, param.name, param.lower, param.upper, [("", "")], scalar=True)
+        )
     for block in design.blocks:
         labels = [(term, block.group) for term in block.terms]
         slots.append(Slot(f"sd_{block.id}", "sd", 0.0, None, labels))
@@ -249,7 +253,9 @@ def stan_data(model: Model) -> dict:
 def _template_dir() -> Path:
     try:
         return Path(str(files("mixfit.stan_templates")))
-    except ModuleNotFoundError:  # mixfit imported from a source checkout: the templates sit beside it
+    except (
+        ModuleNotFoundError
+    ):  # mixfit imported from a source checkout: the templates sit beside it
         return Path(__file__).resolve().parents[2] / "stan_templates"
 
 

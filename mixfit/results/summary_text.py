@@ -59,7 +59,10 @@ def summary_text(
         lines += ["", "Family Specific Parameters:"]
         lines += _table(family_rows.set_index("param"), prob)
     if model.prior_only:
-        lines += ["", "Draws were sampled from the prior only (a prior predictive check), using NUTS."]
+        lines += [
+            "",
+            "Draws were sampled from the prior only (a prior predictive check), using NUTS.",
+        ]
     else:
         lines += ["", "Draws were sampled using NUTS."]
     lines += [
