@@ -313,6 +313,7 @@ def test_sigint_stops_the_fit_and_starts_nothing_more(fits, cache_dir, tmp_path,
     out = tmp_path / "out"
     out.mkdir()
     (out / "fixef.csv").write_text("earlier results\n")
+    (out / ".mixfit-results").write_text('{"files": ["fixef.csv"]}\n')  # an earlier fit's folder
     before = snapshot(out)
     proc = start(
         ["fit", *map(str, args), *CMDSTAN, "-o", str(out), "--seed", "3", "--no-plots"],
