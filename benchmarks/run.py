@@ -41,7 +41,9 @@ CASES = {
         "gaussian",
     ),
     "bernoulli_crossed_10k": (
-        DATA / "bernoulli_crossed_10k.csv", "y ~ x + (1 | subject) + (1 | item)", "bernoulli"
+        DATA / "bernoulli_crossed_10k.csv",
+        "y ~ x + (1 | subject) + (1 | item)",
+        "bernoulli",
     ),
     "poisson_slope_50k": (DATA / "poisson_slope_50k.csv", "count ~ x + (1 + x | g)", "poisson"),
     "gaussian_slope_500k": (DATA / "gaussian_slope_500k.csv", "y ~ x + (1 + x | g)", "gaussian"),
@@ -66,8 +68,9 @@ def measure(command: list[str], env: dict) -> tuple[float, float, subprocess.Com
     of resident sizes would count once per process."""
     peak = 0
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     done = threading.Event()
 
     def poll() -> None:
@@ -87,8 +90,11 @@ def measure(command: list[str], env: dict) -> tuple[float, float, subprocess.Com
     seconds = time.perf_counter() - start
     done.set()
     watcher.join()
-    return seconds, peak / 1e9, subprocess.CompletedProcess(command, process.returncode, stdout,
-                                                            stderr)
+    return (
+        seconds,
+        peak / 1e9,
+        subprocess.CompletedProcess(command, process.returncode, stdout, stderr),
+    )
 
 
 def engines() -> list[str]:
@@ -100,8 +106,25 @@ def engines() -> list[str]:
 
 def fit_command(name: str, engine: str, outdir: Path, iterations: int | None) -> list[str]:
     data, formula, family = CASES[name]
-    command = [sys.executable, "-m", "mixfit", "fit", str(data), "-f", formula, "--family", family,
-               "-o", str(outdir), "--seed", "1", "--backend", engine, "--no-plots", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "mixfit",
+        "fit",
+        str(data),
+        "-f",
+        formula,
+        "--family",
+        family,
+        "-o",
+        str(outdir),
+        "--seed",
+        "1",
+        "--backend",
+        engine,
+        "--no-plots",
+        "--quiet",
+    ]
     return command + (["--iter", str(iterations)] if iterations else [])
 
 
@@ -131,13 +154,14 @@ def run_case(name: str, engine: str, cold: bool, iterations: int | None) -> dict
     with tempfile.TemporaryDirectory(prefix="mixfit-bench-") as scratch:
         scratch = Path(scratch)
         env = {**os.environ, "MIXFIT_CACHE_DIR": str(scratch / "cache")}
-        if not cold:  # warm only: a shared cache, built by an earlier run if need be
+        if not cold:  # warm only: a shared cache, built by a short run if need be
             env["MIXFIT_CACHE_DIR"] = str(HERE / ".cache")
-            seconds, peak, done = measure(fit_command(name, engine, scratch / "prime", iterations),
-                                          env)
+            prime = fit_command(name, engine, scratch / "prime", 20) + ["--chains", "1"]
+            measure(prime, env)
         else:
-            seconds, peak, done = measure(fit_command(name, engine, scratch / "cold", iterations),
-                                          env)
+            seconds, peak, done = measure(
+                fit_command(name, engine, scratch / "cold", iterations), env
+            )
             if done.returncode:
                 raise SystemExit(f"{name} on {engine} failed: {done.stderr}")
             result["cold_seconds"] = round(seconds, 2)
@@ -167,13 +191,19 @@ def wide_read() -> dict | None:
         return None
     command = [sys.executable, "-m", "mixfit", "stancode", str(path), "-f", "y ~ x + (1 | g)"]
     seconds, peak, done = measure(command, dict(os.environ))
-    return {"seconds": round(seconds, 2), "peak_memory_gb": round(peak, 2),
-            "file_gb": round(path.stat().st_size / 1e9, 2), "ok": done.returncode == 0}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_memory_gb": round(peak, 2),
+        "file_gb": round(path.stat().st_size / 1e9, 2),
+        "ok": done.returncode == 0,
+    }
 
 
 def markdown(results: list[dict], extra: dict) -> str:
-    header = ("| case | engine | iter | cold s | warm s | compile s (cold) | sampling s | "
-              "min bulk ESS | ESS/s | max R-hat | divergences | mean tree depth | peak memory GB |")
+    header = (
+        "| case | engine | iter | cold s | warm s | compile s (cold) | sampling s | "
+        "min bulk ESS | ESS/s | max R-hat | divergences | mean tree depth | peak memory GB |"
+    )
     lines = [header, "|" + " --- |" * 13]
     for r in results:
         lines.append(
@@ -183,21 +213,29 @@ def markdown(results: list[dict], extra: dict) -> str:
             f"{r['max_rhat']} | {r['divergences']} | {r.get('mean_tree_depth', '-')} | "
             f"{r['peak_memory_gb']} |"
         )
-    lines += ["", "stanli against PyStan, same case, same run:", "",
-              "| case | warm s (stanli / PyStan) | ESS/s ratio (stanli / PyStan) |",
-              "| --- | --- | --- |"]
+    lines += [
+        "",
+        "stanli against PyStan, same case, same run:",
+        "",
+        "| case | warm s (stanli / PyStan) | ESS/s ratio (stanli / PyStan) |",
+        "| --- | --- | --- |",
+    ]
     by_key = {(r["case"], r["engine"]): r for r in results}
     for case in dict.fromkeys(r["case"] for r in results):
         a, b = by_key.get((case, "stanli")), by_key.get((case, "pystan"))
         if a and b:
-            lines.append(f"| {case} | {a['warm_seconds']} / {b['warm_seconds']} | "
-                         f"{a['ess_per_second'] / max(b['ess_per_second'], 1e-9):.2f} |")
+            lines.append(
+                f"| {case} | {a['warm_seconds']} / {b['warm_seconds']} | "
+                f"{a['ess_per_second'] / max(b['ess_per_second'], 1e-9):.2f} |"
+            )
     lines.append("")
     lines.append(f"`mixfit --help`: {extra['help_seconds']} s (best of 5).")
     if extra.get("wide_read"):
         w = extra["wide_read"]
-        lines.append(f"Preparing a model on a {w['file_gb']} GB CSV (1M rows x 50 columns, 3 used): "
-                     f"{w['seconds']} s, peak memory {w['peak_memory_gb']} GB.")
+        lines.append(
+            f"Preparing a model on a {w['file_gb']} GB CSV (1M rows x 50 columns, 3 used): "
+            f"{w['seconds']} s, peak memory {w['peak_memory_gb']} GB."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -221,12 +259,22 @@ def main() -> None:
             print(f"{name} on {engine} ...", file=sys.stderr, flush=True)
             by_key[(name, engine)] = run_case(name, engine, not args.skip_cold, args.iter)
             print(json.dumps(by_key[(name, engine)]), file=sys.stderr, flush=True)
-    results = [by_key[key] for key in sorted(by_key, key=lambda k: (list(CASES).index(k[0]),
-                                                                    ["stanli", "pystan",
-                                                                     "cmdstan"].index(k[1])))]
-    extra = {"help_seconds": help_seconds(), "wide_read": wide_read(), "brms": BRMS,
-             "machine": {"cores": os.cpu_count(), "memory_gb": round(
-                 psutil.virtual_memory().total / 1e9, 1)}}
+    results = [
+        by_key[key]
+        for key in sorted(
+            by_key,
+            key=lambda k: (list(CASES).index(k[0]), ["stanli", "pystan", "cmdstan"].index(k[1])),
+        )
+    ]
+    extra = {
+        "help_seconds": help_seconds(),
+        "wide_read": wide_read(),
+        "brms": BRMS,
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        },
+    }
     saved.write_text(json.dumps({"cases": results, **extra}, indent=2) + "\n")
     (args.out / "results.md").write_text(markdown(results, extra))
     print(markdown(results, extra))

@@ -58,6 +58,11 @@ data {
   matrix[N, M_{{ block.id }}] Z_{{ block.id }};  // group-level predictors
   int<lower=0, upper=1> centred_{{ block.id }};  // 1: sample each level's coefficients (mixfit/centring.py)
   matrix[M_{{ block.id }}, P] F_{{ block.id }};  // population effects -> centre of each term's coefficients
+{% if nesting and block.intercept %}
+  // 0, or the block whose levels hold these levels: the centred intercepts are centred on its effects too
+  int<lower=0, upper={{ blocks | length }}> nest_{{ block.id }};
+  array[N_{{ block.id }}] int<lower=0> nest_level_{{ block.id }};  // each level's level in that block
+{% endif %}
 {% endfor %}
 {{ priors.declarations(slots) }}}
 transformed data {
@@ -115,6 +120,17 @@ transformed parameters {
 {% endif %}
     }
 {% endfor %}
+{% if nesting %}
+    // a centred block nested in another: its intercepts are centred on that block's effects too,
+    // which then reach the likelihood through them alone (mixfit/model/centring.py)
+{% for block in blocks if block.intercept %}
+{% for outer in blocks if outer.intercept and outer.id != block.id %}
+    if (nest_{{ block.id }} == {{ outer.id }}) {
+      r_{{ block.id }}[:, 1] -= r_{{ outer.id }}[nest_level_{{ block.id }}, 1];
+    }
+{% endfor %}
+{% endfor %}
+{% endif %}
   }
 {% endif %}
 }

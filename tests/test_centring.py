@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixfit.model.centring import centred_blocks, population_map
+from mixfit.model.centring import centred_blocks, nesting, population_map
 from mixfit.model.design import build_design
 from mixfit.model.families import choose_family
 from mixfit.model.formula import parse_formula
@@ -108,3 +108,55 @@ def test_nested_formula_outer_block_sees_its_inner_levels():
     d = design(frame.astype({"a": str, "b": str}), "count ~ 1 + (1 | a/b)")
     assert [blk.group for blk in d.blocks] == ["a", "a:b"]
     assert centred_blocks(d) == [False, True]
+
+
+def test_a_centred_block_nests_in_the_block_holding_its_levels():
+    d = design(instructors(14, 80, 0.08, 73_000), INSTEVAL, "gaussian")
+    # instructors (block 2) are centred on their department's effect (block 3) as well
+    assert nesting(d, centred_blocks(d)) == [0, 3, 0]
+    # students are crossed with both; a non-centred block keeps brms's form
+    assert nesting(d, [True, False, False]) == [0, 0, 0]
+
+
+def test_nesting_takes_the_nearest_outer_block_and_never_chains():
+    rng = np.random.default_rng(4)
+    a = np.repeat(np.arange(3), 600)
+    b = np.tile(np.repeat(np.arange(4), 150), 3)
+    c = np.tile(np.repeat(np.arange(3), 50), 12)
+    frame = pd.DataFrame({"count": rng.poisson(3, 1800), "a": a, "b": b, "c": c})
+    d = design(frame.astype({"a": str, "b": str, "c": str}), "count ~ 1 + (1 | a/b/c)")
+    assert [blk.group for blk in d.blocks] == ["a", "a:b", "a:b:c"]
+    # a:b:c nests in a:b (not a); a:b, its centre, keeps the intercept alone as its own centre
+    assert nesting(d, [True, True, True]) == [0, 0, 2]
+    assert nesting(d, [True, True, False]) == [0, 1, 0]
+
+
+def test_nested_centring_is_the_same_model(tmp_path):
+    """Instructors centred on the intercept plus their department's effect, against brms's form
+    (every block non-centred): the same posterior, sampled by stanli."""
+    import stanli
+
+    from mixfit.pipeline import prepare
+    from mixfit.spec import build_spec
+
+    path = tmp_path / "ratings.csv"
+    instructors(10, 8, 0.3, 3_000, seed=2).to_csv(path, index=False)
+    prepared = prepare(build_spec({}, {"data": path, "formula": INSTEVAL, "sampler": {"seed": 1}}))
+    assert prepared.data["centred_2"] == 1 and prepared.data["nest_2"] == 3
+    brms_form = {**prepared.data, "centred_2": 0, "nest_2": 0}
+    means, sds = [], []
+    for data in (prepared.data, brms_form):
+        fit = stanli.Model(stan_code=prepared.code, data=data).sample(
+            chains=4, seed=3, warmup=1000, samples=1000, refresh=0
+        )
+        names = list(fit.names)
+        kept = {"Intercept", "b", "sd_1", "sd_2", "sd_3", "sigma", "r_2", "r_3"}
+        wanted = [n for n in names if n.split("[")[0].split(".")[0] in kept]
+        draws = fit.draws()[:, :, [names.index(n) for n in wanted]].reshape(-1, len(wanted))
+        means.append(draws.mean(axis=0))
+        sds.append(draws.std(axis=0))
+    difference = np.abs(means[0] - means[1]) / sds[1]
+    assert np.median(difference) < 0.1 and difference.max() < 0.3, dict(zip(wanted, difference))
+    # a few hundred effective draws of the departments' skewed SD: its own SD is known to ~20%
+    spread = np.abs(sds[0] / sds[1] - 1)
+    assert np.median(spread) < 0.1 and spread.max() < 0.3, dict(zip(wanted, spread))

@@ -262,6 +262,7 @@ def ordinal_fit(run_mixfit, tmp_path_factory):
     return out
 
 
+@pytest.mark.pystan
 def test_ordinal_predictions_are_one_column_per_category(ordinal_fit):
     fit = load(ordinal_fit)
     rows = pd.DataFrame({"x": [-1.0, 2.0], "g": ["g01", "g02"]})

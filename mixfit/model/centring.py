@@ -21,6 +21,12 @@ estimate varies as the mean of its inner levels' estimates does, so its sampling
 spread of the inner estimates within a level over their number, whatever the rows. (Counting rows
 put 14 departments of 5,000 rows centred, with their instructors' effects free beside them; with a
 small department SD that posterior is a funnel NUTS could not cross: R-hat 3.)
+
+A centred block nested in another (instructors within departments) is centred on its outer level's
+effect as well: each instructor's intercept is then drawn around the intercept plus its department's
+effect, which reaches the likelihood only through its instructors. Centred on the intercept alone,
+moving a department's effect one way and its 80 instructors' the other leaves the likelihood as it
+is; that ridge, against a diagonal mass matrix, took NUTS trees of 256 steps on InstEval's shape.
 """
 
 from __future__ import annotations
@@ -55,6 +61,44 @@ def population_map(design: Design, centred: list[bool], intercept: bool) -> list
     return maps
 
 
+def nesting(design: Design, centred: list[bool]) -> list[int]:
+    """Per block: the id of the block whose levels hold its levels, on whose effect its centred
+    intercepts are centred too, or 0. Inner blocks choose first, each its nearest outer block (the
+    one with most levels); a block chosen as outer keeps its own centre, so the Stan program never
+    chains two such steps."""
+    nests = [0] * len(design.blocks)
+    if not can_nest(design):
+        return nests
+    taken: set[int] = set()
+    order = sorted(design.blocks, key=lambda b: -len(b.levels))
+    for inner, centre in sorted(zip(design.blocks, centred), key=lambda p: -len(p[0].levels)):
+        if not centre or inner.terms[0] != "Intercept" or inner.id in taken:
+            continue
+        outers = [o for o in order if o.terms[0] == "Intercept" and _holds(o, inner)]
+        if outers:
+            nests[design.blocks.index(inner)] = outers[0].id
+            taken.add(outers[0].id)
+    return nests
+
+
+def can_nest(design: Design) -> bool:
+    """Is there room in the program for nesting: two blocks with intercepts?"""
+    return sum(block.terms[0] == "Intercept" for block in design.blocks) > 1
+
+
+def nest_levels(design: Design, inner: GroupBlock, nest: int) -> np.ndarray:
+    """Each level of ``inner``: its level (from 1) in block ``nest``, or 0s where it nests in none."""
+    if not nest:
+        return np.zeros(len(inner.levels), dtype=int)
+    return outer_levels(inner, next(b for b in design.blocks if b.id == nest))
+
+
+def outer_levels(inner: GroupBlock, outer: GroupBlock) -> np.ndarray:
+    """Each level of ``inner``: its level of ``outer`` (from 1)."""
+    first_row = np.unique(inner.J - 1, return_index=True)[1]
+    return outer.J[first_row]
+
+
 def _data_rich(design: Design, block: GroupBlock) -> bool:
     estimate = _ESTIMATES.get((design.family.family.name, design.family.link))
     if estimate is None or block.terms[0] != "Intercept":
@@ -74,22 +118,22 @@ def _levels(block: GroupBlock) -> tuple[np.ndarray, np.ndarray]:
 
 def _nested_in(design: Design, outer: GroupBlock) -> list[GroupBlock]:
     """The blocks whose levels each lie within one level of ``outer``, and are more of them."""
-    nested = []
-    for inner in design.blocks:
-        if len(inner.levels) <= len(outer.levels):
-            continue
-        pairs = np.unique(np.column_stack([inner.J, outer.J]), axis=0)
-        if len(pairs) == len(np.unique(inner.J)):  # one outer level per inner level
-            nested.append(inner)
-    return nested
+    return [inner for inner in design.blocks if _holds(outer, inner)]
+
+
+def _holds(outer: GroupBlock, inner: GroupBlock) -> bool:
+    """Does each level of ``inner`` lie within one level of ``outer``, which has fewer levels?"""
+    if len(inner.levels) <= len(outer.levels):
+        return False
+    pairs = np.unique(np.column_stack([inner.J, outer.J]), axis=0)
+    return len(pairs) == len(np.unique(inner.J))  # one outer level per inner level
 
 
 def _through(inner: GroupBlock, outer: GroupBlock, estimate, design: Design) -> float:
     """The typical sampling variance of an outer level's estimate taken as the mean of its inner
     levels' estimates: their pooled variance within outer levels over how many each holds."""
     values, _ = estimate(design, *_levels(inner))
-    first_row = np.unique(inner.J - 1, return_index=True)[1]
-    outer_of = outer.J[first_row] - 1  # each inner level's outer level
+    outer_of = outer_levels(inner, outer) - 1
     count = np.bincount(outer_of, minlength=len(outer.levels))
     totals = np.bincount(outer_of, weights=values, minlength=len(outer.levels))
     means = totals / np.maximum(count, 1)

@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 
 from mixfit.errors import InputError
-from mixfit.model.centring import centred_blocks, population_map
+from mixfit.model.centring import (
+    can_nest,
+    centred_blocks,
+    nest_levels,
+    nesting,
+    population_map,
+)
 from mixfit.model.design import Design
 from mixfit.model.families import FAMILIES, INVERSE_LINKS
 from mixfit.model.priors import (
@@ -36,6 +42,7 @@ class Model:
     prior_only: bool = False  # sample from the priors alone: the likelihood is left out
     specs: tuple[PriorSpec, ...] = ()  # the user's priors, as given
     centred: tuple[bool, ...] = ()  # per group-level block: sampled centred (mixfit/centring.py)
+    nests: tuple[int, ...] = ()  # per block: the block its centred intercepts nest in, or 0
     threads: int = 1  # within-chain threads: above 1, the likelihood goes through reduce_sum
     # log_lik and y_rep computed from the draws in Python, not in Stan (stanli lacks some _rng)
     python_predictions: bool = False
@@ -93,6 +100,7 @@ def build_model(
         prior_only=prior_only,
         specs=tuple(priors),
         centred=tuple(centred),
+        nests=tuple(nesting(design, centred)),
         threads=threads,
     )
     if prior_only:
@@ -182,6 +190,7 @@ def stan_code(model: Model) -> str:
             {"id": b.id, "cor": b.has_cor, "intercept": b.terms[0] == "Intercept"}
             for b in design.blocks
         ],
+        "nesting": can_nest(design),
         "slots": [
             {
                 "name": s.name,
@@ -236,6 +245,11 @@ def stan_data(model: Model) -> dict:
         for block, centred, F in zip(design.blocks, model.centred, centres):
             data[f"centred_{block.id}"] = int(centred)
             data[f"F_{block.id}"] = F
+        if can_nest(design):
+            for block, nest in zip(design.blocks, model.nests):
+                if block.terms[0] == "Intercept":
+                    data[f"nest_{block.id}"] = nest
+                    data[f"nest_level_{block.id}"] = nest_levels(design, block, nest)
     for slot in model.slots:
         for name in slot.families():
             hp = f"prior_{slot.name}_{name}"

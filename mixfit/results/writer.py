@@ -67,7 +67,12 @@ def _parameterisation(model: Model) -> list[dict]:
     if model.marginal:
         forms = ["integrated out"] * len(blocks)
     else:
-        forms = ["centred" if centred else "non-centred" for centred in model.centred]
+        groups = {b.id: b.group for b in blocks}
+        nests = model.nests or (0,) * len(blocks)
+        forms = [
+            ("centred" + (f" within {groups[nest]}" if nest else "")) if centred else "non-centred"
+            for centred, nest in zip(model.centred, nests)
+        ]
     return [{"group": b.group, "terms": b.terms, "sampled": f} for b, f in zip(blocks, forms)]
 
 
