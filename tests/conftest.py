@@ -75,6 +75,20 @@ def run_mixfit(cache_dir):
     return run
 
 
+def mixfit(*args, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m mixfit ARGS`` in ``cwd``, with a cache of its own there (tests of what a
+    fresh folder sees: chain shards, k-fold, threads)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mixfit", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "cache")},
+    )
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 

@@ -298,7 +298,10 @@ CASES.update({
     "-o below a file": (fit(GOOD, "-o", "data.csv/out"), "is a file"),
     "-o a folder holding the data": (fit(GOOD, "-o", "mine", "--force", data="mine/data.csv"),
                                      "holds the data file"),
-    "-o a loop of symbolic links": (fit(GOOD, "-o", "loop_a"), "can't be used: Symlink loop"),
+    "-o a loop of symbolic links": (
+        fit(GOOD, "-o", "loop_a"),
+        "can't be used: a loop of symbolic links",
+    ),
     "-o a name too long": (fit(GOOD, "-o", "n" * 250), "too long a name for this file system"),
     "-o below a name too long": (fit(GOOD, "-o", "n" * 300 + "/out"), "File name too long"),
     "a data path too long": (fit(GOOD, data="d" * 300 + ".csv"), "File name too long"),

@@ -4,15 +4,12 @@ are named, with exit 2 and OUTDIR untouched."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import arviz as az
 import numpy as np
 import pytest
-from conftest import SAMPLE_DATA
+from conftest import SAMPLE_DATA, mixfit
 
 SPEC = {
     "data": str(SAMPLE_DATA / "sleepstudy.csv"),
@@ -20,18 +17,6 @@ SPEC = {
     "backend": "stanli",
     "sampler": {"chains": 3, "iter": 300, "seed": 9},
 }
-
-
-def mixfit(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "mixfit", *map(str, args)],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-        env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "cache")},
-    )
 
 
 @pytest.fixture(scope="module")

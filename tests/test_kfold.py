@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE_DATA
+from conftest import SAMPLE_DATA, mixfit
 
 from mixfit.errors import InputError
 from mixfit.hpc.kfold import assign_folds, estimates
@@ -51,18 +48,6 @@ def test_estimates_are_the_loo_package_s():
     se = np.sqrt(4 * np.var(elpd_i, ddof=1))
     assert table.loc["elpd_kfold"].tolist() == pytest.approx([-10.0, se])
     assert table.loc["kfoldic"].tolist() == pytest.approx([20.0, 2 * se])
-
-
-def mixfit(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "mixfit", *map(str, args)],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "c")},
-    )
 
 
 @needs_log_lik

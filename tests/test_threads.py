@@ -4,14 +4,10 @@ has no threaded form is refused with exit 2."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE_DATA
+from conftest import SAMPLE_DATA, mixfit
 
 from mixfit.errors import InputError
 from mixfit.pipeline import prepare
@@ -90,18 +86,6 @@ def test_a_family_without_a_threaded_form_is_refused():
             "zero_inflated_poisson",
             threads=2,
         )
-
-
-def mixfit(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "mixfit", *map(str, args)],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "c")},
-    )
 
 
 def test_two_threads_sample_the_same_posterior(tmp_path):

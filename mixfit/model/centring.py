@@ -26,7 +26,8 @@ A centred block nested in another (instructors within departments) is centred on
 effect as well: each instructor's intercept is then drawn around the intercept plus its department's
 effect, which reaches the likelihood only through its instructors. Centred on the intercept alone,
 moving a department's effect one way and its 80 instructors' the other leaves the likelihood as it
-is; that ridge, against a diagonal mass matrix, took NUTS trees of 256 steps on InstEval's shape.
+is; against a diagonal mass matrix that ridge cost NUTS 511 leapfrog steps per draw on InstEval's
+shape (73,000 rows), and 31 centred within the departments.
 """
 
 from __future__ import annotations

@@ -65,10 +65,21 @@ def check_outdir(
         )
     shown = f"output folder {str(outdir)!r}"
     try:
+        _stat_if_there(Path(outdir))  # Python 3.13's resolve() no longer notices a loop
         _check_outdir(Path(outdir), shown, force, inputs or {})
     except (OSError, RuntimeError) as exc:  # a name too long, a loop of symbolic links
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            reason = "a loop of symbolic links"
+        else:
+            reason = exc.strerror or str(exc)
         raise InputError(f"{shown} can't be used: {reason}") from None
+
+
+def _stat_if_there(path: Path) -> None:
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):  # a new folder; below a file: checked next
+        pass
 
 
 def _check_outdir(outdir: Path, shown: str, force: bool, inputs: Mapping[str, Path]) -> None:
