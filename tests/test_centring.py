@@ -1,5 +1,7 @@
 """Which group-level blocks are sampled centred, and the population effects each is centred on."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -160,3 +162,18 @@ def test_nested_centring_is_the_same_model(tmp_path):
     # a few hundred effective draws of the departments' skewed SD: its own SD is known to ~20%
     spread = np.abs(sds[0] / sds[1] - 1)
     assert np.median(spread) < 0.1 and spread.max() < 0.3, dict(zip(wanted, spread))
+
+
+def test_run_json_says_how_each_block_was_sampled(run_mixfit, tmp_path):
+    path = tmp_path / "ratings.csv"
+    instructors(10, 8, 0.3, 3_000, seed=2).to_csv(path, index=False)
+    out = tmp_path / "out"
+    args = ["--chains", "1", "--iter", "200", "--seed", "1", "--no-plots", "--quiet"]
+    done = run_mixfit("fit", path, "-f", INSTEVAL, "-o", out, *args)
+    assert done.returncode == 0, done.stderr
+    run = json.loads((out / "run.json").read_text())
+    assert [(b["group"], b["sampled"]) for b in run["group_effects"]] == [
+        ("s", "non-centred"),
+        ("d", "centred within dept"),
+        ("dept", "non-centred"),
+    ]

@@ -68,10 +68,9 @@ def _parameterisation(model: Model) -> list[dict]:
         forms = ["integrated out"] * len(blocks)
     else:
         groups = {b.id: b.group for b in blocks}
-        nests = model.nests or (0,) * len(blocks)
         forms = [
             ("centred" + (f" within {groups[nest]}" if nest else "")) if centred else "non-centred"
-            for centred, nest in zip(model.centred, nests)
+            for centred, nest in zip(model.centred, model.nests)
         ]
     return [{"group": b.group, "terms": b.terms, "sampled": f} for b, f in zip(blocks, forms)]
 
