@@ -146,6 +146,12 @@ def read_fit(outdir: Path) -> dict:
         "divergences": diagnostics["run"]["divergent_transitions"],
         "mean_tree_depth": round(float(tree_depth.mean()), 2),
         "checks_ok": diagnostics["ok"],
+        # posterior means of the SDs, to set beside the simulation's truth (data/truth.json)
+        "sd": {
+            f"{row.group} {row.param}": round(float(row.Estimate), 4)
+            for row in varcorr.itertuples()
+            if row.param.startswith("sd(") or row.param == "sigma"
+        },
     }
 
 
@@ -154,10 +160,12 @@ def run_case(name: str, engine: str, cold: bool, iterations: int | None) -> dict
     with tempfile.TemporaryDirectory(prefix="mixfit-bench-") as scratch:
         scratch = Path(scratch)
         env = {**os.environ, "MIXFIT_CACHE_DIR": str(scratch / "cache")}
-        if not cold:  # warm only: a shared cache, built by a short run if need be
+        if not cold:  # warm only: a shared cache, built by an earlier run if need be
             env["MIXFIT_CACHE_DIR"] = str(HERE / ".cache")
-            prime = fit_command(name, engine, scratch / "prime", 20) + ["--chains", "1"]
-            measure(prime, env)
+            # the same run: how many draws there are decides whether log_lik and y_rep are in the
+            # program; stanli builds nothing, so it needs no run before
+            if engine != "stanli":
+                measure(fit_command(name, engine, scratch / "prime", iterations), env)
         else:
             seconds, peak, done = measure(
                 fit_command(name, engine, scratch / "cold", iterations), env
