@@ -48,16 +48,18 @@ class ClassicalReport:
         return classical_text(self.fit, self.design, self.data, self.prob)
 
     def write(self, stage: Path) -> None:
+        from mixfit.results.writer import write_table  # the writer imports this module
+
         folder = stage / "classical"
         folder.mkdir()
         if self.fit.ok:
-            with_intervals(self.fit.fixef, self.prob).to_csv(folder / "fixef.csv", index=False)
-            with_intervals(self.fit.varcorr, self.prob).to_csv(folder / "varcorr.csv", index=False)
+            write_table(with_intervals(self.fit.fixef, self.prob), folder / "fixef.csv")
+            write_table(with_intervals(self.fit.varcorr, self.prob), folder / "varcorr.csv")
         verdict = json.dumps(self.fit.verdict.as_dict(), indent=2, allow_nan=False)
         (folder / "verdict.json").write_text(verdict + "\n")
         (folder / "summary.txt").write_text(self.text)
         if self.comparison is not None:
-            self.comparison.to_csv(stage / "comparison.csv", index=False)
+            write_table(self.comparison, stage / "comparison.csv")
 
     def html(self, model, posterior, stage: Path):
         """report.html's section: the verdict, the comparison table and the plots."""
