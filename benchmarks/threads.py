@@ -13,41 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-from run import CASES, HERE, measure, read_fit
+from run import HERE, fit_command, measure, read_fit
 
 CASE = "poisson_slope_50k"
 
 
 def run_threads(threads: int, backend: str, scratch: Path) -> dict:
-    data, formula, family = CASES[CASE]
     outdir = scratch / f"threads-{threads}"
-    command = [
-        sys.executable,
-        "-m",
-        "mixfit",
-        "fit",
-        str(data),
-        "-f",
-        formula,
-        "--family",
-        family,
-        "-o",
-        str(outdir),
-        "--seed",
-        "1",
-        "--chains",
-        "1",
-        "--threads-per-chain",
-        str(threads),
-        "--backend",
-        backend,
-        "--no-plots",
-        "--quiet",
-    ]
+    command = fit_command(CASE, backend, outdir, None)
+    command += ["--chains", "1", "--threads-per-chain", str(threads)]
     seconds, peak, done = measure(command, {**os.environ, "MIXFIT_CACHE_DIR": str(HERE / ".cache")})
     if done.returncode:
         raise SystemExit(f"{threads} threads failed: {done.stderr}")

@@ -61,23 +61,17 @@ def run_mixfit(cache_dir):
     def run(
         *args: str, timeout: float = 900, env: dict | None = None
     ) -> subprocess.CompletedProcess:
-        env = {**os.environ, "MIXFIT_CACHE_DIR": str(cache_dir), **(env or {})}
-        return subprocess.run(
-            [sys.executable, "-m", "mixfit", *map(str, args)],
-            check=False,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout,
-            cwd=ROOT,
-        )
+        return mixfit(*args, cwd=ROOT, timeout=timeout, cache=cache_dir, env=env)
 
     return run
 
 
-def mixfit(*args, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``python -m mixfit ARGS`` in ``cwd``, with a cache of its own there (tests of what a
-    fresh folder sees: chain shards, k-fold, threads)."""
+def mixfit(
+    *args, cwd: Path, timeout: float = 600, cache: Path | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m mixfit ARGS`` in ``cwd`` with ``cache`` (by default a cache of its own in
+    ``cwd``: tests of what a fresh folder sees, such as chain shards, k-fold, threads)."""
+    cache = cache or cwd / "cache"
     return subprocess.run(
         [sys.executable, "-m", "mixfit", *map(str, args)],
         check=False,
@@ -85,7 +79,7 @@ def mixfit(*args, cwd: Path, timeout: float = 600) -> subprocess.CompletedProces
         text=True,
         cwd=cwd,
         timeout=timeout,
-        env={**os.environ, "MIXFIT_CACHE_DIR": str(cwd / "cache")},
+        env={**os.environ, "MIXFIT_CACHE_DIR": str(cache), **(env or {})},
     )
 
 
