@@ -97,9 +97,12 @@ class PriorSpec:
     cls: str
     coef: str = ""
     group: str = ""
+    dpar: str = ""  # a distributional parameter's predictor (sigma, zi, ...); "" is mu's
 
     def describe(self) -> str:
         target = " : ".join(x for x in (self.cls, self.coef, self.group) if x)
+        if self.dpar:
+            target += f" (dpar {self.dpar})"
         return f"{self.prior} : {target}"
 
 
