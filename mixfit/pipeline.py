@@ -23,7 +23,7 @@ from mixfit.model.design import (
     predictor_columns,
 )
 from mixfit.model.families import choose_family
-from mixfit.model.formula import parse_formula
+from mixfit.model.formulas import check_dpars, parse_formulas
 from mixfit.model.identifiability import check_identified, warn_wide_terms
 from mixfit.model.priors import parse_prior_spec
 from mixfit.model.program import Model, build_model, stan_code, stan_data
@@ -67,7 +67,8 @@ class FitResult:
 def prepare(spec: RunSpec) -> Prepared:
     """Everything up to the Stan program and its data; nothing is compiled."""
     family = choose_family(spec.family, spec.levels)
-    formula = parse_formula(spec.formula)
+    formula = parse_formulas(spec.formula)
+    check_dpars(formula, family.family.name, [p.name for p in family.family.params])
     priors = [parse_prior_spec(p) for p in spec.priors]
     check_factor_flags(formula, spec.factors)
     table = read_table(

@@ -121,7 +121,7 @@ def available_cores() -> int:
 @dataclass(frozen=True)
 class RunSpec:
     data: Path
-    formula: str
+    formula: tuple[str, ...]  # the mean's formula, then one per family parameter with a formula
     family: str | dict = "gaussian"
     factors: tuple[str, ...] = ()
     priors: tuple = ()  # strings ("normal(0, 5) : b") or mappings, read by mixfit.model.priors
@@ -265,8 +265,12 @@ def load_spec_file(path: Path) -> dict:
             if "\x00" in raw[key]:
                 raise InputError(f"spec {str(path)!r}: {key} holds a NUL character")
             values[key] = path.parent / raw[key]
-    if "formula" in raw:
-        values["formula"] = _typed(raw["formula"], str, "formula")
+    if "formula" in raw:  # one formula, or a list: the mean's, then each family parameter's
+        formulas = _typed(raw["formula"], (str, list), "formula")
+        formulas = [formulas] if isinstance(formulas, str) else formulas
+        if not formulas:
+            raise InputError(f"spec {str(path)!r}: formula is an empty list")
+        values["formula"] = tuple(_typed(f, str, "formula") for f in formulas)
     if "family" in raw:
         values["family"] = _typed(raw["family"], (str, dict), "family")
     if "backend" in raw:

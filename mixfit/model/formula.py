@@ -35,6 +35,9 @@ class GroupTerm:
     lhs: str
     factors: tuple[str, ...]  # ("a", "b") for a:b; a/b is expanded into two GroupTerms
     correlated: bool
+    # brms's ID, as in (1 | p | g): terms of one grouping factor that share an ID, in any of the
+    # model's formulas, are one block with one correlation matrix
+    id: str | None = None
 
     @property
     def group(self) -> str:
@@ -317,10 +320,20 @@ def _split_group_terms(rhs: list, text: str) -> tuple[list, list[GroupTerm]]:
 
 
 def _group_terms(inner: list, text: str) -> list[GroupTerm]:
-    pipe = _top_level(inner, "PIPE")[0]
+    pipes = _top_level(inner, "PIPE")
+    pipe = pipes[0]
     double = pipe + 1 < len(inner) and inner[pipe + 1].kind == "PIPE"
     lhs, rhs = inner[:pipe], inner[pipe + (2 if double else 1) :]
     chunk = f"({_join(inner)})"
+    term_id = None
+    if not double and len(pipes) > 1:  # (terms | ID | g)
+        between = inner[pipe + 1 : pipes[1]]
+        if len(between) != 1 or between[0].kind != "IDENTIFIER" or len(pipes) > 2:
+            raise InputError(
+                f"formula {shown(text)}: in {chunk} an ID between two '|' is one name, as in "
+                "(1 | p | g)"
+            )
+        term_id, rhs = between[0].lexeme, inner[pipes[1] + 1 :]
     if not lhs:
         raise InputError(f"formula {shown(text)}: group-level term {chunk} has nothing before '|'")
     if not rhs:
@@ -343,9 +356,10 @@ def _group_terms(inner: list, text: str) -> list[GroupTerm]:
     lhs_text = _join(lhs)
     if separators == {"SLASH"}:  # (1 | a/b) means (1 | a) + (1 | a:b)
         return [
-            GroupTerm(lhs_text, tuple(factors[: k + 1]), correlated) for k in range(len(factors))
+            GroupTerm(lhs_text, tuple(factors[: k + 1]), correlated, term_id)
+            for k in range(len(factors))
         ]
-    return [GroupTerm(lhs_text, tuple(factors), correlated)]
+    return [GroupTerm(lhs_text, tuple(factors), correlated, term_id)]
 
 
 def _closing(tokens: list, start: int) -> int:
