@@ -43,6 +43,11 @@ EFFECTS_FORMATS = {".png", ".pdf", ".svg", ".csv"}
     "linpred: the linear predictor.",
 )
 @click.option("--re-formula", help="NA: population-level effects only (default: every group term).")
+@click.option(
+    "--dpar",
+    help="A family parameter with a formula (sigma, zi, ...): its draws per row instead of the "
+    "response's (brms's posterior_epred(dpar = ...)).",
+)
 @click.option("--allow-new-levels", is_flag=True, help="Predict for levels the fit did not see.")
 @click.option(
     "--sample-new-levels",
@@ -67,6 +72,7 @@ def predict(
     output: Path | None,
     kind: str,
     re_formula: str | None,
+    dpar: str | None,
     allow_new_levels: bool,
     sample_new_levels: str,
     prob: float,
@@ -104,6 +110,7 @@ def predict(
             prob=prob,
             seed=seed,
             draws_file=paths[-1] if draws_file else None,
+            dpar=dpar,
         )
         shown = pd.concat([rows.read_csv(newdata, as_text=True), _rounded(table)], axis=1)
         if output:

@@ -85,6 +85,8 @@ class GroupBlock:
     correlated: bool
     dpars: tuple[str, ...] = ()  # the predictor each term feeds; empty: all mu's
     label: str | None = None  # brms's ID, as written
+    # the formula terms it is made of, in column order: (predictor, term, its number of columns)
+    members: tuple[tuple[str, GroupTerm, int], ...] = ()
 
     @property
     def has_cor(self) -> bool:
@@ -311,6 +313,7 @@ def _blocks(formulas: ModelFormula, frame: pd.DataFrame) -> list[GroupBlock]:
                 terms=[prefix + t for t in block.terms],
                 dpars=(dpar,) * len(block.terms),
                 label=term.id,
+                members=((dpar, term, len(block.terms)),),
             )
             parts.setdefault(key, []).append((dpar, term, block))
     blocks = []
@@ -335,6 +338,7 @@ def _blocks(formulas: ModelFormula, frame: pd.DataFrame) -> list[GroupBlock]:
                 terms=[t for _, _, b in members for t in b.terms],
                 dpars=tuple(d for _, _, b in members for d in b.dpars),
                 Z=np.column_stack([b.Z for _, _, b in members]),
+                members=tuple(m for _, _, b in members for m in b.members),
             )
         )
     return blocks
