@@ -183,9 +183,10 @@ def finish(prepared: Prepared, sampled: Sampled, classical: Deferred | None = No
     model = prepared.model
     if classical is None and prepared.spec.classical:
         classical = Deferred(model.design, prepared.spec.classical)
-    # every program declares b, empty in an intercept-only model; stanli's draws omit empty ones
+    # every predictor has its b, empty in an intercept-only one; stanli's draws omit empty ones
     chains, kept = np.shape(draws.sample_stats["lp"])[:2]
-    draws.posterior.setdefault("b", np.empty((chains, kept, 0)))
+    for predictor in model.design.predictors.values():
+        draws.posterior.setdefault(f"b{predictor.suffix}", np.empty((chains, kept, 0)))
     if model.marginal:
         from mixfit.results.marginal_draws import complete
 

@@ -204,6 +204,7 @@ def hypothesis(
 @OUTDIR
 @click.option("--effect", required=True, help="A population-level predictor; 'a:b' draws a by b.")
 @click.option("--by", help="A second predictor: a line (or set of points) per value of it.")
+@click.option("--dpar", help="A family parameter with a formula (sigma, zi, ...): its effect.")
 @click.option(
     "-o",
     "--output",
@@ -215,11 +216,18 @@ def hypothesis(
 @DEBUG_OPTION
 @errors_to_exit_codes
 def effects(
-    outdir: Path, effect: str, by: str | None, output: Path, prob: float, debug: bool
+    outdir: Path,
+    effect: str,
+    by: str | None,
+    dpar: str | None,
+    output: Path,
+    prob: float,
+    debug: bool,
 ) -> None:
     """Draw the conditional effect of a predictor (brms's conditional_effects)."""
     from mixfit.analysis.effects import check_effect, conditional_effects
     from mixfit.analysis.files import replacing
+    from mixfit.analysis.predict import FamilyLink
     from mixfit.analysis.saved_fit import load
 
     if ":" in effect and by is None and effect not in _predictors(outdir):
@@ -229,16 +237,17 @@ def effects(
             f"-o {str(output)!r}: give a file ending in {', '.join(sorted(EFFECTS_FORMATS))}"
         )
     fit = load(outdir)
-    check_effect(fit.design, effect, by)
+    FamilyLink.of(fit.design, dpar)  # a parameter without a formula: one line, before anything
+    check_effect(fit.design, effect, by, dpar)
     with replacing(output) as (path,):
         if output.suffix.lower() == ".csv":
-            conditional_effects(fit.design, fit.posterior, effect, by, prob).to_csv(
+            conditional_effects(fit.design, fit.posterior, effect, by, prob, dpar).to_csv(
                 path, index=False
             )
         else:
             from mixfit.results.effects_plots import effects_figure
 
-            figure = effects_figure(fit.design, fit.posterior, effect, by, prob)
+            figure = effects_figure(fit.design, fit.posterior, effect, by, prob, dpar)
             figure.savefig(path, format=output.suffix.lower()[1:])
 
 

@@ -4,8 +4,13 @@
 {%- endmacro %}
 {% macro transformed_data() %}{% endmacro %}
 {% macro parameters() %}{% endmacro %}
+{#- Stan's GLM function takes one shape: a shape with a formula goes through the plain density #}
 {% macro likelihood() %}
+{% if "shape" in vectors %}
+    target += neg_binomial_2_log_lpmf(Y | mu + Xc * b, shape);
+{% else %}
     target += neg_binomial_2_log_glm_lpmf(Y | Xc, mu, b, shape);
+{% endif %}
 {%- endmacro %}
 {% macro y_rep_type() %}array[N] int{% endmacro %}
 {% macro predictions() %}
@@ -18,4 +23,7 @@
     without a formula are added to them), and
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data array[] int Y{% endmacro %}
-{% macro partial_log_lik() %}neg_binomial_2_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b, shape){% endmacro %}
+{% macro partial_log_lik() %}
+{%- if "shape" in vectors %}neg_binomial_2_log_lpmf(Y[start:end] | mu + Xc[start:end] * b, shape)
+{%- else %}neg_binomial_2_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b, shape){% endif %}
+{%- endmacro %}
