@@ -26,7 +26,8 @@ from mixfit.model.families import choose_family
 from mixfit.model.formulas import check_dpars, parse_formulas
 from mixfit.model.identifiability import check_identified, warn_wide_terms
 from mixfit.model.priors import parse_prior_spec
-from mixfit.model.program import Model, build_model, stan_code, stan_data
+from mixfit.model.program import Model, build_model, stan_data
+from mixfit.model.stancode import stan_code
 from mixfit.spec import RunSpec
 
 # log_lik and y_rep each hold rows x draws numbers: past this many, they are not generated

@@ -134,6 +134,10 @@ class RunSpec:
     classical: str | None = None  # "REML" or "ML": also fit the model as lme4 does
     force: bool = False  # write into an OUTDIR that is not a results folder (keeping its files)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.formula, str):  # one formula, as before distributional formulas
+            object.__setattr__(self, "formula", (self.formula,))
+
 
 # A spec is a few lines; these bound what a hostile one can make mixfit read or build.
 SPEC_BYTES = 1 << 20
@@ -266,8 +270,12 @@ def load_spec_file(path: Path) -> dict:
                 raise InputError(f"spec {str(path)!r}: {key} holds a NUL character")
             values[key] = path.parent / raw[key]
     if "formula" in raw:  # one formula, or a list: the mean's, then each family parameter's
-        formulas = _typed(raw["formula"], (str, list), "formula")
+        formulas = raw["formula"]
         formulas = [formulas] if isinstance(formulas, str) else formulas
+        if not isinstance(formulas, list):
+            raise InputError(
+                f"spec key 'formula' must be text, or a list of texts (got {formulas!r})"
+            )
         if not formulas:
             raise InputError(f"spec {str(path)!r}: formula is an empty list")
         values["formula"] = tuple(_typed(f, str, "formula") for f in formulas)

@@ -190,7 +190,9 @@ def draws_of(
     """Rows x draws (x categories for an ordinal epred) of one kind of prediction."""
     if model.dpar != "mu":  # brms's posterior_epred(dpar = ...): the parameter itself
         eta = linear_predictor(posterior, rows, chunk, effects, model.dpar)
-        return eta if kind == "linpred" else INVERSE_LINKS[posterior.predictors[model.dpar].link](eta)
+        return (
+            eta if kind == "linpred" else INVERSE_LINKS[posterior.predictors[model.dpar].link](eta)
+        )
     eta = linear_predictor(posterior, rows, chunk, effects)
     if kind == "linpred":
         return eta

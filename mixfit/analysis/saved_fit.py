@@ -30,7 +30,9 @@ class GroupDraws:
     dpars: tuple[str, ...] = ()  # the predictor each term feeds (empty: all mu's)
 
     def columns(self, dpar: str) -> list[int]:
-        return [k for k in range(self.r.shape[2]) if (self.dpars[k] if self.dpars else "mu") == dpar]
+        return [
+            k for k in range(self.r.shape[2]) if (self.dpars[k] if self.dpars else "mu") == dpar
+        ]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ class FamilyParam:
 
 
 SIGMA = FamilyParam("sigma", 0.0, None, "scale", "residual standard deviation")
-SHAPE = FamilyParam("shape", 0.0, None, "gamma(0.01, 0.01)", "shape: the variance is mu + mu^2 / shape")
+SHAPE = FamilyParam(
+    "shape", 0.0, None, "gamma(0.01, 0.01)", "shape: the variance is mu + mu^2 / shape"
+)
 ZI = FamilyParam("zi", 0.0, 1.0, "beta(1, 1)", "zero-inflation probability", link="logit")
 
 

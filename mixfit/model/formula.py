@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from formulae.scanner import ScanError, Scanner
 
 from mixfit.errors import InputError
+from mixfit.model.special_terms import SpecialTerm, take_specials
 
 # Calls a formula may contain; formulae would otherwise evaluate any Python callable it can reach.
 ALLOWED_CALLS = frozenset(
@@ -51,6 +52,7 @@ class ParsedFormula:
     trials: str | None  # a column name or an integer literal, for binomial
     fixed: str  # a formulae right-hand side
     groups: tuple[GroupTerm, ...]
+    specials: tuple[SpecialTerm, ...] = ()  # s(), gp(), mo(), ar(), ...: term kinds of their own
 
 
 def shown(text: str) -> str:
@@ -63,7 +65,7 @@ def shown(text: str) -> str:
 
 
 def parse_formula(text: str) -> ParsedFormula:
-    tokens = _scan(text)
+    tokens, specials = _without_specials(_scan(text), text)
     _refuse_unsafe(tokens, text)
     tildes = [i for i, t in enumerate(tokens) if t.kind == "TILDE"]
     if len(tildes) != 1:
@@ -85,7 +87,26 @@ def parse_formula(text: str) -> ParsedFormula:
     _check_terms(rhs, text)
     fixed_tokens, groups = _split_group_terms(rhs, text)
     fixed = _join(fixed_tokens) or "1"
-    return ParsedFormula(text, response, trials, fixed, tuple(groups))
+    return ParsedFormula(text, response, trials, fixed, tuple(groups), tuple(specials))
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    lexeme: str
+
+
+def _without_specials(tokens: list, text: str) -> tuple[list, list[SpecialTerm]]:
+    """The formula's tokens with its special terms taken out of the right-hand side (an intercept
+    in their place where nothing else is left: ``y ~ s(x)`` has one, as in brms)."""
+    tilde = next((i for i, t in enumerate(tokens) if t.kind == "TILDE"), None)
+    if tilde is None:
+        return tokens, []
+    rhs, end = tokens[tilde + 1 : -1], tokens[-1:]
+    kept, specials = take_specials(rhs, text)
+    if specials and not kept:
+        kept = [_Token("NUMBER", "1")]
+    return tokens[: tilde + 1] + kept + end, specials
 
 
 def _scan(text: str) -> list:

@@ -185,15 +185,19 @@ def default_scales(y: np.ndarray, link: str) -> tuple[float, float]:
 Defaults = dict[tuple[str, str], Prior]
 
 
-def normalise(specs: list[PriorSpec], slots: list[Slot]) -> list[PriorSpec]:
+def normalise(
+    specs: list[PriorSpec], slots: list[Slot], params: tuple[str, ...] = ()
+) -> list[PriorSpec]:
     """The user's priors with their dpar made explicit: the flag forms ``b_sigma`` and
     ``Intercept_sigma`` (brms's Stan names) are class b and Intercept of dpar sigma, and a group
-    term named with its prefix (``sd : Subject : sigma_Intercept``) is sigma's."""
+    term named with its prefix (``sd : Subject : sigma_Intercept``) is sigma's. ``params``: the
+    family's parameters, which a prior may name as a dpar though it has no formula (refused
+    then, saying so)."""
     dpars = {s.dpar_of(i) for s in slots for i in range(len(s.labels))} - {"mu"}
     out = []
     for spec in specs:
         cls, _, dpar = spec.cls.partition("_")
-        if not spec.dpar and cls in {"b", "Intercept", "sd", "cor"} and dpar in dpars:
+        if not spec.dpar and cls in {"b", "Intercept", "sd", "cor"} and dpar in dpars | set(params):
             spec = replace(spec, cls=cls, dpar=dpar)
         prefix = spec.coef.split("_", 1)[0]
         if not spec.dpar and spec.cls == "sd" and prefix in dpars:
@@ -316,7 +320,7 @@ def _check_targets(slots: list[Slot], specs: list[PriorSpec]) -> None:
             have = f"dpars with a formula: {', '.join(dpars)}" if dpars else "no dpar has a formula"
             raise InputError(
                 f"prior '{spec.describe()}': class {spec.cls} has no elements for dpar "
-                f"{dpar!r} ({have}; a parameter gets a formula as -f \"{dpar} ~ x\")"
+                f'{dpar!r} ({have}; a parameter gets a formula as -f "{dpar} ~ x")'
             )
         groups = sorted({g for _, g in labels if g})
         if spec.group and spec.group not in groups:

@@ -24,7 +24,6 @@ from mixfit.model.priors import (
     prior_rows,
     resolve,
 )
-from mixfit.model.stancode import stan_code
 from mixfit.model.terms import group, offset, population
 
 
@@ -76,7 +75,7 @@ def build_model(
     threads: int = 1,
 ) -> Model:
     slots = _slots(design)
-    priors = normalise(priors, slots)
+    priors = normalise(priors, slots, tuple(p.name for p in design.family.family.params))
     resolve(slots, priors, default_priors(design))
     marginal = marginal and not prior_only and can_marginalise(design)
     # the marginal program's likelihood runs over levels, not rows: nothing for threads to share

@@ -50,9 +50,7 @@ class _Program:
         self.offset = env.get_template(offset.TEMPLATE).module
         self.group = env.get_template(group.TEMPLATE).module
         self.priors = env.get_template(PRIORS).module
-        self.predictors = [
-            (population.context(design, p), p) for p in design.predictors.values()
-        ]
+        self.predictors = [(population.context(design, p), p) for p in design.predictors.values()]
         self.blocks = [group.context(design, b) for b in design.blocks]
         self.scalars = [q for q in model.family.params if q.name not in self.vectors]
 
@@ -98,7 +96,9 @@ class _Program:
     def transformed_data(self, threads: bool) -> str:
         parts = [self.family.transformed_data()]
         if threads:
-            parts.append("  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices")
+            parts.append(
+                "  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices"
+            )
         parts += [self.population.transformed_data(p) for p, _ in self.predictors]
         return _join(parts)
 
@@ -121,7 +121,9 @@ class _Program:
                 "    // the population-level effects on the predictors' own scale, the intercept first"
             )
             if mu["intercept"]:
-                inner.append("    vector[P] b_pop = append_row(Intercept - dot_product(means_X, b), b);")
+                inner.append(
+                    "    vector[P] b_pop = append_row(Intercept - dot_product(means_X, b), b);"
+                )
             else:
                 inner.append("    vector[P] b_pop = b;")
         inner += [self.group.transformed_parameters(b) for b in self.blocks]
@@ -144,7 +146,9 @@ class _Program:
             parts.append(self.population.predictor(p, rows))
             if offset.present(predictor):
                 parts.append(self.offset.predictor(p, rows))
-            parts += [self.group.predictor(b, p, rows) for b in self.blocks if p["dpar"] in b["columns"]]
+            parts += [
+                self.group.predictor(b, p, rows) for b in self.blocks if p["dpar"] in b["columns"]
+            ]
             if p["dpar"] != "mu" and predictor.link != "identity":
                 inverse = INVERSE_LINKS[predictor.link].format(p["eta"])
                 parts.append(f"    {p['eta']} = {inverse};")
@@ -257,7 +261,9 @@ def _render(template: str, context: dict) -> str:
 def _template_dir() -> Path:
     try:
         return Path(str(files("mixfit.stan_templates")))
-    except ModuleNotFoundError:  # mixfit imported from a source checkout: the templates sit beside it
+    except (
+        ModuleNotFoundError
+    ):  # mixfit imported from a source checkout: the templates sit beside it
         return Path(__file__).resolve().parents[2] / "stan_templates"
 
 

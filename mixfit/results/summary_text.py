@@ -7,6 +7,7 @@ import pandas as pd
 from mixfit.model.program import Model
 from mixfit.results.summaries import interval_columns
 
+
 def summary_text(
     model: Model,
     fixef: pd.DataFrame,

@@ -4,8 +4,6 @@ parameters of the model; each of its columns feeds one predictor."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from mixfit.model.centring import can_nest, nest_levels, population_map
 from mixfit.model.design import Design, GroupBlock
 from mixfit.model.priors import Slot
@@ -39,10 +37,6 @@ def context(design: Design, block: GroupBlock) -> dict:
         "blocks": len(design.blocks),
         "columns": columns,
     }
-
-
-def feeds(block: dict, dpar: str) -> bool:
-    return dpar in block["columns"]
 
 
 def stan_data(design: Design, block: GroupBlock) -> dict:
@@ -102,7 +96,3 @@ def slots(block: GroupBlock) -> list[Slot]:
             Slot(f"L_{block.id}", "cor", None, None, [("", block.group)], scalar=True, dpar=dpar)
         )
     return out
-
-
-def level_count(block: GroupBlock) -> np.ndarray:
-    return np.bincount(block.J - 1, minlength=len(block.levels))

@@ -3,8 +3,6 @@ intercept, sampled on centred predictors and recovered on the predictors' own sc
 
 from __future__ import annotations
 
-import numpy as np
-
 from mixfit.model.design import Design, Predictor
 from mixfit.model.priors import Slot
 
@@ -53,13 +51,3 @@ def slots(design: Design, predictor: Predictor) -> list[Slot]:
             Slot(f"Intercept{s}", "Intercept", None, None, [("", "")], scalar=True, dpar=dpar)
         )
     return out
-
-
-def intercept_count(design: Design, predictor: Predictor) -> int:
-    """1 where the predictor has an intercept parameter of its own (not an ordinal's)."""
-    return int(context(design, predictor)["intercept"])
-
-
-def means(predictor: Predictor) -> np.ndarray:
-    """The column means the intercept is centred on, as the program computes them."""
-    return predictor.X.mean(axis=0) if predictor.X.size else np.zeros(predictor.X.shape[1])
