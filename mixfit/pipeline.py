@@ -23,10 +23,11 @@ from mixfit.model.design import (
     predictor_columns,
 )
 from mixfit.model.families import choose_family
-from mixfit.model.formula import parse_formula
+from mixfit.model.formulas import check_dpars, parse_formulas
 from mixfit.model.identifiability import check_identified, warn_wide_terms
 from mixfit.model.priors import parse_prior_spec
-from mixfit.model.program import Model, build_model, stan_code, stan_data
+from mixfit.model.program import Model, build_model, stan_data
+from mixfit.model.stancode import stan_code
 from mixfit.spec import RunSpec
 
 # log_lik and y_rep each hold rows x draws numbers: past this many, they are not generated
@@ -67,7 +68,8 @@ class FitResult:
 def prepare(spec: RunSpec) -> Prepared:
     """Everything up to the Stan program and its data; nothing is compiled."""
     family = choose_family(spec.family, spec.levels)
-    formula = parse_formula(spec.formula)
+    formula = parse_formulas(spec.formula)
+    check_dpars(formula, family.family.name, [p.name for p in family.family.params])
     priors = [parse_prior_spec(p) for p in spec.priors]
     check_factor_flags(formula, spec.factors)
     table = read_table(
@@ -182,9 +184,10 @@ def finish(prepared: Prepared, sampled: Sampled, classical: Deferred | None = No
     model = prepared.model
     if classical is None and prepared.spec.classical:
         classical = Deferred(model.design, prepared.spec.classical)
-    # every program declares b, empty in an intercept-only model; stanli's draws omit empty ones
+    # every predictor has its b, empty in an intercept-only one; stanli's draws omit empty ones
     chains, kept = np.shape(draws.sample_stats["lp"])[:2]
-    draws.posterior.setdefault("b", np.empty((chains, kept, 0)))
+    for predictor in model.design.predictors.values():
+        draws.posterior.setdefault(f"b{predictor.suffix}", np.empty((chains, kept, 0)))
     if model.marginal:
         from mixfit.results.marginal_draws import complete
 

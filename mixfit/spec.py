@@ -121,7 +121,7 @@ def available_cores() -> int:
 @dataclass(frozen=True)
 class RunSpec:
     data: Path
-    formula: str
+    formula: tuple[str, ...]  # the mean's formula, then one per family parameter with a formula
     family: str | dict = "gaussian"
     factors: tuple[str, ...] = ()
     priors: tuple = ()  # strings ("normal(0, 5) : b") or mappings, read by mixfit.model.priors
@@ -133,6 +133,10 @@ class RunSpec:
     sample_prior: str = "no"  # "only": sample from the priors alone (a prior predictive check)
     classical: str | None = None  # "REML" or "ML": also fit the model as lme4 does
     force: bool = False  # write into an OUTDIR that is not a results folder (keeping its files)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.formula, str):  # one formula, as before distributional formulas
+            object.__setattr__(self, "formula", (self.formula,))
 
 
 # A spec is a few lines; these bound what a hostile one can make mixfit read or build.
@@ -265,8 +269,16 @@ def load_spec_file(path: Path) -> dict:
             if "\x00" in raw[key]:
                 raise InputError(f"spec {str(path)!r}: {key} holds a NUL character")
             values[key] = path.parent / raw[key]
-    if "formula" in raw:
-        values["formula"] = _typed(raw["formula"], str, "formula")
+    if "formula" in raw:  # one formula, or a list: the mean's, then each family parameter's
+        formulas = raw["formula"]
+        formulas = [formulas] if isinstance(formulas, str) else formulas
+        if not isinstance(formulas, list):
+            raise InputError(
+                f"spec key 'formula' must be text, or a list of texts (got {formulas!r})"
+            )
+        if not formulas:
+            raise InputError(f"spec {str(path)!r}: formula is an empty list")
+        values["formula"] = tuple(_typed(f, str, "formula") for f in formulas)
     if "family" in raw:
         values["family"] = _typed(raw["family"], (str, dict), "family")
     if "backend" in raw:

@@ -12,7 +12,8 @@ from mixfit.model.design import build_design, columns_used
 from mixfit.model.families import choose_family
 from mixfit.model.formula import parse_formula
 from mixfit.model.priors import FLAT, Prior, parse_prior, parse_prior_spec
-from mixfit.model.program import build_model, stan_code, stan_data
+from mixfit.model.program import build_model, stan_data
+from mixfit.model.stancode import stan_code
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SLEEP = ("sleepstudy.csv", "Reaction ~ Days + (Days | Subject)")

@@ -66,12 +66,11 @@ def test_chunks_and_a_subset_of_draws(sleepstudy_fit, monkeypatch):
     fit = load(out)
     data = pd.read_csv(SAMPLE_DATA / "sleepstudy.csv")
     level = {name: k for k, name in enumerate(fit.design["groups"][0]["levels"])}
-    from mixfit.analysis.newdata import GroupRows
+    from mixfit.analysis.newdata import GroupRows, PredictorRows
 
     days = data["Days"].to_numpy(dtype=float)
     rows = Rows(
-        X=days[:, None],
-        offset=None,
+        predictors={"mu": PredictorRows(days[:, None], None)},
         trials=None,
         groups=[
             GroupRows(

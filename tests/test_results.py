@@ -26,7 +26,7 @@ def test_every_table_has_its_columns(sleepstudy_fit):
         "ranef.csv": ["group", "level", "term", *INTERVAL],
         "coef.csv": ["group", "level", "term", *INTERVAL],
         "varcorr.csv": ["group", "param", *INTERVAL, *CONVERGENCE],
-        "prior.csv": ["class", "coef", "group", "prior", "source"],
+        "prior.csv": ["class", "coef", "group", "dpar", "prior", "source"],
         "diagnostics.csv": ["parameter", "Rhat", "Bulk_ESS", "Tail_ESS", "MCSE_mean", "MCSE_sd"],
     }
     for name, columns in expected.items():

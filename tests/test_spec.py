@@ -49,7 +49,7 @@ def test_flags_override_the_file_and_add_priors_and_factors(tmp_path):
             sampler={"chains": 3, "iter": None},
         ),
     )
-    assert spec.family == "gaussian" and spec.formula == "y ~ x"
+    assert spec.family == "gaussian" and spec.formula == ("y ~ x",)
     assert spec.factors == ("YEAR", "site")
     assert spec.priors == ("normal(0, 1) : b", "exponential(1) : sd")
     assert (spec.sampler.chains, spec.sampler.iter, spec.sampler.adapt_delta) == (3, 500, 0.9)

@@ -71,6 +71,13 @@ def check_supported(design: Design) -> None:
         raise InputError(
             f"no classical fit for family {name!r}: it is available for {', '.join(FAMILIES)}"
         )
+    if design.dpars:  # glmmTMB's dispformula/ziformula: no maintained Python library fits them
+        formulas = ", ".join(f"{d} ~ ..." for d in design.dpars)
+        raise InputError(
+            f"no classical fit for a model with a formula for a family parameter ({formulas}): "
+            "glmm fits lme4's models, whose family parameters are constants; leave out "
+            "--classical, or fit the model without that formula"
+        )
 
 
 class Deferred:

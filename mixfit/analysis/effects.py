@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mixfit.analysis.newdata import new_rows
+from mixfit.analysis.newdata import new_rows, predictor_parts
 from mixfit.analysis.predict import FamilyLink, chunks, draws_of
 from mixfit.analysis.saved_fit import Posterior
 from mixfit.errors import InputError
@@ -23,12 +23,18 @@ RESOLUTION = 100
 
 
 def conditional_effects(
-    design: dict, posterior: Posterior, effect: str, by: str | None = None, prob: float = 0.95
+    design: dict,
+    posterior: Posterior,
+    effect: str,
+    by: str | None = None,
+    prob: float = 0.95,
+    dpar: str | None = None,
 ) -> pd.DataFrame:
-    """A row per grid point: ``effect`` (and ``by``), estimate__, se__, lower__, upper__."""
-    check_effect(design, effect, by)
+    """A row per grid point: ``effect`` (and ``by``), estimate__, se__, lower__, upper__; of the
+    response's expectation, or of distributional parameter ``dpar`` (brms's ``dpar =``)."""
+    model = FamilyLink.of(design, dpar)
+    check_effect(design, effect, by, dpar)
     grid = _grid(design, effect, by)
-    model = FamilyLink.of(design)
     rows = new_rows(design, grid, "the conditions", groups=False)
     estimate = np.empty((rows.n, 4))
     rng = np.random.default_rng(0)
@@ -45,14 +51,25 @@ def conditional_effects(
     )
 
 
-def check_effect(design: dict, effect: str, by: str | None) -> None:
-    known = design["effects"]
+def effect_predictors(design: dict, dpar: str | None = None) -> list[str]:
+    """The columns conditional effects vary: mu's predictors, or a parameter's (its formula's
+    population-level columns)."""
+    if not dpar or dpar == "mu":
+        return design["effects"]
+    return design["dpars"][dpar]["variables"]
+
+
+def check_effect(design: dict, effect: str, by: str | None, dpar: str | None = None) -> None:
+    known = effect_predictors(design, dpar)
+    of = f" of {dpar}" if dpar and dpar != "mu" else ""
     for name in [effect] + ([by] if by else []):
         if name not in known:
             listed = (
                 ", ".join(known) if known else "none: the model has no population-level predictor"
             )
-            raise InputError(f"{name!r} is not a population-level predictor (predictors: {listed})")
+            raise InputError(
+                f"{name!r} is not a population-level predictor{of} (predictors: {listed})"
+            )
     if by == effect:
         raise InputError(f"--by {by!r} is the effect itself: choose a second predictor")
 
@@ -73,7 +90,9 @@ def _grid(design: dict, effect: str, by: str | None) -> pd.DataFrame:
         )
     index = pd.MultiIndex.from_product(list(values.values()), names=list(values))
     grid = index.to_frame(index=False)
-    for name in design["population"]["variables"]:
+    for name in dict.fromkeys(
+        v for part in predictor_parts(design).values() for v in part["variables"]
+    ):
         if name not in grid:
             entry = variables[name]
             grid[name] = entry["levels"][0] if is_categorical(entry) else entry["mean"]

@@ -168,6 +168,12 @@ def population_effects(design: dict, posterior) -> dict[str, np.ndarray]:
             effects[f"Intercept[{k + 1}]"] = posterior.thresholds[:, k]
     for i, coef in enumerate(design["population"]["coefs"]):
         effects[coef] = posterior.b[:, i]
+    for dpar, part in design.get("dpars", {}).items():  # sigma_Intercept, sigma_SexMale
+        draws = posterior.predictors[dpar]
+        if draws.intercept is not None:
+            effects[f"{dpar}_Intercept"] = draws.intercept
+        for i, coef in enumerate(part["coefs"]):
+            effects[f"{dpar}_{coef}"] = draws.b[:, i]
     return effects
 
 

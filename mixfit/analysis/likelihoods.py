@@ -18,6 +18,7 @@ from scipy import special
 INVERSE_LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda eta: eta,
     "log": np.exp,
+    "logm1": lambda eta: 1 + np.exp(eta),  # brms's link for student's nu >= 1
     "logit": special.expit,
     "probit": special.ndtr,
     "cloglog": lambda eta: -np.expm1(-np.exp(eta)),

@@ -29,11 +29,26 @@ class GroupRows:
 
 
 @dataclass(frozen=True)
-class Rows:
+class PredictorRows:
+    """The rows' population-level predictors and offset of one predictor (mu, sigma, ...)."""
+
     X: np.ndarray  # rows x population-level coefficients (no intercept column)
     offset: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Rows:
+    predictors: dict[str, PredictorRows]  # mu's first
     trials: np.ndarray | None
     groups: list[GroupRows | None]  # per group of design.json; None: left out (re_formula NA)
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.predictors["mu"].X
+
+    @property
+    def offset(self) -> np.ndarray | None:
+        return self.predictors["mu"].offset
 
     @property
     def n(self) -> int:
@@ -54,8 +69,13 @@ def read_csv(path: Path, as_text: bool = False) -> pd.DataFrame:
         raise InputError(f"cannot parse data file {str(path)!r}: {first_line}") from None
 
 
+def predictor_parts(design: dict) -> dict[str, dict]:
+    """Each predictor's population-level part of design.json, mu's first."""
+    return {"mu": design["population"]} | design.get("dpars", {})
+
+
 def required_columns(design: dict, *, groups: bool, trials: bool) -> list[str]:
-    names = list(design["population"]["variables"])
+    names = [v for part in predictor_parts(design).values() for v in part["variables"]]
     if groups:
         for group in design["groups"]:
             names += [v for block in group["blocks"] for v in block["variables"]]
@@ -93,10 +113,11 @@ def new_rows(
         },
         index=frame.index,
     )
-    X, offset = _population(design, typed, source)
     return Rows(
-        X=X,
-        offset=offset,
+        predictors={
+            dpar: PredictorRows(*_population(design, part, typed, source))
+            for dpar, part in predictor_parts(design).items()
+        },
         trials=_trials(design, frame, source) if trials else None,
         groups=[
             _group(group, frame, typed, source, allow_new_levels, _levels(design))
@@ -113,8 +134,7 @@ def training_rows(design: Design) -> Rows:
     for block in design.blocks:
         grouped.setdefault(block.group, []).append(block)
     return Rows(
-        X=design.X,
-        offset=design.offset,
+        predictors={d: PredictorRows(p.X, p.offset) for d, p in design.predictors.items()},
         trials=design.response.trials,
         groups=[
             GroupRows(blocks[0].J - 1, np.column_stack([b.Z for b in blocks]), [])
@@ -196,9 +216,8 @@ def _typed(column: pd.Series, name: str, entry: dict, source: str) -> pd.Series:
 
 
 def _population(
-    design: dict, typed: pd.DataFrame, source: str
+    design: dict, population: dict, typed: pd.DataFrame, source: str
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    population = design["population"]
     n = len(typed)
     matrix = formulae_state.evaluate(
         population["formula"], typed, population["state"], _levels(design)

@@ -52,10 +52,19 @@ class FamilyLink:
     family: str
     link: str
     categories: list[str]
+    dpar: str = "mu"  # the parameter predicted: mu (the response), or one with a formula
 
     @classmethod
-    def of(cls, design: dict) -> FamilyLink:
-        return cls(design["family"], design["link"], design["response"]["categories"])
+    def of(cls, design: dict, dpar: str | None = None) -> FamilyLink:
+        chosen = dpar or "mu"
+        if chosen != "mu" and chosen not in design.get("dpars", {}):
+            have = ", ".join(design.get("dpars", {})) or "none has"
+            raise InputError(
+                f"--dpar {chosen!r}: the model has no formula for it (parameters with a "
+                f"formula: {have})"
+            )
+        categories = design["response"]["categories"] if chosen == "mu" else []
+        return cls(design["family"], design["link"], categories, chosen)
 
     @property
     def ordinal(self) -> bool:
@@ -74,10 +83,12 @@ class Effects:
         self.r = [np.ascontiguousarray(g.r.transpose(2, 1, 0)) for g in posterior.groups]
         self._factors: dict[tuple[int, int], np.ndarray] = {}
 
-    def add_to(self, eta: np.ndarray, rows: np.ndarray) -> None:
-        """eta (rows of the chunk x draws) += each group's effects times its predictors."""
+    def add_to(self, eta: np.ndarray, rows: np.ndarray, dpar: str = "mu") -> None:
+        """eta (rows of the chunk x draws) += each group's effects on predictor ``dpar`` times
+        their predictors."""
         for g, (group, grows) in enumerate(zip(self.posterior.groups, self.rows.groups)):
-            if grows is None:
+            columns = group.columns(dpar)
+            if grows is None or not columns:
                 continue
             index = grows.index[rows]
             levels = group.r.shape[1]
@@ -87,7 +98,7 @@ class Effects:
                 r = np.concatenate([r, self._new(g, group, new - levels)], axis=1)
                 index = np.where(index >= levels, levels + np.searchsorted(new, index), index)
             Z = grows.Z[rows]
-            for t in range(Z.shape[1]):
+            for t in columns:
                 effect = r[t][index]
                 if not (Z[:, t] == 1).all():  # an intercept's predictor is 1: no product needed
                     effect *= Z[:, t, None]
@@ -124,17 +135,36 @@ class Effects:
 
 
 def linear_predictor(
-    posterior: Posterior, rows: Rows, chunk: np.ndarray, effects: Effects | None
+    posterior: Posterior,
+    rows: Rows,
+    chunk: np.ndarray,
+    effects: Effects | None,
+    dpar: str = "mu",
 ) -> np.ndarray:
-    """Rows of the chunk x draws: the linear predictor, thresholds left aside (ordinal)."""
-    eta = rows.X[chunk] @ posterior.b.T
-    if posterior.intercept is not None:
-        eta += posterior.intercept
-    if rows.offset is not None:
-        eta += rows.offset[chunk, None]
+    """Rows of the chunk x draws: the linear predictor of ``dpar`` (mu's: thresholds left aside,
+    for an ordinal family)."""
+    draws, part = posterior.predictors[dpar], rows.predictors[dpar]
+    eta = part.X[chunk] @ draws.b.T
+    if draws.intercept is not None:
+        eta += draws.intercept
+    if part.offset is not None:
+        eta += part.offset[chunk, None]
     if effects is not None:
-        effects.add_to(eta, chunk)
+        effects.add_to(eta, chunk, dpar)
     return eta
+
+
+def family_parameters(
+    posterior: Posterior, rows: Rows, chunk: np.ndarray, effects: Effects | None
+) -> dict[str, np.ndarray]:
+    """The family's parameters for the chunk's rows: one value per draw for those without a
+    formula, rows x draws (through their inverse link) for those with one."""
+    params = dict(posterior.family)
+    for dpar, draws in posterior.predictors.items():
+        if dpar != "mu":
+            eta = linear_predictor(posterior, rows, chunk, effects, dpar)
+            params[dpar] = INVERSE_LINKS[draws.link](eta)
+    return params
 
 
 def chunks(posterior: Posterior, rows: Rows) -> Iterator[np.ndarray]:
@@ -158,10 +188,15 @@ def draws_of(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Rows x draws (x categories for an ordinal epred) of one kind of prediction."""
+    if model.dpar != "mu":  # brms's posterior_epred(dpar = ...): the parameter itself
+        eta = linear_predictor(posterior, rows, chunk, effects, model.dpar)
+        return (
+            eta if kind == "linpred" else INVERSE_LINKS[posterior.predictors[model.dpar].link](eta)
+        )
     eta = linear_predictor(posterior, rows, chunk, effects)
     if kind == "linpred":
         return eta
-    params = posterior.family
+    params = family_parameters(posterior, rows, chunk, effects)
     if model.ordinal:
         probabilities = category_probabilities(eta, posterior.thresholds, model.link)
         return probabilities if kind == "epred" else ordinal_draw(probabilities, rng)
@@ -198,10 +233,17 @@ def predict(
     prob: float = 0.95,
     seed: int | None = None,
     draws_file: Path | None = None,
+    dpar: str | None = None,
 ) -> pd.DataFrame:
-    """brms's summary columns (fitted / predict), a row per row of ``frame``."""
+    """brms's summary columns (fitted / predict), a row per row of ``frame``; with ``dpar``, of
+    that distributional parameter (brms's ``posterior_epred(dpar = )``)."""
     check_choices(kind, sample_new_levels)
-    model = FamilyLink.of(fit.design)
+    if dpar and kind == "prediction":
+        raise InputError(
+            f"--dpar {dpar!r} gives a parameter's draws (--type epred, or linpred on its link's "
+            "scale); new responses (--type prediction) come from every parameter at once"
+        )
+    model = FamilyLink.of(fit.design, dpar)
     rows = new_rows(
         fit.design,
         frame,
@@ -274,7 +316,8 @@ def log_lik(
             trials = rows.trials[chunk, None] if rows.trials is not None else None
             mu = INVERSE_LINKS[model.link](eta)
             likelihood = LIKELIHOODS[model.family]
-            out[:, chunk] = likelihood.log_lik(observed, mu, posterior.family, trials).T
+            params = family_parameters(posterior, rows, chunk, effects)
+            out[:, chunk] = likelihood.log_lik(observed, mu, params, trials).T
     return out
 
 

@@ -27,6 +27,21 @@ class GroupDraws:
     name: str
     r: np.ndarray  # draws x levels x terms (every block of the group, side by side)
     blocks: list[BlockDraws]
+    dpars: tuple[str, ...] = ()  # the predictor each term feeds (empty: all mu's)
+
+    def columns(self, dpar: str) -> list[int]:
+        return [
+            k for k in range(self.r.shape[2]) if (self.dpars[k] if self.dpars else "mu") == dpar
+        ]
+
+
+@dataclass(frozen=True)
+class PredictorDraws:
+    """One predictor's population-level effects: mu's, or a distributional parameter's."""
+
+    link: str
+    intercept: np.ndarray | None  # draws
+    b: np.ndarray  # draws x coefficients, in design.json's order
 
 
 @dataclass(frozen=True)
@@ -34,11 +49,18 @@ class Posterior:
     """Every draw (chains one after another) of the parameters a prediction needs."""
 
     chains: int
-    intercept: np.ndarray | None  # draws
+    predictors: dict[str, PredictorDraws]  # mu's first, then each parameter's with a formula
     thresholds: np.ndarray | None  # draws x (categories - 1), ordinal families
-    b: np.ndarray  # draws x coefficients, in design.json's order
-    family: dict[str, np.ndarray]  # sigma, shape, ...: draws
+    family: dict[str, np.ndarray]  # the family's parameters without a formula: draws
     groups: list[GroupDraws]
+
+    @property
+    def intercept(self) -> np.ndarray | None:
+        return self.predictors["mu"].intercept
+
+    @property
+    def b(self) -> np.ndarray:
+        return self.predictors["mu"].b
 
     @property
     def size(self) -> int:
@@ -52,15 +74,18 @@ class Posterior:
 
         return Posterior(
             chains=1,
-            intercept=pick(self.intercept),
+            predictors={
+                d: PredictorDraws(p.link, pick(p.intercept), p.b[keep])
+                for d, p in self.predictors.items()
+            },
             thresholds=pick(self.thresholds),
-            b=self.b[keep],
             family={name: values[keep] for name, values in self.family.items()},
             groups=[
                 GroupDraws(
                     g.name,
                     g.r[keep],
                     [BlockDraws(b.columns, b.sd[keep], pick(b.cor)) for b in g.blocks],
+                    g.dpars,
                 )
                 for g in self.groups
             ],
@@ -98,30 +123,60 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
         values = dataset[name].values
         return values.reshape(-1, *values.shape[2:])
 
-    population = design["population"]
     ordinal = bool(design["response"]["categories"])
     size = dataset.sizes["chain"] * dataset.sizes["draw"]
-    coefs = [flat(f"b_{c}") for c in population["coefs"]]
-    groups = []
-    for group in design["groups"]:
-        name, blocks, start = group["group"], [], 0
-        for block in group["blocks"]:
-            terms = block["terms"]
-            sd = np.stack([flat(f"sd_{name}__{t}") for t in terms], axis=1)
-            cor = None
-            if block["correlated"] and len(terms) > 1:
-                cor = np.broadcast_to(np.eye(len(terms)), (size, len(terms), len(terms))).copy()
-                for a in range(len(terms)):
-                    for b in range(a + 1, len(terms)):
-                        cor[:, a, b] = cor[:, b, a] = flat(f"cor_{name}__{terms[a]}__{terms[b]}")
-            blocks.append(BlockDraws(slice(start, start + len(terms)), sd, cor))
-            start += len(terms)
-        groups.append(GroupDraws(name, flat(f"r_{name}"), blocks))
+    parts = {"mu": design["population"]} | design.get("dpars", {})
+    predictors = {}
+    for dpar, part in parts.items():
+        prefix = "" if dpar == "mu" else f"{dpar}_"
+        coefs = [flat(f"b_{prefix}{c}") for c in part["coefs"]]
+        has_intercept = part["intercept"] and not (ordinal and dpar == "mu")
+        predictors[dpar] = PredictorDraws(
+            link=design["link"] if dpar == "mu" else part["link"],
+            intercept=flat(f"b_{prefix}Intercept") if has_intercept else None,
+            b=np.stack(coefs, axis=1) if coefs else np.zeros((size, 0)),
+        )
     return Posterior(
         chains=dataset.sizes["chain"],
-        intercept=flat("b_Intercept") if population["intercept"] and not ordinal else None,
+        predictors=predictors,
         thresholds=flat("b_Intercept") if ordinal else None,
-        b=np.stack(coefs, axis=1) if coefs else np.zeros((size, 0)),
-        family={p.name: flat(p.name) for p in FAMILIES[design["family"]].params},
-        groups=groups,
+        family={
+            p.name: flat(p.name)
+            for p in FAMILIES[design["family"]].params
+            if p.name not in predictors
+        },
+        groups=[_group_draws(group, flat, size) for group in design["groups"]],
     )
+
+
+def _group_draws(group: dict, flat, size: int) -> GroupDraws:
+    """A grouping factor's effects (r_g for mu's terms, r_g__sigma for sigma's), SDs and
+    correlations, its terms in design.json's order."""
+    name = group["group"]
+    entries = group["blocks"]
+    by_block: dict[int, list[dict]] = {}
+    for entry in entries:
+        by_block.setdefault(entry.get("id", len(by_block) + 1), []).append(entry)
+    columns, dpars, blocks, start = [], [], [], 0
+    taken: dict[str, int] = {}
+    for members in by_block.values():
+        terms = [t for entry in members for t in entry["terms"]]
+        sd = np.stack([flat(f"sd_{name}__{t}") for t in terms], axis=1)
+        cor = None
+        if members[0]["correlated"] and len(terms) > 1:
+            cor = np.broadcast_to(np.eye(len(terms)), (size, len(terms), len(terms))).copy()
+            for a in range(len(terms)):
+                for b in range(a + 1, len(terms)):
+                    cor[:, a, b] = cor[:, b, a] = flat(f"cor_{name}__{terms[a]}__{terms[b]}")
+        blocks.append(BlockDraws(slice(start, start + len(terms)), sd, cor))
+        start += len(terms)
+        for entry in members:
+            dpar = entry.get("dpar", "mu")
+            variable = f"r_{name}" if dpar == "mu" else f"r_{name}__{dpar}"
+            first = taken.get(variable, 0)
+            r = flat(variable)
+            columns.append(r[:, :, first : first + len(entry["terms"])])
+            taken[variable] = first + len(entry["terms"])
+            dpars += [dpar] * len(entry["terms"])
+    r = columns[0] if len(columns) == 1 else np.concatenate(columns, axis=2)
+    return GroupDraws(name, r, blocks, tuple(dpars))

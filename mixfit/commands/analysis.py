@@ -43,6 +43,11 @@ EFFECTS_FORMATS = {".png", ".pdf", ".svg", ".csv"}
     "linpred: the linear predictor.",
 )
 @click.option("--re-formula", help="NA: population-level effects only (default: every group term).")
+@click.option(
+    "--dpar",
+    help="A family parameter with a formula (sigma, zi, ...): its draws per row instead of the "
+    "response's (brms's posterior_epred(dpar = ...)).",
+)
 @click.option("--allow-new-levels", is_flag=True, help="Predict for levels the fit did not see.")
 @click.option(
     "--sample-new-levels",
@@ -67,6 +72,7 @@ def predict(
     output: Path | None,
     kind: str,
     re_formula: str | None,
+    dpar: str | None,
     allow_new_levels: bool,
     sample_new_levels: str,
     prob: float,
@@ -104,6 +110,7 @@ def predict(
             prob=prob,
             seed=seed,
             draws_file=paths[-1] if draws_file else None,
+            dpar=dpar,
         )
         shown = pd.concat([rows.read_csv(newdata, as_text=True), _rounded(table)], axis=1)
         if output:
@@ -197,6 +204,7 @@ def hypothesis(
 @OUTDIR
 @click.option("--effect", required=True, help="A population-level predictor; 'a:b' draws a by b.")
 @click.option("--by", help="A second predictor: a line (or set of points) per value of it.")
+@click.option("--dpar", help="A family parameter with a formula (sigma, zi, ...): its effect.")
 @click.option(
     "-o",
     "--output",
@@ -208,11 +216,18 @@ def hypothesis(
 @DEBUG_OPTION
 @errors_to_exit_codes
 def effects(
-    outdir: Path, effect: str, by: str | None, output: Path, prob: float, debug: bool
+    outdir: Path,
+    effect: str,
+    by: str | None,
+    dpar: str | None,
+    output: Path,
+    prob: float,
+    debug: bool,
 ) -> None:
     """Draw the conditional effect of a predictor (brms's conditional_effects)."""
     from mixfit.analysis.effects import check_effect, conditional_effects
     from mixfit.analysis.files import replacing
+    from mixfit.analysis.predict import FamilyLink
     from mixfit.analysis.saved_fit import load
 
     if ":" in effect and by is None and effect not in _predictors(outdir):
@@ -222,16 +237,17 @@ def effects(
             f"-o {str(output)!r}: give a file ending in {', '.join(sorted(EFFECTS_FORMATS))}"
         )
     fit = load(outdir)
-    check_effect(fit.design, effect, by)
+    FamilyLink.of(fit.design, dpar)  # a parameter without a formula: one line, before anything
+    check_effect(fit.design, effect, by, dpar)
     with replacing(output) as (path,):
         if output.suffix.lower() == ".csv":
-            conditional_effects(fit.design, fit.posterior, effect, by, prob).to_csv(
+            conditional_effects(fit.design, fit.posterior, effect, by, prob, dpar).to_csv(
                 path, index=False
             )
         else:
             from mixfit.results.effects_plots import effects_figure
 
-            figure = effects_figure(fit.design, fit.posterior, effect, by, prob)
+            figure = effects_figure(fit.design, fit.posterior, effect, by, prob, dpar)
             figure.savefig(path, format=output.suffix.lower()[1:])
 
 

@@ -12,7 +12,14 @@ from mixfit.errors import INPUT, MixfitError
 
 CLASSICAL_OPTIONS = [
     click.argument("source", type=click.Path(path_type=Path)),
-    click.option("-f", "--formula", help='lme4/brms formula, e.g. "y ~ x + (x | g)".'),
+    click.option(
+        "-f",
+        "--formula",
+        "formulas",
+        multiple=True,
+        help='lme4/brms formula, e.g. "y ~ x + (x | g)"; again for a family parameter: '
+        '-f "sigma ~ x" (or one "bf(y ~ x, sigma ~ x)").',
+    ),
     click.option("--family", help="gaussian, bernoulli, binomial, poisson or negbinomial."),
     click.option(
         "--factor", "factors", multiple=True, help="Treat a numeric column as categorical."

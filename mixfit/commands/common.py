@@ -22,7 +22,14 @@ BACKEND_CHOICE = click.Choice(["auto", "stanli", "cmdstan", "pystan"])
 # Every option a model takes; each is one line here and one field of the spec (mixfit/spec.py).
 MODEL_OPTIONS = [
     click.argument("source", type=click.Path(path_type=Path)),
-    click.option("-f", "--formula", help='lme4/brms formula, e.g. "y ~ x + (x | g)".'),
+    click.option(
+        "-f",
+        "--formula",
+        "formulas",
+        multiple=True,
+        help='lme4/brms formula, e.g. "y ~ x + (x | g)"; again for a family parameter: '
+        '-f "sigma ~ x" (or one "bf(y ~ x, sigma ~ x)").',
+    ),
     click.option("--family", help='e.g. poisson, negbinomial, cumulative; "name(link=...)".'),
     click.option(
         "--levels", help='Ordinal response: its categories, lowest first: "low,mid,high".'
@@ -95,7 +102,7 @@ def run_spec(options: dict) -> RunSpec:
 
     source: Path = options["source"]
     flags = {
-        "formula": options.get("formula"),
+        "formula": tuple(options.get("formulas") or ()) or None,
         "family": options.get("family"),
         "factors": tuple(options.get("factors", ())),
         "priors": tuple(options.get("priors", ())),

@@ -103,6 +103,8 @@ def priors(**options) -> None:
     from mixfit.pipeline import prepare
 
     table = prior_table(prepare(run_spec(options)).model)
+    if not table["dpar"].any():  # brms's dpar column says something only where a dpar has a formula
+        table = table.drop(columns="dpar")
     click.echo(table.to_string(index=False))
 
 

@@ -206,7 +206,7 @@ def spec_yaml(spec: RunSpec) -> str:
     }
     values = {
         "data": str(Path(spec.data).resolve()),
-        "formula": spec.formula,
+        "formula": list(spec.formula) if len(spec.formula) > 1 else spec.formula[0],
         "family": spec.family,
         "factors": list(spec.factors),
         "priors": list(spec.priors),

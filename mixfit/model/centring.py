@@ -40,7 +40,8 @@ RATIO = 5.0
 
 
 def centred_blocks(design: Design) -> list[bool]:
-    """Per group-level block: sample it centred?"""
+    """Per group-level block: sample it centred? Only blocks of mu's terms are ever centred: a
+    block that feeds another predictor (sigma ~ (1 | g)) has no per-level estimate here."""
     return [_data_rich(design, block) for block in design.blocks]
 
 
@@ -73,9 +74,9 @@ def nesting(design: Design, centred: list[bool]) -> list[int]:
     taken: set[int] = set()
     order = sorted(design.blocks, key=lambda b: -len(b.levels))
     for inner, centre in sorted(zip(design.blocks, centred), key=lambda p: -len(p[0].levels)):
-        if not centre or inner.terms[0] != "Intercept" or inner.id in taken:
+        if not centre or not inner.intercept or inner.id in taken:
             continue
-        outers = [o for o in order if o.terms[0] == "Intercept" and _holds(o, inner)]
+        outers = [o for o in order if _nestable(o) and _holds(o, inner)]
         if outers:
             nests[design.blocks.index(inner)] = outers[0].id
             taken.add(outers[0].id)
@@ -83,8 +84,12 @@ def nesting(design: Design, centred: list[bool]) -> list[int]:
 
 
 def can_nest(design: Design) -> bool:
-    """Is there room in the program for nesting: two blocks with intercepts?"""
-    return sum(block.terms[0] == "Intercept" for block in design.blocks) > 1
+    """Is there room in the program for nesting: two blocks of mu with intercepts?"""
+    return sum(_nestable(block) for block in design.blocks) > 1
+
+
+def _nestable(block: GroupBlock) -> bool:
+    return block.mu_only and block.intercept
 
 
 def nest_levels(design: Design, inner: GroupBlock, nest: int) -> np.ndarray:
@@ -102,7 +107,7 @@ def outer_levels(inner: GroupBlock, outer: GroupBlock) -> np.ndarray:
 
 def _data_rich(design: Design, block: GroupBlock) -> bool:
     estimate = _ESTIMATES.get((design.family.family.name, design.family.link))
-    if estimate is None or block.terms[0] != "Intercept":
+    if estimate is None or not _nestable(block):
         return False
     values, variances = estimate(design, *_levels(block))
     noise = float(np.median(variances))

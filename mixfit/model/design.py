@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import formulae
 import numpy as np
@@ -20,7 +20,8 @@ import pandas as pd
 
 from mixfit.errors import InputError
 from mixfit.model.families import FamilyChoice, Response, check_response
-from mixfit.model.formula import ParsedFormula, shown
+from mixfit.model.formula import GroupTerm, ParsedFormula, shown
+from mixfit.model.formulas import ModelFormula
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -33,33 +34,133 @@ NAMESPACE = {
 
 
 @dataclass(frozen=True)
+class Predictor:
+    """One linear predictor: the mean's (``mu``) or a distributional parameter's (``sigma``,
+    ``zi``, ...), as brms has one per parameter with a formula. Its group-level terms live in the
+    design's blocks, which several predictors may share (brms's IDs)."""
+
+    dpar: str
+    link: str
+    formula: ParsedFormula
+    has_intercept: bool
+    X: np.ndarray  # population-level predictors, without the intercept column
+    coefs: list[str]  # names of X's columns, as brms prints them (without the dpar's prefix)
+    offset: np.ndarray | None
+    terms: dict[str, list[str]] = field(default_factory=dict)  # population term -> its coefs
+
+    @property
+    def prefix(self) -> str:
+        """brms's prefix of the predictor's effects: ``sigma_`` in ``sigma_SexMale``."""
+        return "" if self.dpar == "mu" else f"{self.dpar}_"
+
+    @property
+    def suffix(self) -> str:
+        """The suffix of its Stan variables, as brms's: ``X_sigma``, ``b_sigma``."""
+        return "" if self.dpar == "mu" else f"_{self.dpar}"
+
+    @property
+    def intercept_name(self) -> str:
+        return f"{self.prefix}Intercept"
+
+    @property
+    def names(self) -> list[str]:
+        """Its population-level effects under brms's names, the intercept first."""
+        return ([self.intercept_name] if self.has_intercept else []) + [
+            self.prefix + c for c in self.coefs
+        ]
+
+
+@dataclass(frozen=True)
 class GroupBlock:
-    """One ``(terms | group)`` term: per level, a vector of coefficients."""
+    """One block of group-level terms: per level, a vector of coefficients, correlated or not.
+    A ``(terms | g)`` term is a block; terms that share brms's ID (``(1 | p | g)``), in one
+    formula or several, are one block, each column feeding its own predictor."""
 
     id: int
     group: str  # "Subject", or "a:b" for an interaction of factors
-    terms: list[str]  # "Intercept", "Days", ...
+    terms: list[str]  # brms's names: "Intercept", "Days", "sigma_Intercept", ...
     levels: list[str]
     J: np.ndarray  # 1-based level of each row
     Z: np.ndarray  # rows x terms
     correlated: bool
+    dpars: tuple[str, ...] = ()  # the predictor each term feeds; empty: all mu's
+    label: str | None = None  # brms's ID, as written
+    # the formula terms it is made of, in column order: (predictor, term, its number of columns)
+    members: tuple[tuple[str, GroupTerm, int], ...] = ()
 
     @property
     def has_cor(self) -> bool:
         return self.correlated and len(self.terms) > 1
 
+    def dpar_of(self, k: int) -> str:
+        return self.dpars[k] if self.dpars else "mu"
+
+    @property
+    def feeds(self) -> list[str]:
+        """The predictors the block's terms feed, in the block's order."""
+        return list(dict.fromkeys(self.dpar_of(k) for k in range(len(self.terms))))
+
+    def columns(self, dpar: str) -> list[int]:
+        """The block's columns (from 0) that feed ``dpar``'s predictor."""
+        return [k for k in range(len(self.terms)) if self.dpar_of(k) == dpar]
+
+    def term_name(self, k: int) -> str:
+        """Term k as its own predictor names it: ``Intercept`` for ``sigma_Intercept``."""
+        dpar = self.dpar_of(k)
+        return self.terms[k] if dpar == "mu" else self.terms[k][len(dpar) + 1 :]
+
+    @property
+    def mu_only(self) -> bool:
+        return self.feeds == ["mu"]
+
+    @property
+    def intercept(self) -> bool:
+        """Does its first term, mu's, have the predictor 1 (an intercept of mu)?"""
+        return self.terms[0] == "Intercept"
+
 
 @dataclass(frozen=True)
 class Design:
-    formula: ParsedFormula
+    formulas: ModelFormula
     family: FamilyChoice
     response: Response
-    has_intercept: bool
-    X: np.ndarray  # population-level predictors, without the intercept column
-    coefs: list[str]  # names of X's columns
-    offset: np.ndarray | None
+    predictors: dict[str, Predictor]  # mu's first, then each parameter's with a formula
     blocks: list[GroupBlock]
-    terms: dict[str, list[str]] = field(default_factory=dict)  # population term -> its coefs
+
+    @property
+    def formula(self) -> ParsedFormula:
+        """The mean's formula, which has the response."""
+        return self.formulas.mu
+
+    @property
+    def mu(self) -> Predictor:
+        return self.predictors["mu"]
+
+    @property
+    def dpars(self) -> list[str]:
+        """The distributional parameters that have a formula (``sigma``, ``zi``, ...)."""
+        return [d for d in self.predictors if d != "mu"]
+
+    # the mean's predictor, which most of the model is about
+    @property
+    def has_intercept(self) -> bool:
+        return self.mu.has_intercept
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.mu.X
+
+    @property
+    def coefs(self) -> list[str]:
+        return self.mu.coefs
+
+    @property
+    def offset(self) -> np.ndarray | None:
+        return self.mu.offset
+
+    @property
+    def terms(self) -> dict[str, list[str]]:
+        return self.mu.terms
 
     @property
     def n(self) -> int:
@@ -67,33 +168,46 @@ class Design:
 
     @property
     def fixef_names(self) -> list[str]:
-        return (["Intercept"] if self.has_intercept else []) + self.coefs
+        """brms's order: every predictor's intercept, then every predictor's coefficients."""
+        intercepts = [p.intercept_name for p in self.predictors.values() if p.has_intercept]
+        coefs = [p.prefix + c for p in self.predictors.values() for c in p.coefs]
+        return intercepts + coefs
 
 
-def columns_used(formula: ParsedFormula) -> list[str]:
-    """Every data column the formula refers to, in first-seen order."""
-    names: list[str] = []
-    expressions = [formula.response, formula.fixed] + [g.lhs for g in formula.groups]
-    for expression in expressions:
-        names += sorted(v for v in _variables(expression) if v)
-    for group in formula.groups:
-        names += list(group.factors)
-    if formula.trials and not _is_number(formula.trials):
-        names.append(formula.trials)
+def _as_model_formula(formula: ParsedFormula | ModelFormula) -> ModelFormula:
+    return formula if isinstance(formula, ModelFormula) else ModelFormula(formula)
+
+
+def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
+    """Every data column the formulas refer to, in first-seen order."""
+    formulas = _as_model_formula(formula)
+    mu = formulas.mu
+    names: list[str] = sorted(v for v in _variables(mu.response) if v)
+    for part in formulas.parts.values():
+        for expression in [part.fixed] + [g.lhs for g in part.groups]:
+            names += sorted(v for v in _variables(expression) if v)
+        for group in part.groups:
+            names += list(group.factors)
+    if mu.trials and not _is_number(mu.trials):
+        names.append(mu.trials)
     return list(dict.fromkeys(names))
 
 
-def predictor_columns(formula: ParsedFormula) -> list[str]:
+def predictor_columns(formula: ParsedFormula | ModelFormula) -> list[str]:
     """The columns read as predictors (or trials): numbers, or a categorical predictor's levels."""
-    names = _variables(formula.fixed).union(*(_variables(g.lhs) for g in formula.groups))
-    if formula.trials and not _is_number(formula.trials):
-        names.add(formula.trials)
-    return sorted(names - _variables(formula.response))
+    formulas = _as_model_formula(formula)
+    names: set[str] = set()
+    for part in formulas.parts.values():
+        names |= _variables(part.fixed).union(*(_variables(g.lhs) for g in part.groups))
+    mu = formulas.mu
+    if mu.trials and not _is_number(mu.trials):
+        names.add(mu.trials)
+    return sorted(names - _variables(mu.response))
 
 
-def check_factor_flags(formula: ParsedFormula, factors: Collection[str]) -> None:
+def check_factor_flags(formula: ParsedFormula | ModelFormula, factors: Collection[str]) -> None:
     """--factor makes a predictor categorical; a response is never one."""
-    response = _variables(formula.response)
+    response = _variables(_as_model_formula(formula).mu.response)
     for name in factors:
         if name in response:
             raise InputError(
@@ -106,29 +220,54 @@ def check_factor_flags(formula: ParsedFormula, factors: Collection[str]) -> None
 MAX_MAGNITUDE = 1e100
 
 
-def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFrame) -> Design:
-    response_name = formula.response
-    if formula.trials is not None and family.family.response != "binomial":
+def build_design(
+    formula: ParsedFormula | ModelFormula, family: FamilyChoice, frame: pd.DataFrame
+) -> Design:
+    formulas = _as_model_formula(formula)
+    mu = formulas.mu
+    response_name = mu.response
+    if mu.trials is not None and family.family.response != "binomial":
         raise InputError(
-            f"formula {shown(formula.text)}: trials() belongs to family binomial, not "
+            f"formula {shown(mu.text)}: trials() belongs to family binomial, not "
             f"{family.family.name}"
         )
-    if response_name in _variables(formula.fixed) or any(
-        response_name in _variables(g.lhs) for g in formula.groups
-    ):
-        raise InputError(f"the response {response_name!r} is also a predictor in the formula")
-    if "Intercept" in predictor_columns(formula):  # formulae merges it with the intercept
+    for part in formulas.parts.values():
+        if response_name in _variables(part.fixed) or any(
+            response_name in _variables(g.lhs) for g in part.groups
+        ):
+            raise InputError(f"the response {response_name!r} is also a predictor in the formula")
+    if "Intercept" in predictor_columns(formulas):  # formulae merges it with the intercept
         raise InputError(
             "a column named 'Intercept' can't be a predictor (it is the intercept's name): "
             "rename it"
         )
     trials = None
-    if formula.trials is not None:
-        if _is_number(formula.trials):
-            trials = pd.Series(np.full(len(frame), int(formula.trials)))
+    if mu.trials is not None:
+        if _is_number(mu.trials):
+            trials = pd.Series(np.full(len(frame), int(mu.trials)))
         else:
-            trials = frame[formula.trials]
-    response = check_response(family, response_name, _response(formula, frame), trials)
+            trials = frame[mu.trials]
+    response = check_response(family, response_name, _response(mu, frame), trials)
+    _check_finite(f"the response {response_name!r}", response.values, mu.text)
+    predictors = {
+        dpar: _predictor(dpar, _link(family, dpar), part, frame)
+        for dpar, part in formulas.parts.items()
+    }
+    blocks = _blocks(formulas, frame)
+    _check_levels_per_row(blocks, len(frame), family)
+    for block in blocks:
+        for k, name in enumerate(block.terms):
+            _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], mu.text)
+    _check_no_duplicate_effects(blocks, mu.text)
+    return Design(formulas, family, response, predictors, blocks)
+
+
+def _link(family: FamilyChoice, dpar: str) -> str:
+    return family.link if dpar == "mu" else family.family.param(dpar).link
+
+
+def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame) -> Predictor:
+    """A predictor's population-level part and offset, from formulae's matrix of its terms."""
     common = _evaluate(formula.fixed, frame, formula.text)
     # formulae gives no matrix at all for "0" or "-1" alone: a model of group-level terms only
     kinds = {name: term.kind for name, term in common.terms.items()} if common else {}
@@ -137,37 +276,72 @@ def build_design(formula: ParsedFormula, family: FamilyChoice, frame: pd.DataFra
     offset = matrix[offset_columns].sum(axis=1).to_numpy() if offset_columns else None
     has_intercept = kinds.get("Intercept") == "intercept"
     X = matrix.drop(columns=offset_columns + (["Intercept"] if has_intercept else []))
-    blocks = [
-        _group_block(i + 1, term, frame, formula.text) for i, term in enumerate(formula.groups)
-    ]
-    _check_finite(f"the response {response_name!r}", response.values, formula.text)
-    _check_levels_per_row(blocks, len(frame), family)
     for name in X.columns:
         _check_finite(f"the predictor {name!r}", X[name], formula.text)
     if offset is not None:
         _check_finite("the offset", offset, formula.text)
-    for block in blocks:
-        for k, name in enumerate(block.terms):
-            _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], formula.text)
     _check_distinct_names(list(X.columns), "population-level", formula.text)
-    _check_no_duplicate_effects(blocks, formula.text)
     slices = common.slices if common else {}
     terms = {
         name: [brms_name(c) for c in matrix.columns[where]]
         for name, where in slices.items()
         if name != "Intercept" and not name.startswith("offset(")
     }
-    return Design(
+    return Predictor(
+        dpar=dpar,
+        link=link,
         formula=formula,
-        family=family,
-        response=response,
         has_intercept=has_intercept,
         X=X.to_numpy(dtype=float),
         coefs=[brms_name(c) for c in X.columns],
         offset=offset,
-        blocks=blocks,
         terms=terms,
     )
+
+
+def _blocks(formulas: ModelFormula, frame: pd.DataFrame) -> list[GroupBlock]:
+    """Every formula's group-level terms as blocks, numbered in order (the mean's first): one per
+    term, except that terms sharing an ID are one block."""
+    parts: dict[tuple, list[tuple[str, GroupTerm, GroupBlock]]] = {}
+    for dpar, formula in formulas.parts.items():
+        for k, term in enumerate(formula.groups):
+            key = ("id", term.id) if term.id is not None else ("term", dpar, k)
+            block = _group_block(0, term, frame, formula.text)
+            prefix = "" if dpar == "mu" else f"{dpar}_"
+            block = replace(
+                block,
+                terms=[prefix + t for t in block.terms],
+                dpars=(dpar,) * len(block.terms),
+                label=term.id,
+                members=((dpar, term, len(block.terms)),),
+            )
+            parts.setdefault(key, []).append((dpar, term, block))
+    blocks = []
+    for number, members in enumerate(parts.values(), start=1):
+        first = members[0][2]
+        for _, term, block in members[1:]:
+            if block.group != first.group:
+                raise InputError(
+                    f"the ID {term.id!r} joins group-level terms of two grouping factors "
+                    f"({first.group!r} and {block.group!r}): an ID correlates terms of one "
+                    "grouping factor"
+                )
+            if term.correlated != first.correlated:
+                raise InputError(
+                    f"the ID {term.id!r} joins correlated and uncorrelated ('||') terms: use one "
+                    "kind"
+                )
+        blocks.append(
+            replace(
+                first,
+                id=number,
+                terms=[t for _, _, b in members for t in b.terms],
+                dpars=tuple(d for _, _, b in members for d in b.dpars),
+                Z=np.column_stack([b.Z for _, _, b in members]),
+                members=tuple(m for _, _, b in members for m in b.members),
+            )
+        )
+    return blocks
 
 
 def _check_distinct_names(labels: list[str], where: str, text: str) -> None:

@@ -26,11 +26,19 @@ class FamilyParam:
     upper: float | None
     default_prior: str  # "scale": half student_t(3, 0, s) with brms's data-derived s; else a prior
     meaning: str = ""
+    link: str = "log"  # brms's default link when the parameter has a formula of its own
+
+    @property
+    def intercept_prior(self) -> str:
+        """brms 2.18's default prior on the intercept of the parameter's own formula."""
+        return "logistic(0, 1)" if self.link == "logit" else "student_t(3, 0, 2.5)"
 
 
 SIGMA = FamilyParam("sigma", 0.0, None, "scale", "residual standard deviation")
-SHAPE = FamilyParam("shape", 0.0, None, "gamma(0.01, 0.01)", "shape")
-ZI = FamilyParam("zi", 0.0, 1.0, "beta(1, 1)", "zero-inflation probability")
+SHAPE = FamilyParam(
+    "shape", 0.0, None, "gamma(0.01, 0.01)", "shape: the variance is mu + mu^2 / shape"
+)
+ZI = FamilyParam("zi", 0.0, 1.0, "beta(1, 1)", "zero-inflation probability", link="logit")
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,9 @@ class Family:
     @property
     def template(self) -> str:
         return f"families/{self.name}.stan"
+
+    def param(self, name: str) -> FamilyParam:
+        return next(p for p in self.params if p.name == name)
 
     @property
     def ordinal(self) -> bool:
@@ -61,7 +72,7 @@ FAMILIES: dict[str, Family] = {
             "real",
             (
                 SIGMA,
-                FamilyParam("nu", 1.0, None, "gamma(2, 0.1)", "degrees of freedom"),
+                FamilyParam("nu", 1.0, None, "gamma(2, 0.1)", "degrees of freedom", link="logm1"),
             ),
         ),
         Family("lognormal", ("identity",), "positive", (SIGMA,), scale_link="log"),
@@ -86,6 +97,7 @@ FAMILIES: dict[str, Family] = {
 INVERSE_LINKS = {
     "identity": "{}",
     "log": "exp({})",
+    "logm1": "1 + exp({})",  # brms's link for student's nu >= 1
     "logit": "inv_logit({})",
     "probit": "Phi({})",
     "cloglog": "inv_cloglog({})",

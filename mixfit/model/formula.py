@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from formulae.scanner import ScanError, Scanner
 
 from mixfit.errors import InputError
+from mixfit.model.special_terms import SpecialTerm, take_specials
 
 # Calls a formula may contain; formulae would otherwise evaluate any Python callable it can reach.
 ALLOWED_CALLS = frozenset(
@@ -35,6 +36,9 @@ class GroupTerm:
     lhs: str
     factors: tuple[str, ...]  # ("a", "b") for a:b; a/b is expanded into two GroupTerms
     correlated: bool
+    # brms's ID, as in (1 | p | g): terms of one grouping factor that share an ID, in any of the
+    # model's formulas, are one block with one correlation matrix
+    id: str | None = None
 
     @property
     def group(self) -> str:
@@ -48,6 +52,7 @@ class ParsedFormula:
     trials: str | None  # a column name or an integer literal, for binomial
     fixed: str  # a formulae right-hand side
     groups: tuple[GroupTerm, ...]
+    specials: tuple[SpecialTerm, ...] = ()  # s(), gp(), mo(), ar(), ...: term kinds of their own
 
 
 def shown(text: str) -> str:
@@ -60,7 +65,7 @@ def shown(text: str) -> str:
 
 
 def parse_formula(text: str) -> ParsedFormula:
-    tokens = _scan(text)
+    tokens, specials = _without_specials(_scan(text), text)
     _refuse_unsafe(tokens, text)
     tildes = [i for i, t in enumerate(tokens) if t.kind == "TILDE"]
     if len(tildes) != 1:
@@ -82,7 +87,26 @@ def parse_formula(text: str) -> ParsedFormula:
     _check_terms(rhs, text)
     fixed_tokens, groups = _split_group_terms(rhs, text)
     fixed = _join(fixed_tokens) or "1"
-    return ParsedFormula(text, response, trials, fixed, tuple(groups))
+    return ParsedFormula(text, response, trials, fixed, tuple(groups), tuple(specials))
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    lexeme: str
+
+
+def _without_specials(tokens: list, text: str) -> tuple[list, list[SpecialTerm]]:
+    """The formula's tokens with its special terms taken out of the right-hand side (an intercept
+    in their place where nothing else is left: ``y ~ s(x)`` has one, as in brms)."""
+    tilde = next((i for i, t in enumerate(tokens) if t.kind == "TILDE"), None)
+    if tilde is None:
+        return tokens, []
+    rhs, end = tokens[tilde + 1 : -1], tokens[-1:]
+    kept, specials = take_specials(rhs, text)
+    if specials and not kept:
+        kept = [_Token("NUMBER", "1")]
+    return tokens[: tilde + 1] + kept + end, specials
 
 
 def _scan(text: str) -> list:
@@ -317,10 +341,20 @@ def _split_group_terms(rhs: list, text: str) -> tuple[list, list[GroupTerm]]:
 
 
 def _group_terms(inner: list, text: str) -> list[GroupTerm]:
-    pipe = _top_level(inner, "PIPE")[0]
+    pipes = _top_level(inner, "PIPE")
+    pipe = pipes[0]
     double = pipe + 1 < len(inner) and inner[pipe + 1].kind == "PIPE"
     lhs, rhs = inner[:pipe], inner[pipe + (2 if double else 1) :]
     chunk = f"({_join(inner)})"
+    term_id = None
+    if not double and len(pipes) > 1:  # (terms | ID | g)
+        between = inner[pipe + 1 : pipes[1]]
+        if len(between) != 1 or between[0].kind != "IDENTIFIER" or len(pipes) > 2:
+            raise InputError(
+                f"formula {shown(text)}: in {chunk} an ID between two '|' is one name, as in "
+                "(1 | p | g)"
+            )
+        term_id, rhs = between[0].lexeme, inner[pipes[1] + 1 :]
     if not lhs:
         raise InputError(f"formula {shown(text)}: group-level term {chunk} has nothing before '|'")
     if not rhs:
@@ -343,9 +377,10 @@ def _group_terms(inner: list, text: str) -> list[GroupTerm]:
     lhs_text = _join(lhs)
     if separators == {"SLASH"}:  # (1 | a/b) means (1 | a) + (1 | a:b)
         return [
-            GroupTerm(lhs_text, tuple(factors[: k + 1]), correlated) for k in range(len(factors))
+            GroupTerm(lhs_text, tuple(factors[: k + 1]), correlated, term_id)
+            for k in range(len(factors))
         ]
-    return [GroupTerm(lhs_text, tuple(factors), correlated)]
+    return [GroupTerm(lhs_text, tuple(factors), correlated, term_id)]
 
 
 def _closing(tokens: list, start: int) -> int:

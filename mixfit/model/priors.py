@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,6 +35,7 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         Distribution("inv_gamma", ("alpha", "beta"), "positive", ("alpha", "beta")),
         Distribution("lognormal", ("mu", "sigma"), "positive", ("sigma",)),
         Distribution("beta", ("a", "b"), "unit", ("a", "b")),
+        Distribution("logistic", ("mu", "sigma"), "real", ("sigma",)),
         Distribution("uniform", ("lower", "upper"), "interval"),
         Distribution("lkj", ("eta",), "corr", ("eta",)),
     ]
@@ -154,6 +155,11 @@ class Slot:
     priors: list[Prior] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     scalar: bool = False
+    dpar: str = "mu"  # the predictor its elements belong to (b_sigma: "sigma")
+    element_dpars: list[str] | None = None  # per element, where they differ (a block fed by IDs)
+
+    def dpar_of(self, element: int) -> str:
+        return self.element_dpars[element] if self.element_dpars else self.dpar
 
     def families(self) -> list[str]:
         return sorted({p.distribution for p in self.priors} - {"flat"})
@@ -175,15 +181,42 @@ def default_scales(y: np.ndarray, link: str) -> tuple[float, float]:
     return location, scale
 
 
-def resolve(slots: list[Slot], specs: list[PriorSpec], defaults: dict[str, Prior]) -> None:
-    """Fill each slot's priors: the most specific user prior wins, else the class default."""
+# brms's defaults by (class, dpar): a class's prior for one predictor's elements
+Defaults = dict[tuple[str, str], Prior]
+
+
+def normalise(
+    specs: list[PriorSpec], slots: list[Slot], params: tuple[str, ...] = ()
+) -> list[PriorSpec]:
+    """The user's priors with their dpar made explicit: the flag forms ``b_sigma`` and
+    ``Intercept_sigma`` (brms's Stan names) are class b and Intercept of dpar sigma, and a group
+    term named with its prefix (``sd : Subject : sigma_Intercept``) is sigma's. ``params``: the
+    family's parameters, which a prior may name as a dpar though it has no formula (refused
+    then, saying so)."""
+    dpars = {s.dpar_of(i) for s in slots for i in range(len(s.labels))} - {"mu"}
+    out = []
+    for spec in specs:
+        cls, _, dpar = spec.cls.partition("_")
+        if not spec.dpar and cls in {"b", "Intercept", "sd", "cor"} and dpar in dpars | set(params):
+            spec = replace(spec, cls=cls, dpar=dpar)
+        prefix = spec.coef.split("_", 1)[0]
+        if not spec.dpar and spec.cls == "sd" and prefix in dpars:
+            spec = replace(spec, dpar=prefix, coef=spec.coef[len(prefix) + 1 :])
+        out.append(spec)
+    return out
+
+
+def resolve(slots: list[Slot], specs: list[PriorSpec], defaults: Defaults) -> None:
+    """Fill each slot's priors: the most specific user prior wins, else the class default.
+    ``specs`` are normalise()'s."""
     _check_targets(slots, specs)
     for slot in slots:
         slot.priors, slot.sources = [], []
-        for coef, group in slot.labels:
-            chosen = _choose(specs, slot.cls, coef, group)
+        for i, (coef, group) in enumerate(slot.labels):
+            dpar = slot.dpar_of(i)
+            chosen = _choose(specs, slot.cls, coef, group, dpar)
             if chosen is None:
-                slot.priors.append(defaults.get(slot.cls, FLAT))
+                slot.priors.append(defaults.get((slot.cls, dpar), FLAT))
                 slot.sources.append("default")
             else:
                 _check_support(chosen, slot)
@@ -191,11 +224,22 @@ def resolve(slots: list[Slot], specs: list[PriorSpec], defaults: dict[str, Prior
                 slot.sources.append("user")
 
 
-def _choose(specs: list[PriorSpec], cls: str, coef: str, group: str) -> PriorSpec | None:
-    """The most specific user prior for a target; of equally specific ones, the last given."""
+def spec_dpar(spec: PriorSpec) -> str:
+    """The predictor a user's prior is for: its dpar, mu's when none is given."""
+    return spec.dpar or "mu"
+
+
+def _choose(
+    specs: list[PriorSpec], cls: str, coef: str, group: str, dpar: str = "mu"
+) -> PriorSpec | None:
+    """The most specific user prior for a target; of equally specific ones, the last given. An
+    element of another predictor than mu is named with its prefix (sigma_Intercept) where a group
+    holds it, and matched by a prior for it with or without that prefix (brms's dpar = sigma)."""
     chosen = None
     for spec in specs:
-        if spec.cls != cls or spec.coef not in ("", coef) or spec.group not in ("", group):
+        if spec.cls != cls or spec_dpar(spec) != dpar or spec.group not in ("", group):
+            continue
+        if spec.coef not in ("", coef, _unprefixed(coef, dpar)):
             continue
         rank = (spec.coef != "") + (spec.group != "")
         if chosen is None or rank >= chosen[0]:
@@ -203,24 +247,33 @@ def _choose(specs: list[PriorSpec], cls: str, coef: str, group: str) -> PriorSpe
     return None if chosen is None else chosen[1]
 
 
-def prior_rows(slots: list[Slot], specs: list[PriorSpec], defaults: dict[str, Prior]) -> list[dict]:
-    """brms's get_prior table: per class a class-wide row, then one per group (sd, cor) and per
-    element; each with the prior that applies there and whether it is the default or the user's."""
+def _unprefixed(coef: str, dpar: str) -> str:
+    prefix = f"{dpar}_"
+    return coef[len(prefix) :] if dpar != "mu" and coef.startswith(prefix) else coef
+
+
+def prior_rows(slots: list[Slot], specs: list[PriorSpec], defaults: Defaults) -> list[dict]:
+    """brms's get_prior table: per class and predictor (dpar) a class-wide row, then one per
+    group (sd, cor) and per element; each with the prior that applies there and whether it is the
+    default or the user's. Elements are named as the predictor names them (brms's coef and dpar
+    columns: ``Intercept`` of dpar ``sigma``)."""
     rows = []
-    by_class: dict[str, list[Slot]] = {}
+    by_class: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for slot in slots:
-        if slot.labels:
-            by_class.setdefault(slot.cls, []).append(slot)
-    for cls in sorted(by_class, key=str.lower):
-        labels = [label for slot in by_class[cls] for label in slot.labels]
+        for i, label in enumerate(slot.labels):
+            by_class.setdefault((slot.cls, slot.dpar_of(i)), []).append(label)
+    order = sorted(by_class, key=lambda key: (key[0].lower(), key[1] != "mu", key[1]))
+    for cls, dpar in order:
+        labels = by_class[cls, dpar]
         targets = [("", "")]
         targets += list(dict.fromkeys(("", g) for _, g in labels if g))
         targets += [label for label in labels if label not in targets]
         for coef, group in targets:
-            chosen = _choose(specs, cls, coef, group)
-            prior = defaults.get(cls, FLAT) if chosen is None else chosen.prior
+            chosen = _choose(specs, cls, coef, group, dpar)
+            prior = defaults.get((cls, dpar), FLAT) if chosen is None else chosen.prior
             source = "default" if chosen is None else "user"
-            row = {"class": cls, "coef": coef, "group": group, "prior": str(prior)}
+            row = {"class": cls, "coef": _unprefixed(coef, dpar), "group": group}
+            row |= {"dpar": "" if dpar == "mu" else dpar, "prior": str(prior)}
             rows.append({**row, "source": source})
     return rows
 
@@ -241,14 +294,34 @@ def truncation(
 
 def _check_targets(slots: list[Slot], specs: list[PriorSpec]) -> None:
     classes = sorted({s.cls for s in slots})
+    predicted = {s.dpar for s in slots} - {"mu"}
     for spec in specs:
         in_class = [s for s in slots if s.cls == spec.cls]
+        if not in_class and spec.cls in predicted:
+            raise InputError(
+                f"prior '{spec.describe()}': {spec.cls} has a formula in this model, so it has no "
+                f"prior of its own; set priors on its predictor's effects, e.g. "
+                f'"normal(0, 1) : b_{spec.cls}" or "student_t(3, 0, 1) : Intercept_{spec.cls}"'
+            )
         if not in_class:
             raise InputError(
                 f"prior '{spec.describe()}': this model has no class {spec.cls!r} "
                 f"(classes: {', '.join(classes)})"
             )
-        labels = [label for s in in_class for label in s.labels]
+        dpar = spec_dpar(spec)
+        dpars = sorted({s.dpar_of(i) for s in in_class for i in range(len(s.labels))} - {"mu"})
+        labels = [
+            (_unprefixed(c, dpar), g)
+            for s in in_class
+            for i, (c, g) in enumerate(s.labels)
+            if s.dpar_of(i) == dpar
+        ]
+        if not labels:
+            have = f"dpars with a formula: {', '.join(dpars)}" if dpars else "no dpar has a formula"
+            raise InputError(
+                f"prior '{spec.describe()}': class {spec.cls} has no elements for dpar "
+                f'{dpar!r} ({have}; a parameter gets a formula as -f "{dpar} ~ x")'
+            )
         groups = sorted({g for _, g in labels if g})
         if spec.group and spec.group not in groups:
             where = f"groups: {', '.join(groups)}" if groups else "it has no groups"

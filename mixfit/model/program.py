@@ -1,36 +1,30 @@
-"""A model: its design, its priors, and from them the Stan program and the Stan data."""
+"""A model: its design, its priors, and from them the Stan program (mixfit/model/stancode.py) and
+the Stan data."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.resources import files
-from pathlib import Path
 
-import jinja2
 import numpy as np
 import pandas as pd
 
 from mixfit.errors import InputError
-from mixfit.model.centring import (
-    can_nest,
-    centred_blocks,
-    nest_levels,
-    nesting,
-    population_map,
-)
+from mixfit.model.centring import centred_blocks, nesting
 from mixfit.model.design import Design
-from mixfit.model.families import FAMILIES, INVERSE_LINKS
+from mixfit.model.families import FAMILIES, FamilyParam
 from mixfit.model.priors import (
     DISTRIBUTIONS,
+    Defaults,
     Prior,
     PriorSpec,
     Slot,
     default_scales,
+    normalise,
     parse_prior,
     prior_rows,
     resolve,
-    truncation,
 )
+from mixfit.model.terms import group, offset, population
 
 
 @dataclass
@@ -63,6 +57,11 @@ class Model:
             return []
         return [str(k) for k in range(1, len(self.design.response.categories))]
 
+    @property
+    def scalar_params(self) -> tuple[FamilyParam, ...]:
+        """The family's parameters without a formula: one value per draw (sigma, shape, ...)."""
+        return tuple(p for p in self.family.params if p.name not in self.design.predictors)
+
     def slot(self, name: str) -> Slot:
         return next(s for s in self.slots if s.name == name)
 
@@ -76,6 +75,7 @@ def build_model(
     threads: int = 1,
 ) -> Model:
     slots = _slots(design)
+    priors = normalise(priors, slots, tuple(p.name for p in design.family.family.params))
     resolve(slots, priors, default_priors(design))
     marginal = marginal and not prior_only and can_marginalise(design)
     # the marginal program's likelihood runs over levels, not rows: nothing for threads to share
@@ -111,120 +111,78 @@ def build_model(
 def _check_proper(model: Model) -> None:
     """A flat prior is improper: there is no prior to sample from (brms refuses too)."""
     for slot in model.slots:
-        flat = [
-            c or slot.cls for (c, _), p in zip(slot.labels, slot.priors) if p.distribution == "flat"
-        ]
+        cls = slot.cls + ("" if slot.dpar == "mu" else f"_{slot.dpar}")
+        flat = [c or cls for (c, _), p in zip(slot.labels, slot.priors) if p.distribution == "flat"]
         if flat:
             raise InputError(
                 f"sampling from the prior only needs a proper prior on every parameter, but "
-                f"{slot.cls} ({', '.join(flat)}) has a flat prior: set one, e.g. "
-                f'--prior "normal(0, 5) : {slot.cls}"'
+                f"{cls} ({', '.join(flat)}) has a flat prior: set one, e.g. "
+                f'--prior "normal(0, 5) : {cls}"'
             )
 
 
 def prior_table(model: Model) -> pd.DataFrame:
     """The priors a fit uses, as brms's get_prior: a row per class, per group and per element."""
     rows = prior_rows(model.slots, list(model.specs), default_priors(model.design))
-    return pd.DataFrame(rows, columns=["class", "coef", "group", "prior", "source"])
+    return pd.DataFrame(rows, columns=["class", "coef", "group", "dpar", "prior", "source"])
 
 
 def can_marginalise(design: Design) -> bool:
     """A gaussian model with one group-level block has an exact, cheaper marginal likelihood."""
     family = design.family
     return (
-        family.family.name == "gaussian" and family.link == "identity" and len(design.blocks) == 1
+        family.family.name == "gaussian"
+        and family.link == "identity"
+        and len(design.blocks) == 1
+        and not design.dpars
     )
 
 
-def default_priors(design: Design) -> dict[str, Prior]:
-    """brms 2.18's defaults: flat b; student_t(3, m, s) intercept; half student_t(3, 0, s) scales."""
+def default_priors(design: Design) -> Defaults:
+    """brms 2.18's defaults by (class, dpar): flat b; student_t(3, m, s) on mu's intercept and
+    half student_t(3, 0, s) on its scales (s from the response); a parameter with a formula of
+    its own has student_t(3, 0, 2.5) on its intercept (logistic(0, 1) with a logit link) and
+    its SDs, as brms."""
     family = design.family.family
     link = family.scale_link or design.family.link
     location, scale = default_scales(design.response.values, link)
     defaults = {
-        "Intercept": Prior("student_t", (3.0, location, scale)),
-        "sd": Prior("student_t", (3.0, 0.0, scale)),
-        "cor": Prior("lkj", (1.0,)),
+        ("Intercept", "mu"): Prior("student_t", (3.0, location, scale)),
+        ("sd", "mu"): Prior("student_t", (3.0, 0.0, scale)),
+        ("cor", "mu"): Prior("lkj", (1.0,)),
     }
-    for param in design.family.family.params:
-        if param.default_prior == "scale":
-            defaults[param.name] = Prior("student_t", (3.0, 0.0, scale))
+    for param in family.params:
+        if param.name in design.predictors:
+            defaults[("Intercept", param.name)] = parse_prior(param.intercept_prior)
+            defaults[("sd", param.name)] = Prior("student_t", (3.0, 0.0, 2.5))
+            defaults[("cor", param.name)] = Prior("lkj", (1.0,))
+        elif param.default_prior == "scale":
+            defaults[(param.name, "mu")] = Prior("student_t", (3.0, 0.0, scale))
         else:
-            defaults[param.name] = parse_prior(param.default_prior)
+            defaults[(param.name, "mu")] = parse_prior(param.default_prior)
     return defaults
 
 
 def _slots(design: Design) -> list[Slot]:
-    slots = [Slot("b", "b", None, None, [(c, "") for c in design.coefs])]
-    if design.family.family.ordinal:
-        thresholds = [(str(k), "") for k in range(1, len(design.response.categories))]
-        slots.append(Slot("Intercept", "Intercept", None, None, thresholds))
-    elif design.has_intercept:
-        slots.append(Slot("Intercept", "Intercept", None, None, [("", "")], scalar=True))
+    """Every prior-carrying parameter: each predictor's effects, the family's parameters that have
+    no formula, each block's SDs and correlations."""
+    slots = []
+    for predictor in design.predictors.values():
+        slots += population.slots(design, predictor)
     for param in design.family.family.params:
-        slots.append(
-            Slot(param.name, param.name, param.lower, param.upper, [("", "")], scalar=True)
-        )
+        if param.name not in design.predictors:
+            slots.append(
+                Slot(param.name, param.name, param.lower, param.upper, [("", "")], scalar=True)
+            )
     for block in design.blocks:
-        labels = [(term, block.group) for term in block.terms]
-        slots.append(Slot(f"sd_{block.id}", "sd", 0.0, None, labels))
-        if block.has_cor:
-            slots.append(Slot(f"L_{block.id}", "cor", None, None, [("", block.group)], scalar=True))
+        slots += group.slots(block)
     return slots
 
 
-def stan_code(model: Model) -> str:
-    """The Stan program: it depends on the model's structure, never on data or prior values."""
-    design = model.design
-    thresholds = model.family.ordinal
-    intercept = model.intercept
-    context = {
-        "family": model.family,
-        "link": design.family.link,
-        "inverse_link": INVERSE_LINKS[design.family.link],
-        "intercept": intercept,
-        "thresholds": thresholds,
-        "centred": intercept or thresholds,
-        "offset": design.offset is not None,
-        "blocks": [
-            {"id": b.id, "cor": b.has_cor, "intercept": b.terms[0] == "Intercept"}
-            for b in design.blocks
-        ],
-        "nesting": can_nest(design),
-        "slots": [
-            {
-                "name": s.name,
-                "scalar": s.scalar,
-                "lower": None if s.lower is None else f"{s.lower:g}",
-                "distributions": [_distribution(d, s) for d in s.families()],
-            }
-            for s in model.slots
-        ],
-        "predictions": model.predictions and not model.python_predictions,
-        "threads": model.threads > 1,
-        "cor": bool(design.blocks) and design.blocks[0].has_cor,
-        "terms": len(design.blocks[0].terms) if design.blocks else 0,
-    }
-    template = "gaussian_marginal.stan" if model.marginal else "model.stan"
-    return _templates().get_template(template).render(context)
-
-
-def _distribution(name: str, slot: Slot) -> dict:
-    """A prior family as the template needs it: name, arity, and the bounds to normalise at."""
-    dist = DISTRIBUTIONS[name]
-    lower, upper = truncation(dist, slot.lower, slot.upper)
-    return {
-        "name": name,
-        "params": dist.params,
-        "support": dist.support,
-        "lower": None if lower is None else f"{lower:g}",
-        "upper": None if upper is None else f"{upper:g}",
-    }
-
-
 def stan_data(model: Model) -> dict:
+    """The data of the program: the response, each part's data and the priors' hyperparameters."""
     design = model.design
-    data: dict = {"N": design.n, "Y": design.response.values, "K": design.X.shape[1], "X": design.X}
+    data: dict = {"N": design.n, "Y": design.response.values}
     data["prior_only"] = int(model.prior_only)
     if model.threads > 1 and not model.marginal:  # brms's default grainsize
         data["grainsize"] = max(100, design.n // (2 * model.threads))
@@ -232,24 +190,16 @@ def stan_data(model: Model) -> dict:
         data["nthres"] = len(model.thresholds)
     if design.response.trials is not None:
         data["trials"] = design.response.trials
-    if design.offset is not None:
-        data["offsets"] = design.offset
+    for predictor in design.predictors.values():
+        data |= population.stan_data(predictor)
+        if offset.present(predictor):
+            data |= offset.stan_data(predictor)
     for block in design.blocks:
-        data[f"N_{block.id}"] = len(block.levels)
-        data[f"M_{block.id}"] = len(block.terms)
-        data[f"J_{block.id}"] = block.J
-        data[f"Z_{block.id}"] = block.Z
+        data |= group.stan_data(design, block)
     if not model.marginal:
-        data["P"] = design.X.shape[1] + model.intercept
-        centres = population_map(design, list(model.centred), model.intercept)
-        for block, centred, F in zip(design.blocks, model.centred, centres):
-            data[f"centred_{block.id}"] = int(centred)
-            data[f"F_{block.id}"] = F
-        if can_nest(design):
-            for block, nest in zip(design.blocks, model.nests):
-                if block.terms[0] == "Intercept":
-                    data[f"nest_{block.id}"] = nest
-                    data[f"nest_level_{block.id}"] = nest_levels(design, block, nest)
+        if any(block.mu_only for block in design.blocks):
+            data["P"] = design.X.shape[1] + model.intercept
+        data |= group.centring_data(design, model.centred, model.nests, model.intercept)
     for slot in model.slots:
         for name in slot.families():
             hp = f"prior_{slot.name}_{name}"
@@ -262,23 +212,3 @@ def stan_data(model: Model) -> dict:
                 data[f"{hp}_idx"] = np.array(elements, dtype=np.int64) + 1
                 data[hp] = rows.reshape(len(elements), len(DISTRIBUTIONS[name].params))
     return data
-
-
-def _template_dir() -> Path:
-    try:
-        return Path(str(files("mixfit.stan_templates")))
-    except (
-        ModuleNotFoundError
-    ):  # mixfit imported from a source checkout: the templates sit beside it
-        return Path(__file__).resolve().parents[2] / "stan_templates"
-
-
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_template_dir())),
-        extensions=["jinja2.ext.do"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )

@@ -13,9 +13,13 @@ only; this file tells them how rows become numbers, as the fit made them:
 - ``population``: the right-hand side, whether it has an intercept, the coefficients in order,
   whether it holds an offset, the columns it reads (``variables``), and ``state``: formulae's levels and stateful-transform values per
   term component (``scale(x)``: x's mean and SD; mixfit/model/formulae_state.py);
+- ``dpars``: per distributional parameter with a formula (``sigma ~ x``) the same as
+  ``population``, with its ``link``; ``formulas``: every formula as given, the mean's first;
 - ``groups``: per grouping factor its columns (``factors``), its levels (as labelled in the
-  tables) and its ``blocks``: each ``(terms | group)`` term's right-hand side, coefficient names,
-  the columns it reads, whether correlated, and state;
+  tables) and its ``blocks``: each ``(terms | group)`` term's right-hand side, coefficient names
+  (brms's, ``sigma_Intercept`` for sigma's), the predictor it feeds (``dpar``), the block it
+  belongs to (``id``: terms joined by an ID share one), the columns it reads, whether
+  correlated, and state;
 - ``effects``: the population-level predictors that conditional effects plot.
 """
 
@@ -36,50 +40,64 @@ FORMAT = "mixfit design 1"
 def describe(model: Model, frame: pd.DataFrame) -> dict:
     """The design of a fitted model; ``frame`` is the table it was fitted to (complete rows)."""
     design = model.design
-    formula = design.formula
-    population = formulae_state.build(formula.fixed, frame)
+    matrices = {
+        dpar: formulae_state.build(p.formula.fixed, frame) for dpar, p in design.predictors.items()
+    }
     groups: dict[str, dict] = {}
-    matrices = []
     for block in design.blocks:
-        term = formula.groups[block.id - 1]  # design.py numbers the blocks in formula order
-        matrix = formulae_state.build(term.lhs, frame)
-        matrices.append(matrix)
-        entry = groups.setdefault(
-            block.group,
-            {
-                "group": block.group,
-                "factors": list(term.factors),
-                "levels": block.levels,
-                "blocks": [],
-            },
-        )
-        entry["blocks"].append(
-            {
-                "id": block.id,
-                "formula": term.lhs,
-                "terms": block.terms,
-                "variables": formulae_state.columns_read(matrix),
-                "correlated": block.correlated,
-                "state": formulae_state.capture(matrix),
-            }
-        )
+        start = 0
+        for dpar, term, width in block.members:  # a block of IDs holds terms of several formulas
+            matrix = formulae_state.build(term.lhs, frame)
+            matrices[f"{block.id}:{start}"] = matrix
+            entry = groups.setdefault(
+                block.group,
+                {
+                    "group": block.group,
+                    "factors": list(term.factors),
+                    "levels": block.levels,
+                    "blocks": [],
+                },
+            )
+            entry["blocks"].append(
+                {
+                    "id": block.id,
+                    "dpar": dpar,
+                    "formula": term.lhs,
+                    "terms": block.terms[start : start + width],
+                    "variables": formulae_state.columns_read(matrix),
+                    "correlated": block.correlated,
+                    "state": formulae_state.capture(matrix),
+                }
+            )
+            start += width
     return {
         "format": FORMAT,
-        "formula": formula.text,
+        "formula": design.formula.text,
+        "formulas": design.formulas.texts,
         "family": design.family.family.name,
         "link": design.family.link,
         "response": _response(model, frame),
-        "variables": _variables(frame, [m for m in [population, *matrices] if m is not None]),
-        "population": {
-            "formula": formula.fixed,
-            "intercept": design.has_intercept,
-            "coefs": design.coefs,
-            "offset": design.offset is not None,
-            "variables": formulae_state.columns_read(population),
-            "state": formulae_state.capture(population) if population is not None else [],
+        "variables": _variables(frame, [m for m in matrices.values() if m is not None]),
+        "population": _population(design.mu, matrices["mu"]),
+        "dpars": {
+            dpar: {"link": design.predictors[dpar].link}
+            | _population(design.predictors[dpar], matrices[dpar])
+            for dpar in design.dpars
         },
         "groups": list(groups.values()),
-        "effects": _effects(population),
+        "effects": _effects(matrices["mu"]),
+    }
+
+
+def _population(predictor, matrix) -> dict:
+    """One predictor's population-level part: its terms and how new rows are coded for them."""
+    return {
+        "formula": predictor.formula.fixed,
+        "intercept": predictor.has_intercept,
+        "coefs": predictor.coefs,
+        "offset": predictor.offset is not None,
+        "variables": formulae_state.columns_read(matrix),
+        "state": formulae_state.capture(matrix) if matrix is not None else [],
     }
 
 

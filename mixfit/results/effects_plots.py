@@ -28,11 +28,16 @@ def write_effects_plots(design: dict, posterior: Posterior, plot_dir: Path) -> l
 
 
 def effects_figure(
-    design: dict, posterior: Posterior, effect: str, by: str | None = None, prob: float = 0.95
+    design: dict,
+    posterior: Posterior,
+    effect: str,
+    by: str | None = None,
+    prob: float = 0.95,
+    dpar: str | None = None,
 ):
     from matplotlib.figure import Figure
 
-    table = conditional_effects(design, posterior, effect, by, prob)
+    table = conditional_effects(design, posterior, effect, by, prob, dpar)
     variables = design["variables"]
     figure = Figure(figsize=(6.4, 4.4), dpi=DPI, layout="constrained")
     ax = figure.add_subplot()
@@ -58,7 +63,7 @@ def effects_figure(
         levels = table[effect].drop_duplicates().tolist()
         ax.set_xticks(np.arange(len(levels)), [str(v) for v in levels])
     ax.set_xlabel(effect)
-    ax.set_ylabel(_response_label(design))
+    ax.set_ylabel(dpar if dpar and dpar != "mu" else _response_label(design))
     if by is not None:
         ax.legend(frameon=False)
     others = "others at their mean or reference level; group-level effects left out"

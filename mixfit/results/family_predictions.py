@@ -17,7 +17,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-from mixfit.model.design import Design
+from mixfit.analysis.likelihoods import INVERSE_LINKS
+from mixfit.model.design import Design, Predictor
 from mixfit.model.program import Model
 
 # values (draws x rows x categories) worked on at once: bounds the working memory at ~100 MB
@@ -35,13 +36,19 @@ def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[
     design = model.design
     rng = np.random.default_rng(seed)
     family = FAMILIES[model.family.name]
-    eta = _linear_predictor(design, posterior, model.family.ordinal)
+    eta = _linear_predictor(design, design.mu, posterior, model.family.ordinal)
     chains, draws, n = eta.shape
     flat_eta = eta.reshape(chains * draws, n)
-    params = {
-        name: posterior[name].reshape(chains * draws, *posterior[name].shape[2:])
-        for name in family.params
-    }
+    # one value per draw (draws x 1, or draws x thresholds), or per draw and row with a formula
+    params = {}
+    for name in family.params:
+        if name in design.predictors:
+            predictor = design.predictors[name]
+            values = _linear_predictor(design, predictor, posterior, False)
+            params[name] = INVERSE_LINKS[predictor.link](values.reshape(chains * draws, n))
+        else:
+            values = posterior[name].reshape(chains * draws, *posterior[name].shape[2:])
+            params[name] = values[:, None] if values.ndim == 1 else values
     log_lik = np.empty_like(flat_eta)
     y_rep = np.empty_like(flat_eta)
     width = n * max(1, len(design.response.categories))
@@ -57,18 +64,19 @@ def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[
 
 
 def _linear_predictor(
-    design: Design, posterior: dict[str, np.ndarray], ordinal: bool
+    design: Design, predictor: Predictor, posterior: dict[str, np.ndarray], ordinal: bool
 ) -> np.ndarray:
-    """The linear predictor of each row and draw, on the predictors' own scale; for an ordinal
+    """A predictor's value for each row and draw, on the predictors' own scale; for an ordinal
     family without the thresholds, which its likelihood takes apart."""
-    eta = posterior["b"] @ design.X.T
-    if design.has_intercept and not ordinal:
-        eta += posterior["b_Intercept"][..., None]
-    if design.offset is not None:
-        eta += design.offset
+    s = predictor.suffix
+    eta = posterior[f"b{s}"] @ predictor.X.T
+    if predictor.has_intercept and not ordinal:
+        eta += posterior[f"b{s}_Intercept"][..., None]
+    if predictor.offset is not None:
+        eta += predictor.offset
     for block in design.blocks:
         r = posterior[f"r_{block.id}"]
-        for term in range(block.Z.shape[1]):
+        for term in block.columns(predictor.dpar):
             eta += r[:, :, block.J - 1, term] * block.Z[:, term]
     return eta
 
@@ -105,7 +113,7 @@ def _counts(rng: np.random.Generator, rate: np.ndarray) -> np.ndarray:
 
 def _zero_inflated(y, eta, params, count_lpmf, count_rate, rng):
     """A zero is structural (probability zi) or the count distribution's."""
-    zi = params["zi"][:, None]
+    zi = params["zi"]
     lp_count = count_lpmf(y, eta)
     log_lik = np.where(
         y == 0, np.logaddexp(np.log(zi), np.log1p(-zi) + lp_count), np.log1p(-zi) + lp_count
@@ -120,7 +128,7 @@ def _zero_inflated_poisson(y, eta, params, link, rng):
 
 
 def _zero_inflated_negbinomial(y, eta, params, link, rng):
-    shape = params["shape"][:, None]
+    shape = params["shape"]
 
     def lpmf(y, eta):
         return _negbinomial_lpmf(y, eta, shape)
@@ -133,7 +141,7 @@ def _zero_inflated_negbinomial(y, eta, params, link, rng):
 
 def _beta(y, eta, params, link, rng):
     """beta_proportion: mean inv_logit(eta), precision phi."""
-    phi = params["phi"][:, None]
+    phi = params["phi"]
     mu = special.expit(eta)
     a, b = mu * phi, (1 - mu) * phi
     log_lik = (a - 1) * np.log(y) + (b - 1) * np.log1p(-y) - special.betaln(a, b)

@@ -16,8 +16,11 @@ def to_inference_data(model: Model, draws: Draws) -> Any:
     design = model.design
     response = design.formula.response
     posterior = {k: v for k, v in draws.posterior.items() if k not in {"log_lik", "y_rep"}}
-    coords: dict = {"coef": design.coefs, "obs": np.arange(design.n)}
-    dims: dict = {"b": ["coef"]}
+    coords: dict = {"obs": np.arange(design.n)}
+    dims: dict = {}
+    for predictor in design.predictors.values():  # b, b_sigma, ...
+        coords[f"coef{predictor.suffix}"] = predictor.coefs
+        dims[f"b{predictor.suffix}"] = [f"coef{predictor.suffix}"]
     for block in design.blocks:
         k = block.id
         coords[f"level_{k}"] = block.levels

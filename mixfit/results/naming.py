@@ -52,8 +52,12 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
         )
     elif "b_Intercept" in posterior:
         out["b_Intercept"] = posterior["b_Intercept"]
-    for i, coef in enumerate(design.coefs):
-        out[f"b_{coef}"] = _scalar(posterior["b"].values[:, :, i])
+    for predictor in design.dpars:
+        out[f"b_{predictor}_Intercept"] = posterior[f"b_{predictor}_Intercept"]
+    for predictor in design.predictors.values():
+        b = posterior[f"b{predictor.suffix}"].values
+        for i, coef in enumerate(predictor.coefs):
+            out[f"b_{predictor.prefix}{coef}"] = _scalar(b[:, :, i])
     for block in design.blocks:
         sd = posterior[f"sd_{block.id}"].values
         for m, term in enumerate(block.terms):
@@ -65,18 +69,18 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
                 for b in range(a + 1, len(block.terms)):
                     name = f"cor_{block.group}__{first}__{block.terms[b]}"
                     out[name] = _scalar(cor[:, :, a, b])
-    for param in model.family.params:
+    for param in model.scalar_params:
         out[param.name] = posterior[param.name]
     taken = set(out) | {"chain", "draw", "threshold"}
     for group, blocks in _by_group(design.blocks).items():
         level_dim = f"{group}__level" if group in taken else group
-        parts = [
-            posterior[f"r_{b.id}"].rename({f"level_{b.id}": level_dim, f"term_{b.id}": "t"})
-            for b in blocks
-        ]
-        r = parts[0] if len(parts) == 1 else xr.concat(parts, dim="t")  # one block: no copy
-        out[f"r_{group}"] = r.rename({"t": f"{group}__term"})
+        for dpar in dict.fromkeys(d for b in blocks for d in b.feeds):
+            # brms: r_Subject for mu's terms, r_Subject__sigma for sigma's, unprefixed
+            name = f"r_{group}" if dpar == "mu" else f"r_{group}__{dpar}"
+            out[name] = _group_effects(posterior, blocks, dpar, level_dim, name)
     known = {"b", "Intercept", "b_Intercept"} | {p.name for p in model.family.params}
+    for predictor in design.dpars:
+        known |= {f"b_{predictor}", f"Intercept_{predictor}", f"b_{predictor}_Intercept"}
     for block in design.blocks:
         known |= {f"sd_{block.id}", f"Cor_{block.id}", f"r_{block.id}"}
     for name, values in posterior.data_vars.items():  # anything an engine adds stays as it is
@@ -85,6 +89,24 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(
         out, coords={"chain": posterior["chain"], "draw": posterior["draw"]}, attrs=posterior.attrs
     )
+
+
+def _group_effects(posterior: xr.Dataset, blocks: list, dpar: str, level_dim: str, name: str):
+    """One predictor's effects of a grouping factor, its blocks side by side, terms labelled as
+    that predictor names them."""
+    parts = []
+    for block in blocks:
+        columns = block.columns(dpar)
+        if not columns:
+            continue
+        r = posterior[f"r_{block.id}"].rename({f"level_{block.id}": level_dim})
+        r = r.rename({f"term_{block.id}": "t"})
+        if len(columns) < len(block.terms):
+            r = r.isel(t=columns)
+        r = r.assign_coords(t=[block.term_name(k) for k in columns])
+        parts.append(r)
+    r = parts[0] if len(parts) == 1 else xr.concat(parts, dim="t")  # one block: no copy
+    return r.rename({"t": f"{name[2:]}__term"})
 
 
 def _scalar(values) -> xr.DataArray:

@@ -54,15 +54,20 @@ def _rows(keyed: list[tuple[dict, np.ndarray]], prob: float, with_convergence: b
 
 
 def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
-    """Population-level effects, each as (chain, draw)."""
+    """Population-level effects, each as (chain, draw), in brms's order: every predictor's
+    intercept (``Intercept``, ``sigma_Intercept``), then every predictor's coefficients."""
     out = {}
-    if model.thresholds:  # ordinal: the thresholds, as brms's Intercept[1], Intercept[2], ...
-        for k, label in enumerate(model.thresholds):
-            out[f"Intercept[{label}]"] = posterior["b_Intercept"].values[:, :, k]
-    elif model.design.has_intercept:
-        out["Intercept"] = posterior["b_Intercept"].values
-    for i, coef in enumerate(model.design.coefs):
-        out[coef] = posterior["b"].values[:, :, i]
+    predictors = model.design.predictors.values()
+    for predictor in predictors:
+        if predictor.dpar == "mu" and model.thresholds:  # ordinal: Intercept[1], Intercept[2], ...
+            for k, label in enumerate(model.thresholds):
+                out[f"Intercept[{label}]"] = posterior["b_Intercept"].values[:, :, k]
+        elif predictor.has_intercept:
+            out[predictor.intercept_name] = posterior[f"b{predictor.suffix}_Intercept"].values
+    for predictor in predictors:
+        b = posterior[f"b{predictor.suffix}"].values
+        for i, coef in enumerate(predictor.coefs):
+            out[predictor.prefix + coef] = b[:, :, i]
     return out
 
 
@@ -131,7 +136,7 @@ def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
             for a, first in enumerate(block.terms):
                 for b in range(a + 1, len(block.terms)):
                     cor[f"cor_{block.group}__{first}__{block.terms[b]}"] = values[:, :, a, b]
-    family = {p.name: posterior[p.name].values for p in model.family.params}
+    family = {p.name: posterior[p.name].values for p in model.scalar_params}
     return {"population": population, "sd": sd, "cor": cor, "family": family}
 
 
@@ -154,7 +159,7 @@ def varcorr(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
                 for b in range(a + 1, len(block.terms)):
                     name = f"cor({block.terms[a]},{block.terms[b]})"
                     keyed.append(({"group": block.group, "param": name}, cor[:, :, a, b]))
-    for param in model.family.params:
+    for param in model.scalar_params:  # a parameter with a formula is among fixef's rows
         keyed.append(({"group": "Residual", "param": param.name}, posterior[param.name].values))
     rows = _rows(keyed, prob, True)
     return pd.DataFrame(rows, columns=_columns(["group", "param"], prob, True))

@@ -7,8 +7,6 @@ import pandas as pd
 from mixfit.model.program import Model
 from mixfit.results.summaries import interval_columns
 
-FAMILY_LINKS = {"sigma": "identity"}
-
 
 def summary_text(
     model: Model,
@@ -19,9 +17,12 @@ def summary_text(
 ) -> str:
     design = model.design
     sampler = run["sampler"]
+    # as brms: a parameter with a formula has its link, one without is estimated as it is
     links = [f"mu = {design.family.link}"] + [
-        f"{p.name} = {FAMILY_LINKS.get(p.name, 'identity')}" for p in model.family.params
+        f"{p.name} = {p.link if p.name in design.predictors else 'identity'}"
+        for p in model.family.params
     ]
+    formulas = design.formulas.texts
     lines = []
     if model.prior_only:
         lines += [
@@ -32,7 +33,8 @@ def summary_text(
     lines += [
         f" Family: {model.family.name}",
         f"  Links: {'; '.join(links)}",
-        f"Formula: {design.formula.text}",
+        f"Formula: {formulas[0]}",
+        *(f"         {text}" for text in formulas[1:]),
         f"   Data: {run['data']} (Number of observations: {run['rows_used']})",
         f"  Draws: {sampler['chains']} chains, each with iter = {sampler['iter']}; "
         f"warmup = {sampler['warmup']}; thin = 1;",

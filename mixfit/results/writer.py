@@ -37,7 +37,8 @@ def run_record(result: FitResult, command: list[str]) -> dict:
         "backend_reason": result.backend_reason,
         "command": command,
         "data": str(spec.data),
-        "formula": spec.formula,
+        "formula": spec.formula[0],  # the mean's, as before distributional formulas
+        "formulas": list(spec.formula),
         "family": str(result.model.design.family),
         "seed": s.seed,
         "sampler": {

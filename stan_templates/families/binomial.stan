@@ -21,7 +21,8 @@
     }
     y_rep = binomial_rng(trials, {{ inverse_link.format("mu") }});
 {%- endmacro %}
-{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+{#- the reduce_sum form (within-chain threads): the data it needs beyond the shared arguments (the family's parameters
+    without a formula are added to them), and
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data array[] int Y, data array[] int trials{% endmacro %}
 {% macro partial_log_lik() %}{% if link == "logit" %}binomial_logit_glm_lpmf(Y[start:end] | trials[start:end], Xc[start:end], mu, b){% else %}binomial_lpmf(Y[start:end] | trials[start:end], {{ inverse_link.format("mu + Xc[start:end] * b") }}){% endif %}{% endmacro %}

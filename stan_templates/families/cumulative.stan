@@ -20,7 +20,8 @@
       y_rep[n] = {{ dist }}_rng(mu[n], Intercept);
     }
 {%- endmacro %}
-{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+{#- the reduce_sum form (within-chain threads): the data it needs beyond the shared arguments (the family's parameters
+    without a formula are added to them), and
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data array[] int Y, vector Intercept{% endmacro %}
 {% macro partial_log_lik() %}{{ dist }}_lpmf(Y[start:end] | mu + Xc[start:end] * b, Intercept){% endmacro %}

@@ -3,20 +3,27 @@
   array[N] int<lower=0> Y;  // response variable
 {%- endmacro %}
 {% macro transformed_data() %}{% endmacro %}
-{% macro parameters() %}
-  real<lower=0> shape;  // shape: the variance is mu + mu^2 / shape
-{%- endmacro %}
+{% macro parameters() %}{% endmacro %}
+{#- Stan's GLM function takes one shape: a shape with a formula goes through the plain density #}
 {% macro likelihood() %}
+{% if "shape" in vectors %}
+    target += neg_binomial_2_log_lpmf(Y | mu + Xc * b, shape);
+{% else %}
     target += neg_binomial_2_log_glm_lpmf(Y | Xc, mu, b, shape);
+{% endif %}
 {%- endmacro %}
 {% macro y_rep_type() %}array[N] int{% endmacro %}
 {% macro predictions() %}
     for (n in 1:N) {
-      log_lik[n] = neg_binomial_2_log_lpmf(Y[n] | mu[n], shape);
+      log_lik[n] = neg_binomial_2_log_lpmf(Y[n] | mu[n], {{ at("shape") }});
     }
     y_rep = neg_binomial_2_log_rng(mu, shape);
 {%- endmacro %}
-{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+{#- the reduce_sum form (within-chain threads): the data it needs beyond the shared arguments (the family's parameters
+    without a formula are added to them), and
     the log-likelihood of rows start..end given their linear predictor mu #}
-{% macro partial_arguments() %}data array[] int Y, real shape{% endmacro %}
-{% macro partial_log_lik() %}neg_binomial_2_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b, shape){% endmacro %}
+{% macro partial_arguments() %}data array[] int Y{% endmacro %}
+{% macro partial_log_lik() %}
+{%- if "shape" in vectors %}neg_binomial_2_log_lpmf(Y[start:end] | mu + Xc[start:end] * b, shape)
+{%- else %}neg_binomial_2_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b, shape){% endif %}
+{%- endmacro %}

@@ -14,7 +14,8 @@
     }
     y_rep = poisson_log_rng(mu);
 {%- endmacro %}
-{#- the reduce_sum form (within-chain threads): the arguments it needs beyond the shared ones, and
+{#- the reduce_sum form (within-chain threads): the data it needs beyond the shared arguments (the family's parameters
+    without a formula are added to them), and
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data array[] int Y{% endmacro %}
 {% macro partial_log_lik() %}poisson_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b){% endmacro %}

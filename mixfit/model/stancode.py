@@ -1,0 +1,278 @@
+"""The Stan program of a model, stitched from its parts' snippets in block order.
+
+As brms's generator: a predictor per distributional parameter (mu, and sigma, zi, ... where they
+have a formula), each from its term kinds (mixfit/model/terms/), the group-level blocks, which
+several predictors may share, the family's likelihood, which takes a vector for every parameter
+with a formula, and the priors. Each part's snippet is a Jinja macro per program block in
+stan_templates/; only structure reaches them, so the program never depends on data or on prior
+values.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import jinja2
+
+from mixfit.model.families import INVERSE_LINKS
+from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
+from mixfit.model.terms import group, offset, population
+
+PRIORS = "priors.stan"
+
+
+def stan_code(model) -> str:
+    """The Stan program: it depends on the model's structure, never on data or prior values."""
+    if model.marginal:
+        return _render("gaussian_marginal.stan", _marginal_context(model))
+    return _render("model.stan", _Program(model).sections())
+
+
+class _Program:
+    """A model's parts, each with its snippet module and its structure."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        design = model.design
+        env = _templates()
+        self.vectors = set(design.dpars)
+        self.family = env.get_template(model.family.template).make_module(
+            {
+                "link": design.family.link,
+                "inverse_link": INVERSE_LINKS[design.family.link],
+                "vectors": self.vectors,
+                "at": lambda name, index="n": f"{name}[{index}]" if name in self.vectors else name,
+                "times": lambda a, b: f"{a} .* {b}" if a in self.vectors else f"{a} * {b}",
+            }
+        )
+        self.population = env.get_template(population.TEMPLATE).module
+        self.offset = env.get_template(offset.TEMPLATE).module
+        self.group = env.get_template(group.TEMPLATE).module
+        self.priors = env.get_template(PRIORS).module
+        self.predictors = [(population.context(design, p), p) for p in design.predictors.values()]
+        self.blocks = [group.context(design, b) for b in design.blocks]
+        self.scalars = [q for q in model.family.params if q.name not in self.vectors]
+
+    def sections(self) -> dict:
+        model = self.model
+        threads = self.threads() if model.threads > 1 else None
+        return {
+            "family": {
+                name: str(getattr(self.family, name)())
+                for name in (
+                    "data",
+                    "transformed_data",
+                    "likelihood",
+                    "y_rep_type",
+                    "predictions",
+                )
+            },
+            "threads": threads,
+            "data": self.data(),
+            "transformed_data": self.transformed_data(threads is not None),
+            "parameters": self.parameters(),
+            "transformed_parameters": self.transformed_parameters(),
+            "predictors": self.linear_predictors(""),
+            "model": self.model_block(),
+            "generated": self.generated(),
+            "predictions": model.predictions and not model.python_predictions,
+        }
+
+    def data(self) -> str:
+        parts = []
+        for p, predictor in self.predictors:
+            parts.append(self.population.data(p))
+            if offset.present(predictor):
+                parts.append(self.offset.data(p))
+        if any(b["centrable"] for b in self.blocks):
+            parts.append(
+                "  int<lower=0> P;  // number of mu's population-level effects, intercept included"
+            )
+        parts += [self.group.data(b) for b in self.blocks]
+        parts.append(self.priors.declarations(_slot_contexts(self.model.slots)))
+        return _join(parts)
+
+    def transformed_data(self, threads: bool) -> str:
+        parts = [self.family.transformed_data()]
+        if threads:
+            parts.append(
+                "  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices"
+            )
+        parts += [self.population.transformed_data(p) for p, _ in self.predictors]
+        return _join(parts)
+
+    def parameters(self) -> str:
+        (mu, _), *others = self.predictors
+        parts = [self.population.parameters(mu), self.family.parameters()]
+        parts += [_declare(q) for q in self.scalars]
+        parts += [self.population.parameters(p) for p, _ in others]
+        parts += [self.group.parameters(b) for b in self.blocks]
+        return _join(parts)
+
+    def transformed_parameters(self) -> str:
+        if not self.blocks:
+            return ""
+        parts = [self.group.declare_r(b) for b in self.blocks]
+        inner = []
+        if any(b["centrable"] for b in self.blocks):
+            mu = self.predictors[0][0]
+            inner.append(
+                "    // the population-level effects on the predictors' own scale, the intercept first"
+            )
+            if mu["intercept"]:
+                inner.append(
+                    "    vector[P] b_pop = append_row(Intercept - dot_product(means_X, b), b);"
+                )
+            else:
+                inner.append("    vector[P] b_pop = b;")
+        inner += [self.group.transformed_parameters(b) for b in self.blocks]
+        nested = [b for b in self.blocks if b["nesting"]]
+        if nested:
+            inner.append(
+                "    // a centred block nested in another: its intercepts are centred on that "
+                "block's effects too,\n    // which then reach the likelihood through them alone "
+                "(mixfit/model/centring.py)"
+            )
+            inner += [self.group.nest(b, o) for b in nested for o in nested if o["id"] != b["id"]]
+        parts.append("  {\n" + _join(inner) + "\n  }")
+        return _join(parts)
+
+    def linear_predictors(self, rows: str) -> str:
+        """Every predictor's vector over all rows (rows "") or a reduce_sum slice's; mu's without
+        its population-level part, which the family's likelihood adds."""
+        parts = []
+        for p, predictor in self.predictors:
+            parts.append(self.population.predictor(p, rows))
+            if offset.present(predictor):
+                parts.append(self.offset.predictor(p, rows))
+            parts += [
+                self.group.predictor(b, p, rows) for b in self.blocks if p["dpar"] in b["columns"]
+            ]
+            if p["dpar"] != "mu" and predictor.link != "identity":
+                inverse = INVERSE_LINKS[predictor.link].format(p["eta"])
+                parts.append(f"    {p['eta']} = {inverse};")
+        return _join(parts)
+
+    def model_block(self) -> str:
+        parts = [self.priors.statements(_slot_contexts(self.model.slots))]
+        parts += [self.group.model(b) for b in self.blocks]
+        return _join(parts)
+
+    def generated(self) -> str:
+        parts = [self.population.generated(p) for p, _ in self.predictors]
+        parts += [self.group.generated(b) for b in self.blocks]
+        return _join(parts)
+
+    def threads(self) -> dict:
+        """The reduce_sum form: the slice's arguments, their values, its predictors and its
+        log-likelihood."""
+        args = [_typed(a) for a in str(self.family.partial_arguments()).split(", ") if a]
+        args += [("real", q.name) for q in self.scalars]
+        for p, predictor in self.predictors:
+            args += population.shared(p)
+            if offset.present(predictor):
+                args += offset.shared(p)
+        for b in self.blocks:
+            args += group.shared(b)
+        return {
+            "arguments": _wrap([f"{t} {n}" for t, n in args], " " * 23),
+            "passed": _wrap([n for _, n in args], " " * 25),
+            "predictors": self.linear_predictors("start:end"),
+            "log_lik": str(self.family.partial_log_lik()),
+        }
+
+
+def _wrap(items: list[str], indent: str, width: int = 100) -> str:
+    """Items joined by commas, a new line (at ``indent``) before one would pass ``width``."""
+    lines, line = [], ""
+    for item in items:
+        candidate = f"{line}, {item}" if line else item
+        if line and len(indent) + len(candidate) > width:
+            lines.append(line + ",")
+            line = item
+        else:
+            line = candidate
+    return f"\n{indent}".join([*lines, line])
+
+
+def _typed(argument: str) -> tuple[str, str]:
+    kind, _, name = argument.strip().rpartition(" ")
+    return kind, name
+
+
+def _declare(param) -> str:
+    """A family parameter without a formula: a scalar with its bounds."""
+    bounds = []
+    if param.lower is not None:
+        bounds.append(f"lower={param.lower:g}")
+    if param.upper is not None:
+        bounds.append(f"upper={param.upper:g}")
+    constraint = f"<{', '.join(bounds)}>" if bounds else ""
+    return f"  real{constraint} {param.name};  // {param.meaning}"
+
+
+def _join(parts) -> str:
+    """Snippets one after another, each without the blank lines Jinja leaves around it."""
+    return "\n".join(str(p).strip("\n") for p in parts if str(p).strip())
+
+
+def _marginal_context(model) -> dict:
+    design = model.design
+    return {
+        "intercept": model.intercept,
+        "offset": design.offset is not None,
+        "slots": _slot_contexts(model.slots),
+        "predictions": model.predictions and not model.python_predictions,
+        "cor": design.blocks[0].has_cor,
+        "terms": len(design.blocks[0].terms),
+    }
+
+
+def _slot_contexts(slots: list[Slot]) -> list[dict]:
+    return [
+        {
+            "name": s.name,
+            "scalar": s.scalar,
+            "lower": None if s.lower is None else f"{s.lower:g}",
+            "distributions": [_distribution(d, s) for d in s.families()],
+        }
+        for s in slots
+    ]
+
+
+def _distribution(name: str, slot: Slot) -> dict:
+    """A prior family as the template needs it: name, arity, and the bounds to normalise at."""
+    dist = DISTRIBUTIONS[name]
+    lower, upper = truncation(dist, slot.lower, slot.upper)
+    return {
+        "name": name,
+        "params": dist.params,
+        "support": dist.support,
+        "lower": None if lower is None else f"{lower:g}",
+        "upper": None if upper is None else f"{upper:g}",
+    }
+
+
+def _render(template: str, context: dict) -> str:
+    return _templates().get_template(template).render(context)
+
+
+def _template_dir() -> Path:
+    try:
+        return Path(str(files("mixfit.stan_templates")))
+    except (
+        ModuleNotFoundError
+    ):  # mixfit imported from a source checkout: the templates sit beside it
+        return Path(__file__).resolve().parents[2] / "stan_templates"
+
+
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_template_dir())),
+        extensions=["jinja2.ext.do"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )

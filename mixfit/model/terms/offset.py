@@ -1,0 +1,19 @@
+"""An offset of one predictor (brms's ``stan_offset``): a known term with no coefficient."""
+
+from __future__ import annotations
+
+from mixfit.model.design import Predictor
+
+TEMPLATE = "terms/offset.stan"
+
+
+def present(predictor: Predictor) -> bool:
+    return predictor.offset is not None
+
+
+def stan_data(predictor: Predictor) -> dict:
+    return {f"offsets{predictor.suffix}": predictor.offset}
+
+
+def shared(p: dict) -> list[tuple[str, str]]:
+    return [("data vector", f"offsets{p['s']}")]
