@@ -10,7 +10,7 @@ from scipy.integrate import trapezoid
 from scipy.interpolate import CubicSpline
 
 from mixfit.errors import InputError
-from mixfit.model.terms import cubic_basis, tprs_basis
+from mixfit.model.terms import cubic_basis, r_random, tprs_basis
 from mixfit.model.terms.smooth_basis import (
     SmoothSpec,
     build_smooth,
@@ -329,3 +329,38 @@ def test_untrusted_state_is_checked(sim, change, message):
     change(state)
     with pytest.raises(InputError, match=message):
         load_smooth_state(state, where="results/design.json")
+
+
+# --- more than 2000 unique values: mgcv's knots drawn with R's generator ------------------------
+
+
+def test_r_sample_is_rs():
+    """Published R >= 3.6 outputs: set.seed(1); runif(3) and sample(10); set.seed(123);
+    sample(100, 5); set.seed(42); sample(10)."""
+    unif = r_random.RUniform(1)
+    assert np.allclose([unif() for _ in range(3)], [0.2655087, 0.3721239, 0.5728534], atol=5e-8)
+    assert r_random.r_sample(10, 10, 1).tolist() == [9, 4, 7, 1, 2, 5, 3, 10, 6, 8]
+    assert r_random.r_sample(100, 5, 123).tolist() == [31, 79, 51, 14, 67]
+    assert r_random.r_sample(10, 10, 42).tolist() == [1, 5, 10, 8, 2, 4, 6, 9, 7, 3]
+
+
+def test_large_data_tp_uses_2000_sampled_knots():
+    x = np.random.default_rng(2).uniform(0, 1, 2100)
+    basis = tprs_basis.construct_tprs(x[:, None], k=10)
+    xu = np.array(basis.state["Xu"])[:, 0]
+    assert len(xu) == 2000 and np.all(np.diff(xu) > 0)
+    chosen = np.sort(np.sort(x - x.mean())[r_random.r_sample(2100, 2000, 1) - 1])
+    assert np.allclose(xu, chosen)
+    assert np.abs(tprs_basis.predict_tprs(basis.state, x[:, None]) - basis.X).max() < 1e-10
+
+
+def test_sparse_and_dense_eigenpairs_agree():
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(tprs_basis.DENSE_EIGEN_MAX + 50,) * 2)
+    A = A + A.T
+    values, vectors = tprs_basis.largest_eigenpairs(A, 8)
+    exact, exact_vectors = np.linalg.eigh(A)
+    keep = np.sort(np.argsort(-np.abs(exact))[:8])[::-1]
+    assert np.allclose(values, exact[keep]) and np.allclose(
+        np.abs(vectors), np.abs(exact_vectors[:, keep])
+    )

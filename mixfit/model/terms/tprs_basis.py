@@ -10,8 +10,9 @@ square. The parameterisation of the result decides the penalty's scale in `smoot
 the norms of X and S), so each step follows mgcv's: the order of the eigenvectors and mgcv's own
 Householder rotations.
 
-Covariate sets of more than `max.knots` (2000) unique points, where mgcv draws a random subset of
-knots with R's random number generator, are not supported (`TprsError`).
+With more than `max.knots` (2000) unique points mgcv takes 2000 of them as knots, drawn with R's
+`sample` under seed 1 (r_random has R's generator), for one covariate; several covariates with
+that many points are not supported (`TprsError`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import linalg as sparse_linalg
+
+from mixfit.model.terms import r_random
 
 MAX_KNOTS = 2000  # mgcv's xt$max.knots default: beyond it mgcv samples knots with R's RNG
+DENSE_EIGEN_MAX = 300  # beyond it the k eigenpairs by Lanczos iteration (ARPACK), as mgcv
 DEFAULT_K = (8, 27, 100)  # mgcv's def.k: k = M + def.k[d] by default
 
 
@@ -130,7 +135,10 @@ def largest_eigenpairs(A: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     descending. (mgcv finds them by Lanczos iteration to a relative accuracy of eps^0.7; an exact
     decomposition gives the same basis. Their signs don't matter: the Householder rotations that
     follow flip the same columns, and the scaling uses only absolute values.)"""
-    values, vectors = np.linalg.eigh(A)
+    if len(A) > DENSE_EIGEN_MAX:
+        values, vectors = sparse_linalg.eigsh(A, k=k, which="LM", v0=np.ones(len(A)))
+    else:
+        values, vectors = np.linalg.eigh(A)
     keep = np.sort(np.argsort(-np.abs(values), kind="stable")[:k])[::-1]
     return values[keep], vectors[:, keep]
 
@@ -211,6 +219,19 @@ def _radial_and_polynomials(x: np.ndarray, xu: np.ndarray, m: int, M: int) -> np
     )
 
 
+def _sampled_knots(xu: np.ndarray) -> np.ndarray:
+    """mgcv's knots for more than max.knots unique points: `set.seed(1); sample(nu, max.knots)` of
+    the sorted unique (centred) values, then sorted again by tprs_setup. Only for one covariate:
+    mgcv orders several by their text representation in R's number formatting."""
+    if xu.shape[1] != 1:
+        raise TprsError(
+            f"a thin plate smooth of several covariates with more than {MAX_KNOTS} unique points "
+            "is not supported"
+        )
+    chosen = r_random.r_sample(len(xu), MAX_KNOTS, seed=1) - 1
+    return np.sort(xu[chosen], axis=0)
+
+
 def construct_tprs(x: np.ndarray, k: int | None = None, m: int = 0) -> TprsBasis:
     """The tp basis of the n x d covariate matrix x, as mgcv's `smooth.construct.tp.smooth.spec`
     with knots = NULL: X (n x k), the penalty S, and the state `predict_tprs` needs."""
@@ -219,11 +240,11 @@ def construct_tprs(x: np.ndarray, k: int | None = None, m: int = 0) -> TprsBasis
     M, m = null_space_dimension(d, m)
     k = default_k(d, m) if k is None else max(int(k), M + 1)
     shift = x.mean(axis=0)
-    xu, inverse = _unique_rows(x - shift)
-    if len(xu) > MAX_KNOTS:
-        raise TprsError(
-            f"a thin plate smooth of more than {MAX_KNOTS} unique covariate values is not supported"
-        )
+    xc = x - shift
+    xu, inverse = _unique_rows(xc)
+    knots = len(xu) > MAX_KNOTS
+    if knots:  # mgcv's large data set handling: MAX_KNOTS of the unique points, drawn as R would
+        xu = _sampled_knots(xu)
     if len(xu) < k:
         raise TprsError(
             f"a smooth has {len(xu)} unique covariate values, fewer than its basis dimension k = {k}"
@@ -232,10 +253,10 @@ def construct_tprs(x: np.ndarray, k: int | None = None, m: int = 0) -> TprsBasis
     T = _polynomials(xu, _poly_powers(M, m, d))
     if len(xu) == k:  # mgcv's "pure knot" basis: every unique point a knot, no eigen step
         UZ, S = _full_basis(E, T, k, M)
-        X = _radial_and_polynomials(x - shift, xu, m, M) @ UZ
+        X = _radial_and_polynomials(xc, xu, m, M) @ UZ
     else:
         UZ, X1, S = _truncated_basis(E, T, k, M)
-        X = X1[inverse]
+        X = _radial_and_polynomials(xc, xu, m, M) @ UZ if knots else X1[inverse]
     w = np.sqrt(np.mean(X**2, axis=0))
     X, UZ, S = X / w, UZ / w, S / np.outer(w, w)
     state = {"m": m, "k": k, "shift": shift.tolist(), "Xu": xu.tolist(), "UZ": UZ.tolist()}
