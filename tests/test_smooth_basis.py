@@ -260,7 +260,10 @@ def test_by_factor_one_smooth_per_level(sim):
 def test_t2_blocks_and_constraint(sim):
     basis = build_smooth(SmoothSpec(("x", "z"), term="t2"), sim)
     (part,) = basis.parts
-    # cr margins of k = 5: range spaces of 3, null spaces of 2: rr, nr, rn penalised, nn fixed
+    # mgcv's default margins, cr of k = 5: range spaces of 3, null spaces of 2: rr, nr, rn
+    # penalised, nn unpenalised (less one column for the constraint)
+    margins = basis.state["basis"]["margins"]
+    assert [(m["basis"]["bs"], len(m["basis"]["knots"])) for m in margins] == [("cr", 5)] * 2
     assert [z.shape[1] for z in part.Zs] == [9, 6, 6] and part.Xs.shape[1] == 3
     assert part.xs_names == ["t2xz_1", "t2xz_2", "t2xz_3"] and part.brms_label == "t2xz"
     assert np.abs(part.Xs.sum(axis=0)).max() < 1e-9 * len(sim["x"])

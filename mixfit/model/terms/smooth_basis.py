@@ -23,7 +23,7 @@ Every step after the basis is a linear map of its columns, so the state keeps th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ STATE_TYPE = "mgcv_smooth"
 STATE_VERSION = 1
 T2_DEFAULT_K = 5  # mgcv's t2: k = 5^d per margin
 T2_DEFAULT_BS = "cr"
+S_DEFAULT_BS = "tp"
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,12 @@ class SmoothSpec:
     """One smooth term as written: `s(Time)`, `s(x, z, bs = "tp", k = 20)`, `t2(x, z, k = 4)`.
 
     For `s`, `bs` and `k` have one entry (a multi-covariate `s` must be "tp"); for `t2`, one entry
-    per covariate (a single entry is repeated). `k = None` is mgcv's default."""
+    per covariate (a single entry is repeated). `bs = None` and `k = None` are mgcv's defaults:
+    "tp" with k = M + 8 (27, 100 in 2, 3 dimensions) for `s`, "cr" with k = 5 per margin for `t2`."""
 
     covariates: tuple[str, ...]
     term: str = "s"  # "s" or "t2"
-    bs: tuple[str, ...] = ("tp",)
+    bs: tuple[str, ...] | None = None
     k: tuple[int | None, ...] = (None,)
     by: str | None = None
 
@@ -288,10 +290,14 @@ def brms_rename(name: str) -> str:
 
 
 def _check_spec(spec: SmoothSpec) -> SmoothSpec:
+    """The spec with mgcv's default basis filled in, after checking what it names."""
     if spec.term not in ("s", "t2"):
         raise InputError(f"unknown smooth term {spec.term}()")
     if not spec.covariates or len(set(spec.covariates)) != len(spec.covariates):
         raise InputError(f"{spec.term}(): give distinct covariates")
+    if spec.bs is None:
+        default = S_DEFAULT_BS if spec.term == "s" else T2_DEFAULT_BS
+        spec = replace(spec, bs=(default,))
     for bs in spec.bs:
         if bs not in BASES:
             raise InputError(f'unknown smooth basis bs = "{bs}" (one of {", ".join(BASES)})')
