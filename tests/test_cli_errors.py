@@ -363,11 +363,27 @@ CASES.update({
     # unclear messages
     "20,000 columns, one missing": (fit("y ~ x", data="wide.csv"), "and 19,992 more"),
     "CR-only line ends": (fit(GOOD, data="cr_only.csv"), "CR alone"),
-    "I(x^2)": (fit("y ~ I(x^2)"), "write powers as I(x ** 2)"),
+    "x^2 outside I()": (fit("y ~ x^2"), "write I(x ** 2) for the square"),
+    "a power of the response": (fit("y^2 ~ x"), "a power of the response goes inside I()"),
     "column a.b without backticks": (fit("y ~ a.b"), "goes in backticks: `a.b`"),
     "x**2 outside I()": (fit("y ~ x**2"), "write I(x ** 2) for the square"),
     "a number as a term": (fit("y ~ 2 + x"), "the number 2 can't be a term"),
-    "1e5 in a formula": (fit("y ~ I(x * 1e5)"), "numbers like 1e5"),
+    "1e400 in a formula": (fit("y ~ I(x * 1e400)"), "the number 1e400 overflows"),
+    "1e in a formula": (fit("y ~ I(x * 1e)"), "a number in powers of ten is written like 1e5"),
+    # R's bases (mixfit/model/transforms.py), refused as R refuses them or where R guesses
+    "poly(x, 5) of 4 unique values": (
+        fit("y ~ poly(x, 5) + (1 | g)"),
+        "'degree' must be less than number of unique points (degree 5, 4 unique values)",
+    ),
+    "poly() of a text column": (fit("y ~ poly(word, 2)"), "needs a numeric variable"),
+    "poly() of two variables": (fit("y ~ poly(x, cnt, 2)"), "more than one variable"),
+    "ns(x, df = 0)": (fit("y ~ ns(x, df = 0)"), "'df' must be a whole number from 1 to 1,000"),
+    "bs(x, df = 2)": (fit("y ~ bs(x, df = 2)"), "'df' must be a whole number from 3"),
+    "bs(x, degree = 0)": (fit("y ~ bs(x, degree = 0)"), "'degree' must be a whole number"),
+    "ns() knot outside the data": (fit("y ~ ns(x, knots = 5)"), "the knot 5 is not inside"),
+    "ns() of a constant": (fit("y ~ ns(c5)"), "its variable takes one value (5)"),
+    "ns() unknown argument": (fit("y ~ ns(x, dfs = 3)"), "ns() has no argument 'dfs'"),
+    "c() outside knots": (fit("y ~ I(c(1, 2))"), "c() gives the knots of ns() and bs()"),
     "two names without an operator": (fit("y ~ x g"), "needs an operator between 'x' and 'g'"),
     "--factor on the response": (fit(GOOD, "--factor", "y"), "names the response"),
     "interaction prior coefficient": (
@@ -538,6 +554,13 @@ ACCEPTED = {
     "600 terms": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", "y ~ " + " + ".join(["x"] * 600)),
     "integer arithmetic in I()": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
                                   "y ~ I(x * 10**3 + 2**-2)"),
+    "R's powers and numbers": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
+                               "y ~ I(x^2) + I(x * 1e5 - 2.5E-3)"),
+    "R's poly(), ns(), bs()": (
+        "y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n5,0.6,a\n",
+        "y ~ poly(x, 2, raw = TRUE) + bs(x, degree = 1) + (ns(x, df = 1) | g)",
+        "--prior", "normal(0, 1) : b",
+    ),
     "a mostly numeric column made a factor on purpose": (
         "y,x,g\n1,1,a\n2,2,b\n3,3b,a\n4,2,b\n5,1,a\n", "y ~ x", "--factor", "x",
     ),
