@@ -164,6 +164,10 @@ def test_formulas_refused_before_anything_is_evaluated(text, phrase):
         # R's bases and their arguments
         ("y ~ poly(x, 2, raw = TRUE) + (ns(x, df = 3) | g)", "R_poly(x, 2, raw = True)"),
         (
+            "y ~ poly(T, 2, raw = T) + ns(F, 2, NULL, F)",
+            "R_poly(T, 2, raw = True) + R_ns(F, 2, None, False)",
+        ),
+        (
             "y ~ bs(x, knots = c(-1, 2.5), Boundary.knots = c(-3, 1e1), intercept = FALSE)",
             "R_bs(x, knots = c(- 1, 2.5), Boundary_knots = c(- 3, 10), intercept = False)",
         ),

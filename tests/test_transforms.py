@@ -79,6 +79,14 @@ def test_each_basis_is_rs_on_the_data_and_on_new_rows(tmp_path, case):
     np.testing.assert_allclose(one, [expected["new"][2]], atol=1e-12)
 
 
+@pytest.mark.parametrize("term, same", [("ns(x, df = 1)", "ns(x)"), ("bs(x, df = 3)", "bs(x)")])
+def test_a_df_of_no_interior_knots_is_the_basis_without_knots(term, same):
+    """R: df = 1 + intercept (ns) or degree + intercept (bs) places no interior knots."""
+    frame = pd.DataFrame({"y": np.linspace(0, 1, 12), "x": R["x"]})
+    X = build_design(parse_formula(f"y ~ 0 + {term}"), choose_family("gaussian"), frame).X
+    np.testing.assert_allclose(X, R["cases"][same]["basis"], atol=1e-12)
+
+
 def test_poly_is_the_published_poly_of_1_to_10():
     """poly(1:10, 2) as printed in R sessions (e.g. the Stack Overflow answer "What does the R
     function poly really do?"): columns, and coefs alpha = 5.5, 5.5 and norm2 = 1, 10, 82.5, 528."""

@@ -24,6 +24,9 @@ from mixfit.model.transforms import ARGUMENTS, CALLEES
 _QUOTED = re.compile(r"(`[^`]*`?|\"[^\"]*\"?|'[^']*'?)")
 _POWER_OF_TEN = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)[eE][+-]?\d+(?![\w.])")
 _KNOT_ARGUMENTS = {"knots", "Boundary.knots"}
+_FLAG_ARGUMENTS = {"raw", "intercept"}
+_CONSTANTS = {"TRUE": True, "FALSE": False, "NULL": None}
+_SHORT_LOGICAL = {"T": True, "F": False}  # R's T and F, taken so only as a flag's whole value
 
 
 def formulae_text(text: str) -> str:
@@ -57,17 +60,20 @@ def keyword_indices(tokens: list) -> set[int]:
 
 def translate(tokens: list) -> list:
     """R's poly(), ns() and bs() as the transforms formulae calls, their arguments checked; R's
-    TRUE and FALSE in them as Python's; ``Boundary.knots`` named as Python allows."""
+    TRUE, FALSE and NULL (and T, F as a flag) in them as Python's; ``Boundary.knots`` named as Python
+    allows."""
     tokens = list(tokens)
     knots_values: set[int] = set()
     for start, end in _r_calls(tokens):
         name = tokens[start].lexeme
-        knots_values |= _check_arguments(name, tokens, start, end)
+        knots, flags = _check_arguments(name, tokens, start, end)
+        knots_values |= knots
         tokens[start] = Token("IDENTIFIER", CALLEES[name])
         for i in range(start + 2, end):
             token = tokens[i]
-            if token.kind == "IDENTIFIER" and token.lexeme in {"TRUE", "FALSE"}:
-                value = token.lexeme == "TRUE"
+            constants = {**_CONSTANTS, **(_SHORT_LOGICAL if i in flags else {})}
+            if token.kind == "IDENTIFIER" and token.lexeme in constants:
+                value = constants[token.lexeme]
                 tokens[i] = Token("PYTHON_LITERAL", str(value), value)
             elif token.kind == "IDENTIFIER" and token.lexeme == "Boundary.knots":
                 tokens[i] = Token("IDENTIFIER", "Boundary_knots")
@@ -90,8 +96,9 @@ def check_response(lhs: list) -> None:
             raise ValueError("a power of the response goes inside I(): I(y^2) ~ ...")
 
 
-def _check_arguments(name: str, tokens: list, start: int, end: int) -> set[int]:
-    """The arguments of one R call, against R's names; returns where its knots' c() stand."""
+def _check_arguments(name: str, tokens: list, start: int, end: int) -> tuple[set[int], set[int]]:
+    """The arguments of one R call, against R's names; returns where its knots' c() stand and
+    where a flag's value is one name (T, F)."""
     arguments = _arguments(tokens, start, end)
     if not arguments or not arguments[0] or _is_keyword(tokens, arguments[0]):
         raise ValueError(f"{name}() takes a variable first: {name}(x, ...)")
@@ -100,6 +107,7 @@ def _check_arguments(name: str, tokens: list, start: int, end: int) -> set[int]:
     given: list[str] = []
     named = False
     knots_values: set[int] = set()
+    flags: set[int] = set()
     for k, argument in enumerate(arguments[1:]):
         if not argument:
             raise ValueError(f"{name}() has an empty argument")
@@ -124,7 +132,9 @@ def _check_arguments(name: str, tokens: list, start: int, end: int) -> set[int]:
         given.append(keyword)
         if keyword in _KNOT_ARGUMENTS and value and _is_call(tokens, value[0], "c"):
             knots_values.add(value[0])
-    return knots_values
+        if keyword in _FLAG_ARGUMENTS and len(value) == 1:
+            flags.add(value[0])
+    return knots_values, flags
 
 
 def _r_calls(tokens: list) -> list[tuple[int, int]]:
@@ -211,7 +221,8 @@ def _r_label(label: str) -> str:
     for k in range(0, len(parts), 2):  # outside [levels]
         part = _INTERNAL_CALL.sub(lambda m: _R_NAMES[m.group(1)] + "(", parts[k])
         part = part.replace("Boundary_knots", "Boundary.knots").replace("**", "^")
-        part = re.sub(r"\bTrue\b", "TRUE", re.sub(r"\bFalse\b", "FALSE", part))
+        for python, r in (("True", "TRUE"), ("False", "FALSE"), ("None", "NULL")):
+            part = re.sub(rf"\b{python}\b", r, part)
         parts[k] = _NUMBER.sub(lambda m: r_number(float(m.group(0))), part)
     return "".join(parts)
 

@@ -137,7 +137,7 @@ class _Spline:
             interior = sorted(_vector(knots, self.name, "knots"))
             count = len(interior)
         elif df is not None:
-            count = _whole(df, self.name, "df", at_least=fixed) - fixed
+            interior, count = [], _whole(df, self.name, "df", at_least=fixed) - fixed
         else:
             interior, count = [], 0
         if _provisional.get():
