@@ -214,7 +214,7 @@ def test_successes_above_trials(tmp_path):
         ("y ~ log(x - 2)", "the predictor 'log(x - 2)' is not finite in 2 rows"),
         ("log(y - 1) ~ x", "the response 'log(y - 1)' is not finite"),
         ("y ~ x + offset(log(x - 1))", "the offset is not finite"),
-        ("y ~ x + (log(x - 1) | g)", "the g term 'logx-1' is not finite"),
+        ("y ~ x + (log(x - 1) | g)", "the g term 'logxM1' is not finite"),
     ],
 )
 def test_non_finite_values_are_an_error_before_stan_sees_them(tmp_path, formula, phrase):

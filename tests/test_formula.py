@@ -126,13 +126,61 @@ def test_numbers_in_calls_are_left_as_written():
         ("y ~ 3 + x", "the number 3 can't be a term"),
         ("y ~ x + True", "True can't be a term"),
         ("y ~ x z", "needs an operator between 'x' and 'z'"),
-        ("y ~ I(x^2)", "write powers as I(x ** 2)"),
+        ("y ~ x^2", "write I(x ** 2)"),
+        ("y^2 ~ x", "a power of the response goes inside I()"),
+        ("y ~ I(x * 1e400)", "the number 1e400 overflows"),
+        ("y ~ I(x * 1e5x)", "needs an operator between '1' and 'e5x'"),
+        ("y ~ poly(x, z, 2)", "poly() of more than one variable is not supported"),
+        ("y ~ poly(x, 2, TRUE)", "poly() of more than one variable"),
+        ("y ~ poly(x, degree = 2, 3)", "an argument without a name follows a named one"),
+        ("y ~ ns(x, foo = 2)", "ns() has no argument 'foo' (its arguments: x, df, knots,"),
+        ("y ~ bs(x, df = 3, df = 4)", "bs() is given 'df' twice"),
+        ("y ~ ns(df = 3)", "ns() takes a variable first"),
+        ("y ~ I(c(1, 2))", "c() gives the knots of ns() and bs()"),
+        ("y ~ ns(x, df = c(1, 2))", "c() gives the knots"),
+        ("y ~ I(x = 2)", "'=' is not allowed"),
+        ("y ~ ns(x, Boundary.knots = c(0, 10**10**10))", "overflows"),
         ("y ~ a.b + x", "goes in backticks: `a.b`"),
     ],
 )
 def test_formulas_refused_before_anything_is_evaluated(text, phrase):
     with pytest.raises(InputError, match=re.escape(phrase)):
         parse_formula(text)
+
+
+@pytest.mark.parametrize(
+    "text, fixed",
+    [
+        # R's ^: a power inside I(), the interaction power outside it
+        ("y ~ I(x^2) + log(z)^1", "I(x ** 2) + log(z) ** 1"),
+        ("y ~ (a + b)^2", "(a + b) ** 2"),
+        ("y ~ `a^b` + I(`a^b`^2)", "`a^b` + I(`a^b` ** 2)"),
+        # numbers in powers of ten, written out exactly
+        (
+            "y ~ I(x * 1e5) + I(x / 2.5e-3) + offset(x * 1E-3)",
+            "I(x * 100000) + I(x / 0.0025) + offset(x * 0.001)",
+        ),
+        ("y ~ I(x * 1e300)", "I(x * 1" + "0" * 300 + ".0)"),
+        # R's bases and their arguments
+        ("y ~ poly(x, 2, raw = TRUE) + (ns(x, df = 3) | g)", "R_poly(x, 2, raw = True)"),
+        (
+            "y ~ poly(T, 2, raw = T) + ns(F, 2, NULL, F)",
+            "R_poly(T, 2, raw = True) + R_ns(F, 2, None, False)",
+        ),
+        (
+            "y ~ bs(x, knots = c(-1, 2.5), Boundary.knots = c(-3, 1e1), intercept = FALSE)",
+            "R_bs(x, knots = c(- 1, 2.5), Boundary_knots = c(- 3, 10), intercept = False)",
+        ),
+    ],
+)
+def test_r_spellings_become_what_formulae_reads(text, fixed):
+    assert parse_formula(text).fixed == fixed
+
+
+def test_r_numbers_in_trials_and_group_terms():
+    parsed = parse_formula("k | trials(1e3) ~ x + (poly(x, 2) | g)")
+    assert parsed.trials == "1000"
+    assert parsed.groups[0].lhs == "R_poly(x, 2)"
 
 
 def test_interaction_powers_and_intercept_numbers_are_fine():

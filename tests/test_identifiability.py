@@ -54,7 +54,7 @@ def frame() -> pd.DataFrame:
     [
         ("y ~ x + c + (1 | g)", "predictor 'c' is constant (5 in every row)"),
         ("y ~ x + twice + (1 | g)", "predictor 'twice' is a linear combination of 'x'"),
-        ("y ~ x + I(2 * x)", "predictor 'I2*x' is a linear combination of 'x'"),
+        ("y ~ x + I(2 * x)", "predictor 'I2MUx' is a linear combination of 'x'"),
         ("y ~ x + sum", "predictor 'sum' is a linear combination of 'x'"),
         ("y ~ 0 + x + twice", "linear combination of 'x'"),
         ("y ~ x + many", "61 population-level coefficients for 60 rows"),

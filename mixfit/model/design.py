@@ -7,7 +7,6 @@ names the columns as brms prints them and indexes each row's group level.
 from __future__ import annotations
 
 import io
-import re
 import sys
 import warnings
 from collections.abc import Collection, Iterator
@@ -19,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from mixfit.errors import InputError
+from mixfit.model import transforms
 from mixfit.model.families import FamilyChoice, Response, check_response
 from mixfit.model.formula import GroupTerm, ParsedFormula, shown
 from mixfit.model.formulas import ModelFormula
+from mixfit.model.r_syntax import brms_name
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -30,6 +31,7 @@ NAMESPACE = {
     "exp": np.exp,
     "sqrt": np.sqrt,
     "factor": lambda x: pd.Categorical(x, categories=sorted(pd.unique(x))),
+    **transforms.NAMESPACE,  # poly(), ns(), bs()
 }
 
 
@@ -368,11 +370,6 @@ def _check_no_duplicate_effects(blocks: list[GroupBlock], text: str) -> None:
                     "appears in two terms: each effect of a grouping factor belongs in one term"
                 )
             seen[block.group, term] = block.id
-
-
-def brms_name(label: str) -> str:
-    """formulae's ``period[2]`` and ``zBase:Trt[1]`` as brms prints them: ``period2``, ``zBase:Trt1``."""
-    return re.sub(r"[\[\]() ]", "", label)
 
 
 def _response(formula: ParsedFormula, frame: pd.DataFrame) -> pd.Series:

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from formulae.scanner import ScanError, Scanner
 
 from mixfit.errors import InputError
+from mixfit.model import r_syntax
 from mixfit.model.special_terms import SpecialTerm, take_specials
 
 # Calls a formula may contain; formulae would otherwise evaluate any Python callable it can reach.
 ALLOWED_CALLS = frozenset(
     {"log", "log1p", "exp", "sqrt", "scale", "center", "I", "C", "factor", "offset"}
+    | {"poly", "ns", "bs", "c"}  # R's bases (transforms.py); c() for their knots
 )
 # Bounds on what a formula may ask of the parser (formulae's is recursive) and of the evaluator.
 MAX_CHARS = 20_000
@@ -85,6 +87,11 @@ def parse_formula(text: str) -> ParsedFormula:
             f"formula {shown(text)}: trials() belongs in a binomial response: 'k | trials(n) ~ ...'"
         )
     _check_terms(rhs, text)
+    try:
+        r_syntax.check_response(lhs)
+        rhs = r_syntax.translate(rhs)
+    except ValueError as exc:
+        raise InputError(f"formula {shown(text)}: {exc}") from None
     fixed_tokens, groups = _split_group_terms(rhs, text)
     fixed = _join(fixed_tokens) or "1"
     return ParsedFormula(text, response, trials, fixed, tuple(groups), tuple(specials))
@@ -115,10 +122,13 @@ def _scan(text: str) -> list:
     if len(text) > MAX_CHARS:
         raise InputError(f"the formula is {len(text):,} characters long: at most {MAX_CHARS:,}")
     try:
-        tokens = Scanner(text).scan(add_intercept=False)
+        python = r_syntax.formulae_text(text)  # R's x^2 and 1e5
+    except ValueError as exc:
+        raise InputError(f"formula {shown(text)}: {exc}") from None
+    try:
+        tokens = Scanner(python).scan(add_intercept=False)
     except ScanError as exc:
-        hint = " (write powers as I(x ** 2))" if "^" in str(exc) else ""
-        raise InputError(f"formula {shown(text)}: {exc}{hint}") from None
+        raise InputError(f"formula {shown(text)}: {exc}") from None
     except (IndexError, ValueError):  # formulae's scanner trips on an unclosed backtick, say
         raise InputError(
             f"formula {shown(text)} could not be read (check its quotes and brackets)"
@@ -151,7 +161,7 @@ def _check_operators(tokens: list, text: str) -> None:
         ):
             hint = ""
             if left.kind == "NUMBER" and right.lexeme[:1] in {"e", "E"}:
-                hint = " (numbers like 1e5 are written 100000 or 10**5)"
+                hint = " (a number in powers of ten is written like 1e5 or 2.5e-3)"
             raise InputError(
                 f"formula {shown(text)} needs an operator between {left.lexeme!r} and "
                 f"{right.lexeme!r}{hint}"
@@ -178,13 +188,16 @@ def _check_arithmetic(tokens: list, text: str) -> None:
     unbounded integers before any column is touched: work it out in floating point first, and
     refuse what overflows there, rather than compute a hundred-million-digit integer."""
     inside = _in_calls(tokens)
+    keywords = r_syntax.keyword_indices(tokens)  # "( x , raw = TRUE )" is no Python: drop "raw ="
     start = None
     for i, token in enumerate(tokens):
         if inside[i] and start is None:
             start = i
         if start is not None and (i + 1 == len(tokens) or not inside[i + 1]):
             source = " ".join(
-                "_" if t.kind == "BQNAME" else t.lexeme for t in tokens[start : i + 1]
+                "_" if t.kind == "BQNAME" else t.lexeme
+                for k, t in enumerate(tokens[start : i + 1], start)
+                if k not in keywords
             )
             start = None
             try:
@@ -268,7 +281,10 @@ def _check_terms(rhs: list, text: str) -> None:
 
 
 def _refuse_unsafe(tokens: list, text: str) -> None:
+    keywords = r_syntax.keyword_indices(tokens)  # poly(x, 2, raw = TRUE), r_syntax checks them
     for i, token in enumerate(tokens):
+        if i in keywords:
+            continue
         is_call = i + 1 < len(tokens) and tokens[i + 1].kind == "LEFT_PAREN"
         if token.kind == "IDENTIFIER" and ("." in token.lexeme or token.lexeme.startswith("_")):
             hint = "" if is_call else f" (a column named so goes in backticks: `{token.lexeme}`)"

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from formulae.categorical import Treatment
 
+from mixfit.errors import InputError
+from mixfit.model import transforms
 from mixfit.model.design import NAMESPACE
 
 
@@ -51,12 +53,16 @@ def evaluate(
     interaction has no columns at all; so the matrix is built from the rows plus one row per
     fitted level of each categorical column (``levels``), then evaluated on the rows alone.
     """
-    matrix = build(rhs, _with_every_level(frame, levels))
+    with transforms.provisional():  # poly(), ns(), bs() learn nothing from these rows
+        matrix = build(rhs, _with_every_level(frame, levels))
     if matrix is None:
         return None
-    restore(matrix, state)
-    with np.errstate(all="ignore"):
-        return matrix.evaluate_new_data(frame).as_dataframe()
+    try:  # design.json is a results folder's, untrusted: its state may not fit the formula
+        restore(matrix, state)
+        with np.errstate(all="ignore"):
+            return matrix.evaluate_new_data(frame).as_dataframe()
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise InputError(f"design.json does not match the model's terms ({exc})") from None
 
 
 def _with_every_level(frame: pd.DataFrame, levels: dict[str, list]) -> pd.DataFrame:
