@@ -75,6 +75,33 @@ SAMPLER_OPTIONS = [
     click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
 ]
 
+
+def _probability(ctx, param, value: float) -> float:
+    if not 0 < value < 1:  # written so that nan fails too
+        raise click.BadParameter(f"{value} is not a probability strictly between 0 and 1")
+    return value
+
+
+REPORT_OPTIONS = [
+    click.option(
+        "--prob",
+        type=float,
+        default=0.95,
+        callback=_probability,
+        show_default=True,
+        help="Probability of the reported intervals.",
+    ),
+    click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails."),
+    click.option("--no-plots", is_flag=True, help="Skip the plots and report.html."),
+    click.option(
+        "--classical",
+        is_flag=True,
+        help="Also fit by REML (gaussian) or Laplace ML, as lme4, and compare.",
+    ),
+    click.option("--ml", is_flag=True, help="The classical fit by ML (implies --classical)."),
+]
+
+
 DEBUG_OPTION = click.option("--debug", is_flag=True, help="Show tracebacks.")
 
 
@@ -142,7 +169,7 @@ def errors_to_exit_codes(command):
                 traceback.print_exc()
             click.echo(f"mixfit: error: {one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
-        except Exception as exc:  # a bug: still one line, with the way to see more
+        except Exception as exc:  # noqa: BLE001 (a bug: still one line, with the way to see more)
             if interrupt.received():
                 interrupted()
             if isinstance(exc, OSError) and exc.errno in {errno.EPIPE, *FULL}:

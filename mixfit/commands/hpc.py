@@ -14,12 +14,12 @@ import click
 from mixfit.commands.common import (
     DEBUG_OPTION,
     MODEL_OPTIONS,
+    REPORT_OPTIONS,
     SAMPLER_OPTIONS,
     errors_to_exit_codes,
     run_spec,
     with_options,
 )
-from mixfit.commands.fitting import REPORT_OPTIONS
 from mixfit.errors import CHECKS_FAILED, InputError
 
 
