@@ -1,4 +1,4 @@
-"""The classical fit (mixfit/analysis/classical.py) against lme4 1.1-31, and its verdicts on
+"""The classical fit (mixfit/classical/fit.py) against lme4 1.1-31, and its verdicts on
 boundary fits, failures and models the library can't express. No sampling: these fit by glmm only.
 """
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixfit.analysis.classical import Deferred, check_supported, fit_classical, glmm_call
+from mixfit.classical.fit import Deferred, check_supported, fit_classical, glmm_call
 from mixfit.errors import InputError
 from mixfit.pipeline import prepare
 from mixfit.spec import build_spec

@@ -1,5 +1,5 @@
-"""The classical fit's files and texts (mixfit/results/classical_report.py, classical_text.py and
-summary_text.bayes_vs_ml). The plots and report.html are checked end to end in
+"""The classical fit's files and texts (mixfit/classical/report.py, text.py and
+comparison_text.bayes_vs_ml). The plots and report.html are checked end to end in
 test_classical_cli.py, on real posteriors."""
 
 import json
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mixfit.analysis.classical import fit_classical
-from mixfit.analysis.comparison import compare
+from mixfit.classical.comparison import compare
+from mixfit.classical.comparison_text import bayes_vs_ml
+from mixfit.classical.fit import fit_classical
+from mixfit.classical.report import ClassicalReport
 from mixfit.pipeline import prepare
-from mixfit.results.classical_report import ClassicalReport
-from mixfit.results.summary_text import bayes_vs_ml
 from mixfit.spec import build_spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,20 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from mixfit import __version__
+from mixfit.classical.report import ClassicalReport
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
 from mixfit.results.analysis_files import analysis_files
 from mixfit.results.arviz_api import group_names
-from mixfit.results.classical_report import ClassicalReport
 from mixfit.results.diagnostics import Diagnostics, diagnose
 from mixfit.results.outdir import reserve, staged
 from mixfit.results.summary_text import r2_section, summary_text
-
-SIGNIFICANT_DIGITS = 6
-ESS_COLUMNS = {"Bulk_ESS", "Tail_ESS"}
+from mixfit.results.tables import write_table
 
 if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
     from mixfit.pipeline import FitResult
@@ -92,7 +89,13 @@ def write_results(
     checks = diagnose(
         model, result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
     )
-    classical = ClassicalReport.beside(result, fixef, varcorr, prob) if result.classical else None
+    classical = (
+        ClassicalReport.beside(
+            result.classical, result.model.design, str(result.spec.data), fixef, varcorr, prob
+        )
+        if result.classical
+        else None
+    )
     after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
     text = summary_text(model, fixef, varcorr, run, prob) + r2_section(after.r2, prob)
     text += "\n" + checks.verdict() + "\n"
@@ -139,15 +142,6 @@ def _netcdf_bytes(idata) -> int:
     """An upper bound of draws.nc's size: the arrays, and HDF5's headers per variable."""
     groups = [idata[name] for name in group_names(idata)]
     return sum(g.nbytes + 16_384 * len(g.variables) for g in groups) + 262_144
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """A table as CSV for people and pipelines alike: 6 significant digits (a posterior summary's
-    Monte Carlo error is far larger; the draws themselves are in draws.nc), ESS in whole draws."""
-    frame = frame.copy()
-    for column in ESS_COLUMNS & set(frame.columns):
-        frame[column] = frame[column].round().astype("Int64")  # Int64: a missing ESS stays empty
-    frame.to_csv(path, index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g")
 
 
 def standata_json(data: dict) -> str:

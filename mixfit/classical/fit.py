@@ -17,7 +17,7 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 
-from mixfit.analysis.verdict import Verdict, failed, judge
+from mixfit.classical.verdict import Verdict, failed, judge
 from mixfit.errors import InputError
 from mixfit.model.design import Design, GroupBlock
 

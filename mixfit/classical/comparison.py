@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mixfit.analysis.classical import ClassicalFit, interval_columns, with_intervals
+from mixfit.classical.fit import ClassicalFit, interval_columns, with_intervals
 
 BOUNDARY = "boundary"
 DISAGREE = "disagree"
