@@ -70,7 +70,21 @@ SAMPLER_OPTIONS = [
     click.option("--seed", type=int, help="Random seed (default: chosen and recorded)."),
     click.option("--adapt-delta", type=float, help="Target acceptance rate (0.8)."),
     click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
-    click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
+    click.option(
+        "--parallel-chains",
+        "--cores",
+        type=int,
+        help="Chains run at once (cores), as brms's cores.",
+    ),
+    click.option("--thin", type=int, help="Keep every N-th draw after warmup (1)."),
+    click.option(
+        "--init",
+        type=float,
+        help="Initial values: 0 for all zero, R for uniform(-R, R) on the unconstrained scale (2).",
+    ),
+    click.option(
+        "--refresh", type=int, help="Iterations between progress reports; 0 for none (about 200)."
+    ),
     click.option("--backend", type=BACKEND_CHOICE, help="Stan engine (auto)."),
     click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
 ]

@@ -6,6 +6,7 @@ import pandas as pd
 
 from mixfit.model.program import Model
 from mixfit.results.summaries import interval_columns
+from mixfit.wording import counted
 
 FAMILY_LINKS = {"sigma": "identity"}
 
@@ -29,14 +30,18 @@ def summary_text(
             "The estimates below summarise the priors, not a posterior.",
             "",
         ]
+    thin = sampler.get("thin", 1)
+    kept = -(-(sampler["iter"] - sampler["warmup"]) // thin)
     lines += [
         f" Family: {model.family.name}",
         f"  Links: {'; '.join(links)}",
         f"Formula: {design.formula.text}",
         f"   Data: {run['data']} (Number of observations: {run['rows_used']})",
-        f"  Draws: {sampler['chains']} chains, each with iter = {sampler['iter']}; "
-        f"warmup = {sampler['warmup']}; thin = 1;",
-        f"         total post-warmup draws = {sampler['chains'] * (sampler['iter'] - sampler['warmup'])}",
+        (
+            f"  Draws: {counted(sampler['chains'], 'chain')}, each with iter = {sampler['iter']}; "
+            f"warmup = {sampler['warmup']}; thin = {thin};"
+        ),
+        f"         total post-warmup draws = {sampler['chains'] * kept}",
     ]
     if run.get("rows_dropped"):
         lines.append(f"         ({run['rows_dropped']} rows with missing values dropped)")

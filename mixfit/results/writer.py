@@ -41,6 +41,8 @@ def run_record(result: FitResult, command: list[str]) -> dict:
             "chains": s.chains,
             "iter": s.iter,
             "warmup": s.num_warmup,
+            "thin": s.thin,
+            "init": s.init,
             "adapt_delta": s.adapt_delta,
             "max_treedepth": s.max_treedepth,
             "parallel_chains": s.num_parallel,
