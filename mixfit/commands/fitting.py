@@ -41,7 +41,12 @@ def fit(**options) -> None:
         from mixfit.results.writer import write_results  # imported while the chains ran
 
         written = write_results(
-            result, spec.output, sys.argv, prob=options["prob"], plots=not options["no_plots"]
+            result,
+            spec.output,
+            sys.argv,
+            prob=options["prob"],
+            plots=not options["no_plots"],
+            progress=progress,
         )
     console.summary(written.summary, spec.output)
     if options["strict"] and not written.diagnostics.ok:

@@ -11,6 +11,7 @@ import numpy as np
 
 from mixfit import __version__
 from mixfit.classical.report import ClassicalReport
+from mixfit.engines.protocol import Progress
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
 from mixfit.results.analysis_files import analysis_files
@@ -81,9 +82,16 @@ class Written:
 
 
 def write_results(
-    result: FitResult, outdir: Path, command: list[str], prob: float = 0.95, plots: bool = True
+    result: FitResult,
+    outdir: Path,
+    command: list[str],
+    prob: float = 0.95,
+    plots: bool = True,
+    progress: Progress | None = None,
 ) -> Written:
-    """Write every result file into ``outdir`` at once."""
+    """Write every result file into ``outdir`` at once; ``progress`` hears each stage."""
+    progress = progress or _silent
+    progress("summaries", None, "Summarising the draws (tables, diagnostics, R2)")
     model, posterior = result.model, result.idata.posterior
     run = run_record(result, command)
     fixef = summaries.fixef(model, posterior, prob)
@@ -99,7 +107,9 @@ def write_results(
         else None
     )
     after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
-    text = summary_text(model, fixef, varcorr, run, prob) + r2_section(after.r2, prob)
+    text = summary_text(model, fixef, varcorr, run, prob)
+    if not model.prior_only:  # an R2 of draws from the prior describes no fit
+        text += r2_section(after.r2, prob)
     text += "\n" + checks.verdict() + "\n"
     if not model.predictions:
         text += (
@@ -108,6 +118,7 @@ def write_results(
         )
     text += "\n" + classical.section if classical else ""
     with staged(outdir, force=result.spec.force) as stage:
+        progress("write", None, f"Writing the results into {outdir}")
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
         reserve(stage / "draws.nc", _netcdf_bytes(result.idata))
@@ -127,6 +138,7 @@ def write_results(
             from mixfit.results.html_report import write_html
             from mixfit.results.plots import write_plots
 
+            progress("plots", None, "Drawing the plots and report.html")
             images = write_plots(model, result.idata, stage / "plots")
             images += after.plots(stage / "plots")
             tables = {
@@ -138,6 +150,10 @@ def write_results(
                 stage, text, tables, checks.verdict(), images, extra, name=outdir.resolve().name
             )
     return Written(text, checks)
+
+
+def _silent(stage: str, fraction: float | None, message: str) -> None:
+    pass
 
 
 def _netcdf_bytes(idata) -> int:
