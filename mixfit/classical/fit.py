@@ -102,15 +102,19 @@ def fit_classical(design: Design, method: str) -> ClassicalFit:
         import glmm
 
         call = glmm_call(design)
-        result = glmm.fit(
-            call.data,
-            call.formula,
-            call.family,
-            link=design.family.link,
-            offset=design.offset,
-            reml=method == "REML",
-        )
-        return _collect(design, method, call, result, library, started)
+        # numpy's floating-point warnings from the library's arithmetic (0/0 for the correlation
+        # of two SDs at 0) would print as Python warnings: the verdict says what they mean, and
+        # numpy's error state is this thread's alone (the fit runs beside the sampler's)
+        with np.errstate(all="ignore"):
+            result = glmm.fit(
+                call.data,
+                call.formula,
+                call.family,
+                link=design.family.link,
+                offset=design.offset,
+                reml=method == "REML",
+            )
+            return _collect(design, method, call, result, library, started)
     except Unfittable as exc:
         return _failed(method, str(exc), library, started)
     except Exception as exc:  # noqa: BLE001 (a failed fit must not take the Bayesian one with it)

@@ -12,7 +12,12 @@ import pandas as pd
 # lme4's isSingular tolerance: a component counts as on the boundary within this of it
 BOUNDARY_TOL = 1e-4
 
-SINGULAR = "boundary (singular) fit: see help('isSingular')"
+# lme4 says "see help('isSingular')"; this says what that help page does
+SINGULAR = (
+    "boundary (singular) fit: the estimated group-level covariance is singular (an SD at 0, or a "
+    "correlation at -1 or +1): the data can't tell that component from the edge of its range, "
+    "often a sign of a group-level structure too complex for the data"
+)
 # the library's diagnostics that mean the curvature at the optimum was unusable
 HESSIAN_KINDS = {"se_unavailable", "hessian_se_fallback"}
 NOT_CONVERGED_KINDS = {"search_limit", "glm_diverged"}
