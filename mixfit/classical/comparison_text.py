@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mixfit.classical.comparison import Nearness
 from mixfit.classical.fit import interval_columns
 from mixfit.classical.verdict import Verdict
 
 
-def bayes_vs_ml(comparison: pd.DataFrame | None, verdict: Verdict, prob: float = 0.95) -> str:
+def bayes_vs_ml(
+    comparison: pd.DataFrame | None,
+    verdict: Verdict,
+    prob: float = 0.95,
+    near: dict[tuple[str, str], Nearness] | None = None,
+) -> str:
     """The "Bayesian vs maximum likelihood" section: the classical verdict, then each parameter's
-    posterior beside its classical estimate (``comparison`` from mixfit.classical.comparison; None
+    posterior beside its classical estimate, and ``near``: how much of the posterior lies by each
+    boundary estimate (``comparison`` from mixfit.classical.comparison; None
     when the classical fit failed)."""
     method = verdict.method
     lines = [
@@ -45,8 +52,14 @@ def bayes_vs_ml(comparison: pd.DataFrame | None, verdict: Verdict, prob: float =
     if "boundary" in flags:
         lines.append(
             f"boundary: the {method} estimate sits on the edge of its range (an SD at 0, a "
-            "correlation at -1 or +1), where the posterior puts next to no mass."
+            "correlation at -1 or +1)."
         )
+        for (group, param), where in (near or {}).items():
+            lines.append(
+                f"  ~{group} {param}: the posterior has {where.share:.0%} of its draws within "
+                f"{where.within:.2g} of {where.edge:g} ({where.why}); its median is "
+                f"{where.median:.2g}."
+            )
     if "disagree" in flags:
         lines.append(
             f"disagree: the {method} estimate lies outside the {pct} posterior interval and the "

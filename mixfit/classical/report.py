@@ -9,9 +9,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from mixfit.classical.comparison import compare
+from mixfit.classical.comparison import Nearness, compare, near_boundary
 from mixfit.classical.comparison_text import bayes_vs_ml
 from mixfit.classical.fit import ClassicalFit, with_intervals
 from mixfit.classical.text import classical_text
@@ -27,6 +28,7 @@ class ClassicalReport:
     data: str  # the data file, as the summary names it
     prob: float = 0.95
     comparison: pd.DataFrame | None = None  # None alone, or when the classical fit failed
+    near: dict[tuple[str, str], Nearness] | None = None  # the posterior by each boundary estimate
 
     @classmethod
     def beside(
@@ -37,15 +39,17 @@ class ClassicalReport:
         fixef: pd.DataFrame,
         varcorr: pd.DataFrame,
         prob: float,
+        draws: dict[tuple[str, str], np.ndarray] | None = None,
     ) -> ClassicalReport:
         """The report of a Bayesian fit's classical twin: ``fixef`` and ``varcorr`` are the
-        posterior's tables."""
+        posterior's tables, ``draws`` each component's draws (comparison.component_draws)."""
         comparison = compare(fixef, varcorr, fit, prob) if fit.ok else None
-        return cls(fit, design, data, prob, comparison)
+        near = near_boundary(comparison, draws, prob) if comparison is not None and draws else None
+        return cls(fit, design, data, prob, comparison, near)
 
     @property
     def section(self) -> str:
-        return bayes_vs_ml(self.comparison, self.fit.verdict, self.prob)
+        return bayes_vs_ml(self.comparison, self.fit.verdict, self.prob, self.near)
 
     @property
     def text(self) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mixfit import __version__
+from mixfit.classical.comparison import component_draws
 from mixfit.classical.report import ClassicalReport
 from mixfit.engines.protocol import Progress
 from mixfit.model.program import Model, prior_table
@@ -99,13 +100,17 @@ def write_results(
     checks = diagnose(
         model, result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
     )
-    classical = (
-        ClassicalReport.beside(
-            result.classical, result.model.design, str(result.spec.data), fixef, varcorr, prob
+    classical = None
+    if result.classical:
+        classical = ClassicalReport.beside(
+            result.classical,
+            model.design,
+            str(result.spec.data),
+            fixef,
+            varcorr,
+            prob,
+            draws=component_draws(model, posterior),
         )
-        if result.classical
-        else None
-    )
     after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
     text = summary_text(model, fixef, varcorr, run, prob)
     if not model.prior_only:  # an R2 of draws from the prior describes no fit
