@@ -171,18 +171,29 @@ def r2(outdir: Path, as_json: bool, debug: bool) -> None:
     show_default=True,
     help="One-sided tests: 1 - 2 alpha intervals.",
 )
+@click.option(
+    "--class",
+    "cls",
+    default="b",
+    show_default=True,
+    help='As brms\'s class: the prefix of the names ("sd": Subject__Days is sd_Subject__Days; '
+    '"": full names, e.g. sigma or r_Subject[308,Intercept]).',
+)
 @JSON
 @DEBUG_OPTION
 @errors_to_exit_codes
 def hypothesis(
-    outdir: Path, expressions: tuple[str, ...], alpha: float, as_json: bool, debug: bool
+    outdir: Path, expressions: tuple[str, ...], alpha: float, cls: str, as_json: bool, debug: bool
 ) -> None:
-    """Test hypotheses about population-level effects, e.g. "Days > 5"."""
-    from mixfit.analysis.hypothesis import hypotheses, hypotheses_text, population_effects
+    """Test hypotheses about any parameter, as brms's hypothesis(): e.g. "Days > 5"."""
+    import xarray as xr
+
+    from mixfit.analysis.hypothesis import PosteriorDraws, hypotheses, hypotheses_text
     from mixfit.analysis.saved_fit import load
 
-    fit = load(outdir)
-    table = hypotheses(list(expressions), population_effects(fit.design, fit.posterior), alpha)
+    load(outdir)  # a results folder whose draws match its design, or one line saying why not
+    with xr.open_dataset(outdir / "draws.nc", group="posterior", engine="h5netcdf") as posterior:
+        table = hypotheses(list(expressions), PosteriorDraws(posterior), alpha, cls)
     if as_json:
         records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
         for record in records:  # JSON has no infinity: "Inf", as R prints it
@@ -190,7 +201,7 @@ def hypothesis(
                 record["Evid.Ratio"] = "Inf"
         click.echo(json.dumps(records, indent=2))
     else:
-        click.echo(hypotheses_text(table, alpha), nl=False)
+        click.echo(hypotheses_text(table, alpha, cls), nl=False)
 
 
 @click.command()
