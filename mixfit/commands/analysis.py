@@ -211,34 +211,35 @@ def hypothesis(
 @click.option(
     "-o",
     "--output",
-    required=True,
     type=click.Path(path_type=Path),
-    help="The plot (.png, .pdf, .svg) or its table (.csv).",
+    help="The plot (.png, .pdf, .svg) or its table (.csv); without it the table is printed.",
 )
 @PROB
 @DEBUG_OPTION
 @errors_to_exit_codes
 def effects(
-    outdir: Path, effect: str, by: str | None, output: Path, prob: float, debug: bool
+    outdir: Path, effect: str, by: str | None, output: Path | None, prob: float, debug: bool
 ) -> None:
     """Draw the conditional effect of a predictor (brms's conditional_effects)."""
     from mixfit.analysis.effects import check_effect, conditional_effects
     from mixfit.analysis.files import replacing
     from mixfit.analysis.saved_fit import load
+    from mixfit.results.tables import write_table
 
     if ":" in effect and by is None and effect not in _predictors(outdir):
         effect, by = effect.split(":", 1)
-    if output.suffix.lower() not in EFFECTS_FORMATS:
+    if output is not None and output.suffix.lower() not in EFFECTS_FORMATS:
         raise InputError(
             f"-o {str(output)!r}: give a file ending in {', '.join(sorted(EFFECTS_FORMATS))}"
         )
     fit = load(outdir)
     check_effect(fit.design, effect, by)
+    if output is None:  # as predict without -o: the table on standard output
+        write_table(conditional_effects(fit.design, fit.posterior, effect, by, prob), sys.stdout)
+        return
     with replacing(output) as (path,):
         if output.suffix.lower() == ".csv":
-            conditional_effects(fit.design, fit.posterior, effect, by, prob).to_csv(
-                path, index=False
-            )
+            write_table(conditional_effects(fit.design, fit.posterior, effect, by, prob), path)
         else:
             from mixfit.results.effects_plots import effects_figure
 

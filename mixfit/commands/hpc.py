@@ -212,6 +212,9 @@ def kfold(**options) -> None:
             click.echo(f"Every fold has its result: submitted job {collect_job} to collect them.")
         return
     console = Console(quiet=options["quiet"])
+    done = [k for k in range(1, plan["folds"] + 1) if k not in todo]
+    if done and not options["quiet"]:
+        console.err.print(cv.reused(outdir, done, plan["folds"]), markup=False)
     for fold in todo:
         with console.progress() as progress:
             progress("backend", None, f"Fold {fold} of {plan['folds']}")
