@@ -286,3 +286,14 @@ def test_a_prior_only_sd_plot_says_its_draws_are_the_priors():
     model, params = sleepstudy_params()
     posterior = _sd_prior_figure(model, params["sd"], model.prior_only)
     assert [t.get_text() for t in posterior.legends[0].get_texts()][0] == "posterior"
+
+
+def test_report_tables_format_each_column_alike(tmp_path):
+    from mixfit.results.html_report import _table
+
+    frame = pd.DataFrame(
+        {"term": ["Intercept", "Days"], "Estimate": [251.4051, 10.4673], "Bulk_ESS": [3120, 980]}
+    )
+    frame["Bulk_ESS"] = frame["Bulk_ESS"].astype("Int64")
+    cells = re.findall(r'<td class="num">([^<]*)</td>', _table("fixef", frame))
+    assert cells == ["251.41", "3120", "10.47", "980"]  # one number of decimals per column

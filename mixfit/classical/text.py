@@ -2,8 +2,7 @@
 the random effects (Variance, Std.Dev., Corr), the fixed effects with their t values (z values and
 Pr(>|z|) for a GLMM) and Wald intervals, the correlation of the fixed effects, and the verdict.
 
-Numbers are formatted a column at a time as R formats them: 4 significant digits for the one that
-needs the most decimals, and every number of the column with that many decimals.
+Numbers are formatted a column at a time as R formats them (mixfit/results/numbers.py).
 """
 
 from __future__ import annotations
@@ -16,13 +15,13 @@ import pandas as pd
 from mixfit.classical.fit import ClassicalFit, interval_columns, with_intervals
 from mixfit.classical.summary_figures import Figures
 from mixfit.model.design import Design
+from mixfit.results.numbers import DIGITS, formatted
 
 TITLES = {
     "REML": "Linear mixed model fit by REML",
     "ML": "Linear mixed model fit by maximum likelihood",
     "Laplace ML": "Generalized linear mixed model fit by maximum likelihood (Laplace Approximation)",
 }
-DIGITS = 4  # summary.merMod's max(3, getOption("digits") - 3)
 MAX_CORRELATED = 12  # lme4 shows the correlation of at most this many fixed effects
 STARS = ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, "."), (1.0, " "))
 SIGNIF_CODES = "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
@@ -148,30 +147,10 @@ def _correlation(figures: Figures) -> list[str]:
     return ["", "Correlation of Fixed Effects:", *_aligned(table, right=set(range(1, len(terms))))]
 
 
-def formatted(values) -> list[str]:
-    """A column of numbers as R formats it: enough decimals for DIGITS significant digits in
-    the number that needs the most, the same for all; empty where a number is missing."""
-    values = [float(v) for v in values]
-    finite = [v for v in values if np.isfinite(v)]
-    places = max((_places(v) for v in finite), default=0)
-    return [f"{v:.{places}f}" if np.isfinite(v) else "" for v in values]
-
-
-def _places(value: float, digits: int = DIGITS) -> int:
-    """Decimals that show ``value`` to ``digits`` significant digits, trailing zeros dropped."""
-    if value == 0:
-        return 0
-    places = max(0, digits - 1 - math.floor(math.log10(abs(value))))
-    rounded = round(value, places)
-    while places > 0 and round(rounded, places - 1) == rounded:
-        places -= 1
-    return min(places, 10)
-
-
 def p_values(values) -> list[str]:
     """Pr(>|z|) as printCoefmat shows them: 3 significant digits, below 1e-4 in e-notation."""
     values = [float(v) for v in values]
-    fixed = formatted_digits([v for v in values if v >= 1e-4], 3)
+    fixed = formatted([v for v in values if v >= 1e-4], 3)
     out, taken = [], iter(fixed)
     for v in values:
         if not np.isfinite(v):
@@ -183,11 +162,6 @@ def p_values(values) -> list[str]:
         else:
             out.append(next(taken))
     return out
-
-
-def formatted_digits(values: list[float], digits: int) -> list[str]:
-    places = max((_places(v, digits) for v in values if v), default=0)
-    return [f"{v:.{places}f}" for v in values]
 
 
 def _stars(p: float) -> str:
