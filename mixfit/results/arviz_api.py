@@ -132,6 +132,9 @@ def quiet() -> Iterator[None]:
     """Silence what ArviZ says about data it was built to handle (a NaN, one draw per chain, a
     constant column): mixfit reports such figures itself, as checks that can't be computed."""
     loggers = [logging.getLogger(name) for name in LOGGERS]
+    own = getattr(az, "_log", None)  # ArviZ 0.x logs through a Logger of its own, unregistered
+    if isinstance(own, logging.Logger):
+        loggers.append(own)
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
