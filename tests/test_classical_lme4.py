@@ -16,8 +16,8 @@ import pytest
 from mixfit.classical import gradient
 from mixfit.classical.fit import fit_classical
 from mixfit.classical.text import abbreviate, classical_text
-from mixfit.results.numbers import formatted
 from mixfit.pipeline import prepare
+from mixfit.results.numbers import formatted
 from mixfit.spec import build_spec
 
 ROOT = Path(__file__).resolve().parent.parent

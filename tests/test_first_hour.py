@@ -9,6 +9,7 @@ cores, plus the session's sleepstudy fit that other tests share.
 
 from __future__ import annotations
 
+import os
 import re
 
 import pandas as pd
@@ -119,3 +120,18 @@ def most_digits(csv: str) -> int:
     """The most significant digits of any number in a CSV file's text."""
     numbers = re.findall(r"(?<![\w.])-?(\d+\.?\d*)(?:e[-+]?\d+)?(?![\w.])", csv)
     return max(len(n.replace(".", "").lstrip("0").rstrip("0") or "0") for n in numbers)
+
+
+def test_arvizs_daily_notice_is_not_shown(tmp_path):
+    """ArviZ 0.x warns once a day, on import, of its coming 1.x: the day's first fit showed it."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}  # a day ArviZ has not warned yet
+    done = subprocess.run(
+        [sys.executable, "-c", "import mixfit.results.arviz_api"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == ""

@@ -258,7 +258,7 @@ def test_chromium_renders_the_report(sleepstudy_plots, tmp_path):
 
 
 def sleepstudy_params(prior_only: bool = False):
-    data, formula, family, _ = CASES["sleepstudy"]
+    data, formula, *_ = CASES["sleepstudy"]
     options = {"data": data, "formula": formula}
     if prior_only:
         options |= {"sample_prior": "only", "priors": ("normal(0, 10) : b",)}
@@ -267,7 +267,7 @@ def sleepstudy_params(prior_only: bool = False):
 
 
 def test_chains_are_numbered_from_1_in_the_trace_legend_and_rank_plot():
-    model, params = sleepstudy_params()
+    _, params = sleepstudy_params()
     scalars = {name: draws for kind in params.values() for name, draws in kind.items()}
     trace = _trace_figure(scalars, "")
     assert [t.get_text() for t in trace.legends[0].get_texts()] == [f"chain {c}" for c in "1234"]
@@ -285,10 +285,10 @@ def test_a_prior_only_sd_plot_says_its_draws_are_the_priors():
     assert "posterior" not in figure.get_suptitle().lower()
     model, params = sleepstudy_params()
     posterior = _sd_prior_figure(model, params["sd"], model.prior_only)
-    assert [t.get_text() for t in posterior.legends[0].get_texts()][0] == "posterior"
+    assert posterior.legends[0].get_texts()[0].get_text() == "posterior"
 
 
-def test_report_tables_format_each_column_alike(tmp_path):
+def test_report_tables_format_each_column_alike():
     from mixfit.results.html_report import _table
 
     frame = pd.DataFrame(

@@ -17,8 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import arviz as az
 import numpy as np
+
+# ArviZ 0.x says once a day, on import, that 1.x is coming: news for its own users, not mixfit's
+warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor")
+import arviz as az
 
 ARVIZ_1 = int(az.__version__.split(".")[0]) >= 1
 CONVERGENCE = ("Rhat", "Bulk_ESS", "Tail_ESS", "MCSE_mean", "MCSE_sd")
