@@ -214,7 +214,7 @@ def kfold(**options) -> None:
     console = Console(quiet=options["quiet"])
     done = [k for k in range(1, plan["folds"] + 1) if k not in todo]
     if done and not options["quiet"]:
-        console.err.print(cv.reused(outdir, done, plan["folds"]), markup=False)
+        console.err.print(cv.reused(outdir, done, plan["folds"]), markup=False, soft_wrap=True)
     for fold in todo:
         with console.progress() as progress:
             progress("backend", None, f"Fold {fold} of {plan['folds']}")
