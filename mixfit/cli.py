@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
@@ -25,15 +26,23 @@ def cli() -> None:
     warnings.showwarning = _show_warning
 
 
-_library_showwarning = warnings.showwarning
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """mixfit's own warnings as one line each, like its errors; others as Python shows them."""
-    if issubclass(category, MixfitWarning):
-        click.echo(f"mixfit: warning: {one_line(str(message))}", err=True)
-    else:
-        _library_showwarning(message, category, filename, lineno, file, line)
+    """Every warning as one line, like an error: mixfit's own as they are; a library's (one that
+    got past the place mixfit calls it) with the library's name and the warning's kind, never
+    Python's two lines of file, line number and source."""
+    text = str(message)
+    if not issubclass(category, MixfitWarning):
+        text = f"{_library(filename)}: {text} ({category.__name__})"
+    click.echo(f"mixfit: warning: {one_line(text)}", err=True)
+
+
+def _library(filename: str) -> str:
+    """The package a file belongs to: the folder below site-packages, else the file's name."""
+    parts = Path(filename).parts
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts and parts.index(marker) + 1 < len(parts):
+            return Path(parts[parts.index(marker) + 1]).stem
+    return Path(filename).stem
 
 
 for _stage in (fitting, classical, results, analysis, hpc, engines):

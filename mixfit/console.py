@@ -27,6 +27,9 @@ from rich.progress import (
 
 from mixfit.engines.protocol import Progress as ProgressCallback
 
+# what a fit does between its last draw and its first result file
+AFTER_SAMPLING = "Sampling done: deriving quantities from the draws"
+
 
 class Console:
     def __init__(self, quiet: bool = False):
@@ -55,32 +58,67 @@ class Console:
             console=self.err,
             transient=True,
         )
-        tasks: dict[str, int] = {}
-
-        def update(stage: str, fraction: float | None, message: str) -> None:
-            if stage == "backend":
-                bar.console.print(message, markup=False)
-                return
-            chain = stage.startswith("chain ")
-            description = f"  {message}" if chain else message
-            if stage not in tasks and not chain:  # a new stage: the one before it is done
-                for done in [s for s in tasks if not s.startswith("chain ")]:
-                    bar.remove_task(tasks.pop(done))
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(description, total=None if fraction is None else 1.0)
-            if fraction is None:
-                bar.update(tasks[stage], description=description)
-            else:
-                bar.update(tasks[stage], total=1.0, completed=fraction, description=description)
-
         with bar:
-            yield update
+            yield LiveDisplay(bar)
 
     def summary(self, text: str, outdir: Path) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         if not self.quiet:
             self.err.print(f"Results written to {outdir}", markup=False)
+
+
+class LiveDisplay:
+    """Progress on a terminal: the current stage (each new one replaces those before it, the
+    chains' lines once sampling is over), and under the sampling a line per chain, in order."""
+
+    def __init__(self, bar: Progress):
+        self.bar = bar
+        self.tasks: dict[str, int] = {}  # stage -> rich's task
+
+    def __call__(self, stage: str, fraction: float | None, message: str) -> None:
+        if stage == "backend":
+            self.bar.console.print(message, markup=False)
+            return
+        chain = stage.startswith("chain ")
+        description = f"  {message}" if chain else message
+        if stage not in self.tasks and not chain:
+            for done in [s for s in self.tasks if stage != "sample" or not s.startswith("chain ")]:
+                self.bar.remove_task(self.tasks.pop(done))
+        if stage not in self.tasks:
+            self._add(stage, description, fraction)
+            if chain:
+                self._chains_in_order()
+        if fraction is None:
+            self.bar.update(self.tasks[stage], description=description)
+        else:
+            self.bar.update(
+                self.tasks[stage], total=1.0, completed=fraction, description=description
+            )
+        if stage == "sample" and fraction is not None and fraction >= 1.0:
+            self("finish", None, AFTER_SAMPLING)
+
+    def shown(self) -> list[str]:
+        """The lines on display, top to bottom."""
+        return [task.description for task in self.bar.tasks]
+
+    def _add(self, stage: str, description: str, fraction: float | None) -> None:
+        total = None if fraction is None else 1.0
+        self.tasks[stage] = self.bar.add_task(description, total=total, completed=fraction or 0)
+
+    def _chains_in_order(self) -> None:
+        """Chains listed 1, 2, 3, ... whichever reported first: those numbered after the newest
+        move below it."""
+        chains = sorted((s for s in self.tasks if s.startswith("chain ")), key=_chain_number)
+        newest = max(chains, key=lambda s: self.tasks[s])
+        for stage in chains[chains.index(newest) + 1 :]:
+            task = next(t for t in self.bar.tasks if t.id == self.tasks[stage])
+            self.bar.remove_task(self.tasks.pop(stage))
+            self._add(stage, task.description, None if task.total is None else task.completed)
+
+
+def _chain_number(stage: str) -> int:
+    return int(stage.split()[1])
 
 
 class PlainLines:
@@ -104,6 +142,8 @@ class PlainLines:
             return
         if stage == "sample" and fraction is not None:
             self._sampling(fraction, message)
+            if fraction >= 1.0:
+                self("finish", None, AFTER_SAMPLING)
             return
         if message not in self._said:
             self._said.add(message)
@@ -130,7 +170,7 @@ class PlainLines:
         elapsed = now - self._started
         line = f"{message}: {100 * fraction:.0f}%"
         if self._chains:
-            chains = sorted(self._chains, key=lambda stage: int(stage.split()[1]))
+            chains = sorted(self._chains, key=_chain_number)
             line += " (" + ", ".join(self._chains[c] for c in chains) + ")"
         line += f", {_duration(elapsed)} elapsed"
         if fraction < 1.0:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mixfit.analysis.classical import ClassicalFit, Deferred
+from mixfit.classical.fit import ClassicalFit, Deferred
 from mixfit.engines.choice import Loaded, choose_backend
 from mixfit.engines.protocol import Compiled, Draws, Progress
 from mixfit.errors import InputError
@@ -34,6 +34,14 @@ from mixfit.spec import RunSpec
 PREDICTION_LIMIT = 25_000_000
 # engines that run a chain's reduce_sum on several threads (PyStan runs each chain on one)
 THREADED_ENGINES = ("stanli", "cmdstan")
+# what writing the results imports (ArviZ among them), imported while the chains run
+WRITER_IMPORTS = (
+    "mixfit.results.summaries",
+    "mixfit.results.diagnostics",
+    "mixfit.results.analysis_files",
+    "mixfit.results.summary_text",
+    "mixfit.classical.report",
+)
 
 
 @dataclass
@@ -214,6 +222,9 @@ def finish(prepared: Prepared, sampled: Sampled, classical: Deferred | None = No
 
 def _import_summaries(classical: Deferred | None = None) -> None:
     """ArviZ and what it brings take about a second to import: a second the chains can hide."""
-    importlib.import_module("mixfit.results.writer")
+    # the results writer's own imports: the writer itself takes the fit's result, and the
+    # pipeline does not depend on what consumes it
+    for name in WRITER_IMPORTS:
+        importlib.import_module(name)
     if classical is not None:  # the classical fit takes what is left of the sampling time
         classical.run()

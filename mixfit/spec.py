@@ -39,6 +39,9 @@ SAMPLER_KEYS = {
     "max_treedepth",
     "parallel_chains",
     "threads_per_chain",
+    "thin",
+    "init",
+    "refresh",
 }
 BACKENDS = ("auto", "stanli", "cmdstan", "pystan")
 STAN_INT_MAX = 2**31 - 1
@@ -55,6 +58,9 @@ class SamplerSettings:
     parallel_chains: int | None = None  # default: the cores available
     threads_per_chain: int = 1  # within-chain threads (reduce_sum), where the engine has them
     chain: int | None = None  # run only this chain (1..chains) of the run, as an HPC job does
+    thin: int = 1  # keep every thin-th draw after warmup, as brms's thin
+    init: float | None = None  # inits uniform in (-init, init) unconstrained; 0: all zero (Stan: 2)
+    refresh: int | None = None  # iterations between progress reports (0: none; default ~200 each)
 
     @property
     def num_warmup(self) -> int:
@@ -63,6 +69,11 @@ class SamplerSettings:
     @property
     def num_samples(self) -> int:
         return self.iter - self.num_warmup
+
+    @property
+    def draws_kept(self) -> int:
+        """Draws each chain keeps after warmup: every ``thin``-th, the first included."""
+        return -(-self.num_samples // self.thin)
 
     @property
     def run_chains(self) -> int:
@@ -84,13 +95,19 @@ class SamplerSettings:
         return max(1, min(self.run_chains, self.parallel_chains or available_cores()))
 
     def check(self) -> None:
-        for name in ("chains", "iter", "warmup", "max_treedepth", "parallel_chains"):
+        for name in ("chains", "iter", "warmup", "max_treedepth", "parallel_chains", "thin"):
             value = getattr(self, name)
             if value is not None and value > STAN_INT_MAX:
                 raise InputError(f"{name} must be below 2^31 (Stan's integers; got {value})")
         for name in ("chains", "iter", "max_treedepth"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if self.thin < 1:
+            raise InputError(f"thin must be at least 1 (got {self.thin})")
+        if self.init is not None and not 0 <= self.init < float("inf"):
+            raise InputError(f"init must be 0 or a positive radius (got {self.init})")
+        if self.refresh is not None and self.refresh < 0:
+            raise InputError(f"refresh must be at least 0 (got {self.refresh})")
         if self.threads_per_chain < 1:
             raise InputError(f"threads_per_chain must be at least 1 (got {self.threads_per_chain})")
         if self.chain is not None and not 1 <= self.chain <= self.chains:
@@ -344,7 +361,7 @@ def _sampler(raw: dict) -> dict:
             f"sampler: unknown key {unknown[0]!r} (known: {', '.join(sorted(SAMPLER_KEYS))})"
         )
     return {
-        key: _typed(value, float if key == "adapt_delta" else int, f"sampler.{key}")
+        key: _typed(value, float if key in {"adapt_delta", "init"} else int, f"sampler.{key}")
         for key, value in raw.items()
     }
 

@@ -47,8 +47,9 @@ CSV_FILES = {
     "open_quote.csv": b'y,x,g\n1,0.1,a\n2,0.2,"b\n3,0.3,a\n',
     "binary.csv": bytes(range(256)),
     "cr_only.csv": b"y,x,g\r1,0.1,a\r2,0.2,b\r3,0.3,a\r",
-    "wide.csv": (",".join(f"c{i}" for i in range(20_000)) + "\n" + ",".join(["1"] * 20_000)
-                 + "\n").encode(),
+    "wide.csv": (
+        ",".join(f"c{i}" for i in range(20_000)) + "\n" + ",".join(["1"] * 20_000) + "\n"
+    ).encode(),
     "too_many_columns.csv": (",".join(["c"] * 100_001) + "\n").encode(),
     "decimal_comma.csv": b'y,x,g\n1,"0,5",a\n2,"1,5",b\n3,"2,5",a\n4,"3,25",b\n',
     "ordinal_span.csv": b"y,x,g\n0,0.1,a\n5000,0.2,b\n3,0.3,a\n",
@@ -128,9 +129,13 @@ def write_large_files(tmp_path: Path, name: str) -> None:
         (tmp_path / "large.yaml").write_text("data: data.csv\n#" + "x" * (1 << 20) + "\n")
 
 
-BILLION_LAUGHS = "data: data.csv\nformula: y ~ x\nl0: &l0 [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
-    f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 9) + "]\n" for k in range(1, 10)
-) + "levels: *l9\n"
+BILLION_LAUGHS = (
+    "data: data.csv\nformula: y ~ x\nl0: &l0 ["
+    + ", ".join(["lol"] * 9)
+    + "]\n"
+    + "".join(f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 9) + "]\n" for k in range(1, 10))
+    + "levels: *l9\n"
+)
 
 
 def fit(formula: str, *extra: str, data: str = "data.csv") -> list[str]:
@@ -162,6 +167,10 @@ CASES = {
         "exceeds its trials",
     ),
     "binomial without trials": (fit("k ~ x + (1 | g)", "--family", "binomial"), "trials(n)"),
+    "binomial on a 0/1 response": (
+        fit("sep ~ x + (1 | g)", "--family", "binomial"),
+        "'sep | trials(n) ~ ...'; for a 0/1 response use --family bernoulli",
+    ),
     "one-level group": (fit("y ~ x + (1 | one)"), "'one' has only one level"),
     "unknown family": (fit(GOOD, "--family", "gausian"), "unknown family 'gausian'"),
     "unknown link": (fit(GOOD, "--family", "poisson(link=sqrt)"), "no link 'sqrt'"),
@@ -218,7 +227,8 @@ CASES = {
     "response also a predictor": (fit("y ~ y + x + (1 | g)"), "is also a predictor"),
     "unknown grouping column": (fit("y ~ x + (1 | h)"), "'h' is not in data.csv"),
     "dunder import with group term": (
-        fit("y ~ __import__('os').system('touch X') + (1 | g)"), "formula",
+        fit("y ~ __import__('os').system('touch X') + (1 | g)"),
+        "formula",
     ),
     "eval in formula": (fit('y ~ eval("open(1)") + (1 | g)'), "formula"),
     "open() in formula": (fit("y ~ open(x) + (1 | g)"), "'open' is not allowed"),
@@ -228,27 +238,33 @@ CASES = {
     "call inside I()": (fit("y ~ I(exec(x)) + (1 | g)"), "'exec' is not allowed"),
     "call in group term": (fit("y ~ x + (system(x) | g)"), "'system' is not allowed"),
     "call in trials": (
-        fit("k | trials(getattr(n)) ~ x", "--family", "binomial"), "not allowed",
+        fit("k | trials(getattr(n)) ~ x", "--family", "binomial"),
+        "not allowed",
     ),
     # family and response
     "binomial trials not a count": (
-        fit("k | trials(frac) ~ x + (1 | g)", "--family", "binomial"), "whole numbers",
+        fit("k | trials(frac) ~ x + (1 | g)", "--family", "binomial"),
+        "whole numbers",
     ),
     "bernoulli negative": (fit("neg ~ x", "--family", "bernoulli"), "must be 0/1"),
     "poisson text": (fit("word ~ x", "--family", "poisson"), "must be numeric"),
     # priors
     "negative prior scale": (fit(GOOD, "--prior", "normal(0, -1) : b"), "sigma must be positive"),
     "zero exponential rate": (
-        fit(GOOD, "--prior", "exponential(0) : sd"), "lambda must be positive",
+        fit(GOOD, "--prior", "exponential(0) : sd"),
+        "lambda must be positive",
     ),
     "prior excludes b's support": (
-        fit(GOOD, "--prior", "exponential(1) : b"), "excludes part of b's support",
+        fit(GOOD, "--prior", "exponential(1) : b"),
+        "excludes part of b's support",
     ),
     "prior bounds exclude sigma's support": (
-        fit(GOOD, "--prior", "uniform(1, 10) : sigma"), "excludes part of sigma's support",
+        fit(GOOD, "--prior", "uniform(1, 10) : sigma"),
+        "excludes part of sigma's support",
     ),
     "prior bounds exclude sd's support": (
-        fit(GOOD, "--prior", "beta(1, 1) : sd"), "excludes part of sd's support",
+        fit(GOOD, "--prior", "beta(1, 1) : sd"),
+        "excludes part of sd's support",
     ),
     "prior wrong argument count": (fit(GOOD, "--prior", "normal(0) : b"), "takes 2 arguments"),
     "prior not a number": (fit(GOOD, "--prior", "normal(0, x) : b"), "must be numbers"),
@@ -271,14 +287,17 @@ CASES = {
     # data that can't be fitted
     "constant response": (fit("c5 ~ x + (1 | g)"), "is constant (5 in every row)"),
     "constant bernoulli response": (
-        fit("zero ~ x + (1 | g)", "--family", "bernoulli"), "is constant",
+        fit("zero ~ x + (1 | g)", "--family", "bernoulli"),
+        "is constant",
     ),
     "all-zero counts": (fit("zero ~ x + (1 | g)", "--family", "poisson"), "all counts are zero"),
     "binomial no successes": (
-        fit("zero | trials(n) ~ x", "--family", "binomial"), "no successes in every row",
+        fit("zero | trials(n) ~ x", "--family", "binomial"),
+        "no successes in every row",
     ),
     "perfect separation in bernoulli": (
-        fit("sep ~ x + (1 | g)", "--family", "bernoulli"), "separates the response completely",
+        fit("sep ~ x + (1 | g)", "--family", "bernoulli"),
+        "separates the response completely",
     ),
     "a group level per row": (fit("y ~ x + (1 | id)"), "has a level for every row"),
 }
@@ -450,7 +469,8 @@ def _existing_families() -> set[str]:
 for _family, (_formula, _phrase) in FAMILY_CASES.items():
     if _family in _existing_families():
         CASES[f"family {_family}: unsuitable response"] = (
-            fit(_formula, "--family", _family), _phrase,
+            fit(_formula, "--family", _family),
+            _phrase,
         )
 
 
@@ -473,7 +493,7 @@ def command_line_in_child(args: list[str], folder: str) -> subprocess.CompletedP
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        except BaseException:  # what the interpreter would print for an uncaught exception
+        except BaseException:  # noqa: BLE001 (what the interpreter prints for an uncaught one)
             traceback.print_exc()
             code = 1
         sys.stdout.flush()
@@ -487,7 +507,9 @@ def command_line_in_child(args: list[str], folder: str) -> subprocess.CompletedP
 @pytest.fixture(scope="module")
 def catalogue(tmp_path_factory) -> dict:
     """Every case run once, two at a time, each in a process of its own."""
-    folders = {name: write_files(tmp_path_factory.mktemp(f"case{i}")) for i, name in enumerate(CASES)}
+    folders = {
+        name: write_files(tmp_path_factory.mktemp(f"case{i}")) for i, name in enumerate(CASES)
+    }
     for name, folder in folders.items():
         write_large_files(folder, name)
     before = {name: snapshot(folder) for name, folder in folders.items()}
@@ -502,9 +524,7 @@ def catalogue(tmp_path_factory) -> dict:
     context.set_forkserver_preload(["mixfit.cli", "mixfit.commands.fitting", "mixfit.pipeline"])
     with context.Pool(processes=2, maxtasksperchild=1) as pool:  # a new process for every case
         results = pool.starmap(command_line_in_child, jobs, chunksize=1)
-    return {
-        name: (result, folders[name], before[name]) for name, result in zip(CASES, results)
-    }
+    return {name: (result, folders[name], before[name]) for name, result in zip(CASES, results)}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -528,6 +548,21 @@ def snapshot(folder: Path) -> dict:
         for p in sorted(folder.rglob("*"))
         if p.name != "__pycache__"
     }
+
+
+def test_a_library_warning_is_one_line_of_mixfits(capsys):
+    """A warning that got past the place mixfit calls a library is one line, like an error."""
+    from mixfit.cli import _show_warning
+
+    where = "/venv/lib/python3.12/site-packages/glmm/__init__.py"
+    _show_warning(
+        RuntimeWarning("invalid value encountered in scalar divide"), RuntimeWarning, where, 919
+    )
+    _show_warning(UserWarning("a note"), UserWarning, "/somewhere/tool.py", 3)
+    assert capsys.readouterr().err.splitlines() == [
+        "mixfit: warning: glmm: invalid value encountered in scalar divide (RuntimeWarning)",
+        "mixfit: warning: tool: a note (UserWarning)",
+    ]
 
 
 def test_existing_outdir_is_left_unchanged(files):
@@ -573,16 +608,23 @@ ACCEPTED = {
     "a BOM before the header": ("\ufeffy,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", GOOD),
     "CRLF line ends": ("y,x,g\r\n1,0.1,a\r\n2,0.2,b\r\n3,0.3,a\r\n4,0.5,b\r\n", GOOD),
     "quoted newlines and commas": (
-        'y,x,g\n1,0.1,"a\nb"\n2,0.2,"c,d"\n3,0.3,"a\nb"\n4,0.5,"c,d"\n', GOOD,
+        'y,x,g\n1,0.1,"a\nb"\n2,0.2,"c,d"\n3,0.3,"a\nb"\n4,0.5,"c,d"\n',
+        GOOD,
     ),
     "blank lines": ("y,x,g\n\n1,0.1,a\n2,0.2,b\n\n3,0.3,a\n4,0.5,b\n\n", GOOD),
-    "rows missing values are dropped": (("y,x,g,other\n1,0.1,a,\n2,,b,\n3,0.3,a,\n4,0.5,b,\n"
-                                        "5,0.6,b,\n"), GOOD),
+    "rows missing values are dropped": (
+        ("y,x,g,other\n1,0.1,a,\n2,,b,\n3,0.3,a,\n4,0.5,b,\n5,0.6,b,\n"),
+        GOOD,
+    ),
     "observation-level effects for counts": (
-        "c,x,obs\n1,0.1,a\n3,0.2,b\n0,0.3,c\n2,0.5,d\n", "c ~ x + (1 | obs)", "--family", "poisson",
+        "c,x,obs\n1,0.1,a\n3,0.2,b\n0,0.3,c\n2,0.5,d\n",
+        "c ~ x + (1 | obs)",
+        "--family",
+        "poisson",
     ),
     "a grouping column with a space, in backticks": (
-        "y,x,Subject ID\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", "y ~ x + (1 | `Subject ID`)",
+        "y,x,Subject ID\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
+        "y ~ x + (1 | `Subject ID`)",
     ),
     "600 terms": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", "y ~ " + " + ".join(["x"] * 600)),
     "integer arithmetic in I()": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
@@ -595,11 +637,18 @@ ACCEPTED = {
         "--prior", "normal(0, 1) : b",
     ),
     "a mostly numeric column made a factor on purpose": (
-        "y,x,g\n1,1,a\n2,2,b\n3,3b,a\n4,2,b\n5,1,a\n", "y ~ x", "--factor", "x",
+        "y,x,g\n1,1,a\n2,2,b\n3,3b,a\n4,2,b\n5,1,a\n",
+        "y ~ x",
+        "--factor",
+        "x",
     ),
     "separation with a proper prior": (
-        "y,x,g\n0,0.1,a\n0,0.2,b\n1,0.3,a\n1,0.5,b\n", "y ~ x + (1 | g)", "--family", "bernoulli",
-        "--prior", "normal(0, 2.5) : b",
+        "y,x,g\n0,0.1,a\n0,0.2,b\n1,0.3,a\n1,0.5,b\n",
+        "y ~ x + (1 | g)",
+        "--family",
+        "bernoulli",
+        "--prior",
+        "normal(0, 2.5) : b",
     ),
 }
 
@@ -618,7 +667,12 @@ def test_a_full_stdout_is_one_line_and_exit_3(tmp_path):
     with open("/dev/full", "w") as full:
         done = subprocess.run(
             [sys.executable, "-m", "mixfit", "stancode", SLEEP, "-f", SLEEP_FORMULA],
-            stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=120, check=False,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
         )
     assert done.returncode == 3, done.stderr
     assert done.stderr.splitlines() == ["mixfit: error: could not write: No space left on device"]
@@ -627,7 +681,9 @@ def test_a_full_stdout_is_one_line_and_exit_3(tmp_path):
 def test_a_closed_pipe_ends_the_run_quietly(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "mixfit", "standata", SLEEP, "-f", SLEEP_FORMULA],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
     )
     proc.stdout.close()  # the reader goes away before a byte is read, as `| head -c 0` would
     _, stderr = proc.communicate(timeout=120)
@@ -641,8 +697,10 @@ def test_a_factor_of_hundreds_of_levels_warns_in_one_line_and_goes_on(tmp_path):
     result = mixfit(["standata", "sites.csv", "-f", "y ~ x + site"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
-        "mixfit: warning: the term 'site' brings 149 population-level coefficients with flat "
-        "priors, which can take long to sample; if site groups the rows, write (1 | site) "
-        'instead, or set a prior (--prior "normal(0, 1) : b")'
+        (
+            "mixfit: warning: the term 'site' brings 149 population-level coefficients with flat "
+            "priors, which can take long to sample; if site groups the rows, write (1 | site) "
+            'instead, or set a prior (--prior "normal(0, 1) : b")'
+        )
     ]
     assert json.loads(result.stdout)["K"] == 150

@@ -1,12 +1,12 @@
-"""The posterior beside the classical fit (mixfit/analysis/comparison.py): rows, intervals, flags."""
+"""The posterior beside the classical fit (mixfit/classical/comparison.py): rows, intervals, flags."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mixfit.analysis.classical import ClassicalFit
-from mixfit.analysis.comparison import compare
-from mixfit.analysis.verdict import judge
+from mixfit.classical.comparison import compare
+from mixfit.classical.fit import ClassicalFit
+from mixfit.classical.verdict import judge
 
 
 def posterior(rows, keys):

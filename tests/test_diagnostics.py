@@ -8,7 +8,7 @@ import pytest
 from conftest import SAMPLE_DATA, read_json
 
 from mixfit.pipeline import prepare
-from mixfit.results.arviz_api import inference_data
+from mixfit.results.arviz_api import convergence, inference_data, split_rhat
 from mixfit.results.diagnostics import diagnose
 from mixfit.spec import build_spec
 
@@ -103,7 +103,38 @@ def test_a_bad_summarised_parameter_fails_by_its_brms_name(model, variable, name
     failed = {f["check"]: f["message"] for f in checks.failed}
     assert set(failed) == {"rhat", "ess"}
     assert f"(worst {name}: " in failed["rhat"] and f"(worst {name}: " in failed["ess"]
-    assert f"Warning: 1 parameters have R-hat above 1.01 (worst {name}: " in checks.verdict()
+    assert f"Warning: 1 parameter has R-hat above 1.01 (worst {name}: " in checks.verdict()
+
+
+@pytest.mark.parametrize("chains", [2, 4])
+def test_split_rhat_is_arvizs_rank_rhat(chains):
+    """The R-hat mixfit computes for one chain is ArviZ's rank-normalised split R-hat, taken over
+    the halves of each chain: given two chains or more, it is ArviZ's to the last digit (on
+    whichever ArviZ series is installed)."""
+    import arviz as az
+
+    rng = np.random.default_rng(chains)
+    values = rng.normal(size=(chains, 301, 3))
+    values[0] += 0.4  # chains that disagree a little
+    values[..., 2] = np.round(values[..., 2])  # ties
+    theirs = az.rhat(az.convert_to_dataset({"x": values}))["x"].values
+    np.testing.assert_allclose(split_rhat(values), theirs, rtol=1e-12)
+
+
+def test_one_chain_gets_brms_split_rhat(model):
+    """brms reports split R-hat for one chain: a chain that moved passes, one whose halves
+    disagree fails by name; ArviZ alone would give NaN for both."""
+    posterior, stats = draws(model, chains=1, n=600)
+    checks = diagnose(model, idata(posterior, stats), max_treedepth=10, warmup=500)
+    assert checks.ok, checks.failed
+    table = checks.parameters.set_index("parameter")
+    assert table[["Rhat", "Bulk_ESS"]].notna().all().all()
+    assert table.loc["b_Intercept", "Rhat"] == pytest.approx(split_rhat(posterior["b_Intercept"]))
+    posterior["sigma"][0, 300:] += 3 * posterior["sigma"].std()  # a chain that drifted
+    checks = diagnose(model, idata(posterior, stats), max_treedepth=10, warmup=500)
+    failed = {f["check"]: f["message"] for f in checks.failed}
+    assert "R-hat above 1.01 (worst sigma: " in failed["rhat"]
+    assert convergence({"x": posterior["sigma"][..., None]})["x"]["Rhat"][0] > 1.1
 
 
 def test_one_draw_per_chain_fails_every_check_it_cannot_compute(model):
@@ -113,9 +144,9 @@ def test_one_draw_per_chain_fails_every_check_it_cannot_compute(model):
     assert set(failed) == {"rhat", "ess", "ebfmi"}
     assert (
         "R-hat can't be computed for b_Intercept, b_Days, sd_Subject__Intercept and 3 more "
-        "(1 draw(s) per chain)" in failed["rhat"]
+        "(1 draw per chain)" in failed["rhat"]
     )
-    assert "E-BFMI can't be computed in 4 chain(s)" in failed["ebfmi"]
+    assert "E-BFMI can't be computed in 4 chains (1 draw per chain)" in failed["ebfmi"]
     assert checks.as_dict()["run"]["ebfmi"] == [None] * 4  # JSON has no NaN
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -80,12 +81,24 @@ def test_kfold_writes_its_estimates_and_a_rerun_refits_nothing(tmp_path):
     )
     fold_fit = tmp_path / "cv.jobs" / "folds" / "fold-2" / "fit"
     stamp = (fold_fit / "draws.nc").stat().st_mtime_ns
-    again = mixfit(*args, cwd=tmp_path)
+    again = mixfit(*args[:-1], cwd=tmp_path)  # not --quiet: it says what it reuses
     assert again.returncode == 0 and again.stdout == done.stdout
     assert (fold_fit / "draws.nc").stat().st_mtime_ns == stamp  # not refitted
+    assert "Every fold has its result from an earlier run (" in again.stderr
+    # CSV files as every other table: a named first column, 6 significant digits
+    estimates = (tmp_path / "cv" / "kfold.csv").read_text().splitlines()
+    assert estimates[0] == "quantity,Estimate,SE" and estimates[1].startswith("elpd_kfold,")
+    for name in ("kfold.csv", "kfold_pointwise.csv"):
+        assert most_digits((tmp_path / "cv" / name).read_text()) <= 6, name
 
     (tmp_path / "cv.jobs" / "folds" / "fold-3" / "elpd.csv").unlink()
     missing = mixfit("kfold-collect", "cv", cwd=tmp_path)
     assert missing.returncode == 2 and "fold 3 has no held-out elpd" in missing.stderr
     other = mixfit(*[a if a != "4" else "5" for a in args], cwd=tmp_path)
     assert other.returncode == 2 and "holds the folds of another K-fold run" in other.stderr
+
+
+def most_digits(csv: str) -> int:
+    """The most significant digits of any number in a CSV file's text."""
+    numbers = re.findall(r"(?<![\w.])-?(\d+\.?\d*)(?:e[-+]?\d+)?(?![\w.])", csv)
+    return max(len(n.replace(".", "").lstrip("0").rstrip("0") or "0") for n in numbers)

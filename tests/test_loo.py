@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import REFERENCE, SAMPLE_DATA
 
-from mixfit.analysis.loo import compare, loo
+from mixfit.analysis.loo import Loo, compare, loo
 
 REFERENCE_POST = json.loads((REFERENCE / "sleepstudy_post.json").read_text())
 
@@ -83,3 +83,14 @@ def test_se_diff_is_the_sd_of_the_pointwise_differences(sleepstudy_fit, intercep
     table = compare([a, b])
     assert table.loc["m0", "elpd_diff"] == pytest.approx(diff.sum())
     assert table.loc["m0", "se_diff"] == pytest.approx(np.sqrt(180 * diff.var(ddof=1)))
+
+
+def test_high_pareto_k_advice_names_what_mixfit_has():
+    rows = np.zeros(10)
+    high = Loo("m1", rows, rows, np.array([0.1] * 8 + [0.8, 1.2]), 4000, "y", rows)
+    advice = high.advice()
+    assert advice.startswith("Warning: Found 2 observations with a pareto_k > 0.7 in model 'm1'")
+    assert "mixfit kfold" in advice and "--iter" in advice
+    assert "moment_match" not in advice and "reloo" not in advice
+    one = Loo("m1", rows, rows, np.array([0.1] * 9 + [0.8]), 4000, "y", rows)
+    assert "Found 1 observation with" in one.advice()

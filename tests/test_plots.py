@@ -17,7 +17,15 @@ from mixfit.model.priors import Prior
 from mixfit.pipeline import prepare
 from mixfit.results.arviz_api import inference_data
 from mixfit.results.html_report import write_html
-from mixfit.results.plots import prior_density, write_plots
+from mixfit.results.plots import (
+    _mark_prior_only,
+    _rank_figure,
+    _sd_prior_figure,
+    _trace_figure,
+    prior_density,
+    write_plots,
+)
+from mixfit.results.summaries import labelled_draws
 from mixfit.spec import build_spec
 
 image = pytest.importorskip("matplotlib.image")
@@ -247,3 +255,45 @@ def test_chromium_renders_the_report(sleepstudy_plots, tmp_path):
     assert rendered.std() > 0.02, "the page rendered blank"
     # The embedded forest plot was decoded and drawn: its intervals add their colour to the page.
     assert interval_pixels(rendered) > interval_pixels(plain) + 1000
+
+
+def sleepstudy_params(prior_only: bool = False):
+    data, formula, *_ = CASES["sleepstudy"]
+    options = {"data": data, "formula": formula}
+    if prior_only:
+        options |= {"sample_prior": "only", "priors": ("normal(0, 10) : b",)}
+    model = prepare(build_spec({}, options)).model
+    return model, labelled_draws(model, fake_idata(model, chains=4).posterior)
+
+
+def test_chains_are_numbered_from_1_in_the_trace_legend_and_rank_plot():
+    _, params = sleepstudy_params()
+    scalars = {name: draws for kind in params.values() for name, draws in kind.items()}
+    trace = _trace_figure(scalars, "")
+    assert [t.get_text() for t in trace.legends[0].get_texts()] == [f"chain {c}" for c in "1234"]
+    assert "4 chains" in trace.get_suptitle()
+    rank = _rank_figure(scalars, "")
+    assert [t.get_text() for t in rank.axes[0].get_yticklabels()] == list("1234")
+
+
+def test_a_prior_only_sd_plot_says_its_draws_are_the_priors():
+    model, params = sleepstudy_params(prior_only=True)
+    figure = _sd_prior_figure(model, params["sd"], model.prior_only)
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert labels == ["draws from the prior", "prior density"]
+    _mark_prior_only(figure)
+    assert "posterior" not in figure.get_suptitle().lower()
+    model, params = sleepstudy_params()
+    posterior = _sd_prior_figure(model, params["sd"], model.prior_only)
+    assert posterior.legends[0].get_texts()[0].get_text() == "posterior"
+
+
+def test_report_tables_format_each_column_alike():
+    from mixfit.results.html_report import _table
+
+    frame = pd.DataFrame(
+        {"term": ["Intercept", "Days"], "Estimate": [251.4051, 10.4673], "Bulk_ESS": [3120, 980]}
+    )
+    frame["Bulk_ESS"] = frame["Bulk_ESS"].astype("Int64")
+    cells = re.findall(r'<td class="num">([^<]*)</td>', _table("fixef", frame))
+    assert cells == ["251.41", "3120", "10.47", "980"]  # one number of decimals per column

@@ -1,5 +1,6 @@
 """Priors: parsing, brms's defaults, user priors matched to parameters, hyperparameters as data."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -184,11 +185,15 @@ def test_brms_defaults_of_family_parameters():
     assert priors_of(family_model("Gamma"), "shape") == ["gamma(0.01, 0.01)"]
     assert priors_of(family_model("beta"), "phi") == ["gamma(0.01, 0.01)"]
     zinb = family_model("zero_inflated_negbinomial")
-    assert priors_of(zinb, "zi") == ["beta(1, 1)"] and priors_of(zinb, "shape") == ["gamma(0.01, 0.01)"]
+    assert priors_of(zinb, "zi") == ["beta(1, 1)"] and priors_of(zinb, "shape") == [
+        "gamma(0.01, 0.01)"
+    ]
     # lognormal: brms takes the default scales from log(y)
     y = np.log(pd.read_csv(SAMPLES / "family_lognormal.csv")["y"])
     location = round(float(np.median(y)), 1)
-    assert priors_of(family_model("lognormal"), "Intercept")[0].startswith(f"student_t(3, {location:g}, ")
+    assert priors_of(family_model("lognormal"), "Intercept")[0].startswith(
+        f"student_t(3, {location:g}, "
+    )
     # ordinal: one student_t(3, 0, 2.5) per threshold, in class Intercept
     ordinal = family_model("cumulative(link=probit)")
     assert priors_of(ordinal, "Intercept") == ["student_t(3, 0, 2.5)"] * 3
@@ -199,7 +204,9 @@ def test_every_family_parameter_and_threshold_takes_a_prior():
     assert priors_of(m, "shape") == ["gamma(2, 1)"] and priors_of(m, "zi") == ["beta(2, 8)"]
     m = family_model("student", ["gamma(2, 0.5) : nu", "exponential(1) : sigma"])
     assert priors_of(m, "nu") == ["gamma(2, 0.5)"] and priors_of(m, "sigma") == ["exponential(1)"]
-    m = family_model("cumulative(link=probit)", ["normal(0, 5) : Intercept", "normal(1, 1) : Intercept : 2"])
+    m = family_model(
+        "cumulative(link=probit)", ["normal(0, 5) : Intercept", "normal(1, 1) : Intercept : 2"]
+    )
     assert priors_of(m, "Intercept") == ["normal(0, 5)", "normal(1, 1)", "normal(0, 5)"]
     assert m.slot("Intercept").sources == ["user"] * 3
 
@@ -219,7 +226,11 @@ def test_bounded_parameters_get_normalised_priors():
     "family, spec, phrase",
     [
         ("zero_inflated_negbinomial", "uniform(0, 10) : shape", "excludes part of shape's support"),
-        ("zero_inflated_negbinomial", "uniform(0.1, 1) : zi", r"excludes part of zi's support \(0, 1\)"),
+        (
+            "zero_inflated_negbinomial",
+            "uniform(0.1, 1) : zi",
+            r"excludes part of zi's support \(0, 1\)",
+        ),
         ("zero_inflated_negbinomial", "beta(2, 2) : shape", "excludes part of shape's support"),
         ("student", "uniform(-10, 10) : b", "excludes part of b's support"),
         ("beta", "normal(0, 1) : sigma", "no class 'sigma'"),
@@ -276,8 +287,14 @@ def test_priors_command_prints_brms_default_table(run_mixfit):
 
 def test_priors_command_marks_user_priors(run_mixfit):
     done = run_mixfit(
-        "priors", SAMPLES / "sleepstudy.csv", "-f", SLEEP[1],
-        "--prior", "normal(0, 10) : b : Days", "--prior", "exponential(0.1) : sd : Subject : Days",
+        "priors",
+        SAMPLES / "sleepstudy.csv",
+        "-f",
+        SLEEP[1],
+        "--prior",
+        "normal(0, 10) : b : Days",
+        "--prior",
+        "exponential(0.1) : sd : Subject : Days",
     )
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.splitlines()]
@@ -299,3 +316,68 @@ def test_priors_command_marks_user_priors(run_mixfit):
 def test_prior_flag_fields_split_at_spaced_colons(flag, coef, group):
     spec = parse_prior_spec(flag)
     assert (spec.coef, spec.group) == (coef, group)
+
+
+@pytest.mark.parametrize(
+    "brms, ours",
+    [
+        ("prior(normal(0, 10), class = b)", "normal(0, 10) : b"),
+        ("prior(normal(0,1), class = b, coef = Days)", "normal(0, 1) : b : Days"),
+        (
+            'set_prior("normal(0,1)", class = "sd", group = "Subject")',
+            "normal(0, 1) : sd : Subject",
+        ),
+        (
+            'set_prior("exponential(1)", class = "sd", group = "Subject", coef = "Days")',
+            "exponential(1) : sd : Subject : Days",
+        ),
+        ("prior(student_t(3, 250, 50), Intercept)", "student_t(3, 250, 50) : Intercept"),
+        ("prior_string('lkj(2)', class = 'cor')", "lkj(2) : cor"),
+        ("brms::prior(gamma(2, 0.1), class = sigma)", "gamma(2, 0.1) : sigma"),
+        ("prior(normal(-1, 2))", "normal(-1, 2) : b"),  # brms's default class is b
+    ],
+)
+def test_brms_prior_syntax_is_read_as_the_flag_form(brms, ours):
+    assert parse_prior_spec(brms) == parse_prior_spec(ours)
+
+
+def test_brms_dpar_sets_the_prior_specs_dpar():
+    spec = parse_prior_spec("prior(normal(0, 1), class = b, coef = SexMale, dpar = sigma)")
+    assert (spec.cls, spec.coef, spec.group, spec.dpar) == ("b", "SexMale", "", "sigma")
+    assert parse_prior_spec("prior(normal(0, 1), class = b)").dpar == ""
+
+
+def test_a_brms_prior_reaches_the_model_like_the_flag_form():
+    m = model(
+        priors=[
+            "prior(normal(0, 5), class = b)",
+            'set_prior("exponential(1)", class = "sd", group = "Subject")',
+        ]
+    )
+    assert priors_of(m, "b") == ["normal(0, 5)"]
+    assert priors_of(m, "sd_1") == ["exponential(1)"] * 2
+
+
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        (
+            "prior(normal(0, 1), class = b) + prior(normal(0, 1), class = sd)",
+            "one prior per --prior",
+        ),
+        ("c(prior(normal(0, 1), class = b), prior(lkj(2), class = cor))", "one prior per --prior"),
+        ("prior(normal(0, 1), klass = b)", "unknown argument 'klass'"),
+        ("prior(normal(0, 1), class = b, class = sd)", "class is given twice"),
+        ('set_prior(normal(0, 1), class = "b")', "takes the distribution in quotes"),
+        ("prior(normal(0, 1), class = b, lb = 0)", "lb = is not supported"),
+        ("prior(normal(0, 1), class = b, resp = y)", "resp = is not supported"),
+        ("prior(normal(0, 1), class = b", "a bracket is not closed"),
+        ("prior(class = b)", "names no distribution"),
+        ("prior(normal(0, 1); class = b)", "unexpected ';'"),
+        ("prior(nromal(0, 1), class = b)", "unknown prior distribution 'nromal'"),
+        ("prior(system('ls'), class = b)", "unknown prior distribution 'system'"),
+    ],
+)
+def test_bad_brms_priors_say_what_is_wrong(text, phrase):
+    with pytest.raises(InputError, match=re.escape(phrase)):
+        parse_prior_spec(text)

@@ -1,8 +1,8 @@
-"""The classical verdict's wording (mixfit/analysis/verdict.py), from the library's reports."""
+"""The classical verdict's wording (mixfit/classical/verdict.py), from the library's reports."""
 
 import pandas as pd
 
-from mixfit.analysis.verdict import failed, judge
+from mixfit.classical.verdict import failed, judge
 
 
 def varcorr(rows):

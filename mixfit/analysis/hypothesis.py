@@ -1,18 +1,24 @@
-"""brms's hypothesis() for population-level effects: "Days > 5", "Intercept + 10 * Days > 350".
+"""brms's hypothesis(): "Days > 5", "Intercept + 10 * Days > 350", "Subject__Days > 5" with class
+sd, on any parameter draws.nc holds.
 
-An expression is read by a small parser of its own: numbers, names of population-level effects
-(``Days``, ``zBase:Trt1``, an ordinal threshold ``Intercept[2]``, or with brms's prefix,
-``b_Days``), ``+ - * / ^`` and parentheses, and
-one ``<``, ``>`` or ``=`` between two sides. Nothing is evaluated as Python. ``left > right`` is
-tested as ``(left)-(right) > 0`` draw by draw: one-sided hypotheses get the (alpha, 1 - alpha)
-interval, the posterior probability and its odds (Evid.Ratio); a two-sided ``=`` gets the
-(alpha/2, 1 - alpha/2) interval, and (without prior draws) no evidence ratio. Star: the posterior
+An expression is read by a small parser of its own: numbers, parameter names, ``+ - * / ^`` and
+parentheses, and one ``<``, ``>`` or ``=`` between two sides. Nothing is evaluated as Python. As
+in brms, a name is looked up with the class's prefix (class ``b``, the default: ``Days`` is
+``b_Days``, ``Intercept[2]`` an ordinal threshold, ``sigma_SexMale`` a distributional
+parameter's ``b_sigma_SexMale``; class ``sd``: ``Subject__Days`` is ``sd_Subject__Days``; class
+``""``: full names, ``sigma``, ``cor_Subject__Intercept__Days``, ``r_Subject[308,Intercept]``),
+and then as written (``b_Days`` with class b). ``left > right`` is tested as
+``(left)-(right) > 0`` draw by draw: one-sided hypotheses get the (alpha, 1 - alpha) interval, the
+posterior probability and its odds (Evid.Ratio); a two-sided ``=`` gets the (alpha/2,
+1 - alpha/2) interval, and (without prior draws) no evidence ratio. Star: the posterior
 probability exceeds 1 - alpha (one-sided), or the interval excludes 0 (two-sided).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,12 +37,81 @@ COLUMNS = [
 ]
 TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-    r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.:]*(?:\[\d+\])?)|(?P<op>[-+*/^()<>=]))"
+    r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.:]*(?:\[[^\[\]<>=]+\])?)|(?P<op>[-+*/^()<>=]))"
 )
+LISTED = 6  # an indexed parameter's names are listed in full up to this many, else its pattern
 
 
-def hypothesis(text: str, effects: dict[str, np.ndarray], alpha: float = 0.05) -> dict:
-    """One row of brms's table; ``effects`` maps each population-level effect to its draws."""
+class Draws(Protocol):
+    """Parameters' draws by their full names (``b_Days``, ``r_Subject[308,Intercept]``)."""
+
+    def lookup(self, name: str) -> np.ndarray | None: ...
+
+    def names(self) -> list[str]: ...
+
+
+class NamedDraws:
+    """Draws given as a mapping of full names."""
+
+    def __init__(self, draws: dict[str, np.ndarray]):
+        self.draws = draws
+
+    def lookup(self, name: str) -> np.ndarray | None:
+        return self.draws.get(name)
+
+    def names(self) -> list[str]:
+        return list(self.draws)
+
+
+class PosteriorDraws:
+    """draws.nc's posterior: each variable by its name, one with more dimensions than chain and
+    draw by brms's ``name[label,label]`` (its coordinates' labels), chains one after another.
+    Only the variables an expression names are read."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def lookup(self, name: str) -> np.ndarray | None:
+        base, labels = name, None
+        match = re.fullmatch(r"(.+?)\[(.*)\]", name)
+        if match:
+            base, labels = match.group(1), match.group(2).split(",")
+        if base not in self.dataset.data_vars:
+            return None
+        variable = self.dataset[base]
+        extra = variable.dims[2:]
+        if len(extra) != len(labels or []):
+            return None
+        at = {}
+        for dim, label in zip(extra, labels or []):
+            known = [str(v) for v in variable[dim].values]
+            if label not in known:
+                return None
+            at[dim] = known.index(label)
+        return np.asarray(variable.isel(at).values, dtype=float).reshape(-1)
+
+    def names(self) -> list[str]:
+        out = []
+        for name, variable in self.dataset.data_vars.items():
+            extra = variable.dims[2:]
+            if not extra:
+                out.append(str(name))
+                continue
+            labels = [[str(v) for v in variable[d].values] for d in extra]
+            if np.prod([len(x) for x in labels]) <= LISTED:
+                out += [f"{name}[{','.join(c)}]" for c in itertools.product(*labels)]
+            else:
+                out.append(f"{name}[{','.join(f'<{d}>' for d in extra)}]")
+        return out
+
+
+def hypothesis(
+    text: str, effects: dict[str, np.ndarray] | Draws, alpha: float = 0.05, cls: str = "b"
+) -> dict:
+    """One row of brms's table; ``effects``: the parameters' draws by full name, a name in the
+    expression taken with the prefix of class ``cls`` first."""
+    if isinstance(effects, dict):
+        effects = NamedDraws(effects)
     compact = re.sub(r"\s+", "", text)
     signs = re.findall(r"[<>=]", compact)
     if len(signs) != 1:
@@ -46,8 +121,12 @@ def hypothesis(text: str, effects: dict[str, np.ndarray], alpha: float = 0.05) -
     if not left or not right:
         raise InputError(f"hypothesis {text!r} must be of the form 'left (= or < or >) right'")
     name = f"({left})" + (f"-({right})" if right != "0" else "")
-    draws = _Parser(left, text, effects).value() - _Parser(right, text, effects).value()
-    draws = np.broadcast_to(draws, next(iter(effects.values())).shape).astype(float)
+    parsed = [_Parser(side, text, effects, cls) for side in (left, right)]
+    draws = parsed[0].value() - parsed[1].value()
+    sizes = {len(v) for p in parsed for v in p.used}
+    if not sizes:
+        raise InputError(f"hypothesis {text!r} names no parameter")
+    draws = np.broadcast_to(draws, (sizes.pop(),)).astype(float)
     probs = (alpha / 2, 1 - alpha / 2) if sign == "=" else (alpha, 1 - alpha)
     low, high = np.quantile(draws, probs)
     row = {
@@ -68,8 +147,10 @@ def hypothesis(text: str, effects: dict[str, np.ndarray], alpha: float = 0.05) -
     return row | {"Evid.Ratio": ratio, "Post.Prob": holds, "Star": "*" if holds > 1 - alpha else ""}
 
 
-def hypotheses(texts: list[str], effects: dict[str, np.ndarray], alpha: float) -> pd.DataFrame:
-    return pd.DataFrame([hypothesis(t, effects, alpha) for t in texts], columns=COLUMNS)
+def hypotheses(
+    texts: list[str], effects: dict[str, np.ndarray] | Draws, alpha: float, cls: str = "b"
+) -> pd.DataFrame:
+    return pd.DataFrame([hypothesis(t, effects, alpha, cls) for t in texts], columns=COLUMNS)
 
 
 class _Parser:
@@ -77,8 +158,9 @@ class _Parser:
     (('*'|'/') unary)*; unary := ('-'|'+') unary | power; power := atom ('^' unary)?;
     atom := number | name | '(' sum ')'."""
 
-    def __init__(self, side: str, text: str, effects: dict[str, np.ndarray]):
-        self.text, self.side, self.effects = text, side, effects
+    def __init__(self, side: str, text: str, effects: Draws, cls: str):
+        self.text, self.side, self.effects, self.cls = text, side, effects, cls
+        self.used: list[np.ndarray] = []
         self.tokens: list[tuple[str, str]] = []
         position = 0
         while position < len(side):
@@ -147,37 +229,22 @@ class _Parser:
         raise InputError(f"hypothesis {self.text!r}: unexpected {token!r}")
 
     def _effect(self, name: str) -> np.ndarray:
-        if name in self.effects:
-            return self.effects[name]
-        if name.startswith("b_") and name[2:] in self.effects:
-            return self.effects[name[2:]]
-        known = ", ".join(self.effects) or "none"
-        raise InputError(
-            f"hypothesis {self.text!r}: {name!r} is not a population-level effect "
-            f"(effects: {known})"
-        )
+        for full in ([f"{self.cls}_{name}"] if self.cls else []) + [name]:
+            draws = self.effects.lookup(full)
+            if draws is not None:
+                self.used.append(draws)
+                return draws
+        prefix = f"{self.cls}_" if self.cls else ""
+        known = [n[len(prefix) :] for n in self.effects.names() if n.startswith(prefix)]
+        listed = ", ".join(known) or "none"
+        if self.cls == "b":
+            what, among = "a population-level effect", "effects"
+        else:
+            what, among = f"a parameter of class {self.cls!r}", f"class {self.cls!r}"
+        raise InputError(f"hypothesis {self.text!r}: {name!r} is not {what} ({among}: {listed})")
 
 
-def population_effects(design: dict, posterior) -> dict[str, np.ndarray]:
-    """Each population-level effect's draws, by the name brms's hypothesis() uses."""
-    effects = {}
-    if posterior.intercept is not None:
-        effects["Intercept"] = posterior.intercept
-    if posterior.thresholds is not None:
-        for k in range(posterior.thresholds.shape[1]):
-            effects[f"Intercept[{k + 1}]"] = posterior.thresholds[:, k]
-    for i, coef in enumerate(design["population"]["coefs"]):
-        effects[coef] = posterior.b[:, i]
-    for dpar, part in design.get("dpars", {}).items():  # sigma_Intercept, sigma_SexMale
-        draws = posterior.predictors[dpar]
-        if draws.intercept is not None:
-            effects[f"{dpar}_Intercept"] = draws.intercept
-        for i, coef in enumerate(part["coefs"]):
-            effects[f"{dpar}_{coef}"] = draws.b[:, i]
-    return effects
-
-
-def hypotheses_text(table: pd.DataFrame, alpha: float) -> str:
+def hypotheses_text(table: pd.DataFrame, alpha: float, cls: str = "b") -> str:
     """brms's print of a hypothesis object."""
     shown = table.copy()
     for column in COLUMNS[1:-1]:
@@ -188,7 +255,7 @@ def hypotheses_text(table: pd.DataFrame, alpha: float) -> str:
     return (
         "\n".join(
             [
-                "Hypothesis Tests for class b:",
+                f"Hypothesis Tests for class {cls}:",
                 shown.to_string(),
                 "---",
                 f"'CI': {level}-CI for one-sided and {two_sided}-CI for two-sided hypotheses.",

@@ -18,6 +18,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from mixfit.errors import InputError
+from mixfit.wording import counted
 
 ESTIMATES = ["elpd_loo", "p_loo", "looic"]
 COMPARE_COLUMNS = [
@@ -81,12 +82,13 @@ class Loo:
         high = int((self.pareto_k > self.k_threshold).sum())
         if not high:
             return None
+        # brms points to moment_match and reloo, which mixfit has not: point to what it has
         return (
-            f"Warning: Found {high} observation{'s' if high > 1 else ''} with a pareto_k > "
+            f"Warning: Found {counted(high, 'observation')} with a pareto_k > "
             f"{self.k_threshold:.2g} in model {self.name!r}: PSIS-LOO is unreliable for "
-            f"{'them' if high > 1 else 'it'}. brms recommends moment matching "
-            "(moment_match = TRUE) for problematic observations, or exact leave-one-out refits "
-            "(reloo) or K-fold cross-validation."
+            f"{'them' if high > 1 else 'it'}. Use K-fold cross-validation instead "
+            "('mixfit kfold SPEC -o OUTDIR', '--group' to leave out whole groups); where k is "
+            "only a little above the threshold, more draws (a larger --iter) may bring it down."
         )
 
 

@@ -178,18 +178,29 @@ def r2(outdir: Path, as_json: bool, debug: bool) -> None:
     show_default=True,
     help="One-sided tests: 1 - 2 alpha intervals.",
 )
+@click.option(
+    "--class",
+    "cls",
+    default="b",
+    show_default=True,
+    help='As brms\'s class: the prefix of the names ("sd": Subject__Days is sd_Subject__Days; '
+    '"": full names, e.g. sigma or r_Subject[308,Intercept]).',
+)
 @JSON
 @DEBUG_OPTION
 @errors_to_exit_codes
 def hypothesis(
-    outdir: Path, expressions: tuple[str, ...], alpha: float, as_json: bool, debug: bool
+    outdir: Path, expressions: tuple[str, ...], alpha: float, cls: str, as_json: bool, debug: bool
 ) -> None:
-    """Test hypotheses about population-level effects, e.g. "Days > 5"."""
-    from mixfit.analysis.hypothesis import hypotheses, hypotheses_text, population_effects
+    """Test hypotheses about any parameter, as brms's hypothesis(): e.g. "Days > 5"."""
+    import xarray as xr
+
+    from mixfit.analysis.hypothesis import PosteriorDraws, hypotheses, hypotheses_text
     from mixfit.analysis.saved_fit import load
 
-    fit = load(outdir)
-    table = hypotheses(list(expressions), population_effects(fit.design, fit.posterior), alpha)
+    load(outdir)  # a results folder whose draws match its design, or one line saying why not
+    with xr.open_dataset(outdir / "draws.nc", group="posterior", engine="h5netcdf") as posterior:
+        table = hypotheses(list(expressions), PosteriorDraws(posterior), alpha, cls)
     if as_json:
         records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
         for record in records:  # JSON has no infinity: "Inf", as R prints it
@@ -197,7 +208,7 @@ def hypothesis(
                 record["Evid.Ratio"] = "Inf"
         click.echo(json.dumps(records, indent=2))
     else:
-        click.echo(hypotheses_text(table, alpha), nl=False)
+        click.echo(hypotheses_text(table, alpha, cls), nl=False)
 
 
 @click.command()
@@ -208,9 +219,8 @@ def hypothesis(
 @click.option(
     "-o",
     "--output",
-    required=True,
     type=click.Path(path_type=Path),
-    help="The plot (.png, .pdf, .svg) or its table (.csv).",
+    help="The plot (.png, .pdf, .svg) or its table (.csv); without it the table is printed.",
 )
 @PROB
 @DEBUG_OPTION
@@ -220,7 +230,7 @@ def effects(
     effect: str,
     by: str | None,
     dpar: str | None,
-    output: Path,
+    output: Path | None,
     prob: float,
     debug: bool,
 ) -> None:
@@ -229,20 +239,26 @@ def effects(
     from mixfit.analysis.files import replacing
     from mixfit.analysis.predict import FamilyLink
     from mixfit.analysis.saved_fit import load
+    from mixfit.results.tables import write_table
 
     if ":" in effect and by is None and effect not in _predictors(outdir):
         effect, by = effect.split(":", 1)
-    if output.suffix.lower() not in EFFECTS_FORMATS:
+    if output is not None and output.suffix.lower() not in EFFECTS_FORMATS:
         raise InputError(
             f"-o {str(output)!r}: give a file ending in {', '.join(sorted(EFFECTS_FORMATS))}"
         )
     fit = load(outdir)
     FamilyLink.of(fit.design, dpar)  # a parameter without a formula: one line, before anything
     check_effect(fit.design, effect, by, dpar)
+    if output is None:  # as predict without -o: the table on standard output
+        write_table(
+            conditional_effects(fit.design, fit.posterior, effect, by, prob, dpar), sys.stdout
+        )
+        return
     with replacing(output) as (path,):
         if output.suffix.lower() == ".csv":
-            conditional_effects(fit.design, fit.posterior, effect, by, prob, dpar).to_csv(
-                path, index=False
+            write_table(
+                conditional_effects(fit.design, fit.posterior, effect, by, prob, dpar), path
             )
         else:
             from mixfit.results.effects_plots import effects_figure

@@ -42,21 +42,13 @@ CLASSICAL_OPTIONS = [
 @errors_to_exit_codes
 def classical(**options) -> None:
     """Fit a model by REML/ML (gaussian) or Laplace ML, as lme4 does; no sampling."""
-    from mixfit.analysis.classical import check_supported, fit_classical, method_of
+    from mixfit.classical.alone import fit_alone
     from mixfit.console import Console
-    from mixfit.pipeline import prepare
-    from mixfit.results.classical_report import ClassicalReport
-    from mixfit.results.writer import staged
 
     spec = run_spec({**options, "classical": True})
     if spec.output is None:
         raise MixfitError("no output folder given: use -o OUTDIR (or 'output' in the spec)", INPUT)
-    design = prepare(spec).model.design
-    check_supported(design)
-    fit = fit_classical(design, method_of(design, spec.classical == "ML"))
-    report = ClassicalReport(fit, design, str(spec.data), options["prob"])
-    with staged(spec.output) as stage:
-        report.write(stage)
+    report = fit_alone(spec, options["prob"])
     Console(quiet=options["quiet"]).summary(report.text, spec.output)
 
 

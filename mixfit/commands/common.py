@@ -77,10 +77,51 @@ SAMPLER_OPTIONS = [
     click.option("--seed", type=int, help="Random seed (default: chosen and recorded)."),
     click.option("--adapt-delta", type=float, help="Target acceptance rate (0.8)."),
     click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
-    click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
+    click.option(
+        "--parallel-chains",
+        "--cores",
+        type=int,
+        help="Chains run at once (cores), as brms's cores.",
+    ),
+    click.option("--thin", type=int, help="Keep every N-th draw after warmup (1)."),
+    click.option(
+        "--init",
+        type=float,
+        help="Initial values: 0 for all zero, R for uniform(-R, R) on the unconstrained scale (2).",
+    ),
+    click.option(
+        "--refresh", type=int, help="Iterations between progress reports; 0 for none (about 200)."
+    ),
     click.option("--backend", type=BACKEND_CHOICE, help="Stan engine (auto)."),
     click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
 ]
+
+
+def _probability(ctx, param, value: float) -> float:
+    if not 0 < value < 1:  # written so that nan fails too
+        raise click.BadParameter(f"{value} is not a probability strictly between 0 and 1")
+    return value
+
+
+REPORT_OPTIONS = [
+    click.option(
+        "--prob",
+        type=float,
+        default=0.95,
+        callback=_probability,
+        show_default=True,
+        help="Probability of the reported intervals.",
+    ),
+    click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails."),
+    click.option("--no-plots", is_flag=True, help="Skip the plots and report.html."),
+    click.option(
+        "--classical",
+        is_flag=True,
+        help="Also fit by REML (gaussian) or Laplace ML, as lme4, and compare.",
+    ),
+    click.option("--ml", is_flag=True, help="The classical fit by ML (implies --classical)."),
+]
+
 
 DEBUG_OPTION = click.option("--debug", is_flag=True, help="Show tracebacks.")
 
@@ -149,7 +190,7 @@ def errors_to_exit_codes(command):
                 traceback.print_exc()
             click.echo(f"mixfit: error: {one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
-        except Exception as exc:  # a bug: still one line, with the way to see more
+        except Exception as exc:  # noqa: BLE001 (a bug: still one line, with the way to see more)
             if interrupt.received():
                 interrupted()
             if isinstance(exc, OSError) and exc.errno in {errno.EPIPE, *FULL}:

@@ -9,38 +9,13 @@ import click
 from mixfit.commands.common import (
     DEBUG_OPTION,
     MODEL_OPTIONS,
+    REPORT_OPTIONS,
     SAMPLER_OPTIONS,
     errors_to_exit_codes,
     run_spec,
     with_options,
 )
 from mixfit.errors import CHECKS_FAILED, INPUT, MixfitError
-
-
-def _probability(ctx, param, value: float) -> float:
-    if not 0 < value < 1:  # written so that nan fails too
-        raise click.BadParameter(f"{value} is not a probability strictly between 0 and 1")
-    return value
-
-
-REPORT_OPTIONS = [
-    click.option(
-        "--prob",
-        type=float,
-        default=0.95,
-        callback=_probability,
-        show_default=True,
-        help="Probability of the reported intervals.",
-    ),
-    click.option("--strict", is_flag=True, help="Exit 4 when a convergence check fails."),
-    click.option("--no-plots", is_flag=True, help="Skip the plots and report.html."),
-    click.option(
-        "--classical",
-        is_flag=True,
-        help="Also fit by REML (gaussian) or Laplace ML, as lme4, and compare.",
-    ),
-    click.option("--ml", is_flag=True, help="The classical fit by ML (implies --classical)."),
-]
 
 
 @click.command()
@@ -66,7 +41,12 @@ def fit(**options) -> None:
         from mixfit.results.writer import write_results  # imported while the chains ran
 
         written = write_results(
-            result, spec.output, sys.argv, prob=options["prob"], plots=not options["no_plots"]
+            result,
+            spec.output,
+            sys.argv,
+            prob=options["prob"],
+            plots=not options["no_plots"],
+            progress=progress,
         )
     console.summary(written.summary, spec.output)
     if options["strict"] and not written.diagnostics.ok:

@@ -14,12 +14,12 @@ import click
 from mixfit.commands.common import (
     DEBUG_OPTION,
     MODEL_OPTIONS,
+    REPORT_OPTIONS,
     SAMPLER_OPTIONS,
     errors_to_exit_codes,
     run_spec,
     with_options,
 )
-from mixfit.commands.fitting import REPORT_OPTIONS
 from mixfit.errors import CHECKS_FAILED, InputError
 
 
@@ -212,6 +212,9 @@ def kfold(**options) -> None:
             click.echo(f"Every fold has its result: submitted job {collect_job} to collect them.")
         return
     console = Console(quiet=options["quiet"])
+    done = [k for k in range(1, plan["folds"] + 1) if k not in todo]
+    if done and not options["quiet"]:
+        console.err.print(cv.reused(outdir, done, plan["folds"]), markup=False, soft_wrap=True)
     for fold in todo:
         with console.progress() as progress:
             progress("backend", None, f"Fold {fold} of {plan['folds']}")

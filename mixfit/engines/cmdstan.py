@@ -31,6 +31,7 @@ from mixfit.engines.protocol import (
 )
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
+from mixfit.wording import counted
 
 
 def unavailable() -> str | None:
@@ -109,7 +110,7 @@ class CmdStanBackend:
         progress: Progress,
         meanwhile: Meanwhile = None,
     ) -> Draws:
-        progress("sample", None, f"Sampling {settings.run_chains} chains")
+        progress("sample", None, f"Sampling {counted(settings.run_chains, 'chain')}")
         start = time.perf_counter()
         start_thread(meanwhile)
         # without warmup there is nothing to adapt in, as in PyStan; cmdstanpy then refuses any
@@ -129,7 +130,10 @@ class CmdStanBackend:
                 seed=settings.seed,
                 iter_warmup=settings.num_warmup,
                 iter_sampling=settings.num_samples,
+                thin=settings.thin,
                 max_treedepth=settings.max_treedepth,
+                **({} if settings.init is None else {"inits": settings.init}),
+                **({} if settings.refresh is None else {"refresh": max(settings.refresh, 1)}),
                 output_dir=str(self._outputs),
                 show_progress=False,
                 **adaptation,
@@ -145,7 +149,7 @@ class CmdStanBackend:
         }
         # CmdStan writes no column for a variable of size 0 (b of an intercept-only model)
         for name, dims in _declared(compiled.handle).items():
-            posterior.setdefault(name, np.empty((chains, settings.num_samples, *[0] * dims)))
+            posterior.setdefault(name, np.empty((chains, settings.draws_kept, *[0] * dims)))
         method = fit.method_variables()
         stats = {ours: np.asarray(method[stan]).T for stan, ours in SAMPLE_STATS.items()}
         stats["diverging"] = stats["diverging"].astype(bool)

@@ -21,10 +21,11 @@ CHAIN_LINE = re.compile(
 TIMING_LINE = re.compile(r"seconds \((Warm-up|Sampling|Total)\)")
 
 
-def refresh_every(iterations: int) -> int:
-    """How many iterations between a chain's progress reports: about 200 reports per chain, so a
-    slow run still moves every few seconds and a fast one is not slowed by them."""
-    return max(1, iterations // 200)
+def refresh_every(iterations: int, asked: int | None = None) -> int:
+    """How many iterations between a chain's progress reports: ``--refresh`` (0: none), else
+    about 200 reports per chain, so a slow run still moves every few seconds and a fast one is not
+    slowed by them."""
+    return max(1, iterations // 200) if asked is None else asked
 
 
 class ChainProgress:

@@ -44,6 +44,7 @@ from mixfit.engines.protocol import (
 )
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
+from mixfit.wording import counted
 
 
 def unavailable() -> str | None:
@@ -137,7 +138,7 @@ class PyStanBackend:
             Z_BEST_SPEED=zlib.Z_NO_COMPRESSION,
             MAX_WBITS=zlib.MAX_WBITS,
         )
-        message = f"Sampling {settings.chains} chains"
+        message = f"Sampling {counted(settings.run_chains, 'chain')}"
         stream = _ProgressStream(lambda fraction: progress("sample", fraction, message))
         progress("sample", 0.0, message)
         start = time.perf_counter()
@@ -146,13 +147,15 @@ class PyStanBackend:
                 num_chains=settings.run_chains,
                 num_samples=settings.num_samples,
                 num_warmup=settings.num_warmup,
+                num_thin=settings.thin,
                 delta=settings.adapt_delta,
                 max_depth=settings.max_treedepth,
+                **_optional(init_radius=settings.init, refresh=settings.refresh or None),
             )
         seconds = time.perf_counter() - start
         if fit is None:  # PyStan swallows KeyboardInterrupt and returns nothing
             raise KeyboardInterrupt
-        return _draws(fit, settings.run_chains, settings.num_samples, seconds, stream.messages())
+        return _draws(fit, settings.run_chains, settings.draws_kept, seconds, stream.messages())
 
     def close(self) -> None:
         if self._executor is not None:
@@ -244,7 +247,12 @@ def _run_stanc(args: list, **kwargs) -> subprocess.CompletedProcess:
     # httpstan gives stanc one second, which a busy machine exceeds (TimeoutExpired, a failed
     # build); stanc ends on its own, and an interrupted fit stops it with its other children
     kwargs.pop("timeout", None)
-    return subprocess.run([args[0], *STANC_OPTIONS, *args[1:]], **kwargs)
+    return subprocess.run([args[0], *STANC_OPTIONS, *args[1:]], check=False, **kwargs)
+
+
+def _optional(**settings) -> dict:
+    """The settings given, for a call whose own defaults stand for the others."""
+    return {name: value for name, value in settings.items() if value is not None}
 
 
 def _draws(fit, chains: int, draws: int, seconds: float, messages: list[str]) -> Draws:

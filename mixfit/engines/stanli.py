@@ -33,6 +33,7 @@ from mixfit.engines.protocol import (
 )
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
+from mixfit.wording import counted
 
 GAP = "no compiled path"  # how stanli's warning about interpreted parts of a program begins
 INTERPRETER_FAILED = "interpreter also failed"
@@ -109,7 +110,7 @@ class StanliBackend:
         iterations = settings.num_warmup + settings.num_samples
         chains = ChainProgress(progress, settings.run_chains, iterations)
         lines = ChainLines(chains)
-        progress("sample", 0.0, f"Sampling {settings.run_chains} chain(s)")
+        progress("sample", 0.0, f"Sampling {counted(settings.run_chains, 'chain')}")
         start_thread(meanwhile)
         start = time.perf_counter()
         try:
@@ -120,16 +121,18 @@ class StanliBackend:
                     threads_per_chain=settings.threads_per_chain,
                     warmup=settings.num_warmup,
                     samples=settings.num_samples,
+                    thin=settings.thin,
                     delta=settings.adapt_delta,
                     max_depth=settings.max_treedepth,
                     parallel_chains=settings.num_parallel,
-                    refresh=refresh_every(iterations),
+                    refresh=refresh_every(iterations, settings.refresh),
+                    **({} if settings.init is None else {"init_radius": settings.init}),
                 )
         except (RuntimeError, ValueError) as exc:
             raise ToolchainError(f"stanli sampling failed: {_first_line(exc)}") from exc
         seconds = time.perf_counter() - start
         return _draws(
-            fit, settings.run_chains, settings.num_samples, seconds, self.notes + lines.messages()
+            fit, settings.run_chains, settings.draws_kept, seconds, self.notes + lines.messages()
         )
 
     def close(self) -> None:

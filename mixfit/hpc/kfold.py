@@ -23,7 +23,9 @@ from mixfit.engines.protocol import Progress
 from mixfit.errors import InputError, ToolchainError
 from mixfit.hpc.shards import jobs_dir, spec_from_record, spec_record, write_file
 from mixfit.pipeline import prepare
+from mixfit.results.tables import write_table
 from mixfit.spec import RunSpec
+from mixfit.wording import counted
 
 PLAN = "kfold.json"
 # how the held-out rows' new levels get effects, as brms's kfold (allow_new_levels = TRUE)
@@ -102,6 +104,15 @@ def pending(outdir: Path, plan: dict) -> list[int]:
     ]
 
 
+def reused(outdir: Path, done: list[int], folds: int) -> str:
+    """What a rerun takes from the earlier one: the folds that have their result."""
+    where = str(folds_dir(outdir))
+    if len(done) == folds:
+        return f"Every fold has its result from an earlier run ({where}): nothing is refitted."
+    listed = ", ".join(map(str, done))
+    return f"Reusing the results of {counted(len(done), 'fold')} of {folds} ({listed}) in {where}."
+
+
 def run_fold(outdir: Path, fold: int, progress: Progress, command: list[str]) -> Path:
     """Fit fold ``fold``'s training rows, score its held-out rows; returns the elpd file."""
     from mixfit.pipeline import fit
@@ -126,7 +137,7 @@ def run_fold(outdir: Path, fold: int, progress: Progress, command: list[str]) ->
     elpd = _log_mean_exp(pointwise)
     table = pd.DataFrame({"row": rows + 1, "fold": fold, "elpd_kfold": elpd})
     target = folder / "elpd.csv"
-    write_file(target, table.to_csv(index=False))
+    write_file(target, table.to_csv(index=False))  # full precision: kfold.csv sums them
     return target
 
 
@@ -173,8 +184,8 @@ def write_kfold(outdir: Path, table: pd.DataFrame, pointwise: pd.DataFrame, plan
         "estimates": {name: row.to_dict() for name, row in table.iterrows()},
     }
     with staged(outdir) as stage:
-        table.rename_axis("").to_csv(stage / "kfold.csv")
-        pointwise.to_csv(stage / "kfold_pointwise.csv", index=False)
+        write_table(table.rename_axis("quantity").reset_index(), stage / "kfold.csv")
+        write_table(pointwise, stage / "kfold_pointwise.csv")
         (stage / "kfold.json").write_text(json.dumps(record, indent=2) + "\n")
         (stage / "kfold.txt").write_text(text)
     return text

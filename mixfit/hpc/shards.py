@@ -63,6 +63,8 @@ def identity(prepared: Prepared) -> dict:
         "chains": s.chains,
         "iter": s.iter,
         "warmup": s.num_warmup,
+        "thin": s.thin,
+        "init": s.init,
         "adapt_delta": s.adapt_delta,
         "max_treedepth": s.max_treedepth,
     }

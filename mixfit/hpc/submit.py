@@ -203,6 +203,9 @@ def spec_yaml(spec: RunSpec) -> str:
         "max_treedepth": s.max_treedepth,
         "parallel_chains": s.parallel_chains,
         "threads_per_chain": s.threads_per_chain,
+        "thin": s.thin,
+        "init": s.init,
+        "refresh": s.refresh,
     }
     values = {
         "data": str(Path(spec.data).resolve()),

@@ -210,8 +210,10 @@ def _convert_response(
         if kind == "count":
             return Response(counts)
         if trials is None:
+            bernoulli = np.isin(counts, (0, 1)).all()  # what a brms user meant, most likely
             raise InputError(
                 f"family binomial needs the number of trials: '{name} | trials(n) ~ ...'"
+                + ("; for a 0/1 response use --family bernoulli" if bernoulli else "")
             )
         n = _counts(family, "trials", _numeric(family, "trials", trials))
         over = counts > n

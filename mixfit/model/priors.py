@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from mixfit.errors import InputError
+from mixfit.model.brms_priors import is_brms_prior, parse_brms_prior
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,13 @@ def parse_prior_spec(spec: str | dict) -> PriorSpec:
 
     In the flag form the third field is the coefficient for ``b`` and the group for ``sd`` and
     ``cor``; a fourth field is the term within that group (``exponential(1) : sd : g : Days``).
+    A prior in brms's own syntax, ``prior(normal(0, 10), class = b)``, is read by brms_priors.
     """
+    if isinstance(spec, str) and is_brms_prior(spec):
+        brms = parse_brms_prior(spec)
+        return PriorSpec(
+            parse_prior(brms["prior"]), brms["class"], brms["coef"], brms["group"], brms["dpar"]
+        )
     if isinstance(spec, dict):
         unknown = set(spec) - {"prior", "class", "coef", "group"}
         if unknown or "prior" not in spec or "class" not in spec:

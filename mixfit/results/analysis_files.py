@@ -17,6 +17,7 @@ from mixfit.model.program import Model
 from mixfit.results import design_file
 from mixfit.results.arviz_api import write_netcdf
 from mixfit.results.naming import brms_posterior, with_posterior
+from mixfit.results.tables import write_table
 
 
 @dataclass
@@ -29,7 +30,7 @@ class AnalysisFiles:
     def write(self, stage: Path) -> None:
         write_netcdf(self.draws, stage / "draws.nc")
         design_file.write(self.design, stage / "design.json")
-        self.r2.to_csv(stage / "r2.csv", index=False)
+        write_table(self.r2, stage / "r2.csv")
 
     def plots(self, plot_dir: Path) -> list[Path]:
         from mixfit.results.effects_plots import write_effects_plots

@@ -17,14 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import arviz as az
 import numpy as np
+
+# ArviZ 0.x says once a day, on import, that 1.x is coming: news for its own users, not mixfit's
+warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor")
+import arviz as az
 
 ARVIZ_1 = int(az.__version__.split(".")[0]) >= 1
 CONVERGENCE = ("Rhat", "Bulk_ESS", "Tail_ESS", "MCSE_mean", "MCSE_sd")
 # tail ESS: the smaller ESS of the 5% and 95% quantiles, as brms (the posterior package) and ArviZ
 # 0.x compute it; ArviZ 1.x's default is its credible-interval probability, 0.89
 TAIL = (0.05, 0.95)
+# where ArviZ logs: 0.x under "arviz", 1.x's packages each under their own name
+LOGGERS = ("arviz", "arviz_base", "arviz_stats", "arviz_plots")
 
 
 def inference_data(groups: dict[str, dict[str, np.ndarray]], coords: dict, dims: dict) -> Any:
@@ -67,12 +72,49 @@ def convergence(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray
             "MCSE_mean": az.mcse(dataset, method="mean"),
             "MCSE_sd": az.mcse(dataset, method="sd"),
         }
-    return {
+    out = {
         key: {
             name: np.asarray(result[key], dtype=float).ravel() for name, result in figures.items()
         }
         for key in arrays
     }
+    for key, values in arrays.items():
+        if values.shape[0] == 1:  # ArviZ asks for two chains; brms splits the one it has
+            out[key]["Rhat"] = split_rhat(values).ravel()
+    return out
+
+
+def split_rhat(draws: np.ndarray) -> np.ndarray:
+    """Rank-normalised split R-hat of (chain, draw, ...) draws (Vehtari et al. 2021), for one
+    chain too, as brms (the posterior package) computes it.
+
+    ArviZ's R-hat splits each chain in two and then needs at least two chains, so it has none for
+    one chain, though the split gives two: here the halves (the middle draw of an odd count left
+    out, as both do) are rank-normalised over all draws, plain and folded about the median, and
+    ArviZ's R-hat of each without a further split ("identity") is taken; the larger is the R-hat.
+    For two chains or more this is ArviZ's rank R-hat exactly; NaN where ArviZ gives NaN (fewer
+    than 4 draws per half, draws that are not finite or all equal)."""
+    half = draws.shape[1] // 2
+    halves = np.concatenate([draws[:, :half], draws[:, draws.shape[1] - half :]], axis=0)
+    flat = halves.reshape(halves.shape[0], half, -1)
+    folded = np.abs(flat - np.median(flat, axis=(0, 1)))
+    with quiet():
+        dataset = az.convert_to_dataset({"bulk": _z_scale(flat), "tail": _z_scale(folded)})
+        rhat = az.rhat(dataset, method="identity")
+    # NaN in either stays NaN (np.maximum), as in ArviZ's own
+    both = np.maximum(np.asarray(rhat["bulk"], dtype=float), np.asarray(rhat["tail"], dtype=float))
+    return both.reshape(draws.shape[2:])
+
+
+def _z_scale(draws: np.ndarray) -> np.ndarray:
+    """Each quantity's draws (chain, draw, quantity) as normal scores of their ranks over all
+    chains, ties averaged: the rank normalisation of ArviZ and the posterior package."""
+    from scipy import stats
+
+    n = draws.shape[0] * draws.shape[1]
+    ranks = stats.rankdata(draws.reshape(n, -1), axis=0).reshape(draws.shape)
+    z = stats.norm.ppf((ranks - 3 / 8) / (n + 1 / 4))
+    return np.where(np.isfinite(draws), z, np.nan)
 
 
 def ebfmi(energy: np.ndarray) -> list[float]:
@@ -92,12 +134,17 @@ def kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
 def quiet() -> Iterator[None]:
     """Silence what ArviZ says about data it was built to handle (a NaN, one draw per chain, a
     constant column): mixfit reports such figures itself, as checks that can't be computed."""
-    logger = logging.getLogger("arviz")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    own = getattr(az, "_log", None)  # ArviZ 0.x logs through a Logger of its own, unregistered
+    if isinstance(own, logging.Logger):
+        loggers.append(own)
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

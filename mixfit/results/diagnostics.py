@@ -11,6 +11,7 @@ import pandas as pd
 from mixfit.model.program import Model
 from mixfit.results import arviz_api
 from mixfit.results.summaries import labelled_draws, level_names
+from mixfit.wording import counted, verb
 
 THRESHOLDS = {"rhat": 1.01, "ess": 400, "ebfmi": 0.3, "divergences": 0}
 
@@ -46,17 +47,18 @@ class Diagnostics:
                 "Diagnostics: all checks passed (R-hat, ESS, divergences, tree depth, E-BFMI)."
             ]
         else:
-            lines = [f"Diagnostics: {len(self.failed)} check(s) failed."]
+            lines = [f"Diagnostics: {counted(len(self.failed), 'check')} failed."]
             lines += [f"Warning: {f['message']} {f['advice']}" for f in self.failed]
         if self.nonfinite:
             total = self.run["chains"] * self.run["sampling_draws"]
             first = list(self.nonfinite.items())[:NAMES_SHOWN]
             shown = ", ".join(f"{name}: {n} of {total}" for name, n in first)
             more = len(self.nonfinite) - NAMES_SHOWN
+            if more > 0:
+                shown += f", and {counted(more, 'more parameter')}"
             lines.append(
                 "Note: draws that are not finite (NaN or infinite) are left out of the estimates "
-                f"({shown}{f', and {more} more parameters' if more > 0 else ''}; "
-                "diagnostics.json lists them all)."
+                f"({shown}; diagnostics.json lists them all)."
             )
         return "\n".join(lines)
 
@@ -147,8 +149,8 @@ def _run_checks(run: dict) -> list[dict]:
         failed.append(
             {
                 "check": "ebfmi",
-                "message": f"E-BFMI can't be computed in {len(unknown)} chain(s) "
-                f"({run['sampling_draws']} draw(s) per chain).",
+                "message": f"E-BFMI can't be computed in {counted(len(unknown), 'chain')} "
+                f"({counted(run['sampling_draws'], 'draw')} per chain).",
                 "advice": "Run more iterations (--iter).",
             }
         )
@@ -157,7 +159,7 @@ def _run_checks(run: dict) -> list[dict]:
         failed.append(
             {
                 "check": "ebfmi",
-                "message": f"E-BFMI below {THRESHOLDS['ebfmi']} in {len(low)} chain(s) "
+                "message": f"E-BFMI below {THRESHOLDS['ebfmi']} in {counted(len(low), 'chain')} "
                 f"(lowest {min(low):.2f}).",
                 "advice": "The sampler explored the energy distribution poorly; consider "
                 "reparameterising or more informative priors.",
@@ -186,7 +188,7 @@ def _parameter_checks(checked: pd.DataFrame, draws: dict[str, np.ndarray]) -> li
         failed.append(
             {
                 "check": "rhat",
-                "message": f"{int((rhat > THRESHOLDS['rhat']).sum())} parameters have R-hat above "
+                "message": f"{_parameters(int((rhat > THRESHOLDS['rhat']).sum()))} R-hat above "
                 f"{THRESHOLDS['rhat']} (worst {rhat.idxmax()}: {rhat.max():.3f}).",
                 "advice": "The chains have not mixed: don't trust the results; run more iterations "
                 "(--iter) or simplify the model.",
@@ -196,7 +198,7 @@ def _parameter_checks(checked: pd.DataFrame, draws: dict[str, np.ndarray]) -> li
         failed.append(
             {
                 "check": "ess",
-                "message": f"{int((ess < THRESHOLDS['ess']).sum())} parameters have bulk or tail ESS "
+                "message": f"{_parameters(int((ess < THRESHOLDS['ess']).sum()))} bulk or tail ESS "
                 f"below {THRESHOLDS['ess']} (worst {ess.idxmin()}: {ess.min():.0f}).",
                 "advice": "Estimates and intervals may be unreliable; run more iterations (--iter).",
             }
@@ -212,12 +214,18 @@ def _why_unknown(draws: np.ndarray) -> tuple[str, str]:
             f"{bad} of {draws.size} draws are not finite",
             "A quantity overflowed in those draws: check the scale of the priors and the data.",
         )
-    if draws.shape[1] < MIN_DRAWS:
+    # split R-hat needs MIN_DRAWS in each half of the one chain there is
+    needed = 2 * MIN_DRAWS if draws.shape[0] == 1 else MIN_DRAWS
+    if draws.shape[1] < needed:
         return (
-            f"{draws.shape[1]} draw(s) per chain",
-            f"Run more iterations (--iter): these need at least {MIN_DRAWS} draws per chain.",
+            f"{counted(draws.shape[1], 'draw')} per chain",
+            f"Run more iterations (--iter): these need at least {needed} draws per chain.",
         )
     return "its draws are all equal", "Check the model: the parameter never moved."
+
+
+def _parameters(n: int) -> str:
+    return f"{counted(n, 'parameter')} {verb(n, 'has', 'have')}"
 
 
 def _named(names: list[str]) -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from mixfit.results.numbers import formatted
 
 COLLAPSE_ROWS = 30  # longer tables start folded (<details>), so the plots stay near the top
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
@@ -118,14 +118,17 @@ def _table(name: str, frame: pd.DataFrame) -> str:
         f'<th class="num">{_text(str(c))}</th>' if num else f"<th>{_text(str(c))}</th>"
         for c, num in zip(frame.columns, numeric)
     )
+    columns = [
+        _numbers(frame[c]) if num else [_cell(v) for v in frame[c]]
+        for c, num in zip(frame.columns, numeric)
+    ]
     rows = "\n".join(
         "<tr>"
         + "".join(
-            f'<td class="num">{_number(v)}</td>' if num else f"<td>{_cell(v)}</td>"
-            for v, num in zip(row, numeric)
+            f'<td class="num">{v}</td>' if num else f"<td>{v}</td>" for v, num in zip(row, numeric)
         )
         + "</tr>"
-        for row in frame.itertuples(index=False)
+        for row in zip(*columns)
     )
     markup = f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>"
     heading = f'<h3 id="{_text(anchor)}">{_text(name)}</h3>'
@@ -140,20 +143,11 @@ def _cell(value) -> str:
     return "" if pd.isna(value) else _text(str(value))
 
 
-def _number(value) -> str:
-    """Two decimals as brms prints them; whole numbers for counts and large values."""
-    if pd.isna(value):
-        return ""
-    if isinstance(value, (int, np.integer)) or not math.isfinite(value):
-        return str(value)
-    size = abs(value)
-    if size >= 1e6:
-        return f"{value:.3e}"
-    if size >= 1000:
-        return f"{value:.0f}"
-    if size >= 0.01 or value == 0:
-        return f"{value:.2f}"
-    return f"{value:.2g}"
+def _numbers(column: pd.Series) -> list[str]:
+    """A numeric column with the same decimals throughout (R's rule); counts as whole numbers."""
+    if pd.api.types.is_integer_dtype(column):
+        return ["" if pd.isna(v) else str(int(v)) for v in column]
+    return formatted(column.astype(float))
 
 
 def _figure(path: Path) -> str:

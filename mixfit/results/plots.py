@@ -18,6 +18,7 @@ import numpy as np
 
 from mixfit.model.priors import DISTRIBUTIONS, Prior
 from mixfit.model.program import Model
+from mixfit.wording import counted
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
 PPC_DRAWS = 100  # replicated data sets drawn in the posterior predictive check
@@ -69,7 +70,7 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
                 if name in idata.observed_data:
                     figures.append(("ppc", _ppc_figure(model, idata, name)))
         if params["sd"]:
-            figures.append(("sd_prior", _sd_prior_figure(model, params["sd"])))
+            figures.append(("sd_prior", _sd_prior_figure(model, params["sd"], model.prior_only)))
         paths = []
         for name, figure in _unique(figures):
             if model.prior_only:
@@ -138,10 +139,24 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
         draws_ax.set_ylabel(name)
         draws_ax.set_xlim(0, max(values.shape[1] - 1, 1))
     chains = next(iter(params.values())).shape[0]
+    figure.legend(
+        handles=_chain_handles(chains),
+        loc="outside lower center",
+        ncols=min(chains, 8),
+        frameon=False,
+    )
     figure.suptitle(
-        f"Trace plots: posterior density and draws, {chains} chains (one colour each){suffix}"
+        f"Trace plots: posterior density and draws, {counted(chains, 'chain')} (one colour each)"
+        f"{suffix}"
     )
     return figure
+
+
+def _chain_handles(chains: int) -> list:
+    """A legend entry per chain, numbered from 1 as Stan, the summary and the progress count."""
+    from matplotlib.lines import Line2D
+
+    return [Line2D([], [], color=f"C{c}", label=f"chain {c + 1}") for c in range(chains)]
 
 
 def _rank_figure(params: dict[str, np.ndarray], suffix: str):
@@ -174,7 +189,7 @@ def _rank_figure(params: dict[str, np.ndarray], suffix: str):
                 color=f"C{chain}",
             )
             ax.axhline(chain + 0.5, color="black", ls="--", lw=1.2)
-        ax.set_yticks(range(values.shape[0]))
+        ax.set_yticks(range(values.shape[0]), [str(c + 1) for c in range(values.shape[0])])
         ax.set_title(name)
         ax.set_xlabel("rank of draw among all chains")
         ax.set_ylabel("chain")
@@ -339,8 +354,12 @@ def _ppc_bars(ax, observed: np.ndarray, replicated: np.ndarray, max_bins: int = 
     ax.legend(frameon=False)
 
 
-def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray]):
+def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray], prior_only: bool = False):
+    """Each SD's draws against its prior's density; in a prior predictive run the draws are the
+    prior's own, and the figure says so."""
     from matplotlib.figure import Figure
+
+    drawn = "draws from the prior" if prior_only else "posterior"
 
     priors = [p for block in model.design.blocks for p in model.slot(f"sd_{block.id}").priors]
     n = len(sds)
@@ -353,11 +372,11 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray]):
         top = np.quantile(draws, 0.995) * 1.3
         grid, density = _kde(draws, bound_correction=True)
         ax.fill_between(grid, density, color=INTERVAL_COLOR, alpha=0.35, lw=0)
-        ax.plot(grid, density, color=INTERVAL_COLOR, label="posterior")
+        ax.plot(grid, density, color=INTERVAL_COLOR, label=drawn)
         x = np.linspace(0, top, 400)
         prior_y = prior_density(prior, x)
         if prior_y is not None:
-            ax.plot(x, prior_y, color=PRIOR_COLOR, ls="--", lw=1.8, label="prior")
+            ax.plot(x, prior_y, color=PRIOR_COLOR, ls="--", lw=1.8, label="prior density")
         ax.set_xlim(0, top)
         ax.set_ylim(bottom=0)
         ax.set_title(f"{name}\nprior: {_half(prior)}")
@@ -367,14 +386,16 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray]):
         ax.set_visible(False)
     legend = {label: h for ax in axes[:n] for h, label in zip(*ax.get_legend_handles_labels())}
     figure.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=2)
-    figure.suptitle("Group-level SDs: posterior (filled) against prior (dashed)")
+    figure.suptitle(f"Group-level SDs: {drawn} (filled) against the prior density (dashed)")
     return figure
 
 
 def _mark_prior_only(figure) -> None:
     """A prior predictive run: every plot says its draws come from the prior alone."""
     mark = "Sampled from the prior only (no data used)"
-    title = figure.get_suptitle().replace("posterior", "prior").replace("Posterior", "Prior")
+    title = figure.get_suptitle()
+    if "prior" not in title:  # the SD plot names the prior's draws itself
+        title = title.replace("posterior", "prior").replace("Posterior", "Prior")
     figure.suptitle(f"{mark}\n{title}" if title else mark)
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 
 from mixfit.model.program import Model
 from mixfit.results.summaries import interval_columns
+from mixfit.wording import counted
 
 
 def summary_text(
@@ -30,15 +31,19 @@ def summary_text(
             "The estimates below summarise the priors, not a posterior.",
             "",
         ]
+    thin = sampler.get("thin", 1)
+    kept = -(-(sampler["iter"] - sampler["warmup"]) // thin)
     lines += [
         f" Family: {model.family.name}",
         f"  Links: {'; '.join(links)}",
         f"Formula: {formulas[0]}",
         *(f"         {text}" for text in formulas[1:]),
         f"   Data: {run['data']} (Number of observations: {run['rows_used']})",
-        f"  Draws: {sampler['chains']} chains, each with iter = {sampler['iter']}; "
-        f"warmup = {sampler['warmup']}; thin = 1;",
-        f"         total post-warmup draws = {sampler['chains'] * (sampler['iter'] - sampler['warmup'])}",
+        (
+            f"  Draws: {counted(sampler['chains'], 'chain')}, each with iter = {sampler['iter']}; "
+            f"warmup = {sampler['warmup']}; thin = {thin};"
+        ),
+        f"         total post-warmup draws = {sampler['chains'] * kept}",
     ]
     if run.get("rows_dropped"):
         lines.append(f"         ({run['rows_dropped']} rows with missing values dropped)")
@@ -111,53 +116,3 @@ def _table(rows: pd.DataFrame, prob: float) -> list[str]:
 
 def _num(value: float) -> str:
     return f"{value:.2f}"
-
-
-def bayes_vs_ml(comparison: pd.DataFrame | None, verdict, prob: float = 0.95) -> str:
-    """The "Bayesian vs maximum likelihood" section: the classical verdict, then each parameter's
-    posterior beside its classical estimate (``comparison`` from mixfit.analysis.comparison; None
-    when the classical fit failed)."""
-    method = verdict.method
-    lines = [
-        f"Bayesian vs maximum likelihood ({method}, {verdict.library}):",
-        f"Classical fit: {verdict.headline}",
-    ]
-    lines += [f"  {m}" for m in verdict.messages if m != verdict.reason]
-    if comparison is None:
-        lines.append("There are no classical estimates to compare; the Bayesian results stand.")
-        return "\n".join(lines) + "\n"
-    low, high = interval_columns(prob)
-    pct = f"{prob * 100:g}%"
-    labels = [
-        f"~{group} {param}" if group not in ("", "Residual") else param
-        for group, param in zip(comparison["group"], comparison["param"])
-    ]
-    shown = pd.DataFrame(
-        {
-            "Estimate": comparison["Estimate"].map(_num),
-            f"l-{pct} CI": comparison[low].map(_num),
-            f"u-{pct} CI": comparison[high].map(_num),
-            method: comparison["ML_Estimate"].map(_maybe),
-            f"l-{pct} Wald": comparison[f"ML_{low}"].map(_maybe),
-            f"u-{pct} Wald": comparison[f"ML_{high}"].map(_maybe),
-            "flag": comparison["flag"],
-        }
-    )
-    shown.index = labels
-    lines += [""] + shown.to_string().splitlines()
-    flags = set(comparison["flag"])
-    if "boundary" in flags:
-        lines.append(
-            f"boundary: the {method} estimate sits on the edge of its range (an SD at 0, a "
-            "correlation at -1 or +1), where the posterior puts next to no mass."
-        )
-    if "disagree" in flags:
-        lines.append(
-            f"disagree: the {method} estimate lies outside the {pct} posterior interval and the "
-            f"posterior mean outside the {method} interval, where there is one."
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _maybe(value: float) -> str:
-    return "" if pd.isna(value) else _num(value)

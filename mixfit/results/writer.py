@@ -8,20 +8,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from mixfit import __version__
+from mixfit.classical.comparison import component_draws
+from mixfit.classical.report import ClassicalReport
+from mixfit.engines.protocol import Progress
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
 from mixfit.results.analysis_files import analysis_files
 from mixfit.results.arviz_api import group_names
-from mixfit.results.classical_report import ClassicalReport
 from mixfit.results.diagnostics import Diagnostics, diagnose
 from mixfit.results.outdir import reserve, staged
 from mixfit.results.summary_text import r2_section, summary_text
-
-SIGNIFICANT_DIGITS = 6
-ESS_COLUMNS = {"Bulk_ESS", "Tail_ESS"}
+from mixfit.results.tables import write_table
 
 if TYPE_CHECKING:  # the pipeline imports this module while the chains run, never the reverse
     from mixfit.pipeline import FitResult
@@ -45,6 +44,8 @@ def run_record(result: FitResult, command: list[str]) -> dict:
             "chains": s.chains,
             "iter": s.iter,
             "warmup": s.num_warmup,
+            "thin": s.thin,
+            "init": s.init,
             "adapt_delta": s.adapt_delta,
             "max_treedepth": s.max_treedepth,
             "parallel_chains": s.num_parallel,
@@ -83,9 +84,16 @@ class Written:
 
 
 def write_results(
-    result: FitResult, outdir: Path, command: list[str], prob: float = 0.95, plots: bool = True
+    result: FitResult,
+    outdir: Path,
+    command: list[str],
+    prob: float = 0.95,
+    plots: bool = True,
+    progress: Progress | None = None,
 ) -> Written:
-    """Write every result file into ``outdir`` at once."""
+    """Write every result file into ``outdir`` at once; ``progress`` hears each stage."""
+    progress = progress or _silent
+    progress("summaries", None, "Summarising the draws (tables, diagnostics, R2)")
     model, posterior = result.model, result.idata.posterior
     run = run_record(result, command)
     fixef = summaries.fixef(model, posterior, prob)
@@ -93,9 +101,21 @@ def write_results(
     checks = diagnose(
         model, result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
     )
-    classical = ClassicalReport.beside(result, fixef, varcorr, prob) if result.classical else None
+    classical = None
+    if result.classical:
+        classical = ClassicalReport.beside(
+            result.classical,
+            model.design,
+            str(result.spec.data),
+            fixef,
+            varcorr,
+            prob,
+            draws=component_draws(model, posterior),
+        )
     after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
-    text = summary_text(model, fixef, varcorr, run, prob) + r2_section(after.r2, prob)
+    text = summary_text(model, fixef, varcorr, run, prob)
+    if not model.prior_only:  # an R2 of draws from the prior describes no fit
+        text += r2_section(after.r2, prob)
     text += "\n" + checks.verdict() + "\n"
     if not model.predictions:
         text += (
@@ -104,6 +124,7 @@ def write_results(
         )
     text += "\n" + classical.section if classical else ""
     with staged(outdir, force=result.spec.force) as stage:
+        progress("write", None, f"Writing the results into {outdir}")
         (stage / "model.stan").write_text(result.prepared.code)
         (stage / "standata.json").write_text(standata_json(result.prepared.data))
         reserve(stage / "draws.nc", _netcdf_bytes(result.idata))
@@ -123,6 +144,7 @@ def write_results(
             from mixfit.results.html_report import write_html
             from mixfit.results.plots import write_plots
 
+            progress("plots", None, "Drawing the plots and report.html")
             images = write_plots(model, result.idata, stage / "plots")
             images += after.plots(stage / "plots")
             tables = {
@@ -136,19 +158,14 @@ def write_results(
     return Written(text, checks)
 
 
+def _silent(stage: str, fraction: float | None, message: str) -> None:
+    pass
+
+
 def _netcdf_bytes(idata) -> int:
     """An upper bound of draws.nc's size: the arrays, and HDF5's headers per variable."""
     groups = [idata[name] for name in group_names(idata)]
     return sum(g.nbytes + 16_384 * len(g.variables) for g in groups) + 262_144
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """A table as CSV for people and pipelines alike: 6 significant digits (a posterior summary's
-    Monte Carlo error is far larger; the draws themselves are in draws.nc), ESS in whole draws."""
-    frame = frame.copy()
-    for column in ESS_COLUMNS & set(frame.columns):
-        frame[column] = frame[column].round().astype("Int64")  # Int64: a missing ESS stays empty
-    frame.to_csv(path, index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g")
 
 
 def standata_json(data: dict) -> str:

@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mixfit.classical.comparison import component_draws
 from mixfit.model.program import Model
 from mixfit.results.plots import DPI, INTERVAL_COLOR, STYLE
 
 ML_COLOR = "#d35400"
 PER_PAGE = 12  # panels per figure; more go to classical_components_2.png, ...
 COLUMNS = 3
+# the classical estimate's line: dashed, or dotted where it sits on the boundary
+ESTIMATE_STYLES = {"estimate": {"lw": 2.2, "ls": "--"}, "boundary": {"lw": 2.2, "ls": ":"}}
 
 
 def write_classical_plots(
@@ -45,55 +48,34 @@ def write_classical_plots(
     return paths
 
 
-def component_draws(model: Model, posterior) -> dict[tuple[str, str], np.ndarray]:
-    """Each SD, correlation and family parameter's draws, keyed as varcorr.csv names them."""
-    out = {}
-    for block in model.design.blocks:
-        sd = posterior[f"sd_{block.id}"].values
-        for m, term in enumerate(block.terms):
-            out[(block.group, f"sd({term})")] = sd[:, :, m].ravel()
-        if block.has_cor:
-            cor = posterior[f"Cor_{block.id}"].values
-            for a in range(len(block.terms)):
-                for b in range(a + 1, len(block.terms)):
-                    name = f"cor({block.terms[a]},{block.terms[b]})"
-                    out[(block.group, name)] = cor[:, :, a, b].ravel()
-    for param in model.family.params:
-        out[("Residual", param.name)] = posterior[param.name].values.ravel()
-    return out
-
-
 def _pages(rows: pd.DataFrame) -> list[pd.DataFrame]:
     return [rows.iloc[i : i + PER_PAGE] for i in range(0, len(rows), PER_PAGE)]
 
 
 def _components_figure(rows: pd.DataFrame, draws: dict, method: str):
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     n = len(rows)
     columns = min(n, COLUMNS)
     lines = math.ceil(n / columns)
     figure = Figure(figsize=(max(4.2 * columns, 7), 3.1 * lines + 1.0), layout="constrained")
     axes = figure.subplots(lines, columns, squeeze=False).ravel()
+    styles = set()
     for ax, row in zip(axes, rows.itertuples(index=False)):
         values = draws[(row.group, row.param)]
-        is_cor = row.param.startswith("cor(")
         estimate = row.ML_Estimate
-        boundary = "boundary" in row.flag
-        if is_cor:
-            low, high = -1.0, 1.0
-        else:
-            top = np.quantile(values, 0.995) * 1.15
-            low, high = 0.0, max(top, estimate * 1.15 if np.isfinite(estimate) else 0.0)
-        bins = np.linspace(low, high, 41)
+        low, high = _x_range(row, values)
         ax.hist(
-            values, bins=bins, density=True, color=INTERVAL_COLOR, alpha=0.45, label="posterior"
+            values, bins=np.linspace(low, high, 41), density=True, color=INTERVAL_COLOR, alpha=0.45
         )
-        ax.axvline(row.Estimate, color=INTERVAL_COLOR, lw=1.5, label="posterior mean")
+        ax.axvline(row.Estimate, color=INTERVAL_COLOR, lw=1.5)
         if np.isfinite(estimate):
-            label = f"{method} estimate" + (" (on the boundary)" if boundary else "")
-            ax.axvline(estimate, color=ML_COLOR, lw=2.2, ls="--", label=label)
-            if boundary:
+            style = "boundary" if "boundary" in row.flag else "estimate"
+            styles.add(style)
+            ax.axvline(estimate, color=ML_COLOR, **ESTIMATE_STYLES[style])
+            if style == "boundary":
                 ax.plot(estimate, 0, marker="^", ms=11, color=ML_COLOR, clip_on=False, zorder=5)
         ax.set_xlim(low, high)
         ax.set_ylim(bottom=0)
@@ -103,10 +85,36 @@ def _components_figure(rows: pd.DataFrame, draws: dict, method: str):
         ax.set_ylabel("density")
     for ax in axes[n:]:
         ax.set_visible(False)
-    legend = {label: h for ax in axes[:n] for h, label in zip(*ax.get_legend_handles_labels())}
-    figure.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=4)
+    handles = [
+        Patch(color=INTERVAL_COLOR, alpha=0.45, label="posterior"),
+        Line2D([], [], color=INTERVAL_COLOR, lw=1.5, label="posterior mean"),
+    ]
+    labels = {"estimate": f"{method} estimate", "boundary": f"{method} estimate, on the boundary"}
+    for style in ("estimate", "boundary"):
+        if style in styles:
+            marker = {"marker": "^", "ms": 9} if style == "boundary" else {}
+            line = Line2D([], [], color=ML_COLOR, **ESTIMATE_STYLES[style], **marker)
+            line.set_label(labels[style])
+            handles.append(line)
+    figure.legend(handles=handles, loc="outside lower center", ncols=4)
     figure.suptitle(f"Variance components: posterior against the {method} estimate")
     return figure
+
+
+def _x_range(row, values: np.ndarray) -> tuple[float, float]:
+    """A correlation's whole range; an SD's from its boundary at 0; a family parameter's around
+    its posterior and the classical estimate, which are far from 0."""
+    estimate = row.ML_Estimate if np.isfinite(row.ML_Estimate) else np.nan
+    if row.param.startswith("cor("):
+        return -1.0, 1.0
+    if row.group != "Residual":
+        top = np.quantile(values, 0.995) * 1.15
+        return 0.0, max(top, estimate * 1.15 if np.isfinite(estimate) else 0.0)
+    low, high = np.quantile(values, [0.005, 0.995])
+    if np.isfinite(estimate):
+        low, high = min(low, estimate), max(high, estimate)
+    pad = 0.1 * (high - low) or 0.1 * abs(high) or 1.0
+    return max(low - pad, 0.0), high + pad
 
 
 def _effects_figure(rows: pd.DataFrame, method: str):

@@ -17,7 +17,9 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 
-from mixfit.analysis.verdict import Verdict, failed, judge
+from mixfit.classical import gradient
+from mixfit.classical.summary_figures import Figures, figures
+from mixfit.classical.verdict import Verdict, failed, judge
 from mixfit.errors import InputError
 from mixfit.model.design import Design, GroupBlock
 
@@ -47,6 +49,7 @@ class ClassicalFit:
     fixef: pd.DataFrame  # term, Estimate, Std.Error
     varcorr: pd.DataFrame  # group, param, Estimate, Std.Error (NaN where the library gives none)
     verdict: Verdict
+    figures: Figures | None = None  # what lme4's summary prints besides; None for a failed fit
 
     @property
     def ok(self) -> bool:
@@ -109,15 +112,19 @@ def fit_classical(design: Design, method: str) -> ClassicalFit:
         import glmm
 
         call = glmm_call(design)
-        result = glmm.fit(
-            call.data,
-            call.formula,
-            call.family,
-            link=design.family.link,
-            offset=design.offset,
-            reml=method == "REML",
-        )
-        return _collect(design, method, call, result, library, started)
+        # numpy's floating-point warnings from the library's arithmetic (0/0 for the correlation
+        # of two SDs at 0) would print as Python warnings: the verdict says what they mean, and
+        # numpy's error state is this thread's alone (the fit runs beside the sampler's)
+        with np.errstate(all="ignore"):
+            result = glmm.fit(
+                call.data,
+                call.formula,
+                call.family,
+                link=design.family.link,
+                offset=design.offset,
+                reml=method == "REML",
+            )
+            return _collect(design, method, call, result, library, started)
     except Unfittable as exc:
         return _failed(method, str(exc), library, started)
     except Exception as exc:  # noqa: BLE001 (a failed fit must not take the Bayesian one with it)
@@ -197,7 +204,7 @@ def term_text(block: GroupBlock) -> str:
 def _collect(
     design: Design, method: str, call: GlmmCall, result, library: str, started: float
 ) -> ClassicalFit:
-    seconds = time.perf_counter() - started
+    gaussian = call.family == "gaussian"
     notes = [{"kind": w["kind"], "message": w["message"]} for w in result.warnings]
     if any(n["kind"] == "few_rows_for_random_effects" for n in notes):  # lme4 stops here
         return _failed(method, _too_many_effects(design), library, started)
@@ -215,6 +222,9 @@ def _collect(
     varcorr, pinned = _varcorr(design, call, result)
     aliased = [call.names[n] for n, a in zip(result.names, result.aliased) if a]
     sigma = float(np.sqrt(result.dispersion)) if call.family == "gaussian" else 1.0
+    check = None
+    if result.converged and not result.singular:  # lme4 checks no further either
+        check = gradient.check(design, method, fixef, varcorr, tuple(aliased))
     verdict = judge(
         method,
         converged=bool(result.converged),
@@ -225,9 +235,10 @@ def _collect(
         aliased=aliased,
         notes=notes,
         library=library,
-        seconds=seconds,
+        seconds=time.perf_counter() - started,
+        gradient=check,
     )
-    return ClassicalFit(fixef, varcorr, verdict)
+    return ClassicalFit(fixef, varcorr, verdict, figures(result, call.names, gaussian))
 
 
 def _varcorr(design: Design, call: GlmmCall, result) -> tuple[pd.DataFrame, list]:

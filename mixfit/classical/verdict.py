@@ -9,10 +9,17 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from mixfit.classical.gradient import GradientCheck
+
 # lme4's isSingular tolerance: a component counts as on the boundary within this of it
 BOUNDARY_TOL = 1e-4
 
-SINGULAR = "boundary (singular) fit: see help('isSingular')"
+# lme4 says "see help('isSingular')"; this says what that help page does
+SINGULAR = (
+    "boundary (singular) fit: the estimated group-level covariance is singular (an SD at 0, or a "
+    "correlation at -1 or +1): the data can't tell that component from the edge of its range, "
+    "often a sign of a group-level structure too complex for the data"
+)
 # the library's diagnostics that mean the curvature at the optimum was unusable
 HESSIAN_KINDS = {"se_unavailable", "hessian_se_fallback"}
 NOT_CONVERGED_KINDS = {"search_limit", "glm_diverged"}
@@ -30,6 +37,8 @@ class Verdict:
     rank_deficient: list[str] = field(default_factory=list)  # population terms dropped
     messages: list[str] = field(default_factory=list)  # lme4's wording, then the library's
     reason: str | None = None  # why there is no fit
+    max_grad: float | None = None  # lme4's max|grad| at the optimum, where it was computed
+    gradient_check: str = "not computed"  # "passed", "failed", or why it was not computed
 
     @property
     def converged(self) -> bool:
@@ -56,6 +65,8 @@ class Verdict:
             "rank_deficient": self.rank_deficient,
             "messages": self.messages,
             "reason": self.reason,
+            "max_grad": self.max_grad,
+            "gradient_check": self.gradient_check,
             "method": self.method,
             "library": self.library,
             "seconds": round(self.seconds, 4),
@@ -85,18 +96,28 @@ def judge(
     notes: list[dict],
     library: str = "",
     seconds: float = 0.0,
+    gradient: GradientCheck | None = None,
 ) -> Verdict:
     """The verdict of a fit that ran.
 
     ``pinned`` names the (group, term) whose Cholesky diagonal the optimiser held at 0; ``varcorr``
     holds the estimates (group, param, Estimate); ``scale`` is what SDs are relative to in lme4's
     singularity check (sigma for gaussian, 1 otherwise); ``notes`` are the library's own reports,
-    each a {"kind", "message"}.
+    each a {"kind", "message"}; ``gradient`` is lme4's own convergence check at the optimum.
     """
     verdict = Verdict(method, "converged" if converged else "not converged", library, seconds)
     for note in notes:
         if note["kind"] in NOT_CONVERGED_KINDS:
             verdict.messages.append(f"Model failed to converge: {note['message']}")
+    if gradient is not None:
+        verdict.max_grad = gradient.max_grad
+        verdict.messages += gradient.messages
+        if gradient.skipped:
+            verdict.gradient_check = gradient.skipped
+        else:
+            verdict.gradient_check = "passed" if gradient.converged else "failed"
+        if not gradient.converged:  # lme4's check is what an lme4 user reads as converged
+            verdict.status = "not converged"
     if singular:
         verdict.singular = True
         verdict.boundary = _boundary(pinned, varcorr, scale)

@@ -8,19 +8,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
-from mixfit.analysis.classical import ClassicalFit, with_intervals
-from mixfit.analysis.comparison import compare
-from mixfit.analysis.verdict import describe
+from mixfit.classical.comparison import Nearness, compare, near_boundary
+from mixfit.classical.comparison_text import bayes_vs_ml
+from mixfit.classical.fit import ClassicalFit, with_intervals
+from mixfit.classical.text import classical_text
+from mixfit.classical.verdict import describe
 from mixfit.model.design import Design
-from mixfit.results.classical_text import classical_text
-from mixfit.results.summary_text import bayes_vs_ml
-
-if TYPE_CHECKING:
-    from mixfit.pipeline import FitResult
+from mixfit.results.tables import write_table
 
 
 @dataclass
@@ -30,26 +28,34 @@ class ClassicalReport:
     data: str  # the data file, as the summary names it
     prob: float = 0.95
     comparison: pd.DataFrame | None = None  # None alone, or when the classical fit failed
+    near: dict[tuple[str, str], Nearness] | None = None  # the posterior by each boundary estimate
 
     @classmethod
-    def beside(cls, result: FitResult, fixef, varcorr, prob: float) -> ClassicalReport:
+    def beside(
+        cls,
+        fit: ClassicalFit,
+        design: Design,
+        data: str,
+        fixef: pd.DataFrame,
+        varcorr: pd.DataFrame,
+        prob: float,
+        draws: dict[tuple[str, str], np.ndarray] | None = None,
+    ) -> ClassicalReport:
         """The report of a Bayesian fit's classical twin: ``fixef`` and ``varcorr`` are the
-        posterior's tables."""
-        fit = result.classical
+        posterior's tables, ``draws`` each component's draws (comparison.component_draws)."""
         comparison = compare(fixef, varcorr, fit, prob) if fit.ok else None
-        return cls(fit, result.model.design, str(result.spec.data), prob, comparison)
+        near = near_boundary(comparison, draws, prob) if comparison is not None and draws else None
+        return cls(fit, design, data, prob, comparison, near)
 
     @property
     def section(self) -> str:
-        return bayes_vs_ml(self.comparison, self.fit.verdict, self.prob)
+        return bayes_vs_ml(self.comparison, self.fit.verdict, self.prob, self.near)
 
     @property
     def text(self) -> str:
         return classical_text(self.fit, self.design, self.data, self.prob)
 
     def write(self, stage: Path) -> None:
-        from mixfit.results.writer import write_table  # the writer imports this module
-
         folder = stage / "classical"
         folder.mkdir()
         if self.fit.ok:
@@ -63,7 +69,7 @@ class ClassicalReport:
 
     def html(self, model, posterior, stage: Path):
         """report.html's section: the verdict, the comparison table and the plots."""
-        from mixfit.results.classical_plots import write_classical_plots
+        from mixfit.classical.plots import write_classical_plots
         from mixfit.results.html_report import Section
 
         verdict = self.fit.verdict
