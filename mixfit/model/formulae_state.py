@@ -18,6 +18,7 @@ import pandas as pd
 from formulae.categorical import Treatment
 
 from mixfit.model.design import NAMESPACE
+from mixfit.model.formula_env import empty_environment
 
 
 def build(rhs: str, frame: pd.DataFrame):
@@ -29,7 +30,7 @@ def build(rhs: str, frame: pd.DataFrame):
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return formulae.design_matrices(
-            rhs, frame, na_action="error", env=0, extra_namespace=NAMESPACE
+            rhs, frame, na_action="error", env=empty_environment(), extra_namespace=NAMESPACE
         ).common
 
 
@@ -37,7 +38,7 @@ def response(expression: str, frame: pd.DataFrame) -> pd.Series:
     """A response given as an expression (``log(y)``), evaluated on ``frame``."""
     with np.errstate(all="ignore"):
         matrices = formulae.design_matrices(
-            f"{expression} ~ 1", frame, na_action="error", env=0, extra_namespace=NAMESPACE
+            f"{expression} ~ 1", frame, na_action="error", env=empty_environment(), extra_namespace=NAMESPACE
         )
     return pd.Series(np.asarray(matrices.response).ravel(), index=frame.index, name=expression)
 
