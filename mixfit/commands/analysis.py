@@ -3,13 +3,12 @@ predict, loo, r2, hypothesis, effects."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes
+from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes, json_text
 from mixfit.errors import InputError
 
 OUTDIR = click.argument("outdir", type=click.Path(path_type=Path))
@@ -130,7 +129,7 @@ def loo(outdirs: tuple[Path, ...], as_json: bool, debug: bool) -> None:
         out = {"loo": {r.name: psis.loo_json(r) for r in results}}
         if table is not None:
             out["compare"] = [{"model": name, **row} for name, row in table.iterrows()]
-        click.echo(json.dumps(out, indent=2))
+        click.echo(json_text(out))
         return
     click.echo("\n".join(psis.loo_text(r) for r in results), nl=False)
     if table is not None:
@@ -145,17 +144,16 @@ def loo(outdirs: tuple[Path, ...], as_json: bool, debug: bool) -> None:
 @errors_to_exit_codes
 def r2(outdir: Path, as_json: bool, debug: bool) -> None:
     """The Bayesian R² a fit saved (brms's bayes_R2)."""
-    import pandas as pd
-
+    from mixfit.readback.tables import read_table
     from mixfit.results.folder import check_folder
 
     check_folder(outdir)
     path = outdir / "r2.csv"
     if not path.is_file():
         raise InputError(f"{str(outdir)!r} has no r2.csv (a results folder of an older mixfit)")
-    table = pd.read_csv(path)
+    table = read_table(path, rows=1)
     if as_json:
-        click.echo(json.dumps(table.iloc[0].to_dict(), indent=2))
+        click.echo(json_text(table.iloc[0].to_dict()))
     else:
         table.index = ["R2"]
         click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -188,7 +186,7 @@ def hypothesis(
         for record in records:  # JSON has no infinity: "Inf", as R prints it
             if record["Evid.Ratio"] == float("inf"):
                 record["Evid.Ratio"] = "Inf"
-        click.echo(json.dumps(records, indent=2))
+        click.echo(json_text(records))
     else:
         click.echo(hypotheses_text(table, alpha), nl=False)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from mixfit.errors import InputError
@@ -129,3 +130,34 @@ def _brms_named(name: str) -> bool:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
+
+
+MIN_LOO_DRAWS = 10  # below this, PSIS's Pareto k threshold 1 - 1/log10(S) is not a threshold
+
+
+def inference_data(path: Path):
+    """The whole of a checked draws file as ArviZ reads it (for loo)."""
+    import arviz as az
+
+    check_file(path)
+    try:
+        return az.from_netcdf(str(path))
+    except Exception as exc:  # noqa: BLE001 - a truncated file fails on reading, in many ways
+        raise InputError(f"{str(path)!r} is not {WHAT}: {_reason(exc)}") from None
+
+
+def check_pointwise(log_lik, observed, path: Path) -> None:
+    """log_likelihood is chain x draw x rows, observed_data one value per row, finite draws."""
+    if log_lik.ndim != 3 or observed.ndim != 1 or log_lik.shape[-1] != observed.shape[0]:
+        raise InputError(
+            f"{str(path)!r} is not {WHAT}: its log_likelihood ({log_lik.shape}) does not match "
+            f"its observed_data ({observed.shape})"
+        )
+    draws = log_lik.shape[0] * log_lik.shape[1]
+    if draws < MIN_LOO_DRAWS:
+        raise InputError(
+            f"{str(path)!r} holds {draws} draw(s): PSIS-LOO needs at least {MIN_LOO_DRAWS} "
+            "(refit with more --iter)"
+        )
+    if log_lik.dtype.kind != "f" or not np.isfinite(np.asarray(log_lik)).any(axis=(0, 1)).all():
+        raise InputError(f"{str(path)!r}: a row's log-likelihood is not finite in any draw")

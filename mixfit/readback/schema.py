@@ -196,11 +196,11 @@ class MapOf(Node):
 @dataclass(frozen=True)
 class Record(Node):
     """A mapping with these keys (``optional`` ones may be absent); ``extra``: other keys are
-    allowed and left unchecked (a file whose other keys mixfit never reads)."""
+    allowed, each checked by this node if one is given (a record mixfit keeps for people)."""
 
     fields: dict[str, Node]
     optional: dict[str, Node] = field(default_factory=dict)
-    extra: bool = False
+    extra: bool | Node = False
 
     def check(self, value, where: str) -> None:
         if not isinstance(value, dict):
@@ -209,13 +209,15 @@ class Record(Node):
         if missing:
             raise SchemaError(where, f"has no {', '.join(repr(k) for k in missing)}")
         known = self.fields | self.optional
-        if not self.extra:
-            unknown = [k for k in value if k not in known]
-            if unknown:
-                raise SchemaError(where, f"has an unknown key {_shown(str(unknown[0]))}")
+        unknown = [k for k in value if k not in known]
+        if unknown and self.extra is False:
+            raise SchemaError(where, f"has an unknown key {_shown(str(unknown[0]))}")
         for name, node in known.items():
             if name in value:
                 node.check(value[name], f"{where}.{name}" if where else name)
+        if isinstance(self.extra, Node):
+            for name in unknown:
+                self.extra.check(value[name], f"{where}.{name}" if where else name)
 
     def describe(self) -> str:
         return "a mapping"
