@@ -12,9 +12,24 @@ from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes, json_text
 from mixfit.errors import InputError
 
 OUTDIR = click.argument("outdir", type=click.Path(path_type=Path))
+
+
+def _strictly_between(low: float, high: float):
+    """A click callback: a number strictly between ``low`` and ``high`` (click's FloatRange lets
+    nan through, as every comparison with it is false)."""
+
+    def check(ctx, param, value):
+        if value is not None and not low < value < high:
+            raise click.BadParameter(f"{value} is not strictly between {low:g} and {high:g}")
+        return value
+
+    return check
+
+
 PROB = click.option(
     "--prob",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=float,
+    callback=_strictly_between(0, 1),
     default=0.95,
     show_default=True,
     help="Probability of the intervals.",
@@ -51,7 +66,7 @@ EFFECTS_FORMATS = {".png", ".pdf", ".svg", ".csv"}
     help="How new levels' effects are drawn.",
 )
 @PROB
-@click.option("--seed", type=int, help="Random seed (default: a random one).")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (default: a random one).")
 @click.option(
     "--draws",
     "draws_file",
@@ -74,6 +89,7 @@ def predict(
     debug: bool,
 ) -> None:
     """Predict for the rows of NEWDATA (a CSV file) from the fit in OUTDIR."""
+    import numpy as np
     import pandas as pd
 
     from mixfit.analysis import newdata as rows
@@ -91,7 +107,8 @@ def predict(
         raise InputError("-o and --draws name the same file")
     fit = load(outdir)
     frame = rows.read_csv(newdata)
-    with replacing(*targets) as paths:
+    # overflow in rows far outside the data is reported as one error, not numpy's warnings
+    with replacing(*targets) as paths, np.errstate(all="ignore"):
         table = run_predict(
             fit,
             frame,
@@ -164,7 +181,8 @@ def r2(outdir: Path, as_json: bool, debug: bool) -> None:
 @click.argument("expressions", nargs=-1, required=True)
 @click.option(
     "--alpha",
-    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    type=float,
+    callback=_strictly_between(0, 0.5),
     default=0.05,
     show_default=True,
     help="One-sided tests: 1 - 2 alpha intervals.",
