@@ -36,6 +36,7 @@ PROB = click.option(
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 EFFECTS_FORMATS = {".png", ".pdf", ".svg", ".csv"}
+READ_FILES = ("draws.nc", "design.json", "run.json")
 
 
 @click.command()
@@ -107,8 +108,9 @@ def predict(
         raise InputError("-o and --draws name the same file")
     fit = load(outdir)
     frame = rows.read_csv(newdata)
+    inputs = {"new data file": newdata, **_folder_files(outdir)}
     # overflow in rows far outside the data is reported as one error, not numpy's warnings
-    with replacing(*targets) as paths, np.errstate(all="ignore"):
+    with replacing(*targets, inputs=inputs) as paths, np.errstate(all="ignore"):
         table = run_predict(
             fit,
             frame,
@@ -239,7 +241,7 @@ def effects(
         )
     fit = load(outdir)
     check_effect(fit.design, effect, by)
-    with replacing(output) as (path,):
+    with replacing(output, inputs=_folder_files(outdir)) as (path,):
         if output.suffix.lower() == ".csv":
             conditional_effects(fit.design, fit.posterior, effect, by, prob).to_csv(
                 path, index=False
@@ -255,6 +257,11 @@ def _predictors(outdir: Path) -> list[str]:
     from mixfit.results.design_file import read
 
     return read(outdir)["effects"] if outdir.is_dir() else []
+
+
+def _folder_files(outdir: Path) -> dict[str, Path]:
+    """The files of the results folder an analysis reads: never an output of it."""
+    return {f"results folder's {name}": outdir / name for name in READ_FILES}
 
 
 def _rounded(table):
