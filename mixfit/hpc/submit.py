@@ -22,6 +22,7 @@ from mixfit.errors import InputError
 from mixfit.hpc import slurm
 from mixfit.hpc.shards import SUBMISSION, identity, jobs_dir, read_shards, write_file
 from mixfit.pipeline import load_engine, prepare
+from mixfit.readback import records
 from mixfit.spec import RunSpec
 
 
@@ -246,10 +247,8 @@ def _ranges(numbers: list[int]) -> str:
 
 
 def _previous(jobs: Path) -> dict | None:
-    try:
-        return json.loads((jobs / SUBMISSION).read_text())
-    except (OSError, ValueError):
-        return None
+    path = jobs / SUBMISSION
+    return records.submission(path) if path.is_file() else None  # untrusted: checked
 
 
 def _without_seed(run: dict) -> dict:

@@ -34,11 +34,15 @@ def parse_json(text: str, source: str, what: str, schema: Node | None = None):
     except ValueError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{source} is not {what}: not JSON ({detail[:200]})") from None
-    if schema is not None:
-        try:
-            check(value, schema)
-        except SchemaError as exc:
-            raise InputError(f"{source} is not {what}: {str(exc)[:500]}") from None
+    return value if schema is None else checked(value, schema, source, what)
+
+
+def checked(value, schema: Node, source: str, what: str):
+    """``value``, if it fits ``schema``; else an InputError naming ``source`` and the place."""
+    try:
+        check(value, schema)
+    except SchemaError as exc:
+        raise InputError(f"{source} is not {what}: {str(exc)[:500]}") from None
     return value
 
 
