@@ -179,6 +179,12 @@ def kfold(**options) -> None:
         seed = earlier["seed"] if earlier else random.randrange(2**31)
         spec = replace(spec, sampler=replace(spec.sampler, seed=seed))
     dry_run = options["on_slurm"] and options["dry_run"]
+    if options["on_slurm"]:  # the scripts' values are checked before any fold is planned
+        from mixfit.hpc.script_values import check_path
+        from mixfit.hpc.shards import jobs_dir
+
+        slurm_resources(options, options["cpus_per_fold"])
+        check_path(str(jobs_dir(spec.output)), "the job folder")
     plan = cv.plan_folds(spec, options["folds"], options["group"], write=not dry_run)
     outdir = Path(spec.output).resolve()
     todo = cv.pending(outdir, plan) if not dry_run else list(range(1, plan["folds"] + 1))

@@ -20,6 +20,7 @@ import yaml
 
 from mixfit.errors import InputError
 from mixfit.hpc import slurm
+from mixfit.hpc.script_values import check_path, check_resources
 from mixfit.hpc.shards import SUBMISSION, identity, jobs_dir, read_shards, write_file
 from mixfit.pipeline import load_engine, prepare
 from mixfit.readback import records
@@ -35,6 +36,9 @@ class Resources:
     mem: str | None = None  # e.g. "4G"
     cpus_per_chain: int = 1
     account: str | None = None
+
+    def __post_init__(self) -> None:
+        check_resources(self.partition, self.time, self.mem, self.account)
 
     def directives(self) -> list[str]:
         lines = [f"#SBATCH --cpus-per-task={self.cpus_per_chain}"]
@@ -77,6 +81,7 @@ def plan(spec: RunSpec, resources: Resources, report_flags: list[str], marginal_
     if resources.cpus_per_chain < 1:
         raise InputError(f"--cpus-per-chain must be at least 1 (got {resources.cpus_per_chain})")
     jobs = jobs_dir(spec.output)
+    check_path(str(jobs), "the job folder")
     previous = _previous(jobs)
     prepared = prepare(spec)  # a bad model stops here, before anything is submitted
     seed = spec.sampler.seed
