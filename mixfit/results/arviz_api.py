@@ -92,12 +92,17 @@ def kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
 def quiet() -> Iterator[None]:
     """Silence what ArviZ says about data it was built to handle (a NaN, one draw per chain, a
     constant column): mixfit reports such figures itself, as checks that can't be computed."""
-    logger = logging.getLogger("arviz")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger("arviz")]
+    own = getattr(az, "_log", None)  # ArviZ 0.x logs through a Logger it made itself, unregistered
+    if isinstance(own, logging.Logger):
+        loggers.append(own)
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
