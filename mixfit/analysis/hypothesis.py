@@ -105,7 +105,7 @@ class _Parser:
         bad = int(np.sum(~np.isfinite(result)))
         if bad:
             raise InputError(
-                f"hypothesis {self.text!r}: {self.side!r} is not a finite number in {bad} "
+                f"hypothesis {_short(self.text)}: {_short(self.side)} is not a finite number in {bad} "
                 f"draw{'s' if bad > 1 else ''} (it overflows or divides by zero)"
             )
         return result
@@ -136,7 +136,7 @@ class _Parser:
     def _unary(self):
         self.depth += 1  # every bracket, power and sign nests here: bound the recursion
         if self.depth > MAX_NESTING:
-            raise InputError(f"hypothesis {self.text!r} nests more than {MAX_NESTING} deep")
+            raise InputError(f"hypothesis {_short(self.text)} nests more than {MAX_NESTING} deep")
         try:
             return self._signed()
         finally:
@@ -179,6 +179,11 @@ class _Parser:
             f"hypothesis {self.text!r}: {name!r} is not a population-level effect "
             f"(effects: {known})"
         )
+
+
+def _short(text: str) -> str:
+    """An expression quoted in a message: whole, or its start when long (the line stays short)."""
+    return repr(text) if len(text) <= 100 else repr(text[:80]) + f" (and {len(text) - 80} more)"
 
 
 def population_effects(design: dict, posterior) -> dict[str, np.ndarray]:
