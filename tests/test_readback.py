@@ -144,11 +144,12 @@ COMMANDS = {
     "summary": ["summary", "BAD", "--json"],
     "summary text": ["summary", "BAD"],
 }
-# which commands read which file
+# which commands read which file: predict, effects and hypothesis read the folder through one
+# loader, so predict stands for the three (the fuzz test in test_property.py runs them all)
 READS = {
-    "draws.nc": {"predict", "effects", "hypothesis", "loo"},
-    "design.json": {"predict", "effects", "hypothesis"},
-    "run.json": {"predict", "effects", "hypothesis"},
+    "draws.nc": {"predict", "loo"},
+    "design.json": {"predict"},
+    "run.json": {"predict"},
     "r2.csv": {"r2"},
     "fixef.csv": {"summary"},
     "varcorr.csv": {"summary"},
@@ -160,6 +161,13 @@ FOLDER_CASES = {
     for name, (file, _) in CORRUPTIONS.items()
     for command in sorted(READS[file])
     if not (name == "draws.nc of another fit" and command == "loo")  # no log_lik: its own case
+} | {
+    "effects: design.json payload in the population": (
+        "design.json payload in the population", "effects",
+    ),
+    "hypothesis: design.json payload in a group block": (
+        "design.json payload in a group block", "hypothesis",
+    ),
 }
 
 
