@@ -319,7 +319,6 @@ def _kfold(target: Path, elpd_rows=None) -> Path:
 
 def _folders(fits: dict[str, Path], root: Path, run_mixfit) -> dict[str, Path]:
     folders = dict(fits)
-    shard = _shard(fits["SHARD"])
     variants = {
         "SHARD_GARBAGE": lambda p: p.write_bytes(b"garbage"),
         "SHARD_META": lambda p: _edit_shard(p, lambda m, a: "{"),

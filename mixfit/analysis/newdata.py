@@ -201,6 +201,8 @@ def _population(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     population = design["population"]
     n = len(typed)
+    # design.json's formulas were re-parsed with the command line's whitelist when read
+    # (mixfit/readback/design_schema.py), and formulae evaluates them in an empty environment
     matrix = formulae_state.evaluate(
         population["formula"], typed, population["state"], _levels(design)
     )

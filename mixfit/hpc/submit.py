@@ -234,7 +234,7 @@ def job_script(name: str, resources: Resources, directives: list[str], args: lis
             f"#SBATCH --job-name={name}",
             *resources.directives(),
             *directives,
-            f"exec {command}",
+            f"exec {command}",  # bash's exec of the one shlex-quoted command: no text is run
             "",
         ]
     )
