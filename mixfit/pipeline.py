@@ -14,6 +14,7 @@ from mixfit.classical.fit import ClassicalFit, Deferred
 from mixfit.engines.choice import Loaded, choose_backend
 from mixfit.engines.protocol import Compiled, Draws, Progress
 from mixfit.errors import InputError
+from mixfit.model.checks import check_model
 from mixfit.model.data import Table, read_table
 from mixfit.model.design import (
     build_design,
@@ -83,6 +84,7 @@ def prepare(spec: RunSpec) -> Prepared:
     table = read_table(
         spec.data, columns_used(formula), list(spec.factors), predictor_columns(formula)
     )
+    check_model(formula, table.frame)  # mixfit/model/checks.py: what would fail after sampling
     design = build_design(formula, family, table.frame)
     predictions = design.n * spec.sampler.chains * spec.sampler.num_samples <= PREDICTION_LIMIT
     model = build_model(

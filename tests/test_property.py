@@ -301,3 +301,179 @@ def test_real_fits_write_only_into_outdir(real_backend, outdir, force):
         for key, value in in_outdir.items():  # the user's files in OUTDIR stay, byte for byte
             if key.split("/")[0] not in {*owned, ".mixfit-results"}:
                 assert after.get(key) == value, key
+
+
+# Corrupted results folders and hostile hypothesis expressions (issue 26): what the analysis
+# commands and combine read back is untrusted. A fit and one chain's shard are made once, here,
+# on the fast engine; each example corrupts a copy and runs a command on it in-process.
+
+READ_BACK = ["design.json", "run.json", "draws.nc", "r2.csv", "fixef.csv", "varcorr.csv",
+             "diagnostics.json", "summary.txt", "shard"]
+ANALYSIS = {
+    "predict": ["predict", "FIT", "new.csv", "-o", "p.csv", "--draws", "p.nc"],
+    "effects": ["effects", "FIT", "--effect", "Days", "-o", "e.csv"],
+    "loo": ["loo", "FIT"],
+    "r2": ["r2", "FIT", "--json"],
+    "hypothesis": ["hypothesis", "FIT", "Days > 5", "Intercept + 10 * Days > 300"],
+    "summary": ["summary", "FIT"],
+    "summary --json": ["summary", "FIT", "--json"],
+    "combine": ["combine", "FIT", "--no-plots", "--quiet"],
+}
+OUTPUTS = {"p.csv", "p.nc", "e.csv"}
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+    | st.sampled_from(["np.savetxt('PWNED', Days)", "pd.io.common.os.system('touch X')", "../x",
+                       "/etc/passwd", "gaussian", "log", "\x00", "Days"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.fixture(scope="module")
+def saved_fit(tmp_path_factory):
+    """A small fit and chain 1 of a 2-chain run of it (before no_compiling: a real engine)."""
+    pytest.importorskip("stanli")
+    root = tmp_path_factory.mktemp("readback-fuzz")
+    common = ["sample_data/sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)", "--iter",
+              "100", "--seed", "1", "--no-plots", "--quiet", "--backend", "stanli"]
+    here = os.getcwd()
+    os.chdir(Path(__file__).resolve().parent.parent)
+    try:
+        for args in (["fit", *common, "--chains", "2", "-o", str(root / "fit")],
+                     ["fit", *common, "--chains", "2", "--chain", "1", "-o", str(root / "fit")]):
+            result = CliRunner().invoke(cli, args, catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+    finally:
+        os.chdir(here)
+    return root / "fit"
+
+
+def _json_paths(value, path=()):
+    yield path
+    children = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, child in children:
+        yield from _json_paths(child, (*path, key))
+
+
+def corrupt(path: Path, data) -> str:
+    """Damage ``path`` one way, drawn by hypothesis; returns how (for the report of a failure)."""
+    raw = path.read_bytes()
+    how = data.draw(st.sampled_from(["truncate", "bytes", "empty", "delete", "json"]))
+    if how == "truncate":
+        path.write_bytes(raw[: data.draw(st.integers(0, max(0, len(raw) - 1)))])
+    elif how == "bytes":
+        at = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        noise = data.draw(st.binary(min_size=1, max_size=64))
+        path.write_bytes(raw[:at] + noise + raw[at + len(noise):])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "delete":
+        path.unlink()
+    else:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return corrupt(path, data)
+        where = data.draw(st.sampled_from(list(_json_paths(value))))
+        new = data.draw(JSON_VALUES)
+        if not where:
+            value = new
+        else:
+            parent = value
+            for key in where[:-1]:
+                parent = parent[key]
+            parent[where[-1]] = new
+        path.write_text(json.dumps(value))
+        return f"json {where} = {new!r}"
+    return how
+
+
+def _copy_fit(source: Path, folder: Path) -> Path:
+    import shutil
+
+    target = folder / "fit"
+    shutil.copytree(source, target)
+    shutil.copytree(source.parent / "fit.jobs", folder / "fit.jobs")
+    (folder / "new.csv").write_text("Subject,Days\n308,1\n330,9.5\n")
+    return target
+
+
+def check_read_back(result, folder: Path, before: dict) -> None:
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code in {0, 2}, result.output
+    if result.exit_code:
+        errors = result.stderr.splitlines()
+        assert len(errors) == 1 and errors[0].startswith("mixfit: error:"), result.stderr
+        assert "internal error" not in errors[0]
+    after = snapshot(folder)
+    for name in OUTPUTS:  # the outputs asked for may appear; nothing else outside OUTDIR
+        after.pop(name, None)
+    assert after == before
+    assert not (folder / "PWNED").exists() and not (folder / "X").exists()
+
+
+@settings(FAST, max_examples=60)
+@given(data=st.data(), command=st.sampled_from(sorted(ANALYSIS)),
+       file=st.sampled_from(READ_BACK))
+def test_corrupted_results_folders_are_one_line_or_a_result(saved_fit, data, command, file):
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        fit = _copy_fit(saved_fit, folder)
+        target = folder / "fit.jobs" / "shards" / "chain-1.npz" if file == "shard" else fit / file
+        if file == "shard" and data.draw(st.booleans()):  # the shard's metadata, as JSON
+            import numpy as np
+
+            arrays = dict(np.load(target))
+            (folder / "meta.json").write_text(str(arrays["meta"]))
+            event(corrupt(folder / "meta.json", data))
+            meta = folder / "meta.json"
+            arrays["meta"] = np.array(meta.read_text() if meta.exists() else "")
+            meta.unlink(missing_ok=True)
+            np.savez(target, **arrays)
+        else:
+            event(corrupt(target, data))
+        before = snapshot(folder)
+        args = [str(fit) if a == "FIT" else a for a in ANALYSIS[command]]
+        with inside(folder):
+            result = CliRunner().invoke(cli, args, catch_exceptions=True)
+        check_read_back(result, folder, before)
+
+
+NUMBERS = st.sampled_from(["0", "1", "2.5", ".5", "10", "400", "1e400", "1e-400", "1e308", "0.0"])
+NAMES_IN_FIT = st.sampled_from(["Days", "Intercept", "b_Days", "b_Intercept", "Dayz", "sigma",
+                                "x.y", "__import__", "Intercept[1]", "os", "Days:Days"])
+EXPRESSIONS = st.recursive(
+    NUMBERS | NAMES_IN_FIT,
+    lambda inner: st.one_of(
+        inner.map("({})".format),
+        inner.map("-{}".format),
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "^", " ", ""]), inner).map("".join),
+        st.integers(0, 400).map(lambda n: "(" * n + "Days" + ")" * n),
+        st.integers(1, 600).map(lambda n: "^".join(["2"] * n)),
+    ),
+    max_leaves=12,
+)
+HYPOTHESES = st.one_of(
+    st.tuples(EXPRESSIONS, st.sampled_from([" > ", " < ", " = ", "", " >< ", "=="]),
+              EXPRESSIONS).map("".join),
+    st.text(max_size=40),
+)
+
+
+@settings(FAST, max_examples=100)
+@given(expression=HYPOTHESES, alpha=st.sampled_from(["0.05", "nan", "0", "0.5", "-1", "inf"]))
+def test_hostile_hypothesis_expressions_are_one_line_or_a_result(saved_fit, expression, alpha):
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        before = snapshot(folder)
+        with inside(folder):
+            result = CliRunner().invoke(
+                cli, ["hypothesis", str(saved_fit), expression, "--alpha", alpha, "--json"],
+                catch_exceptions=True,
+            )
+        check_read_back(result, folder, before)
+        if result.exit_code == 0:
+            json.loads(result.stdout)  # standard JSON: no NaN or Infinity

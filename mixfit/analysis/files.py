@@ -3,39 +3,36 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from mixfit.errors import InputError
+from mixfit.results.output_file import check_output_file, deliver
 
 
 @contextmanager
-def replacing(*targets: Path) -> Iterator[list[Path]]:
-    """Temporary paths beside ``targets``, moved onto them only if the block succeeds."""
-    for target in targets:
-        if target.is_dir():
-            raise InputError(f"output {str(target)!r} is a folder, not a file")
-        if not target.parent.is_dir():
-            raise InputError(f"the folder of output {str(target)!r} does not exist")
+def replacing(*targets: Path, inputs: Mapping[str, Path] | None = None) -> Iterator[list[Path]]:
+    """Temporary paths, put in place of ``targets`` only if the block succeeds, by the rules of
+    mixfit/results/output_file.py (``inputs``: the files the run reads, never written)."""
+    outputs = [check_output_file(target, inputs) for target in targets]
+    private = Path(tempfile.mkdtemp(prefix="mixfit-output-"))
     temporary = []
     try:
-        for target in targets:
-            handle, name = tempfile.mkstemp(prefix=f".{target.name}.partial-", dir=target.parent)
+        for output in outputs:
+            # beside its destination, so that the rename is atomic; a FIFO's or device's in the
+            # private folder, copied through once complete
+            folder = private if output.through else output.destination.parent
+            handle, name = tempfile.mkstemp(
+                prefix=f".{output.destination.name}.partial-", dir=folder
+            )
             os.close(handle)
             temporary.append(Path(name))
         yield temporary
-        mode = 0o666 & ~_umask()  # mkstemp's files are private; the user's outputs are not
-        for path, target in zip(temporary, targets):
-            os.chmod(path, mode)
-            os.replace(path, target)
+        for path, output in zip(temporary, outputs):
+            deliver(path, output)
     finally:
         for path in temporary:
             path.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        shutil.rmtree(private, ignore_errors=True)

@@ -35,6 +35,8 @@ COLUMNS = [
     "Post.Prob",
     "Star",
 ]
+MAX_CHARS = 10_000  # of one side of an expression
+MAX_NESTING = 50  # brackets, powers and signs inside one another
 TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.:]*(?:\[[^\[\]<>=]+\])?)|(?P<op>[-+*/^()<>=]))"
@@ -162,6 +164,11 @@ class _Parser:
         self.text, self.side, self.effects, self.cls = text, side, effects, cls
         self.used: list[np.ndarray] = []
         self.tokens: list[tuple[str, str]] = []
+        if len(side) > MAX_CHARS:
+            raise InputError(
+                f"hypothesis {text[:60]!r}...: at most {MAX_CHARS:,} characters a side"
+            )
+        self.depth = 0
         position = 0
         while position < len(side):
             match = TOKEN.match(side, position)
@@ -173,9 +180,16 @@ class _Parser:
         self.at = 0
 
     def value(self) -> np.ndarray | float:
-        result = self._sum()
+        with np.errstate(all="ignore"):  # 10^400 and 1/0 are inf in numpy, checked below
+            result = self._sum()
         if self.at != len(self.tokens):
             raise InputError(f"hypothesis {self.text!r}: unexpected {self.tokens[self.at][1]!r}")
+        bad = int(np.sum(~np.isfinite(result)))
+        if bad:
+            raise InputError(
+                f"hypothesis {_short(self.text)}: {_short(self.side)} is not a finite number in {bad} "
+                f"draw{'s' if bad > 1 else ''} (it overflows or divides by zero)"
+            )
         return result
 
     def _peek(self) -> str | None:
@@ -202,6 +216,15 @@ class _Parser:
         return value
 
     def _unary(self):
+        self.depth += 1  # every bracket, power and sign nests here: bound the recursion
+        if self.depth > MAX_NESTING:
+            raise InputError(f"hypothesis {_short(self.text)} nests more than {MAX_NESTING} deep")
+        try:
+            return self._signed()
+        finally:
+            self.depth -= 1
+
+    def _signed(self):
         if self._peek() in ("-", "+"):
             op = self._take()[1]
             return -self._unary() if op == "-" else self._unary()
@@ -217,7 +240,7 @@ class _Parser:
     def _atom(self):
         kind, token = self._take()
         if kind == "number":
-            return float(token)
+            return np.float64(token)  # IEEE arithmetic: overflow gives inf, not OverflowError
         if kind == "name":
             return self._effect(token)
         if token == "(":
@@ -242,6 +265,11 @@ class _Parser:
         else:
             what, among = f"a parameter of class {self.cls!r}", f"class {self.cls!r}"
         raise InputError(f"hypothesis {self.text!r}: {name!r} is not {what} ({among}: {listed})")
+
+
+def _short(text: str) -> str:
+    """An expression quoted in a message: whole, or its start when long (the line stays short)."""
+    return repr(text) if len(text) <= 100 else repr(text[:80]) + f" (and {len(text) - 80} more)"
 
 
 def hypotheses_text(table: pd.DataFrame, alpha: float, cls: str = "b") -> str:

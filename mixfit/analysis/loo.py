@@ -18,6 +18,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from mixfit.errors import InputError
+from mixfit.readback import draws as checked_draws
 from mixfit.wording import counted
 
 ESTIMATES = ["elpd_loo", "p_loo", "looic"]
@@ -98,9 +99,7 @@ def loo(outdir: Path, name: str) -> Loo:
         raise InputError(f"results folder {str(outdir)!r} does not exist")
     if not path.is_file():
         raise InputError(f"{str(outdir)!r} is not a mixfit results folder (no draws.nc)")
-    import arviz as az
-
-    draws = az.from_netcdf(str(path))
+    draws = checked_draws.inference_data(path)  # an untrusted file: checked before ArviZ reads it
     try:
         log_lik = _only_variable(draws["log_likelihood"])
     except KeyError:
@@ -109,6 +108,7 @@ def loo(outdir: Path, name: str) -> Loo:
             "store it): LOO needs it"
         ) from None
     observed = _only_variable(draws["observed_data"])
+    checked_draws.check_pointwise(log_lik.values, observed.values, path)
     values = log_lik.values.reshape(-1, log_lik.shape[-1])
     elpd_i, pareto_k = _psis(draws)
     lpd_i = logsumexp(values, axis=0) - np.log(len(values))

@@ -19,6 +19,7 @@ from mixfit.errors import InputError
 from mixfit.model import formulae_state
 from mixfit.model.data import check_rows, read_header
 from mixfit.model.design import Design, _label, brms_name
+from mixfit.model.families import STAN_INT_MAX
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,8 @@ def _population(
     design: dict, population: dict, typed: pd.DataFrame, source: str
 ) -> tuple[np.ndarray, np.ndarray | None]:
     n = len(typed)
+    # design.json's formulas were re-parsed with the command line's whitelist when read
+    # (mixfit/readback/design_schema.py), and formulae evaluates them in an empty environment
     matrix = formulae_state.evaluate(
         population["formula"], typed, population["state"], _levels(design)
     )
@@ -289,12 +292,13 @@ def _trials(design: dict, frame: pd.DataFrame, source: str) -> np.ndarray | None
     if column.isdigit():
         return np.full(len(frame), int(column), dtype=np.int64)
     values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values < 0) | (values % 1 != 0)
+    bad = ~np.isfinite(values) | (values < 0) | (values % 1 != 0) | (values > STAN_INT_MAX)
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 1
         raise InputError(
-            f"trials column {column!r} of {source} must hold whole numbers (row {row}: "
-            f"{frame[column].iloc[row - 1]!r})"
+            f"trials column {column!r} of {source} must hold whole numbers up to "
+            f"{STAN_INT_MAX:,}, as the fit's (row {row}: "
+            f"{str(frame[column].iloc[row - 1])!r})"
         )
     return values.astype(np.int64)
 

@@ -27,6 +27,7 @@ from mixfit.analysis.likelihoods import (
     category_probabilities,
     ordinal_draw,
 )
+from mixfit.analysis.limits import check_draw_inputs, check_finite
 from mixfit.analysis.newdata import Rows, new_rows, response
 from mixfit.analysis.saved_fit import GroupDraws, Posterior, SavedFit, load
 from mixfit.errors import InputError
@@ -205,6 +206,7 @@ def draws_of(
     likelihood = LIKELIHOODS[model.family]
     if kind == "epred":
         return likelihood.mean(mu, params, trials)
+    check_draw_inputs(model.family, mu)
     return likelihood.draw(mu, params, trials, rng)
 
 
@@ -281,6 +283,7 @@ def predict(
     finally:
         if writer:
             writer.close()
+    check_finite(table, source)
     return pd.DataFrame(table, columns=columns)
 
 

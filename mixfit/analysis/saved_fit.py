@@ -3,7 +3,6 @@ posterior draws (brms's names in draws.nc) as numpy arrays with one row per draw
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import xarray as xr
 
 from mixfit.errors import InputError
 from mixfit.model.families import FAMILIES
-from mixfit.results import design_file
+from mixfit.readback import results_folder
 
 
 @dataclass(frozen=True)
@@ -107,10 +106,10 @@ def load(outdir: Path) -> SavedFit:
     for name in ("draws.nc", "run.json"):
         if not (outdir / name).is_file():
             raise InputError(f"{str(outdir)!r} is not a mixfit results folder (no {name})")
-    design = design_file.read(outdir)
-    run = json.loads((outdir / "run.json").read_text())
-    with xr.open_dataset(outdir / "draws.nc", group="posterior", engine="h5netcdf") as dataset:
-        posterior = posterior_draws(dataset.load(), design)
+    # a results folder is untrusted input: each file checked, and held against the others
+    design = results_folder.read_design(outdir)
+    run = results_folder.read_run(outdir, design)
+    posterior = posterior_draws(results_folder.read_posterior(outdir, design), design)
     return SavedFit(outdir, design, run, posterior)
 
 

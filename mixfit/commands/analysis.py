@@ -3,25 +3,40 @@ predict, loo, r2, hypothesis, effects."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes
+from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes, json_text
 from mixfit.errors import InputError
 
 OUTDIR = click.argument("outdir", type=click.Path(path_type=Path))
+
+
+def _strictly_between(low: float, high: float):
+    """A click callback: a number strictly between ``low`` and ``high`` (click's FloatRange lets
+    nan through, as every comparison with it is false)."""
+
+    def check(ctx, param, value):
+        if value is not None and not low < value < high:
+            raise click.BadParameter(f"{value} is not strictly between {low:g} and {high:g}")
+        return value
+
+    return check
+
+
 PROB = click.option(
     "--prob",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=float,
+    callback=_strictly_between(0, 1),
     default=0.95,
     show_default=True,
     help="Probability of the intervals.",
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 EFFECTS_FORMATS = {".png", ".pdf", ".svg", ".csv"}
+READ_FILES = ("draws.nc", "design.json", "run.json")
 
 
 @click.command()
@@ -57,7 +72,7 @@ EFFECTS_FORMATS = {".png", ".pdf", ".svg", ".csv"}
     help="How new levels' effects are drawn.",
 )
 @PROB
-@click.option("--seed", type=int, help="Random seed (default: a random one).")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (default: a random one).")
 @click.option(
     "--draws",
     "draws_file",
@@ -81,6 +96,7 @@ def predict(
     debug: bool,
 ) -> None:
     """Predict for the rows of NEWDATA (a CSV file) from the fit in OUTDIR."""
+    import numpy as np
     import pandas as pd
 
     from mixfit.analysis import newdata as rows
@@ -98,7 +114,9 @@ def predict(
         raise InputError("-o and --draws name the same file")
     fit = load(outdir)
     frame = rows.read_csv(newdata)
-    with replacing(*targets) as paths:
+    inputs = {"new data file": newdata, **_folder_files(outdir)}
+    # overflow in rows far outside the data is reported as one error, not numpy's warnings
+    with replacing(*targets, inputs=inputs) as paths, np.errstate(all="ignore"):
         table = run_predict(
             fit,
             frame,
@@ -137,7 +155,7 @@ def loo(outdirs: tuple[Path, ...], as_json: bool, debug: bool) -> None:
         out = {"loo": {r.name: psis.loo_json(r) for r in results}}
         if table is not None:
             out["compare"] = [{"model": name, **row} for name, row in table.iterrows()]
-        click.echo(json.dumps(out, indent=2))
+        click.echo(json_text(out))
         return
     click.echo("\n".join(psis.loo_text(r) for r in results), nl=False)
     if table is not None:
@@ -152,17 +170,16 @@ def loo(outdirs: tuple[Path, ...], as_json: bool, debug: bool) -> None:
 @errors_to_exit_codes
 def r2(outdir: Path, as_json: bool, debug: bool) -> None:
     """The Bayesian R² a fit saved (brms's bayes_R2)."""
-    import pandas as pd
-
+    from mixfit.readback.tables import read_table
     from mixfit.results.folder import check_folder
 
     check_folder(outdir)
     path = outdir / "r2.csv"
     if not path.is_file():
         raise InputError(f"{str(outdir)!r} has no r2.csv (a results folder of an older mixfit)")
-    table = pd.read_csv(path)
+    table = read_table(path, rows=1)
     if as_json:
-        click.echo(json.dumps(table.iloc[0].to_dict(), indent=2))
+        click.echo(json_text(table.iloc[0].to_dict()))
     else:
         table.index = ["R2"]
         click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -173,7 +190,8 @@ def r2(outdir: Path, as_json: bool, debug: bool) -> None:
 @click.argument("expressions", nargs=-1, required=True)
 @click.option(
     "--alpha",
-    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+    type=float,
+    callback=_strictly_between(0, 0.5),
     default=0.05,
     show_default=True,
     help="One-sided tests: 1 - 2 alpha intervals.",
@@ -206,7 +224,7 @@ def hypothesis(
         for record in records:  # JSON has no infinity: "Inf", as R prints it
             if record["Evid.Ratio"] == float("inf"):
                 record["Evid.Ratio"] = "Inf"
-        click.echo(json.dumps(records, indent=2))
+        click.echo(json_text(records))
     else:
         click.echo(hypotheses_text(table, alpha, cls), nl=False)
 
@@ -255,7 +273,7 @@ def effects(
             conditional_effects(fit.design, fit.posterior, effect, by, prob, dpar), sys.stdout
         )
         return
-    with replacing(output) as (path,):
+    with replacing(output, inputs=_folder_files(outdir)) as (path,):
         if output.suffix.lower() == ".csv":
             write_table(
                 conditional_effects(fit.design, fit.posterior, effect, by, prob, dpar), path
@@ -271,6 +289,11 @@ def _predictors(outdir: Path) -> list[str]:
     from mixfit.results.design_file import read
 
     return read(outdir)["effects"] if outdir.is_dir() else []
+
+
+def _folder_files(outdir: Path) -> dict[str, Path]:
+    """The files of the results folder an analysis reads: never an output of it."""
+    return {f"results folder's {name}": outdir / name for name in READ_FILES}
 
 
 def _rounded(table):

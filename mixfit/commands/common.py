@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import math
 import os
 import sys
 import traceback
@@ -219,6 +221,24 @@ def _output_failed(exc: OSError, debug: bool) -> None:
     where = f" {exc.filename!r}" if exc.filename else ""
     click.echo(f"mixfit: error: could not write{where}: {exc.strerror}", err=True)
     sys.exit(TOOLCHAIN)
+
+
+def json_text(value) -> str:
+    """``value`` as standard JSON: NaN and infinities (which Python writes as bare words that
+    JSON parsers refuse) as null."""
+    return json.dumps(_finite(value), indent=2, allow_nan=False)
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        return _finite(value.item())
+    return value
 
 
 def one_line(message: str) -> str:

@@ -23,6 +23,12 @@ from mixfit.commands.common import (
 from mixfit.errors import CHECKS_FAILED, InputError
 
 
+def check_job_folder(outdir: Path) -> None:
+    from mixfit.hpc.job_folder import check_job_folder as check  # the pipeline takes a second
+
+    check(outdir)
+
+
 def fit_chain(options: dict) -> None:
     """``mixfit fit --chain K``: sample chain K of the run alone and write its shard."""
     from mixfit.console import Console
@@ -30,6 +36,8 @@ def fit_chain(options: dict) -> None:
 
     chain = task_number(options["chain"], "chain")
     spec = run_spec(options)
+    if spec.output is not None:
+        check_job_folder(spec.output)
     spec = replace(spec, sampler=replace(spec.sampler, chain=chain))
     spec.sampler.check()
     console = Console(quiet=options["quiet"])
@@ -104,6 +112,8 @@ def submit(**options) -> None:
     from mixfit.hpc.submit import submit as submit_plan
 
     spec = run_spec(options)
+    if spec.output is not None:
+        check_job_folder(spec.output)
     cpus = options["cpus_per_chain"]
     if options["threads_per_chain"] is None and cpus > 1:
         spec = replace(spec, sampler=replace(spec.sampler, threads_per_chain=cpus))
@@ -174,11 +184,18 @@ def kfold(**options) -> None:
     spec = run_spec(options)
     if spec.output is None:
         raise InputError("no output folder given: use -o OUTDIR (or 'output' in the spec)")
+    check_job_folder(spec.output)
     if spec.sampler.seed is None:  # the folds of a rerun are the first run's
         earlier = cv.read_plan(spec.output)
         seed = earlier["seed"] if earlier else random.randrange(2**31)
         spec = replace(spec, sampler=replace(spec.sampler, seed=seed))
     dry_run = options["on_slurm"] and options["dry_run"]
+    if options["on_slurm"]:  # the scripts' values are checked before any fold is planned
+        from mixfit.hpc.script_values import check_path
+        from mixfit.hpc.shards import jobs_dir
+
+        slurm_resources(options, options["cpus_per_fold"])
+        check_path(str(jobs_dir(spec.output)), "the job folder")
     plan = cv.plan_folds(spec, options["folds"], options["group"], write=not dry_run)
     outdir = Path(spec.output).resolve()
     todo = cv.pending(outdir, plan) if not dry_run else list(range(1, plan["folds"] + 1))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes
+from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes, json_text
 
 
 @click.command()
@@ -18,12 +18,10 @@ from mixfit.commands.common import DEBUG_OPTION, errors_to_exit_codes
 @errors_to_exit_codes
 def summary(outdir: Path, as_json: bool, debug: bool) -> None:
     """Re-print the summary of a results folder, without refitting."""
-    import json
-
     from mixfit.results import folder
 
     if as_json:
-        click.echo(json.dumps(folder.summary_json(outdir), indent=2))
+        click.echo(json_text(folder.summary_json(outdir)))
     else:
         click.echo(folder.summary_text(outdir), nl=False)
 

@@ -63,11 +63,10 @@ class CacheEntry:
 
     def files(self) -> list[Path] | None:
         """The entry's artefacts if the entry is complete and intact, else None."""
-        try:
-            manifest = json.loads((self.path / MANIFEST).read_text())
-            artefacts = manifest["files"]
-        except (OSError, ValueError, KeyError, TypeError):
+        manifest = _manifest(self.path / MANIFEST)
+        if manifest is None:
             return None
+        artefacts = manifest["files"]
         paths = []
         for name, checksum in artefacts.items():
             path = self.path / name
@@ -124,11 +123,13 @@ def stored_models(root: Path | None = None) -> list[StoredModel]:
     found = []
     for folder in models.iterdir():
         manifest = folder / MANIFEST
+        info = _manifest(manifest)
+        if info is None:
+            continue
+        names = list(info["files"])  # plain names: nothing outside the entry is ever removed
         try:
-            info = json.loads(manifest.read_text())
-            names = list(info["files"])
             stat = manifest.stat()
-        except (OSError, ValueError, KeyError, TypeError):
+        except OSError:
             continue
         files = [folder / name for name in names if (folder / name).is_file()] + [manifest]
         size = sum(f.stat().st_size for f in files)
@@ -147,6 +148,20 @@ def remove(model: StoredModel, root: Path | None = None) -> None:
                 path.unlink()
         with suppress(OSError):  # not empty: someone else's files stay, and so does the folder
             entry.path.rmdir()
+
+
+def _manifest(path: Path) -> dict | None:
+    """An entry's manifest, checked (its files plain names in the entry); None if there is none
+    or it is not one mixfit wrote."""
+    from mixfit.errors import InputError
+    from mixfit.readback.records import cache_manifest
+
+    if not path.is_file():
+        return None
+    try:
+        return cache_manifest(path)
+    except InputError:
+        return None
 
 
 def _sha256(path: Path) -> str:

@@ -68,6 +68,7 @@ class PyStanBackend:
     def __init__(self) -> None:
         self._home = Path(tempfile.mkdtemp(prefix=f"mixfit-httpstan-{os.getpid()}-"))
         interrupt.register_temporary(self._home)
+        # httpstan's process pool for the chains (an executor of functions, not of text)
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
         self._saved_tmpdir_env = os.environ.get("TMPDIR")
         self._saved_tempdir = tempfile.tempdir

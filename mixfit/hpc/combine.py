@@ -22,6 +22,7 @@ from mixfit.hpc.shards import (
     submitted_run,
 )
 from mixfit.pipeline import FitResult, Sampled, finish, prepare
+from mixfit.readback.shard_file import check_alike
 
 
 def check_complete(outdir, shards: dict[int, Shard]) -> Shard:
@@ -68,7 +69,7 @@ def combine(outdir) -> tuple[FitResult, list[str]]:
     """The full fit from the shards beside ``outdir``, and the command of the run's chains."""
     shards = read_shards(outdir)
     reference = check_complete(outdir, shards)
-    spec = spec_from_record(reference.meta["spec"])
+    spec = spec_from_record(reference.meta["spec"], f"chain {reference.chain}'s shard")
     prepared = prepare(spec)
     now = identity(prepared)
     changed = differences(reference.identity, now)
@@ -77,6 +78,7 @@ def combine(outdir) -> tuple[FitResult, list[str]]:
             f"the chains' {' and '.join(changed)} no longer match what the spec gives now "
             f"({spec.data} changed since the chains ran?): run the chains again"
         )
+    check_alike(shards)  # read back from files: the arrays must join
     ordered = [shards[k] for k in sorted(shards)]
     draws = Draws(
         posterior=_stack([s.draws.posterior for s in ordered]),

@@ -23,6 +23,7 @@ from mixfit.engines.protocol import Progress
 from mixfit.errors import InputError, ToolchainError
 from mixfit.hpc.shards import jobs_dir, spec_from_record, spec_record, write_file
 from mixfit.pipeline import prepare
+from mixfit.readback import records
 from mixfit.results.tables import write_table
 from mixfit.spec import RunSpec
 from mixfit.wording import counted
@@ -124,7 +125,7 @@ def run_fold(outdir: Path, fold: int, progress: Progress, command: list[str]) ->
     if not 1 <= fold <= plan["folds"]:
         raise InputError(f"fold must be between 1 and {plan['folds']} (got {fold})")
     folder = fold_dir(outdir, fold)
-    spec = spec_from_record(plan["spec"])
+    spec = spec_from_record(plan["spec"], repr(str(folds_dir(outdir) / PLAN)))
     spec = replace(spec, data=folder / "train.csv", output=folder / "fit")
     result = fit(spec, progress)
     write_results(result, spec.output, command, plots=False)
@@ -155,8 +156,12 @@ def collect(outdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
             f"{str(folds_dir(outdir))!r}; run {'them' if len(missing) > 1 else 'it'} again "
             "('mixfit kfold ... --slurm' submits only the folds without one)"
         )
+    folds = np.asarray(plan["fold_of_row"])
     pointwise = pd.concat(
-        [pd.read_csv(fold_dir(outdir, k) / "elpd.csv") for k in range(1, plan["folds"] + 1)]
+        [
+            records.fold_elpd(fold_dir(outdir, k) / "elpd.csv", k, np.flatnonzero(folds == k) + 1)
+            for k in range(1, plan["folds"] + 1)
+        ]
     ).sort_values("row", ignore_index=True)
     return estimates(pointwise["elpd_kfold"].to_numpy()), pointwise, plan
 
@@ -221,10 +226,8 @@ def _log_lik_function():
 
 def read_plan(outdir: Path) -> dict | None:
     """The K-fold plan in OUTDIR's job folder, if there is one."""
-    try:
-        return json.loads((folds_dir(outdir) / PLAN).read_text())
-    except (OSError, ValueError):
-        return None
+    path = folds_dir(outdir) / PLAN
+    return records.kfold_plan(path) if path.is_file() else None  # untrusted: checked
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -23,6 +23,8 @@ from mixfit import interrupt
 from mixfit.engines.protocol import Draws, Progress
 from mixfit.errors import InputError
 from mixfit.pipeline import Prepared, Sampled, prepare, sample
+from mixfit.readback import records
+from mixfit.readback.shard_file import check_arrays, check_npz
 from mixfit.spec import RunSpec, SamplerSettings
 
 FORMAT = 1
@@ -45,10 +47,8 @@ def shard_path(outdir: Path, chain: int) -> Path:
 
 def submitted_run(outdir: Path) -> dict | None:
     """The identity of the run last submitted for OUTDIR, if it was submitted."""
-    try:
-        return json.loads((jobs_dir(outdir) / SUBMISSION).read_text())["identity"]
-    except (OSError, ValueError, KeyError):
-        return None
+    path = jobs_dir(outdir) / SUBMISSION
+    return records.submission(path)["identity"] if path.is_file() else None
 
 
 def identity(prepared: Prepared) -> dict:
@@ -79,8 +79,8 @@ def spec_record(spec: RunSpec) -> dict:
     return record
 
 
-def spec_from_record(record: dict) -> RunSpec:
-    values = dict(record)
+def spec_from_record(record: dict, source: str = "the job folder") -> RunSpec:
+    values = dict(records.spec_record(record, source))  # read back from a file: checked
     values["data"] = Path(values["data"])
     values["output"] = None if values.get("output") is None else Path(values["output"])
     values["sampler"] = SamplerSettings(**values["sampler"])
@@ -155,9 +155,10 @@ def write_shard(outdir: Path, prepared: Prepared, sampled: Sampled, command: lis
 
 
 def read_shard(path: Path) -> Shard:
+    check_npz(path)
     try:
         with np.load(path, allow_pickle=False) as stored:
-            meta = json.loads(str(stored["meta"]))
+            meta = records.shard_meta(str(stored["meta"]), path)
             posterior, stats = {}, {}
             for key in stored.files:
                 group, _, name = key.partition(":")
@@ -165,10 +166,11 @@ def read_shard(path: Path) -> Shard:
                     posterior[name] = stored[key]
                 elif group == "sample_stats":
                     stats[name] = stored[key]
-    except (OSError, ValueError, KeyError) as exc:
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError) as exc:
         raise InputError(f"chain shard {str(path)!r} cannot be read: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise InputError(f"chain shard {str(path)!r} was written by another version of mixfit")
+    check_arrays(meta, posterior, stats, path)
     draws = Draws(posterior, stats, meta["sampling_seconds"], list(meta["messages"]))
     return Shard(meta["chain"], meta, draws)
 

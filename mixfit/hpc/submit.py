@@ -20,8 +20,10 @@ import yaml
 
 from mixfit.errors import InputError
 from mixfit.hpc import slurm
+from mixfit.hpc.script_values import check_path, check_resources
 from mixfit.hpc.shards import SUBMISSION, identity, jobs_dir, read_shards, write_file
 from mixfit.pipeline import load_engine, prepare
+from mixfit.readback import records
 from mixfit.spec import RunSpec
 
 
@@ -34,6 +36,9 @@ class Resources:
     mem: str | None = None  # e.g. "4G"
     cpus_per_chain: int = 1
     account: str | None = None
+
+    def __post_init__(self) -> None:
+        check_resources(self.partition, self.time, self.mem, self.account)
 
     def directives(self) -> list[str]:
         lines = [f"#SBATCH --cpus-per-task={self.cpus_per_chain}"]
@@ -76,6 +81,7 @@ def plan(spec: RunSpec, resources: Resources, report_flags: list[str], marginal_
     if resources.cpus_per_chain < 1:
         raise InputError(f"--cpus-per-chain must be at least 1 (got {resources.cpus_per_chain})")
     jobs = jobs_dir(spec.output)
+    check_path(str(jobs), "the job folder")
     previous = _previous(jobs)
     prepared = prepare(spec)  # a bad model stops here, before anything is submitted
     seed = spec.sampler.seed
@@ -231,7 +237,7 @@ def job_script(name: str, resources: Resources, directives: list[str], args: lis
             f"#SBATCH --job-name={name}",
             *resources.directives(),
             *directives,
-            f"exec {command}",
+            f"exec {command}",  # bash's exec of the one shlex-quoted command: no text is run
             "",
         ]
     )
@@ -249,10 +255,8 @@ def _ranges(numbers: list[int]) -> str:
 
 
 def _previous(jobs: Path) -> dict | None:
-    try:
-        return json.loads((jobs / SUBMISSION).read_text())
-    except (OSError, ValueError):
-        return None
+    path = jobs / SUBMISSION
+    return records.submission(path) if path.is_file() else None  # untrusted: checked
 
 
 def _without_seed(run: dict) -> dict:

@@ -21,6 +21,7 @@ from mixfit.errors import InputError
 from mixfit.model import transforms
 from mixfit.model.families import FamilyChoice, Response, check_response
 from mixfit.model.formula import GroupTerm, ParsedFormula, shown
+from mixfit.model.formula_env import empty_environment  # no Python namespace in reach
 from mixfit.model.formulas import ModelFormula
 from mixfit.model.r_syntax import brms_name
 
@@ -508,7 +509,7 @@ def _evaluate(rhs: str, frame: pd.DataFrame, text: str):
         # log(0) and the like warn on stderr; _check_finite reports them as one error instead
         with _quietly():
             design = formulae.design_matrices(
-                rhs, frame, na_action="error", env=0, extra_namespace=NAMESPACE
+                rhs, frame, na_action="error", env=empty_environment(), extra_namespace=NAMESPACE
             )
     except Exception as exc:  # formulae raises many types; all mean the formula can't be built
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -201,6 +201,7 @@ def _check_arithmetic(tokens: list, text: str) -> None:
             )
             start = None
             try:
+                # parsed, never run: _constant folds the numbers alone, in floating point
                 tree = ast.parse(source.strip(), mode="eval")
             except (SyntaxError, ValueError, RecursionError):
                 continue  # formulae will say what is wrong with it

@@ -20,6 +20,7 @@ from formulae.categorical import Treatment
 from mixfit.errors import InputError
 from mixfit.model import transforms
 from mixfit.model.design import NAMESPACE
+from mixfit.model.formula_env import empty_environment
 
 
 def build(rhs: str, frame: pd.DataFrame):
@@ -31,7 +32,7 @@ def build(rhs: str, frame: pd.DataFrame):
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return formulae.design_matrices(
-            rhs, frame, na_action="error", env=0, extra_namespace=NAMESPACE
+            rhs, frame, na_action="error", env=empty_environment(), extra_namespace=NAMESPACE
         ).common
 
 
@@ -39,7 +40,11 @@ def response(expression: str, frame: pd.DataFrame) -> pd.Series:
     """A response given as an expression (``log(y)``), evaluated on ``frame``."""
     with np.errstate(all="ignore"):
         matrices = formulae.design_matrices(
-            f"{expression} ~ 1", frame, na_action="error", env=0, extra_namespace=NAMESPACE
+            f"{expression} ~ 1",
+            frame,
+            na_action="error",
+            env=empty_environment(),
+            extra_namespace=NAMESPACE,
         )
     return pd.Series(np.asarray(matrices.response).ravel(), index=frame.index, name=expression)
 
@@ -53,16 +58,19 @@ def evaluate(
     interaction has no columns at all; so the matrix is built from the rows plus one row per
     fitted level of each categorical column (``levels``), then evaluated on the rows alone.
     """
-    with transforms.provisional():  # poly(), ns(), bs() learn nothing from these rows
-        matrix = build(rhs, _with_every_level(frame, levels))
-    if matrix is None:
-        return None
-    try:  # design.json is a results folder's, untrusted: its state may not fit the formula
+    try:
+        with transforms.provisional():  # poly(), ns(), bs() learn nothing from these rows
+            matrix = build(rhs, _with_every_level(frame, levels))
+        if matrix is None:
+            return None
         restore(matrix, state)
         with np.errstate(all="ignore"):
-            return matrix.evaluate_new_data(frame).as_dataframe()
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        raise InputError(f"design.json does not match the model's terms ({exc})") from None
+            return matrix.evaluate_new_data(frame).as_dataframe()  # in the empty environment
+    except Exception as exc:  # noqa: BLE001 - formulae raises many types; the state is a file's
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"design.json's terms {rhs[:100]!r} can't be applied to the new rows: {detail[:200]}"
+        ) from None
 
 
 def _with_every_level(frame: pd.DataFrame, levels: dict[str, list]) -> pd.DataFrame:
@@ -121,6 +129,8 @@ def restore(matrix, state: list[dict]) -> None:
             )
         for transform, values in zip(_transforms(component), saved["transforms"]):
             for key, value in values.items():
+                if key.startswith("_") or not hasattr(transform, key):  # read from a file
+                    raise ValueError(f"{key!r} is not a value of {type(transform).__name__}")
                 setattr(transform, key, value)
 
 

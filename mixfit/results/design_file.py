@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from mixfit.errors import InputError
 from mixfit.model import formulae_state
 from mixfit.model.program import Model
 
@@ -106,16 +105,10 @@ def write(description: dict, path: Path) -> None:
 
 
 def read(outdir: Path) -> dict:
-    path = outdir / "design.json"
-    if not path.is_file():
-        raise InputError(
-            f"{str(outdir)!r} has no design.json (a results folder of an older mixfit): refit "
-            "the model to predict from it"
-        )
-    description = json.loads(path.read_text())
-    if description.get("format") != FORMAT:
-        raise InputError(f"{str(path)!r} is not a {FORMAT!r} file")
-    return description
+    """design.json, checked as untrusted input (mixfit/readback/design_schema.py)."""
+    from mixfit.readback.results_folder import read_design
+
+    return read_design(outdir)
 
 
 def _response(model: Model, frame: pd.DataFrame) -> dict:

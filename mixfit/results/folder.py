@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pandas as pd
-
 from mixfit.errors import InputError
+from mixfit.readback.tables import read_diagnostics, read_table, read_verdict
 from mixfit.results.diagnostics import json_records
 
 REQUIRED = ("summary.txt", "fixef.csv", "varcorr.csv", "diagnostics.json")
@@ -34,16 +32,23 @@ def _check_folder(outdir: Path) -> None:
 
 def summary_text(outdir: Path) -> str:
     check_folder(outdir)
-    return (outdir / "summary.txt").read_text()
+    path = outdir / "summary.txt"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"{str(path)!r} can't be read: {reason}") from None
+    # a terminal runs escape sequences: a folder someone sent must not drive it
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
 
 
 def summary_json(outdir: Path) -> dict:
     """fixef, varcorr and diagnostics as one object, the numbers exactly as in the files."""
     check_folder(outdir)
     summary = {
-        "fixef": json_records(pd.read_csv(outdir / "fixef.csv")),
-        "varcorr": json_records(pd.read_csv(outdir / "varcorr.csv")),
-        "diagnostics": json.loads((outdir / "diagnostics.json").read_text()),
+        "fixef": json_records(read_table(outdir / "fixef.csv")),
+        "varcorr": json_records(read_table(outdir / "varcorr.csv")),
+        "diagnostics": read_diagnostics(outdir / "diagnostics.json"),
     }
     if (outdir / "classical" / "verdict.json").is_file():
         summary["classical"] = classical_json(outdir)
@@ -52,11 +57,11 @@ def summary_json(outdir: Path) -> dict:
 
 def classical_json(outdir: Path) -> dict:
     """The classical fit's verdict, and the comparison with the posterior when there is one."""
-    verdict = json.loads((outdir / "classical" / "verdict.json").read_text())
+    verdict = read_verdict(outdir / "classical" / "verdict.json")
     path = outdir / "comparison.csv"
     if not path.is_file():  # the classical fit failed: a verdict and nothing to compare
         return {"verdict": verdict, "comparison": None}
-    comparison = pd.read_csv(path)
+    comparison = read_table(path)
     text = ["group", "flag"]  # empty in the file: no group (population effects), no flag
     comparison[text] = comparison[text].fillna("")
     return {"verdict": verdict, "comparison": json_records(comparison)}

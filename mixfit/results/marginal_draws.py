@@ -101,11 +101,14 @@ def _level_statistics(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarra
     Z = block.Z
     terms = Z.shape[1]
 
-    def per_level(products: np.ndarray) -> np.ndarray:
-        return indicator @ products.reshape(design.n, -1)
+    levels = len(block.levels)
 
-    ZtZ = per_level(Z[:, :, None] * Z[:, None, :]).reshape(-1, terms, terms)
-    ZtX = per_level(Z[:, :, None] * X[:, None, :]).reshape(-1, terms, X.shape[1])
+    def per_level(products: np.ndarray) -> np.ndarray:
+        # sizes written out: with no population-level column (y ~ 0 + (1 | g)) -1 can't be inferred
+        return indicator @ products.reshape(design.n, int(np.prod(products.shape[1:])))
+
+    ZtZ = per_level(Z[:, :, None] * Z[:, None, :]).reshape(levels, terms, terms)
+    ZtX = per_level(Z[:, :, None] * X[:, None, :]).reshape(levels, terms, X.shape[1])
     return ZtZ, ZtX, per_level(Z * y[:, None])
 
 
@@ -127,4 +130,4 @@ def _b(posterior: dict[str, np.ndarray]) -> np.ndarray:
 
 def _flat(values: np.ndarray) -> np.ndarray:
     """(chains, draws, ...) to (chains * draws, ...)."""
-    return values.reshape(-1, *values.shape[2:])
+    return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])  # sizes of 0 too

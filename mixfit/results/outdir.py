@@ -102,6 +102,8 @@ def _check_outdir(outdir: Path, shown: str, force: bool, inputs: Mapping[str, Pa
             raise InputError(f"{shown} holds the {what} {str(path)!r}: {advice}")
     if target.exists() and not target.is_dir():
         raise InputError(f"{shown} is an existing file, not a folder: {advice}")
+    if target.is_dir() and os.path.ismount(target):  # the results are swapped in by renaming it
+        raise InputError(f"{shown} is a mount point, which can't be replaced: give a folder in it")
     if target.is_dir() and not force:
         _check_is_ours(target, shown)
     _check_writable(target)

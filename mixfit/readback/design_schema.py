@@ -1,0 +1,167 @@
+"""design.json's schema, in one table: what each key of the file mixfit/results/design_file.py
+writes must hold when a results folder is read back.
+
+A new key of design.json is a new row here (a ``Record`` field; ``optional`` for keys older
+folders lack). Formula text is re-parsed by mixfit's own formula parser, with the whitelist of
+the command line (``RHS``, ``FORMULA``, ``RESPONSE``), so nothing reaches formulae's evaluator
+that the command line would refuse. ``check_design`` adds what a table can't say: the link is
+one of the family's, and every column a term reads is described under ``variables``.
+"""
+
+from __future__ import annotations
+
+from mixfit.errors import InputError
+from mixfit.model.families import FAMILIES
+from mixfit.model.formula import parse_formula
+from mixfit.readback.schema import (
+    Boolean,
+    Const,
+    Either,
+    Integer,
+    Json,
+    ListOf,
+    MapOf,
+    Node,
+    Number,
+    Record,
+    Text,
+    optional,
+)
+from mixfit.results.design_file import FORMAT
+
+MAX_NAME = 10_000  # characters of a column, coefficient or level name
+
+
+def _formula(text: str) -> None:
+    parse_formula(text)
+
+
+def _rhs(text: str) -> None:
+    """A right-hand side of population-level terms, as formula.py splits a formula into."""
+    if parse_formula(f"y ~ {text}").groups:
+        raise InputError(f"{text[:100]!r} holds a group-level term")
+
+
+def _response(text: str) -> None:
+    parsed = parse_formula(f"{text} ~ 1")
+    if parsed.trials is not None:
+        raise InputError(f"{text[:100]!r} is not a response expression")
+
+
+def _trials(text: str) -> None:
+    """A number (ASCII digits: '²'.isdigit() is true too) or a column name."""
+    if text[:1].isdigit() and not (text.isascii() and text.isdigit() and len(text) <= 10):
+        raise InputError(f"trials {text[:20]!r} is neither a count below 2^31 nor a column")
+
+
+def _attribute(text: str) -> None:
+    """A stateful transform's attribute: restored with setattr, so a plain public name."""
+    if not text.isidentifier() or text.startswith("_"):
+        raise InputError(f"{text[:40]!r} is not a transform's value")
+
+
+NAME = Text(max_len=MAX_NAME, empty=False)
+NAMES = ListOf(NAME, unique=True)
+LEVEL = Either((Text(max_len=MAX_NAME), Number(), Boolean()))  # as formulae keeps them
+FORMULA = Text(max_len=20_000, parse=_formula)
+RHS = Text(max_len=20_000, parse=_rhs)
+RESPONSE = Text(max_len=20_000, parse=_response)
+TRANSFORM_KEY = Text(max_len=100, parse=_attribute)
+STATE = ListOf(  # per term component: formulae's levels and stateful transforms' values
+    Record(
+        {
+            "levels": optional(ListOf(LEVEL)),
+            "transforms": ListOf(MapOf(Json(max_depth=8), key=TRANSFORM_KEY), max_items=100),
+        }
+    ),
+    max_items=10_000,
+)
+
+VARIABLE = Record(
+    {"type": Text(choices=frozenset({"numeric", "categorical"}))},
+    optional={
+        "levels": ListOf(LEVEL, min_items=1, unique=True),
+        "mean": Number(),
+        "sd": Number(low=0.0),
+        "min": Number(),
+        "max": Number(),
+    },
+)
+
+BLOCK = Record(
+    {
+        "id": Integer(low=1, high=10_000),
+        "formula": RHS,
+        "terms": ListOf(NAME, min_items=1, unique=True),
+        "variables": NAMES,
+        "correlated": Boolean(),
+        "state": STATE,
+    }
+)
+
+GROUP = Record(
+    {
+        "group": NAME,
+        "factors": ListOf(NAME, min_items=1, max_items=100),
+        "levels": ListOf(Text(max_len=MAX_NAME), min_items=1, unique=True),
+        "blocks": ListOf(BLOCK, min_items=1, max_items=10_000),
+    }
+)
+
+DESIGN: Node = Record(
+    {
+        "format": Const(FORMAT),
+        "formula": FORMULA,
+        "family": Text(choices=frozenset(FAMILIES)),
+        "link": Text(max_len=100),
+        "response": Record(
+            {
+                "name": RESPONSE,
+                "trials": optional(Text(max_len=MAX_NAME, parse=_trials, empty=False)),
+                "categories": ListOf(Text(max_len=MAX_NAME), unique=True, max_items=1_000),
+                "binary_levels": optional(
+                    ListOf(Text(max_len=MAX_NAME), min_items=2, max_items=2, unique=True)
+                ),
+            }
+        ),
+        "variables": MapOf(VARIABLE, key=NAME),
+        "population": Record(
+            {
+                "formula": RHS,
+                "intercept": Boolean(),
+                "coefs": NAMES,
+                "offset": Boolean(),
+                "variables": NAMES,
+                "state": STATE,
+            }
+        ),
+        "groups": ListOf(GROUP, max_items=10_000),
+        "effects": NAMES,
+    }
+)
+
+
+def check_design(design: dict) -> None:
+    """What the table can't say; raises InputError with the problem (the caller names the file)."""
+    family = FAMILIES[design["family"]]
+    if design["link"] not in family.links:
+        raise InputError(
+            f"family {family.name} has no link {design['link']!r} (links: {', '.join(family.links)})"
+        )
+    if family.ordinal != bool(design["response"]["categories"]):
+        raise InputError(f"family {family.name} does not match the response's categories")
+    if (design["response"]["trials"] is None) == (family.name == "binomial"):
+        raise InputError(f"the response's trials do not match family {family.name}")
+    variables = design["variables"]
+    read = list(design["population"]["variables"]) + list(design["effects"])
+    for group in design["groups"]:
+        read += [v for block in group["blocks"] for v in block["variables"]]
+    for name in read:
+        if name not in variables:
+            raise InputError(f"the column {name[:100]!r} is read but not described in variables")
+    for name, entry in variables.items():
+        numeric = ("mean", "sd", "min", "max")
+        if entry["type"] == "categorical" and "levels" not in entry:
+            raise InputError(f"variables.{name[:100]}: a categorical column without levels")
+        if entry["type"] == "numeric" and not all(k in entry for k in numeric):
+            raise InputError(f"variables.{name[:100]}: a numeric column needs {', '.join(numeric)}")
