@@ -17,18 +17,25 @@ import pandas as pd
 from mixfit.errors import InputError
 from mixfit.model.families import FAMILIES
 from mixfit.model.formula import ParsedFormula
+from mixfit.model.formulas import ModelFormula
 
 # the Stan program's variables that reach the draws (mixfit/model/program.py, stan_templates/)
 STAN_NAMES = {"b", "Intercept", "b_Intercept"} | {
     p.name for f in FAMILIES.values() for p in f.params
 }
-STAN_PATTERN = re.compile(r"(sd|z|r|L|Cor|C)_\d+")
+_DPARS = "|".join(sorted({p.name for f in FAMILIES.values() for p in f.params}))
+# a block's variables (sd_1), and a parameter's predictor's (b_sigma, Intercept_sigma, first_1_zi)
+STAN_PATTERN = re.compile(
+    rf"(sd|z|r|L|Cor|C|first|last|centred|F|nest)_\d+(_({_DPARS}))?|(b|Intercept|X|Xc|K)_({_DPARS})"
+    rf"|b_({_DPARS})_Intercept"
+)
 
 
-def check_model(formula: ParsedFormula, frame: pd.DataFrame) -> None:
-    """Everything here, on the parsed formula and the table the model is built from."""
-    check_response_name(formula)
-    check_response_not_grouping(formula)
+def check_model(formulas: ModelFormula, frame: pd.DataFrame) -> None:
+    """Everything here, on the parsed formulas and the table the model is built from."""
+    check_response_name(formulas.mu)
+    for formula in formulas.parts.values():
+        check_response_not_grouping(formula, formulas.mu.response)
     check_no_nul(frame)
 
 
@@ -42,11 +49,11 @@ def check_response_name(formula: ParsedFormula) -> None:
         )
 
 
-def check_response_not_grouping(formula: ParsedFormula) -> None:
+def check_response_not_grouping(formula: ParsedFormula, response: str) -> None:
     for group in formula.groups:
-        if formula.response in group.factors:
+        if response in group.factors:
             raise InputError(
-                f"the response {formula.response!r} is also the grouping factor of "
+                f"the response {response!r} is also the grouping factor of "
                 f"({group.lhs} | {group.group}): each level would hold one value of the "
                 "response, and the model could explain nothing; group by another column"
             )

@@ -54,6 +54,11 @@ def _trials(text: str) -> None:
         raise InputError(f"trials {text[:20]!r} is neither a count below 2^31 nor a column")
 
 
+def _dpar_name(text: str) -> None:
+    if not text.isidentifier():
+        raise InputError(f"{text[:40]!r} is not a distributional parameter's name")
+
+
 def _attribute(text: str) -> None:
     """A stateful transform's attribute: restored with setattr, so a plain public name."""
     if not text.isidentifier() or text.startswith("_"):
@@ -88,7 +93,7 @@ VARIABLE = Record(
     },
 )
 
-BLOCK = Record(
+BLOCK = Record(  # one formula's (terms | g): terms of several formulas joined by an ID share an id
     {
         "id": Integer(low=1, high=10_000),
         "formula": RHS,
@@ -96,8 +101,19 @@ BLOCK = Record(
         "variables": NAMES,
         "correlated": Boolean(),
         "state": STATE,
-    }
+    },
+    optional={"dpar": Text(max_len=100, parse=_dpar_name)},
 )
+
+POPULATION_FIELDS = {
+    "formula": RHS,
+    "intercept": Boolean(),
+    "coefs": NAMES,
+    "offset": Boolean(),
+    "variables": NAMES,
+    "state": STATE,
+}
+POPULATION = Record(POPULATION_FIELDS)
 
 GROUP = Record(
     {
@@ -125,19 +141,18 @@ DESIGN: Node = Record(
             }
         ),
         "variables": MapOf(VARIABLE, key=NAME),
-        "population": Record(
-            {
-                "formula": RHS,
-                "intercept": Boolean(),
-                "coefs": NAMES,
-                "offset": Boolean(),
-                "variables": NAMES,
-                "state": STATE,
-            }
-        ),
+        "population": POPULATION,
         "groups": ListOf(GROUP, max_items=10_000),
         "effects": NAMES,
-    }
+    },
+    optional={
+        "formulas": ListOf(FORMULA, min_items=1, max_items=100),
+        # per distributional parameter with a formula (sigma ~ x): its predictor and link
+        "dpars": MapOf(
+            Record({"link": Text(max_len=100), **POPULATION_FIELDS}),
+            key=Text(max_len=100, parse=_dpar_name),
+        ),
+    },
 )
 
 
@@ -153,7 +168,13 @@ def check_design(design: dict) -> None:
     if (design["response"]["trials"] is None) == (family.name == "binomial"):
         raise InputError(f"the response's trials do not match family {family.name}")
     variables = design["variables"]
+    for dpar, part in design.get("dpars", {}).items():
+        if dpar not in {p.name for p in family.params}:
+            raise InputError(f"family {family.name} has no parameter {dpar[:40]!r}")
+        if part["link"] != family.param(dpar).link:
+            raise InputError(f"{dpar}'s link {part['link'][:40]!r} is not {family.name}'s")
     read = list(design["population"]["variables"]) + list(design["effects"])
+    read += [v for part in design.get("dpars", {}).values() for v in part["variables"]]
     for group in design["groups"]:
         read += [v for block in group["blocks"] for v in block["variables"]]
     for name in read:

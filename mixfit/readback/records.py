@@ -50,7 +50,12 @@ SAMPLER = Record(
 SPEC = Record(
     {
         "data": Text(max_len=10_000, empty=False),
-        "formula": Text(max_len=20_000, parse=parse_formula),
+        "formula": Either(
+            (
+                Text(max_len=20_000, parse=parse_formula),
+                ListOf(Text(max_len=20_000, parse=parse_formula), min_items=1, max_items=100),
+            )
+        ),
         "family": SETTING,
         "factors": ListOf(Text(max_len=10_000), max_items=10_000),
         "priors": ListOf(SETTING, max_items=10_000),
