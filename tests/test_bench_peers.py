@@ -57,3 +57,19 @@ def test_saved_brms_figures_come_from_the_reference_file():
     # the smallest over fixed effects, SDs and the correlation: cor(Intercept,Days)'s
     assert row["min_bulk_ess"] == round(reference["random"]["Subject"][2]["Bulk_ESS"], 1)
     assert saved_brms("gaussian_slope_500k") is None
+
+
+def test_without_r_brms_gives_its_saved_figures_or_says_why_not(monkeypatch, tmp_path):
+    from peers.runner import brms_unavailable, run_peer
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Rscript here
+    assert brms_unavailable() == "R is not installed (no Rscript on the PATH)"
+    case = (tmp_path / "data.csv", "y ~ x + (1 | g)", "gaussian")
+
+    def measure(*_):
+        raise AssertionError("nothing runs without R")
+
+    saved = run_peer(measure, "radon", case, "brms", python="python", cap_seconds=60)
+    assert saved["status"] == "saved, not run" and saved["wall_seconds"] == 40.6
+    missing = run_peer(measure, "insteval_73k", case, "brms", python="python", cap_seconds=60)
+    assert missing["status"] == "not run: R is not installed (no Rscript on the PATH)"
