@@ -43,7 +43,9 @@ def brms_unavailable() -> str | None:
         check=False,
     )
     if loads.returncode:
-        return f"brms does not load in R: {loads.stderr.strip().splitlines()[-1:]}"
+        # R's first line names the cause ("there is no package called 'brms'"), its last is
+        # "Execution halted"
+        return f"brms does not load in R: {(loads.stderr.strip().splitlines() or ['?'])[0]}"
     return None
 
 
