@@ -93,7 +93,10 @@ def run_peer(
         if hit:
             return {**row, "status": "cap"}
         if done.returncode or not out.exists():
-            return {**row, "status": "failed", "stderr": done.stderr.strip().splitlines()[-5:]}
+            failed = {**row, "status": "failed", "returncode": done.returncode}
+            if done.returncode == -9:  # SIGKILL, not ours: the kernel's, out of memory
+                failed["status"] = "failed: killed (SIGKILL, out of memory?)"
+            return {**failed, "stderr": done.stderr.strip().splitlines()[-5:]}
         return {**row, "status": "ran", **read_output(out)}
 
 
