@@ -3,6 +3,8 @@
     python benchmarks/simulate.py      # once: the large simulated data sets
     python benchmarks/run.py [--cases sleepstudy,radon] [--engines stanli,pystan] [--skip-cold]
                              [--iter 2000] [--out benchmarks]
+                             [--peers bambi-nutpie,bambi-pymc,brms] [--peer-python PYTHON]
+                             [--peer-cap-minutes 60]
 
 Each case runs on each engine side by side in one run: stanli and PyStan, and CmdStan where it is
 installed. Writes OUT/results.json and OUT/results.md (case and engine pairs not run keep their last
@@ -10,6 +12,11 @@ results); the ratio table sets stanli against PyStan case by case. Each fit runs
 it (`mixfit fit ... --backend ENGINE --no-plots --quiet`), in a subprocess whose whole process tree
 is polled for its memory. Cold is an empty cache (for stanli: its check on a tiny program included);
 warm reuses a cache kept in benchmarks/.cache.
+
+The peers (benchmarks/peers/) run after mixfit's engines on each case, each as its user would run
+it, in the same run: bambi on nutpie and on PyMC's NUTS, and brms where R has it (else brms's
+saved figures). `--engines none` or `--peers none` leaves either out. The machine's load average
+is recorded at the start and the end of each case.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from pathlib import Path
 import arviz as az
 import pandas as pd
 import psutil
+from peers import report as peer_report
+from peers.runner import PEERS, run_peers
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -52,13 +61,6 @@ CASES = {
         "y ~ service + (1 | student) + (1 | instructor) + (1 | dept)",
         "gaussian",
     ),
-}
-
-# brms 2.18 through rstan on this kind of machine (tests/reference): end-to-end seconds, summed
-# per-chain sampling seconds, smallest bulk ESS over population effects, SDs and correlations.
-BRMS = {
-    "sleepstudy": {"total_seconds": "41-46", "sampling_seconds": 6.57, "min_bulk_ess": 991},
-    "radon": {"total_seconds": "42.5", "sampling_seconds": 12.6, "min_bulk_ess": 664},
 }
 
 
@@ -254,19 +256,38 @@ def main() -> None:
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--iter", type=int, default=None, help="iterations per chain (2000)")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.json/.md go")
+    parser.add_argument("--peers", default=",".join(PEERS), help="or none")
+    parser.add_argument("--peer-python", default=sys.executable, help="with .[bench] installed")
+    parser.add_argument("--peer-cap-minutes", type=float, default=60, help="each peer's time cap")
     args = parser.parse_args()
     chosen = args.engines.split(",") if args.engines else engines()
+    chosen = [] if chosen == ["none"] else chosen
+    peers = [] if args.peers == "none" else args.peers.split(",")
     # pairs not run this time keep their last results, so long cases can be run on their own;
     # results from before the engines ran side by side were PyStan's
     args.out.mkdir(parents=True, exist_ok=True)
     saved = args.out / "results.json"
     kept = json.loads(saved.read_text())["cases"] if saved.exists() else []
     by_key = {(r["case"], r.get("engine", "pystan")): {"engine": "pystan", **r} for r in kept}
+    kept_peers = json.loads(saved.read_text()).get("peers", []) if saved.exists() else []
+    peer_rows = {(r["case"], r["peer"]): r for r in kept_peers}
     for name in args.cases.split(","):
+        start, ran = os.getloadavg(), []
         for engine in chosen:  # engine after engine on the same case: measured side by side
             print(f"{name} on {engine} ...", file=sys.stderr, flush=True)
             by_key[(name, engine)] = run_case(name, engine, not args.skip_cold, args.iter)
+            ran.append(by_key[(name, engine)])
             print(json.dumps(by_key[(name, engine)]), file=sys.stderr, flush=True)
+        for row in run_peers(measure, name, CASES[name], peers, args):
+            peer_rows[(name, row["peer"])] = row
+            ran.append(row)
+        load = {
+            "start": [round(x, 2) for x in start],
+            "end": [round(x, 2) for x in os.getloadavg()],
+        }
+        for row in ran:
+            row.setdefault("load_average", load)  # saved figures keep their own (none)
+            row.setdefault("date", time.strftime("%Y-%m-%d"))
     results = [
         by_key[key]
         for key in sorted(
@@ -274,18 +295,23 @@ def main() -> None:
             key=lambda k: (list(CASES).index(k[0]), ["stanli", "pystan", "cmdstan"].index(k[1])),
         )
     ]
+    peer_results = [
+        peer_rows[key]
+        for key in sorted(peer_rows, key=lambda k: (list(CASES).index(k[0]), PEERS.index(k[1])))
+    ]
     extra = {
         "help_seconds": help_seconds(),
         "wide_read": wide_read(),
-        "brms": BRMS,
+        "peers": peer_results,
         "machine": {
             "cores": os.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
         },
     }
     saved.write_text(json.dumps({"cases": results, **extra}, indent=2) + "\n")
-    (args.out / "results.md").write_text(markdown(results, extra))
-    print(markdown(results, extra))
+    text = markdown(results, extra) + "\n" + peer_report.markdown(peer_results, results)
+    (args.out / "results.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
