@@ -27,8 +27,8 @@ from mixfit.readback.schema import (
     Text,
     optional,
 )
-from mixfit.results.design_file import FORMAT
 
+FORMAT = "mixfit design 1"  # design.json's first key: what the file is
 MAX_NAME = 10_000  # characters of a column, coefficient or level name
 
 

@@ -32,8 +32,8 @@ import pandas as pd
 
 from mixfit.model import formulae_state
 from mixfit.model.program import Model
+from mixfit.readback.design_schema import FORMAT
 
-FORMAT = "mixfit design 1"
 
 
 def describe(model: Model, frame: pd.DataFrame) -> dict:
