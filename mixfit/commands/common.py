@@ -72,6 +72,11 @@ SAMPLER_OPTIONS = [
     click.option("--max-treedepth", type=int, help="NUTS maximum tree depth (10)."),
     click.option("--parallel-chains", type=int, help="Chains run at once (cores)."),
     click.option("--backend", type=BACKEND_CHOICE, help="Stan engine (auto)."),
+    click.option(
+        "--algorithm",
+        type=click.Choice(["sampling", "pathfinder", "laplace"]),
+        help="sampling (NUTS), or an approximate posterior: pathfinder, laplace (stanli).",
+    ),
     click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
 ]
 
@@ -108,6 +113,7 @@ def run_spec(options: dict) -> RunSpec:
         "output": options.get("output"),
         "force": options.get("force") or None,
         "backend": options.get("backend"),
+        "algorithm": options.get("algorithm"),
         "sampler": {key: options.get(key) for key in SAMPLER_KEYS},
     }
     file_values = {}

@@ -104,6 +104,10 @@ def submit(**options) -> None:
     from mixfit.hpc.submit import submit as submit_plan
 
     spec = run_spec(options)
+    if spec.approximate:
+        raise InputError(
+            f"--algorithm {spec.algorithm} has no chains to submit as a job array: run mixfit fit"
+        )
     cpus = options["cpus_per_chain"]
     if options["threads_per_chain"] is None and cpus > 1:
         spec = replace(spec, sampler=replace(spec.sampler, threads_per_chain=cpus))

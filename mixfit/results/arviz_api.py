@@ -94,3 +94,27 @@ def quiet() -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
+
+
+def psis(log_ratios: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Pareto-smoothed log importance weights of 1-d log ratios (None where this ArviZ has no
+    function that returns them) and the Pareto k of the ratios' tail."""
+    log_ratios = np.asarray(log_ratios, dtype=float)
+    with quiet():
+        if hasattr(az, "psislw"):  # 0.x
+            weights, k = az.psislw(log_ratios.copy())
+            return np.asarray(weights), float(np.asarray(k))
+        # 1.x: loo's Pareto k of one "observation" whose log-likelihood is minus the log ratio
+        data = inference_data(
+            {
+                "posterior": {"x": np.zeros((1, len(log_ratios)))},
+                "log_likelihood": {"w": -log_ratios[None, :, None]},
+            },
+            coords={},
+            dims={"w": ["one"]},
+        )
+        return None, float(np.asarray(az.loo(data, pointwise=True).pareto_k).ravel()[0])
+
+
+def psis_log_weights(log_ratios: np.ndarray) -> np.ndarray | None:
+    return psis(log_ratios)[0]
