@@ -348,8 +348,6 @@ def _check_algorithm(merged: dict, settings: SamplerSettings) -> None:
         raise InputError(
             f"--algorithm {algorithm} runs on the stanli backend only ({backend} samples with NUTS)"
         )
-    if settings.chain is not None:
-        raise InputError(f"--algorithm {algorithm} has no chains to run one at a time (--chain)")
     if settings.num_samples < 10:
         raise InputError(
             f"--algorithm {algorithm} draws iter - warmup times: {settings.num_samples} is too few "

@@ -30,6 +30,10 @@ def fit_chain(options: dict) -> None:
 
     chain = task_number(options["chain"], "chain")
     spec = run_spec(options)
+    if spec.approximate:
+        raise InputError(
+            f"--algorithm {spec.algorithm} has no chains to run one at a time (--chain)"
+        )
     spec = replace(spec, sampler=replace(spec.sampler, chain=chain))
     spec.sampler.check()
     console = Console(quiet=options["quiet"])
