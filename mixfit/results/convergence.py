@@ -16,8 +16,8 @@ import numpy as np
 from scipy.special import ndtri
 
 MIN_DRAWS = 4
-# values per chunk (quantities x chains x draws): bounds the working memory at a few hundred MB
-CHUNK_VALUES = 4_000_000
+# values per chunk (quantities x chains x draws): bounds the working memory near 100 MB
+CHUNK_VALUES = 1_000_000
 TAIL = (0.05, 0.95)
 
 
