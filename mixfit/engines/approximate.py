@@ -121,24 +121,29 @@ def pathfinder(
 
 
 def resampling_weights(log_ratios: np.ndarray) -> np.ndarray:
-    """Normalised importance weights, Pareto-smoothed by ArviZ where it offers that (0.x's
-    psislw), else truncated at their mean times sqrt(S) (Ionides 2008)."""
-    log_ratios = np.where(np.isfinite(log_ratios), log_ratios, -np.inf)
-    log_ratios = log_ratios - log_ratios.max()
-    smoothed = None
-    try:
-        from mixfit.results.arviz_api import psis_log_weights
-
-        smoothed = psis_log_weights(log_ratios)
-    except (ImportError, AttributeError):
-        pass
-    if smoothed is not None:
-        weights = np.exp(smoothed - smoothed.max())
-    else:
-        weights = np.exp(log_ratios)
-        weights = np.minimum(weights, weights.mean() * np.sqrt(len(weights)))
-    weights = np.where(np.isfinite(weights), weights, 0.0)
+    """Normalised Pareto-smoothed importance weights (PSIS, by ArviZ)."""
+    smoothed = _smoothed(log_ratios)[0]
+    weights = np.exp(smoothed - smoothed.max())
     return weights / weights.sum()
+
+
+def pareto_k(log_ratios: np.ndarray) -> float:
+    """The Pareto k of importance sampling the posterior against the approximation: above 0.7
+    the approximation misses it."""
+    return _smoothed(log_ratios)[1]
+
+
+def _smoothed(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
+    """PSIS of the ratios; a draw the model rejects (log p not finite) has weight 0, and no
+    finite ratio at all leaves k infinite."""
+    from mixfit.results.arviz_api import psis
+
+    finite = np.isfinite(log_ratios)
+    if finite.sum() < 2:
+        return np.where(finite, 0.0, -np.inf), float("inf")
+    # far below every other ratio: a weight of 0 that keeps PSIS's arrays finite
+    floor = log_ratios[finite].min() - 745.0
+    return psis(np.where(finite, log_ratios, floor) - log_ratios[finite].max())
 
 
 @dataclass

@@ -146,8 +146,7 @@ class StanliBackend:
         as one chain: the gradients are stanli's, through BridgeStan's interface to the same
         program, which also maps each draw back to the constrained scale with its generated
         quantities."""
-        from mixfit.engines.approximate import laplace, pathfinder
-        from mixfit.results.arviz_api import psis
+        from mixfit.engines.approximate import laplace, pareto_k, pathfinder
 
         progress("sample", None, f"Approximating the posterior ({algorithm})")
         start_thread(meanwhile)
@@ -175,7 +174,7 @@ class StanliBackend:
                 posterior = _constrained(model, found.draws, seed)
         except (RuntimeError, ValueError) as exc:
             raise ToolchainError(f"stanli {algorithm} failed: {_first_line(exc)}") from exc
-        _, k = psis(found.log_p - found.log_q)
+        k = pareto_k(found.log_p - found.log_q)
         seconds = time.perf_counter() - start
         stats = {"lp": found.log_p[None], "lp_approx": found.log_q[None]}
         approximation = {

@@ -96,25 +96,16 @@ def quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def psis(log_ratios: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """Pareto-smoothed log importance weights of 1-d log ratios (None where this ArviZ has no
-    function that returns them) and the Pareto k of the ratios' tail."""
-    log_ratios = np.asarray(log_ratios, dtype=float)
+def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
+    """Pareto-smoothed log importance weights of 1-d log ratios (unnormalised), and the Pareto k
+    of the ratios' tail: ArviZ 0.x's psislw, or in 1.x arviz-stats' array function of that name
+    (whose newer tail length gives a somewhat different k on the same ratios)."""
+    log_ratios = np.asarray(log_ratios, dtype=float).copy()
     with quiet():
         if hasattr(az, "psislw"):  # 0.x
-            weights, k = az.psislw(log_ratios.copy())
-            return np.asarray(weights), float(np.asarray(k))
-        # 1.x: loo's Pareto k of one "observation" whose log-likelihood is minus the log ratio
-        data = inference_data(
-            {
-                "posterior": {"x": np.zeros((1, len(log_ratios)))},
-                "log_likelihood": {"w": -log_ratios[None, :, None]},
-            },
-            coords={},
-            dims={"w": ["one"]},
-        )
-        return None, float(np.asarray(az.loo(data, pointwise=True).pareto_k).ravel()[0])
+            weights, k = az.psislw(log_ratios)
+        else:
+            from arviz_stats.base import array_stats
 
-
-def psis_log_weights(log_ratios: np.ndarray) -> np.ndarray | None:
-    return psis(log_ratios)[0]
+            weights, k = array_stats.psislw(log_ratios)
+    return np.asarray(weights, dtype=float), float(np.asarray(k))
