@@ -1,9 +1,9 @@
 """The tables a brms user reads: fixef, ranef, coef and varcorr, computed from the draws.
 
 Every summary works draw by draw on (chain, draw) arrays; R-hat and ESS are ArviZ's estimators
-(mixfit/results/convergence.py). A draw
-that is not finite (a generated quantity that overflowed) is left out of the estimates, which count
-the finite draws only; the diagnostics say how many were left out.
+(mixfit/results/convergence.py). A draw that is not finite (a generated quantity that overflowed)
+is left out of the estimates, which count the finite draws only; the diagnostics say how many were
+left out.
 """
 
 from __future__ import annotations
