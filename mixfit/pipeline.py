@@ -131,7 +131,12 @@ def load_engine(prepared: Prepared, progress: Progress) -> Loaded:
         chosen = for_engine(prepared, engine)
         return chosen.code, chosen.data
 
-    loaded = choose_backend(prepared.spec.backend, program, settings.stream_seed, progress)
+    name = prepared.spec.backend
+    if prepared.spec.approximate:  # the approximations are written over stanli's gradients
+        name = "stanli"
+    loaded = choose_backend(name, program, settings.stream_seed, progress)
+    if prepared.spec.approximate and prepared.spec.backend == "auto":
+        loaded.reason = f"--algorithm {prepared.spec.algorithm} runs on stanli"
     try:
         _check_threads(loaded.backend.name, settings.threads_per_chain)
     except InputError:
@@ -152,11 +157,22 @@ def sample(prepared: Prepared, progress: Progress, classical: Deferred | None = 
         ):  # not the first choice: say why now, not only in run.json
             said += f"; {loaded.reason}"
         progress("backend", None, said)
-        data = for_engine(prepared, backend.name).data
+        chosen = for_engine(prepared, backend.name)
         meanwhile = partial(_import_summaries, classical)
-        draws = backend.sample(
-            loaded.compiled, data, prepared.spec.sampler, progress, meanwhile=meanwhile
-        )
+        if prepared.spec.approximate:
+            draws = backend.approximate(
+                loaded.compiled,
+                chosen.code,
+                chosen.data,
+                prepared.spec.sampler,
+                prepared.spec.algorithm,
+                progress,
+                meanwhile=meanwhile,
+            )
+        else:
+            draws = backend.sample(
+                loaded.compiled, chosen.data, prepared.spec.sampler, progress, meanwhile=meanwhile
+            )
     finally:
         backend.close()
     return Sampled(backend.name, backend.version(), loaded.compiled, draws, loaded.reason)

@@ -27,7 +27,11 @@ TOP_KEYS = {
     "levels",
     "sample_prior",
     "classical",
+    "algorithm",
 }
+# as brms's algorithm =: NUTS, or a normal approximation (mixfit/engines/approximate.py, stanli only)
+ALGORITHMS = ("sampling", "pathfinder", "laplace")
+APPROXIMATING_BACKENDS = ("auto", "stanli")
 SAMPLE_PRIOR = ("no", "only")
 CLASSICAL = {"reml": "REML", "ml": "ML"}  # YAML classical: true (REML), reml or ml
 SAMPLER_KEYS = {
@@ -150,6 +154,11 @@ class RunSpec:
     sample_prior: str = "no"  # "only": sample from the priors alone (a prior predictive check)
     classical: str | None = None  # "REML" or "ML": also fit the model as lme4 does
     force: bool = False  # write into an OUTDIR that is not a results folder (keeping its files)
+    algorithm: str = "sampling"  # or "pathfinder", "laplace": an approximate posterior
+
+    @property
+    def approximate(self) -> bool:
+        return self.algorithm != "sampling"
 
     def __post_init__(self) -> None:
         if isinstance(self.formula, str):  # one formula, as before distributional formulas
@@ -321,6 +330,8 @@ def load_spec_file(path: Path) -> dict:
         values["sample_prior"] = _typed(raw["sample_prior"], str, "sample_prior")
     if "classical" in raw:
         values["classical"] = _classical(raw["classical"])
+    if "algorithm" in raw:
+        values["algorithm"] = _typed(raw["algorithm"], str, "algorithm")
     return values
 
 
@@ -351,7 +362,26 @@ def build_spec(file_values: dict, flags: dict) -> RunSpec:
         raise InputError(f"unknown backend {merged['backend']!r} (choose: {', '.join(BACKENDS)})")
     settings = replace(SamplerSettings(), **{**sampler, **sampler_flags})
     settings.check()
+    _check_algorithm(merged, settings)
     return RunSpec(sampler=settings, **merged)
+
+
+def _check_algorithm(merged: dict, settings: SamplerSettings) -> None:
+    algorithm = merged.get("algorithm", "sampling")
+    if algorithm not in ALGORITHMS:
+        raise InputError(f"unknown algorithm {algorithm!r} (choose: {', '.join(ALGORITHMS)})")
+    if algorithm == "sampling":
+        return
+    backend = merged.get("backend", "auto")
+    if backend not in APPROXIMATING_BACKENDS:
+        raise InputError(
+            f"--algorithm {algorithm} runs on the stanli backend only ({backend} samples with NUTS)"
+        )
+    if settings.num_samples < 10:
+        raise InputError(
+            f"--algorithm {algorithm} draws iter - warmup times: {settings.num_samples} is too few "
+            "(at least 10)"
+        )
 
 
 def _sampler(raw: dict) -> dict:

@@ -95,6 +95,11 @@ SAMPLER_OPTIONS = [
         "--refresh", type=int, help="Iterations between progress reports; 0 for none (about 200)."
     ),
     click.option("--backend", type=BACKEND_CHOICE, help="Stan engine (auto)."),
+    click.option(
+        "--algorithm",
+        type=click.Choice(["sampling", "pathfinder", "laplace"]),
+        help="sampling (NUTS), or an approximate posterior: pathfinder, laplace (stanli).",
+    ),
     click.option("--quiet", is_flag=True, help="Print only the summary and errors."),
 ]
 
@@ -158,6 +163,7 @@ def run_spec(options: dict) -> RunSpec:
         "output": options.get("output"),
         "force": options.get("force") or None,
         "backend": options.get("backend"),
+        "algorithm": options.get("algorithm"),
         "sampler": {key: options.get(key) for key in SAMPLER_KEYS},
     }
     file_values = {}

@@ -38,6 +38,10 @@ def fit_chain(options: dict) -> None:
     spec = run_spec(options)
     if spec.output is not None:
         check_job_folder(spec.output)
+    if spec.approximate:
+        raise InputError(
+            f"--algorithm {spec.algorithm} has no chains to run one at a time (--chain)"
+        )
     spec = replace(spec, sampler=replace(spec.sampler, chain=chain))
     spec.sampler.check()
     console = Console(quiet=options["quiet"])
@@ -114,6 +118,10 @@ def submit(**options) -> None:
     spec = run_spec(options)
     if spec.output is not None:
         check_job_folder(spec.output)
+    if spec.approximate:
+        raise InputError(
+            f"--algorithm {spec.algorithm} has no chains to submit as a job array: run mixfit fit"
+        )
     cpus = options["cpus_per_chain"]
     if options["threads_per_chain"] is None and cpus > 1:
         spec = replace(spec, sampler=replace(spec.sampler, threads_per_chain=cpus))

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +27,8 @@ class Draws:
     sample_stats: dict[str, np.ndarray]  # lp, acceptance_rate, step_size, tree_depth, ...
     sampling_seconds: float
     messages: list[str] = field(default_factory=list)
+    # a normal approximation's (--algorithm pathfinder or laplace) algorithm, Pareto k, ...
+    approximation: dict | None = None
 
 
 @dataclass

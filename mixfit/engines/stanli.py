@@ -135,8 +135,102 @@ class StanliBackend:
             fit, settings.run_chains, settings.draws_kept, seconds, self.notes + lines.messages()
         )
 
+    def approximate(
+        self,
+        compiled: Compiled,
+        code: str,
+        data: dict,
+        settings: SamplerSettings,
+        algorithm: str,
+        progress: Progress,
+        meanwhile: Meanwhile = None,
+    ) -> Draws:
+        """Draws from Pathfinder's or Laplace's normal approximation (mixfit/engines/approximate.py),
+        as one chain: the gradients are stanli's, through BridgeStan's interface to the same
+        program, which also maps each draw back to the constrained scale with its generated
+        quantities."""
+        from mixfit.engines.approximate import laplace, pareto_k, pathfinder
+
+        progress("sample", None, f"Approximating the posterior ({algorithm})")
+        start_thread(meanwhile)
+        start = time.perf_counter()
+        seed = settings.stream_seed or 0
+        rng = np.random.default_rng(seed)
+        draws = settings.num_samples
+        try:
+            with interrupt.sigterm_as_sigint():
+                model = _bridgestan(code, data)
+
+                def log_density(q: np.ndarray) -> tuple[float, np.ndarray]:
+                    return model.log_density_gradient(
+                        np.ascontiguousarray(q), propto=True, jacobian=True
+                    )
+
+                extra: dict = {}
+                if algorithm == "laplace":
+                    with contextlib.redirect_stdout(ChainLines(ChainProgress(progress, 1, 1))):
+                        mode = compiled.handle.optimize(seed=seed, jacobian=True)
+                    found = laplace(log_density, np.asarray(mode.unconstrained), draws, rng)
+                else:
+                    found, elbos = pathfinder(log_density, model.param_unc_num(), draws, rng)
+                    extra["elbo"] = elbos
+                posterior = _constrained(model, found.draws, seed)
+        except (RuntimeError, ValueError) as exc:
+            raise ToolchainError(f"stanli {algorithm} failed: {_first_line(exc)}") from exc
+        k = pareto_k(found.log_p - found.log_q)
+        seconds = time.perf_counter() - start
+        stats = {"lp": found.log_p[None], "lp_approx": found.log_q[None]}
+        approximation = {
+            "algorithm": algorithm,
+            "draws": int(draws),
+            "pareto_k": k,
+            "log_density_evaluations": int(found.gradients),
+            **extra,
+        }
+        return Draws(posterior, stats, seconds, self.notes, approximation=approximation)
+
     def close(self) -> None:
         pass
+
+
+def _bridgestan(code: str, data: dict):
+    import stanli
+
+    try:
+        return stanli.bridgestan_model(stan_code=code, data=data)
+    except ImportError as exc:
+        raise ToolchainError(f"--algorithm needs the bridgestan package: {exc}") from exc
+
+
+def _constrained(model, unconstrained: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Each draw on the constrained scale with its transformed parameters and generated
+    quantities, as (1, draws, *dims) arrays by Stan variable name."""
+    rng = model.new_rng(seed)
+    names = model.param_names(include_tp=True, include_gq=True)
+    values = np.array(
+        [
+            model.param_constrain(
+                np.ascontiguousarray(q), include_tp=True, include_gq=True, rng=rng
+            )
+            for q in unconstrained
+        ]
+    )
+    posterior: dict[str, np.ndarray] = {}
+    start = 0
+    while start < len(names):
+        base = names[start].split(".")[0]
+        end = start
+        while end < len(names) and names[end].split(".")[0] == base:
+            end += 1
+        indices = [tuple(int(i) for i in n.split(".")[1:]) for n in names[start:end]]
+        dims = tuple(max(column) for column in zip(*indices)) if indices[0] else ()
+        block = values[:, start:end]
+        # Stan lists a container's entries first index fastest
+        posterior[base] = (
+            block.reshape((1, len(values), *dims), order="F") if dims else block[None, :, 0]
+        )
+        start = end
+    return posterior
 
 
 def _draws(fit, chains: int, draws: int, seconds: float, messages: list[str]) -> Draws:

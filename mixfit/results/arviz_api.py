@@ -59,27 +59,18 @@ def write_netcdf(data: Any, path: Path) -> None:
 def convergence(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """Rank-normalised split R-hat, bulk and tail ESS, MCSE of mean and SD of each quantity in
     (chain, draw, ...) arrays, flattened in C order; NaN where a figure can't be computed (too few
-    draws, non-finite or constant draws). The arrays are handed to ArviZ as they are, uncopied."""
-    arrays = {key: values for key, values in arrays.items() if values[0, 0].size}
-    if not arrays:
-        return {}
-    with quiet():
-        dataset = az.convert_to_dataset(arrays)
-        figures = {
-            "Rhat": az.rhat(dataset),
-            "Bulk_ESS": az.ess(dataset, method="bulk"),
-            "Tail_ESS": az.ess(dataset, method="tail", prob=TAIL),
-            "MCSE_mean": az.mcse(dataset, method="mean"),
-            "MCSE_sd": az.mcse(dataset, method="sd"),
-        }
-    out = {
-        key: {
-            name: np.asarray(result[key], dtype=float).ravel() for name, result in figures.items()
-        }
-        for key in arrays
-    }
+    draws, non-finite or constant draws). ArviZ's estimators, computed over all quantities at once
+    (mixfit/results/convergence.py): ArviZ's own loop over quantities took minutes on thousands
+    of levels. One chain's R-hat is its two halves' (split_rhat), as brms's."""
+    from mixfit.results.convergence import summarise
+
+    out = {}
     for key, values in arrays.items():
-        if values.shape[0] == 1:  # ArviZ asks for two chains; brms splits the one it has
+        if not values[0, 0].size:
+            continue
+        chains, draws = values.shape[:2]
+        out[key] = summarise(values.reshape(chains, draws, -1))
+        if chains == 1:  # ArviZ asks for two chains; brms splits the one it has
             out[key]["Rhat"] = split_rhat(values).ravel()
     return out
 
@@ -148,3 +139,18 @@ def quiet() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
+
+
+def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
+    """Pareto-smoothed log importance weights of 1-d log ratios (unnormalised), and the Pareto k
+    of the ratios' tail: ArviZ 0.x's psislw, or in 1.x arviz-stats' array function of that name
+    (whose newer tail length gives a somewhat different k on the same ratios)."""
+    log_ratios = np.asarray(log_ratios, dtype=float).copy()
+    with quiet():
+        if hasattr(az, "psislw"):  # 0.x
+            weights, k = az.psislw(log_ratios)
+        else:
+            from arviz_stats.base import array_stats
+
+            weights, k = array_stats.psislw(log_ratios)
+    return np.asarray(weights, dtype=float), float(np.asarray(k))

@@ -14,6 +14,8 @@ from mixfit.results.summaries import labelled_draws, level_names
 from mixfit.wording import counted, verb
 
 THRESHOLDS = {"rhat": 1.01, "ess": 400, "ebfmi": 0.3, "divergences": 0}
+# an approximation (--algorithm pathfinder or laplace) misses the posterior past this Pareto k
+PARETO_K = 0.7
 
 # ArviZ's split R-hat and ESS need at least this many draws per chain
 MIN_DRAWS = 4
@@ -36,13 +38,29 @@ class Diagnostics:
             "ok": self.ok,
             "thresholds": THRESHOLDS,
             "failed_checks": self.failed,
-            "run": {**self.run, "ebfmi": [_finite_or_none(v) for v in self.run["ebfmi"]]},
+            "run": {
+                **self.run,
+                **(
+                    {"ebfmi": [_finite_or_none(v) for v in self.run["ebfmi"]]}
+                    if "ebfmi" in self.run
+                    else {"pareto_k": _finite_or_none(self.run["pareto_k"])}
+                ),
+            },
             "nonfinite_draws": self.nonfinite,
             "parameters": json_records(self.parameters),
         }
 
     def verdict(self) -> str:
-        if self.ok:
+        if self.ok and "algorithm" in self.run:
+            lines = [
+                (
+                    f"Diagnostics: Pareto k {self.run['pareto_k']:.2f} <= {PARETO_K}: importance "
+                    f"sampling the posterior against the {self.run['algorithm']} approximation "
+                    "finds no sign that it misses it (an approximation all the same: NUTS is the "
+                    "check)."
+                )
+            ]
+        elif self.ok:
             lines = [
                 "Diagnostics: all checks passed (R-hat, ESS, divergences, tree depth, E-BFMI)."
             ]
@@ -63,7 +81,9 @@ class Diagnostics:
         return "\n".join(lines)
 
 
-def diagnose(model: Model, idata, max_treedepth: int, warmup: int) -> Diagnostics:
+def diagnose(
+    model: Model, idata, max_treedepth: int, warmup: int, approximation: dict | None = None
+) -> Diagnostics:
     """Every parameter's R-hat, ESS and MCSE under brms's names, and the checks of the run.
 
     The R-hat and ESS checks cover what the summary reports, as brms's do: population effects,
@@ -74,6 +94,8 @@ def diagnose(model: Model, idata, max_treedepth: int, warmup: int) -> Diagnostic
     named = labelled_draws(model, posterior)
     summarised = {name: draws for kind in named.values() for name, draws in kind.items()}
     parameters, nonfinite = _parameter_table(model, posterior, summarised)
+    if approximation is not None:
+        return _approximate(parameters, nonfinite, approximation)
     stats = idata.sample_stats
     diverging = np.asarray(stats["diverging"]).astype(bool)
     depth = np.asarray(stats["tree_depth"])
@@ -91,6 +113,32 @@ def diagnose(model: Model, idata, max_treedepth: int, warmup: int) -> Diagnostic
     }
     checked = parameters[parameters["parameter"].isin(list(summarised))]
     failed = _run_checks(run) + _parameter_checks(checked, summarised)
+    return Diagnostics(parameters, run, failed, nonfinite)
+
+
+def _approximate(parameters: pd.DataFrame, nonfinite: dict, approximation: dict) -> Diagnostics:
+    """An approximation's one check: the Pareto k of importance sampling the posterior against
+    it. Its draws are independent (or resampled), so R-hat and ESS say nothing of convergence:
+    they stay in the table, unchecked."""
+    k = approximation["pareto_k"]
+    run = {
+        "chains": 1,
+        "warmup_draws": 0,
+        "sampling_draws": int(approximation["draws"]),
+        **approximation,
+        "pareto_k_threshold": PARETO_K,
+    }
+    failed = []
+    if not math.isfinite(k) or k > PARETO_K:
+        failed.append(
+            {
+                "check": "pareto_k",
+                "message": f"Pareto k {k:.2f} > {PARETO_K}: the {approximation['algorithm']} "
+                "approximation misses the posterior (importance sampling against it is "
+                "unreliable), so its estimates and intervals may be far off.",
+                "advice": "Run NUTS (leave out --algorithm) before trusting these results.",
+            }
+        )
     return Diagnostics(parameters, run, failed, nonfinite)
 
 

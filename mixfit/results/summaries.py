@@ -1,8 +1,9 @@
 """The tables a brms user reads: fixef, ranef, coef and varcorr, computed from the draws.
 
-Every summary works draw by draw on (chain, draw) arrays; R-hat and ESS come from ArviZ. A draw
-that is not finite (a generated quantity that overflowed) is left out of the estimates, which count
-the finite draws only; the diagnostics say how many were left out.
+Every summary works draw by draw on (chain, draw) arrays; R-hat and ESS are ArviZ's estimators
+(mixfit/results/convergence.py). A draw that is not finite (a generated quantity that overflowed)
+is left out of the estimates, which count the finite draws only; the diagnostics say how many were
+left out.
 """
 
 from __future__ import annotations
@@ -47,9 +48,43 @@ def convergence(quantities: dict[str, np.ndarray]) -> dict[str, dict]:
 
 def _rows(keyed: list[tuple[dict, np.ndarray]], prob: float, with_convergence: bool) -> list:
     checks = convergence({str(i): v for i, (_, v) in enumerate(keyed)}) if with_convergence else {}
+    figures = []
+    for start in range(0, len(keyed), ROWS_AT_ONCE):  # thousands of levels: a chunk at a time
+        part = [values for _, values in keyed[start : start + ROWS_AT_ONCE]]
+        figures += _describe_many(
+            np.stack([np.broadcast_to(v, part[0].shape) for v in part], -1), prob
+        )
     return [
-        {**keys, **describe(values, prob), **checks.get(str(i), {})}
-        for i, (keys, values) in enumerate(keyed)
+        {**keys, **described, **checks.get(str(i), {})}
+        for i, ((keys, _), described) in enumerate(zip(keyed, figures))
+    ]
+
+
+# quantities summarised in one array operation: 500 x 4,000 draws is 16 MB
+ROWS_AT_ONCE = 500
+
+
+def _describe_many(values: np.ndarray, prob: float) -> list[dict]:
+    """describe() of each quantity of a (chain, draw, K) array, as one operation where every draw
+    is finite (quantities with a non-finite draw go one by one)."""
+    flat = values.reshape(-1, values.shape[-1])
+    finite = np.isfinite(flat).all(axis=0)
+    low, high = interval_columns(prob)
+    if flat.shape[0] < 2 or not finite.any():
+        return [describe(values[..., i], prob) for i in range(values.shape[-1])]
+    mean = flat.mean(axis=0)
+    sd = flat.std(axis=0, ddof=1)
+    lower, upper = np.quantile(flat, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+    return [
+        {
+            "Estimate": float(mean[i]),
+            "Est.Error": float(sd[i]),
+            low: float(lower[i]),
+            high: float(upper[i]),
+        }
+        if finite[i]
+        else describe(values[..., i], prob)
+        for i in range(flat.shape[1])
     ]
 
 

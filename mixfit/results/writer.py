@@ -60,7 +60,65 @@ def run_record(result: FitResult, command: list[str]) -> dict:
         "group_effects": _parameterisation(result.model),
         "response_note": result.model.design.response.note,
         "sample_prior": "only" if result.model.prior_only else "no",
+        **_algorithm(result),
     }
+
+
+def _algorithm(result: FitResult) -> dict:
+    """How the draws were made: NUTS, or an approximation, marked as such with its Pareto k."""
+    found = result.draws.approximation
+    if found is None:
+        return {"algorithm": "sampling", "approximate": False}
+    return {
+        "algorithm": found["algorithm"],
+        "approximate": True,
+        "pareto_k": found["pareto_k"] if np.isfinite(found["pareto_k"]) else None,
+        "draws": found["draws"],
+        "log_density_evaluations": found["log_density_evaluations"],
+    }
+
+
+def _approximate_wording(text: str, run: dict) -> str:
+    """brms's lines on the draws, as they read for an approximation."""
+    if not run.get("approximate"):
+        return text
+    lines = text.splitlines(keepends=True)
+    out = []
+    skip = False
+    for line in lines:
+        if line.lstrip().startswith("Draws:"):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}Draws: {run['draws']} from the {run['algorithm']} approximation\n")
+            skip = True
+            continue
+        if skip and line.startswith(" ") and "total post-warmup draws" in line:
+            continue
+        skip = False
+        if line.startswith("Draws were sampled using NUTS."):
+            line = line.replace(
+                "Draws were sampled using NUTS.",
+                f"Draws are from the {run['algorithm']} approximation, not MCMC (Rhat needs chains).",
+            )
+        out.append(line)
+    return "".join(out)
+
+
+def approximate_banner(run: dict) -> str:
+    """The first lines of an approximate fit's summary (and so of report.html)."""
+    if not run.get("approximate"):
+        return ""
+    k = run["pareto_k"]
+    shown = "unknown" if k is None else f"{k:.2f}"
+    verdict = (
+        "above 0.7: the approximation misses the posterior; run NUTS (leave out --algorithm) "
+        "before trusting these results"
+        if k is None or k > 0.7
+        else "at most 0.7, yet still an approximation: confirm with NUTS before relying on it"
+    )
+    return (
+        f"APPROXIMATE POSTERIOR: {run['algorithm']} (not MCMC), {run['draws']} draws; "
+        f"Pareto k {shown}, {verdict}.\n\n"
+    )
 
 
 def _parameterisation(model: Model) -> list[dict]:
@@ -99,7 +157,11 @@ def write_results(
     fixef = summaries.fixef(model, posterior, prob)
     varcorr = summaries.varcorr(model, posterior, prob)
     checks = diagnose(
-        model, result.idata, result.spec.sampler.max_treedepth, result.spec.sampler.num_warmup
+        model,
+        result.idata,
+        result.spec.sampler.max_treedepth,
+        result.spec.sampler.num_warmup,
+        result.draws.approximation,
     )
     classical = None
     if result.classical:
@@ -113,7 +175,9 @@ def write_results(
             draws=component_draws(model, posterior),
         )
     after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
-    text = summary_text(model, fixef, varcorr, run, prob)
+    text = approximate_banner(run) + _approximate_wording(
+        summary_text(model, fixef, varcorr, run, prob), run
+    )
     if not model.prior_only:  # an R2 of draws from the prior describes no fit
         text += r2_section(after.r2, prob)
     text += "\n" + checks.verdict() + "\n"
