@@ -46,6 +46,7 @@ CSV_FILES = {
     "g_missing.csv": b"y,x,g\n1,0.1,\n2,0.2,\n3,0.3,\n",
     "open_quote.csv": b'y,x,g\n1,0.1,a\n2,0.2,"b\n3,0.3,a\n',
     "binary.csv": bytes(range(256)),
+    "gzipped.csv": bytes.fromhex("1f8b0800000000000003abd4a9b0e232d431e232d631e10200b2a6a1e50f000000"),
     "cr_only.csv": b"y,x,g\r1,0.1,a\r2,0.2,b\r3,0.3,a\r",
     "wide.csv": (
         ",".join(f"c{i}" for i in range(20_000)) + "\n" + ",".join(["1"] * 20_000) + "\n"
@@ -209,6 +210,7 @@ CASES = {
     "latin-1 bytes in a row": (fit(GOOD, data="latin1.csv"), "not UTF-8 text (line 3"),
     "latin-1 bytes in the header": (fit(GOOD, data="latin1_header.csv"), "not UTF-8"),
     "binary file": (fit(GOOD, data="binary.csv"), "not UTF-8"),
+    "gzip-compressed csv": (fit(GOOD, data="gzipped.csv"), "is gzip-compressed: decompress it first"),
     "duplicate column names": (fit(GOOD, data="dup_columns.csv"), "the column 'x' twice"),
     "one row": (fit("y ~ x", data="one_row.csv"), "only 1 complete row"),
     "grouping column all missing": (fit(GOOD, data="g_missing.csv"), "'g' of g_missing.csv has no"),

@@ -75,11 +75,17 @@ def _install_cmdstan(say: Callable[[str], None]) -> None:
 
     say("cmdstan: downloading and building CmdStan with cmdstanpy (several minutes)")
     logging.getLogger("cmdstanpy").setLevel(logging.CRITICAL)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
         try:
-            cmdstanpy.install_cmdstan(progress=False)
+            # cmdstanpy says a failed download or build by returning False, not by raising
+            installed = cmdstanpy.install_cmdstan(progress=False)
+            reason = "the download or the build failed (no network here?)"
         except Exception as exc:  # noqa: BLE001  (any failure: not installable from here)
-            say(f"cmdstan: could not be installed here: {one_line(exc)}")
+            installed, reason = False, one_line(exc)
+    if installed is False:
+        raise ToolchainError(f"CmdStan could not be installed here: {reason}")
+    say("cmdstan: installed")
 
 
 def prebuild(say: Callable[[str], None], backend_name: str = "auto") -> None:

@@ -37,6 +37,9 @@ class Table:
 HEADER_BYTES = 4 << 20
 LINE_BYTES = 16 << 20
 MAX_COLUMNS = 100_000
+# the first bytes of compressed files (bzip2's: its block size 1-9, then its block magic)
+COMPRESSED = {b"\x1f\x8b": "gzip", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
+BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
 
 
 def read_header(path: Path) -> list[str]:
@@ -50,6 +53,12 @@ def read_header(path: Path) -> list[str]:
             head = fh.read(HEADER_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read data file {str(path)!r}: {exc.strerror}") from None
+    for magic, kind in [*COMPRESSED.items(), (BZIP2, "bzip2")]:  # its bytes hold no lines
+        if magic.match(head) if isinstance(magic, re.Pattern) else head.startswith(magic):
+            raise InputError(
+                f"data file {str(path)!r} is {kind}-compressed: decompress it first (mixfit reads "
+                "plain CSV text)"
+            )
     ends, _ = _records(head)
     line = head[: int(ends[0]) if len(ends) else len(head)]
     if b"\r" in line.rstrip(b"\r"):
