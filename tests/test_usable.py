@@ -58,3 +58,17 @@ def test_one_line_is_the_users_message_or_the_innermost_cause():
             raise ToolchainError("PyStan's compiled model does not load here") from inner
     except ToolchainError as exc:
         assert usable.one_line(exc) == "PyStan's compiled model does not load here"
+
+
+def test_a_cmdstan_install_that_fails_is_an_error_not_a_silent_exit(monkeypatch):
+    """cmdstanpy reports a failed download or build by returning False (no network, say)."""
+    import cmdstanpy
+
+    from mixfit.engines.setup import _install_cmdstan
+    from mixfit.errors import ToolchainError
+
+    monkeypatch.setattr(cmdstanpy, "install_cmdstan", lambda **_: False)
+    said: list[str] = []
+    with pytest.raises(ToolchainError, match="CmdStan could not be installed here"):
+        _install_cmdstan(said.append)
+    assert said == ["cmdstan: downloading and building CmdStan with cmdstanpy (several minutes)"]
