@@ -141,3 +141,38 @@ def test_the_readme_names_every_module_under_its_folder():
         if not named:
             missing.append("/".join(parts))
     assert missing == []
+
+
+def pyproject_table(name: str) -> str:
+    """The text of one ``[table]`` of pyproject.toml (tomllib is 3.11+; mixfit supports 3.10)."""
+    text = (PACKAGE.parent / "pyproject.toml").read_text()
+    start = text.index(f"[{name}]\n")
+    end = text.find("\n[", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def test_an_installed_mixfit_has_every_package_and_template():
+    """CI installs with pip, not from the source tree: a folder missing from pyproject's explicit
+    package list (or its templates from package-data) imports here and fails there."""
+    listed = set(re.findall(r'"(mixfit[\w.]*)"', pyproject_table("tool.setuptools")))
+    folders = {
+        ".".join(path.parent.relative_to(PACKAGE.parent).parts)
+        for path in PACKAGE.rglob("__init__.py")
+    }
+    templates = PACKAGE.parent / "stan_templates"
+    template_folders = {
+        ".".join(("mixfit",) + path.parent.relative_to(PACKAGE.parent).parts)
+        for path in templates.rglob("*.stan")
+    }
+    with_data = set(
+        re.findall(
+            r'"(mixfit[\w.]*)" = \["\*\.stan"\]', pyproject_table("tool.setuptools.package-data")
+        )
+    )
+    assert folders - listed == set()
+    assert template_folders - listed == set()
+    assert template_folders - with_data == set()
+    for folder in template_folders:
+        assert (
+            PACKAGE.parent / folder.replace("mixfit.", "", 1).replace(".", "/") / "__init__.py"
+        ).exists()
