@@ -107,7 +107,6 @@ CASES = {
         ["effects", "FIT", "--effect", "Days", "-o", "e.docx"],
         "give a file ending in",
     ),
-    "effects: no output": (["effects", "FIT", "--effect", "Days"], "Missing option '-o'"),
 }
 
 

@@ -74,7 +74,9 @@ def test_categorical_effect_by_numeric_and_the_reverse(bernoulli_fit, run_mixfit
     # the others at their reference level: control's line is x's own effect
     control = saved[saved["trt"] == "control"]
     alone = conditional_effects(fit.design, fit.posterior, "x")
-    np.testing.assert_allclose(control["estimate__"], alone["estimate__"], rtol=1e-12)
+    np.testing.assert_allclose(
+        control["estimate__"], alone["estimate__"], rtol=1e-5
+    )  # e.csv: 6 significant digits
     done = run_mixfit(
         "effects", bernoulli_fit, "--effect", "trt", "--by", "x", "-o", tmp_path / "e.png"
     )

@@ -44,8 +44,10 @@ def test_sleepstudy_r2_matches_brms_and_the_formula(sleepstudy_fit):
     assert abs(saved["Estimate"][0] - BRMS["Estimate"]) < 0.01
     assert saved["Est.Error"][0] == pytest.approx(BRMS["Est.Error"], rel=0.2)
     r2 = direct_r2(out)
-    assert saved["Estimate"][0] == pytest.approx(r2.mean(), rel=1e-9)
-    assert saved["Q97.5"][0] == pytest.approx(np.quantile(r2, 0.975), rel=1e-9)
+    assert saved["Estimate"][0] == pytest.approx(
+        r2.mean(), rel=1e-5
+    )  # r2.csv holds 6 significant digits
+    assert saved["Q97.5"][0] == pytest.approx(np.quantile(r2, 0.975), rel=1e-5)
     summary = (out / "summary.txt").read_text()
     assert "Bayesian R2" in summary and f"{saved['Estimate'][0]:.2f}" in summary
     assert "Bayesian R2" in done.stdout

@@ -194,7 +194,9 @@ def test_array_on_cmdstan_gives_the_local_runs_draws(tmp_path):
         assert np.array_equal(ours[name].values, theirs[name].values), name
     # the group-level effects mixfit draws after sampling (integrated-out gaussian model), from the
     # same seed: equal to rounding (numpy may sum in another order for another array layout)
-    np.testing.assert_allclose(ours["r_Subject"].values, theirs["r_Subject"].values, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        ours["r_Subject"].values, theirs["r_Subject"].values, rtol=0, atol=1e-9
+    )
 
 
 def test_cancelled_task_is_named_and_resubmitted_alone(tmp_path):
@@ -220,7 +222,9 @@ def test_cancelled_task_is_named_and_resubmitted_alone(tmp_path):
 
 def test_time_limit_stops_the_chain_cleanly(tmp_path):
     # a chain far longer than its limit: at the limit SLURM sends SIGTERM
-    spec = write_spec(tmp_path, sampler={"chains": 1, "iter": 1_000_000, "seed": 3})
+    spec = write_spec(
+        tmp_path, sampler={"chains": 1, "iter": 50_000_000, "thin": 10_000, "seed": 3}
+    )
     out = tmp_path / "long"
     jobs = tmp_path / "long.jobs"
     array, combine = submitted(

@@ -76,6 +76,8 @@ def spec_record(spec: RunSpec) -> dict:
     record["data"] = str(Path(spec.data).resolve())
     record["output"] = None if spec.output is None else str(Path(spec.output).resolve())
     record["sampler"]["chain"] = None
+    for key in ("formula", "factors", "priors", "levels"):  # as JSON keeps them, and reads back
+        record[key] = list(record[key])
     return record
 
 
@@ -86,6 +88,8 @@ def spec_from_record(record: dict, source: str = "the job folder") -> RunSpec:
     values["sampler"] = SamplerSettings(**values["sampler"])
     for key in ("factors", "priors", "levels"):
         values[key] = tuple(values.get(key, ()))
+    if not isinstance(values["formula"], str):
+        values["formula"] = tuple(values["formula"])
     return RunSpec(**values)
 
 

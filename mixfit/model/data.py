@@ -223,6 +223,13 @@ def check_rows(path: Path, width: int) -> int:
             if len(ends):
                 done = int(ends[-1]) + 1
                 _check_utf8(path, buf[:done], lines_before)
+                nul = buf.find(b"\x00", 0, done)
+                if nul != -1:  # pandas's C parser would end the value there, silently
+                    line = lines_before + buf[:nul].count(b"\n") + 1
+                    raise InputError(
+                        f"data file {str(path)!r}: line {line} holds a NUL character (byte 0), "
+                        "which is no text: remove it"
+                    )
                 starts = np.concatenate(([0], ends[:-1] + 1))
                 blank = np.array([not buf[a:b].strip() for a, b in zip(starts, ends)])
                 if not header_seen and not blank.all():

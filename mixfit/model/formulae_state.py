@@ -18,7 +18,7 @@ import pandas as pd
 from formulae.categorical import Treatment
 
 from mixfit.errors import InputError
-from mixfit.model import transforms
+from mixfit.model import r_syntax, transforms
 from mixfit.model.design import NAMESPACE
 from mixfit.model.formula_env import empty_environment
 
@@ -69,7 +69,8 @@ def evaluate(
     except Exception as exc:  # noqa: BLE001 - formulae raises many types; the state is a file's
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"design.json's terms {rhs[:100]!r} can't be applied to the new rows: {detail[:200]}"
+            f"design.json's terms {r_syntax.r_spelling(rhs)[:100]!r} can't be applied to the new "
+            f"rows: {detail[:200]}"
         ) from None
 
 

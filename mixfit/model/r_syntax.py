@@ -219,12 +219,18 @@ def _r_label(label: str) -> str:
     label = _number_columns(label)
     parts = _INNER_BRACKETS.split(label)
     for k in range(0, len(parts), 2):  # outside [levels]
-        part = _INTERNAL_CALL.sub(lambda m: _R_NAMES[m.group(1)] + "(", parts[k])
-        part = part.replace("Boundary_knots", "Boundary.knots").replace("**", "^")
-        for python, r in (("True", "TRUE"), ("False", "FALSE"), ("None", "NULL")):
-            part = re.sub(rf"\b{python}\b", r, part)
-        parts[k] = _NUMBER.sub(lambda m: r_number(float(m.group(0))), part)
+        parts[k] = _NUMBER.sub(lambda m: r_number(float(m.group(0))), r_spelling(parts[k]))
     return "".join(parts)
+
+
+def r_spelling(text: str) -> str:
+    """Formula text as formulae reads it (``R_poly(x, 2, raw = True)``, ``I(x ** 2)``), as R
+    writes it again: how design.json's formulas are checked by the parser a user's formula meets."""
+    text = _INTERNAL_CALL.sub(lambda m: _R_NAMES[m.group(1)] + "(", text)
+    text = text.replace("Boundary_knots", "Boundary.knots").replace("**", "^")
+    for python, r in (("True", "TRUE"), ("False", "FALSE"), ("None", "NULL")):
+        text = re.sub(rf"\b{python}\b", r, text)
+    return text
 
 
 def _number_columns(label: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from mixfit.errors import InputError
 from mixfit.model.families import FAMILIES
 from mixfit.model.formula import parse_formula
+from mixfit.model.r_syntax import r_spelling
 from mixfit.readback.schema import (
     Boolean,
     Const,
@@ -33,12 +34,13 @@ MAX_NAME = 10_000  # characters of a column, coefficient or level name
 
 
 def _formula(text: str) -> None:
-    parse_formula(text)
+    parse_formula(r_spelling(text))
 
 
 def _rhs(text: str) -> None:
-    """A right-hand side of population-level terms, as formula.py splits a formula into."""
-    if parse_formula(f"y ~ {text}").groups:
+    """A right-hand side of population-level terms, as formula.py splits a formula into (in
+    formulae's spelling, which r_spelling turns back into R's for the parser)."""
+    if parse_formula(f"y ~ {r_spelling(text)}").groups:
         raise InputError(f"{text[:100]!r} holds a group-level term")
 
 

@@ -92,10 +92,13 @@ def check_against_design(dataset: xr.Dataset, design: dict, source: str) -> None
         if name not in expected and _brms_named(name):
             raise InputError(f"{mismatch} (draws.nc has {name[:100]!r}, which design.json lacks)")
     for group in design["groups"]:
-        variable = dataset[f"r_{group['group']}"]
-        labels = variable.coords.get(variable.dims[2])
-        if labels is not None and [str(v) for v in labels.values] != group["levels"]:
-            raise InputError(f"{mismatch} (the levels of {group['group'][:100]!r} differ)")
+        for name in _group_variables(group):
+            if not name.startswith("r_"):
+                continue
+            variable = dataset[name]
+            labels = variable.coords.get(variable.dims[2])
+            if labels is not None and [str(v) for v in labels.values] != group["levels"]:
+                raise InputError(f"{mismatch} (the levels of {group['group'][:100]!r} differ)")
 
 
 def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
@@ -108,18 +111,42 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
         out["b_Intercept"] = ()
     for coef in design["population"]["coefs"]:
         out[f"b_{coef}"] = ()
+    for dpar, part in design.get("dpars", {}).items():  # brms's b_sigma_Intercept, b_sigma_x
+        if part["intercept"]:
+            out[f"b_{dpar}_Intercept"] = ()
+        for coef in part["coefs"]:
+            out[f"b_{dpar}_{coef}"] = ()
     for group in design["groups"]:
-        name, terms = group["group"], 0
-        for block in group["blocks"]:
-            for t, term in enumerate(block["terms"]):
-                out[f"sd_{name}__{term}"] = ()
-                if block["correlated"]:
-                    for other in block["terms"][t + 1 :]:
-                        out[f"cor_{name}__{term}__{other}"] = ()
-            terms += len(block["terms"])
-        out[f"r_{name}"] = (len(group["levels"]), terms)
+        out |= _group_variables(group)
+    with_formula = set(design.get("dpars", {}))
     for param in FAMILIES[design["family"]].params:
-        out[param.name] = ()
+        if param.name not in with_formula:
+            out[param.name] = ()
+    return out
+
+
+def _group_variables(group: dict) -> dict[str, tuple[int, ...]]:
+    """A grouping factor's SDs and correlations, and its effects per formula: ``r_g`` for the
+    mean's terms, ``r_g__sigma`` for sigma's. Blocks of one ID (``(1 | p | g)`` in several
+    formulas) are one correlation matrix over their terms, in block order."""
+    out: dict[str, tuple[int, ...]] = {}
+    name = group["group"]
+    joined: dict[object, list[str]] = {}
+    effects: dict[str, int] = {}
+    for b, block in enumerate(group["blocks"]):
+        for term in block["terms"]:
+            out[f"sd_{name}__{term}"] = ()
+        if block["correlated"]:
+            joined.setdefault(block.get("id", ("block", b)), []).extend(block["terms"])
+        dpar = block.get("dpar", "mu")
+        key = f"r_{name}" if dpar == "mu" else f"r_{name}__{dpar}"
+        effects[key] = effects.get(key, 0) + len(block["terms"])
+    for terms in joined.values():
+        for t, term in enumerate(terms):
+            for other in terms[t + 1 :]:
+                out[f"cor_{name}__{term}__{other}"] = ()
+    for key, count in effects.items():
+        out[key] = (len(group["levels"]), count)
     return out
 
 

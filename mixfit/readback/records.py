@@ -27,7 +27,7 @@ from mixfit.readback.schema import (
     Text,
     optional,
 )
-from mixfit.spec import BACKENDS
+from mixfit.spec import ALGORITHMS, BACKENDS
 
 INT = 2**31 - 1  # Stan's integers
 WHOLE = Integer(low=0)
@@ -44,16 +44,21 @@ SAMPLER = Record(
         "parallel_chains": optional(Integer(1, INT)),
         "threads_per_chain": Integer(1, INT),
         "chain": optional(Integer(1, INT)),
-    }
+    },
+    optional={  # newer than the first shards: a record without them takes the defaults
+        "thin": Integer(1, INT),
+        "init": optional(Number(low=0)),
+        "refresh": optional(Integer(0, INT)),
+    },
 )
 # mixfit/hpc/shards.py's spec_record: RunSpec's fields, paths absolute
 SPEC = Record(
     {
         "data": Text(max_len=10_000, empty=False),
-        "formula": Either(
+        "formula": Either(  # text last: its parser's message is the one shown
             (
-                Text(max_len=20_000, parse=parse_formula),
                 ListOf(Text(max_len=20_000, parse=parse_formula), min_items=1, max_items=100),
+                Text(max_len=20_000, parse=parse_formula),
             )
         ),
         "family": SETTING,
@@ -67,7 +72,8 @@ SPEC = Record(
         "sample_prior": Text(choices=frozenset({"no", "only"})),
         "classical": optional(Text(choices=frozenset({"REML", "ML"}))),
         "force": Boolean(),
-    }
+    },
+    optional={"algorithm": Text(choices=frozenset(ALGORITHMS))},
 )
 IDENTITY = Record(
     {

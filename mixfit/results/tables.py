@@ -25,5 +25,6 @@ def table_csv(frame: pd.DataFrame) -> str:
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     for column in ESS_COLUMNS & set(frame.columns):
-        frame[column] = frame[column].round().astype("Int64")  # Int64: a missing ESS stays empty
+        # Int64: a missing ESS stays empty; to_numeric: an empty table's columns are objects
+        frame[column] = pd.to_numeric(frame[column]).round().astype("Int64")
     return frame
