@@ -92,8 +92,14 @@ def sleepstudy_fit(run_mixfit, tmp_path_factory):
     """The sleepstudy fit with default settings, shared by the tests that read its results."""
     out = tmp_path_factory.mktemp("fits") / "sleepstudy"
     done = run_mixfit(
-        "fit", SAMPLE_DATA / "sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)",
-        "-o", out, "--seed", "1",
+        "fit",
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "-o",
+        out,
+        "--seed",
+        "1",
     )
     assert done.returncode == 0, done.stderr
     return out, done

@@ -46,7 +46,9 @@ CSV_FILES = {
     "g_missing.csv": b"y,x,g\n1,0.1,\n2,0.2,\n3,0.3,\n",
     "open_quote.csv": b'y,x,g\n1,0.1,a\n2,0.2,"b\n3,0.3,a\n',
     "binary.csv": bytes(range(256)),
-    "gzipped.csv": bytes.fromhex("1f8b0800000000000003abd4a9b0e232d431e232d631e10200b2a6a1e50f000000"),
+    "gzipped.csv": bytes.fromhex(
+        "1f8b0800000000000003abd4a9b0e232d431e232d631e10200b2a6a1e50f000000"
+    ),
     "cr_only.csv": b"y,x,g\r1,0.1,a\r2,0.2,b\r3,0.3,a\r",
     "wide.csv": (
         ",".join(f"c{i}" for i in range(20_000)) + "\n" + ",".join(["1"] * 20_000) + "\n"
@@ -210,7 +212,10 @@ CASES = {
     "latin-1 bytes in a row": (fit(GOOD, data="latin1.csv"), "not UTF-8 text (line 3"),
     "latin-1 bytes in the header": (fit(GOOD, data="latin1_header.csv"), "not UTF-8"),
     "binary file": (fit(GOOD, data="binary.csv"), "not UTF-8"),
-    "gzip-compressed csv": (fit(GOOD, data="gzipped.csv"), "is gzip-compressed: decompress it first"),
+    "gzip-compressed csv": (
+        fit(GOOD, data="gzipped.csv"),
+        "is gzip-compressed: decompress it first",
+    ),
     "duplicate column names": (fit(GOOD, data="dup_columns.csv"), "the column 'x' twice"),
     "one row": (fit("y ~ x", data="one_row.csv"), "only 1 complete row"),
     "grouping column all missing": (fit(GOOD, data="g_missing.csv"), "'g' of g_missing.csv has no"),
@@ -306,148 +311,178 @@ CASES = {
 
 # Hostile but realistic input (issue 11): each once broke the contract, now refused up front.
 DEEP = "(" * 100 + "x" + ")" * 100
-CASES.update({
-    # OUTDIR: nothing of the user's is ever replaced (the runner adds -o out only where none is)
-    "-o the data file": (fit(GOOD, "-o", "data.csv"), "is the data file"),
-    "-o another existing file": (fit(GOOD, "-o", "empty.csv"), "is an existing file"),
-    "-o an existing file with --force": (fit(GOOD, "-o", "empty.csv", "--force"), "existing file"),
-    "-o the current folder": (fit(GOOD, "-o", "."), "is the current folder"),
-    "-o the current folder with --force": (fit(GOOD, "-o", ".", "--force"), "current folder"),
-    "-o an empty name": (fit(GOOD, "-o", ""), "an empty name (an unset variable?)"),
-    "-o the folder above": (fit(GOOD, "-o", ".."), "holds the current folder"),
-    "-o a folder of the user's files": (fit(GOOD, "-o", "mine"), "(it holds data.csv, notes.txt)"),
-    "-o below a file": (fit(GOOD, "-o", "data.csv/out"), "is a file"),
-    "-o a folder holding the data": (fit(GOOD, "-o", "mine", "--force", data="mine/data.csv"),
-                                     "holds the data file"),
-    "-o a loop of symbolic links": (
-        fit(GOOD, "-o", "loop_a"),
-        "can't be used: a loop of symbolic links",
-    ),
-    "-o a name too long": (fit(GOOD, "-o", "n" * 250), "too long a name for this file system"),
-    "-o below a name too long": (fit(GOOD, "-o", "n" * 300 + "/out"), "File name too long"),
-    "a data path too long": (fit(GOOD, data="d" * 300 + ".csv"), "File name too long"),
-    "yaml output: .": (["fit", "specs/output_dot.yaml"], "holds the spec 'specs/output_dot.yaml'"),
-    "yaml output empty": (["fit", "output_empty.yaml"], "output is empty"),
-    # resources
-    "yaml billion laughs": (["fit", "laughs.yaml"], "expands to more than 1,000,000"),
-    "yaml recursive alias": (["fit", "recursive.yaml"], "an alias that contains itself"),
-    "yaml nested 5000 deep": (["fit", "deep.yaml"], "nested too deeply"),
-    "spec larger than 1 MB": (["fit", "large.yaml"], "larger than 1 MB"),
-    "I(x * 10**100000000)": (fit("y ~ I(x * 10**100000000) + (1 | g)"), "overflows"),
-    "I(x * 2**99999999999)": (fit("y ~ I(x * 2**99999999999) + (1 | g)"), "overflows"),
-    "braces {x * 10**10**10}": (fit("y ~ {x * 10**10**10}"), "overflows"),
-    "interaction power 10**9": (fit("y ~ (x + g)**1000000000"), "interaction power"),
-    "header longer than 4 MB": (fit(GOOD, data="no_newlines.csv"), "longer than 4 MB"),
-    "line longer than 16 MB": (fit(GOOD, data="long_line.csv"), "line 2 is longer than 16 MB"),
-    "100,001 columns": (fit(GOOD, data="too_many_columns.csv"), "at most 100,000"),
-    "100 nested parentheses": (fit(f"y ~ {DEEP}"), "nests brackets more than 32 deep"),
-    "1,100 terms": (fit("y ~ " + " + ".join(["x"] * 1100)), "at most 2,000"),
-    "formula of 30,000 characters": (fit("y ~ " + "x" * 30_000), "at most 20,000"),
-    # silently wrong models
-    "one 'abc' in a numeric column": (fit("y ~ abc + (1 | g)"), "'abc' (row 3)"),
-    "thousands separators": (fit("y ~ thou + (1 | g)"), "without thousands separators"),
-    "decimal commas": (fit(GOOD, data="decimal_comma.csv"), "write decimals with a point"),
-    "trials() with poisson": (
-        fit("k | trials(n) ~ x", "--family", "poisson"), "trials() belongs to family binomial",
-    ),
-    "trials() with gaussian": (fit("k | trials(5) ~ x"), "not gaussian"),
-    "trials() on the right": (fit("y ~ x + trials(n)"), "belongs in a binomial response"),
-    "trials past 2^31": (
-        fit("k | trials(99999999999) ~ x", "--family", "binomial"), "below 2^31",
-    ),
-    "a count of 2**63": (fit("big ~ x", "--family", "poisson"), "too large for Stan's integers"),
-    "ordinal span of 5001 categories": (
-        fit("y ~ x", "--family", "cumulative", data="ordinal_span.csv"), "at most 1,000",
-    ),
-    "iter past 2^31": (fit(GOOD, "--iter", "99999999999"), "below 2^31"),
-    # failures that came after the whole fit
-    "group labels collide once joined": (fit("y ~ x + (1 | ja:jb)"), "both named 'p_q_r'"),
-    "levels a[1], a1, a(1)": (fit("y ~ fv"), "would all be named 'fva1'"),
-    "predictors around 1e300": (fit("y ~ huge"), "too large for the model's arithmetic"),
-    "a column named Intercept": (
-        fit("y ~ Intercept + (1 | g)", data="intercept.csv"), "it is the intercept's name",
-    ),
-    "--prob nan": (fit(GOOD, "--prob", "nan"), "not a probability"),
-    "--prob 1": (fit(GOOD, "--prob", "1"), "not a probability"),
-    # internal errors before compiling
-    "(0 | g)": (fit("y ~ x + (0 | g)"), "(0 | g) has no terms"),
-    "(-1 | g)": (fit("y ~ x + (-1 | g)"), "has no terms"),
-    # unidentifiable models
-    "(1 | g) + (1 | g)": (fit("y ~ x + (1 | g) + (1 | g)"), "appears in two terms"),
-    "(1 | g/g)": (fit("y ~ x + (1 | g/g)"), "names the grouping factor 'g' twice"),
-    "(1 | g) + (x | g)": (fit("y ~ (1 | g) + (x | g)"), "'Intercept' of 'g' appears in two"),
-    "constant predictor": (fit("y ~ x + c5 + (1 | g)"), "predictor 'c5' is constant"),
-    "x beside I(2 * x)": (fit("y ~ x + I(2 * x)"), "is a linear combination of 'x'"),
-    "more coefficients than rows": (
-        fit("y ~ x + cnt + frac + pos"), "5 population-level coefficients for 4 rows",
-    ),
-    # unclear messages
-    "20,000 columns, one missing": (fit("y ~ x", data="wide.csv"), "and 19,992 more"),
-    "CR-only line ends": (fit(GOOD, data="cr_only.csv"), "CR alone"),
-    "x^2 outside I()": (fit("y ~ x^2"), "write I(x ** 2) for the square"),
-    "a power of the response": (fit("y^2 ~ x"), "a power of the response goes inside I()"),
-    "column a.b without backticks": (fit("y ~ a.b"), "goes in backticks: `a.b`"),
-    "x**2 outside I()": (fit("y ~ x**2"), "write I(x ** 2) for the square"),
-    "a number as a term": (fit("y ~ 2 + x"), "the number 2 can't be a term"),
-    "1e400 in a formula": (fit("y ~ I(x * 1e400)"), "the number 1e400 overflows"),
-    "1e in a formula": (fit("y ~ I(x * 1e)"), "a number in powers of ten is written like 1e5"),
-    # R's bases (mixfit/model/transforms.py), refused as R refuses them or where R guesses
-    "poly(x, 5) of 4 unique values": (
-        fit("y ~ poly(x, 5) + (1 | g)"),
-        "'degree' must be less than number of unique points (degree 5, 4 unique values)",
-    ),
-    "poly() of a text column": (fit("y ~ poly(word, 2)"), "needs a numeric variable"),
-    "poly() of two variables": (fit("y ~ poly(x, cnt, 2)"), "more than one variable"),
-    "ns(x, df = 0)": (fit("y ~ ns(x, df = 0)"), "'df' must be a whole number from 1 to 1,000"),
-    "bs(x, df = 2)": (fit("y ~ bs(x, df = 2)"), "'df' must be a whole number from 3"),
-    "bs(x, degree = 0)": (fit("y ~ bs(x, degree = 0)"), "'degree' must be a whole number"),
-    "ns() knot outside the data": (fit("y ~ ns(x, knots = 5)"), "the knot 5 is not inside"),
-    "ns() of a constant": (fit("y ~ ns(c5)"), "its variable takes one value (5)"),
-    "ns() unknown argument": (fit("y ~ ns(x, dfs = 3)"), "ns() has no argument 'dfs'"),
-    "c() outside knots": (fit("y ~ I(c(1, 2))"), "c() gives the knots of ns() and bs()"),
-    "two names without an operator": (fit("y ~ x g"), "needs an operator between 'x' and 'g'"),
-    "--factor on the response": (fit(GOOD, "--factor", "y"), "names the response"),
-    "interaction prior coefficient": (
-        fit("y ~ x * word", "--prior", "normal(0, 1) : b : x:wordx"),
-        "unknown coefficient 'x:wordx'",
-    ),
-    "text response quotes the failed values": (fit("ms ~ x"), "found text: '245.3 ms'"),
-    "yaml levels stay the text written": (["fit", "levels_bool.yaml"], "levels no, perhaps, yes"),
-    "summary of a file": (["summary", "data.csv"], "is a file"),
-})
+CASES.update(
+    {
+        # OUTDIR: nothing of the user's is ever replaced (the runner adds -o out only where none is)
+        "-o the data file": (fit(GOOD, "-o", "data.csv"), "is the data file"),
+        "-o another existing file": (fit(GOOD, "-o", "empty.csv"), "is an existing file"),
+        "-o an existing file with --force": (
+            fit(GOOD, "-o", "empty.csv", "--force"),
+            "existing file",
+        ),
+        "-o the current folder": (fit(GOOD, "-o", "."), "is the current folder"),
+        "-o the current folder with --force": (fit(GOOD, "-o", ".", "--force"), "current folder"),
+        "-o an empty name": (fit(GOOD, "-o", ""), "an empty name (an unset variable?)"),
+        "-o the folder above": (fit(GOOD, "-o", ".."), "holds the current folder"),
+        "-o a folder of the user's files": (
+            fit(GOOD, "-o", "mine"),
+            "(it holds data.csv, notes.txt)",
+        ),
+        "-o below a file": (fit(GOOD, "-o", "data.csv/out"), "is a file"),
+        "-o a folder holding the data": (
+            fit(GOOD, "-o", "mine", "--force", data="mine/data.csv"),
+            "holds the data file",
+        ),
+        "-o a loop of symbolic links": (
+            fit(GOOD, "-o", "loop_a"),
+            "can't be used: a loop of symbolic links",
+        ),
+        "-o a name too long": (fit(GOOD, "-o", "n" * 250), "too long a name for this file system"),
+        "-o below a name too long": (fit(GOOD, "-o", "n" * 300 + "/out"), "File name too long"),
+        "a data path too long": (fit(GOOD, data="d" * 300 + ".csv"), "File name too long"),
+        "yaml output: .": (
+            ["fit", "specs/output_dot.yaml"],
+            "holds the spec 'specs/output_dot.yaml'",
+        ),
+        "yaml output empty": (["fit", "output_empty.yaml"], "output is empty"),
+        # resources
+        "yaml billion laughs": (["fit", "laughs.yaml"], "expands to more than 1,000,000"),
+        "yaml recursive alias": (["fit", "recursive.yaml"], "an alias that contains itself"),
+        "yaml nested 5000 deep": (["fit", "deep.yaml"], "nested too deeply"),
+        "spec larger than 1 MB": (["fit", "large.yaml"], "larger than 1 MB"),
+        "I(x * 10**100000000)": (fit("y ~ I(x * 10**100000000) + (1 | g)"), "overflows"),
+        "I(x * 2**99999999999)": (fit("y ~ I(x * 2**99999999999) + (1 | g)"), "overflows"),
+        "braces {x * 10**10**10}": (fit("y ~ {x * 10**10**10}"), "overflows"),
+        "interaction power 10**9": (fit("y ~ (x + g)**1000000000"), "interaction power"),
+        "header longer than 4 MB": (fit(GOOD, data="no_newlines.csv"), "longer than 4 MB"),
+        "line longer than 16 MB": (fit(GOOD, data="long_line.csv"), "line 2 is longer than 16 MB"),
+        "100,001 columns": (fit(GOOD, data="too_many_columns.csv"), "at most 100,000"),
+        "100 nested parentheses": (fit(f"y ~ {DEEP}"), "nests brackets more than 32 deep"),
+        "1,100 terms": (fit("y ~ " + " + ".join(["x"] * 1100)), "at most 2,000"),
+        "formula of 30,000 characters": (fit("y ~ " + "x" * 30_000), "at most 20,000"),
+        # silently wrong models
+        "one 'abc' in a numeric column": (fit("y ~ abc + (1 | g)"), "'abc' (row 3)"),
+        "thousands separators": (fit("y ~ thou + (1 | g)"), "without thousands separators"),
+        "decimal commas": (fit(GOOD, data="decimal_comma.csv"), "write decimals with a point"),
+        "trials() with poisson": (
+            fit("k | trials(n) ~ x", "--family", "poisson"),
+            "trials() belongs to family binomial",
+        ),
+        "trials() with gaussian": (fit("k | trials(5) ~ x"), "not gaussian"),
+        "trials() on the right": (fit("y ~ x + trials(n)"), "belongs in a binomial response"),
+        "trials past 2^31": (
+            fit("k | trials(99999999999) ~ x", "--family", "binomial"),
+            "below 2^31",
+        ),
+        "a count of 2**63": (
+            fit("big ~ x", "--family", "poisson"),
+            "too large for Stan's integers",
+        ),
+        "ordinal span of 5001 categories": (
+            fit("y ~ x", "--family", "cumulative", data="ordinal_span.csv"),
+            "at most 1,000",
+        ),
+        "iter past 2^31": (fit(GOOD, "--iter", "99999999999"), "below 2^31"),
+        # failures that came after the whole fit
+        "group labels collide once joined": (fit("y ~ x + (1 | ja:jb)"), "both named 'p_q_r'"),
+        "levels a[1], a1, a(1)": (fit("y ~ fv"), "would all be named 'fva1'"),
+        "predictors around 1e300": (fit("y ~ huge"), "too large for the model's arithmetic"),
+        "a column named Intercept": (
+            fit("y ~ Intercept + (1 | g)", data="intercept.csv"),
+            "it is the intercept's name",
+        ),
+        "--prob nan": (fit(GOOD, "--prob", "nan"), "not a probability"),
+        "--prob 1": (fit(GOOD, "--prob", "1"), "not a probability"),
+        # internal errors before compiling
+        "(0 | g)": (fit("y ~ x + (0 | g)"), "(0 | g) has no terms"),
+        "(-1 | g)": (fit("y ~ x + (-1 | g)"), "has no terms"),
+        # unidentifiable models
+        "(1 | g) + (1 | g)": (fit("y ~ x + (1 | g) + (1 | g)"), "appears in two terms"),
+        "(1 | g/g)": (fit("y ~ x + (1 | g/g)"), "names the grouping factor 'g' twice"),
+        "(1 | g) + (x | g)": (fit("y ~ (1 | g) + (x | g)"), "'Intercept' of 'g' appears in two"),
+        "constant predictor": (fit("y ~ x + c5 + (1 | g)"), "predictor 'c5' is constant"),
+        "x beside I(2 * x)": (fit("y ~ x + I(2 * x)"), "is a linear combination of 'x'"),
+        "more coefficients than rows": (
+            fit("y ~ x + cnt + frac + pos"),
+            "5 population-level coefficients for 4 rows",
+        ),
+        # unclear messages
+        "20,000 columns, one missing": (fit("y ~ x", data="wide.csv"), "and 19,992 more"),
+        "CR-only line ends": (fit(GOOD, data="cr_only.csv"), "CR alone"),
+        "x^2 outside I()": (fit("y ~ x^2"), "write I(x ** 2) for the square"),
+        "a power of the response": (fit("y^2 ~ x"), "a power of the response goes inside I()"),
+        "column a.b without backticks": (fit("y ~ a.b"), "goes in backticks: `a.b`"),
+        "x**2 outside I()": (fit("y ~ x**2"), "write I(x ** 2) for the square"),
+        "a number as a term": (fit("y ~ 2 + x"), "the number 2 can't be a term"),
+        "1e400 in a formula": (fit("y ~ I(x * 1e400)"), "the number 1e400 overflows"),
+        "1e in a formula": (fit("y ~ I(x * 1e)"), "a number in powers of ten is written like 1e5"),
+        # R's bases (mixfit/model/transforms.py), refused as R refuses them or where R guesses
+        "poly(x, 5) of 4 unique values": (
+            fit("y ~ poly(x, 5) + (1 | g)"),
+            "'degree' must be less than number of unique points (degree 5, 4 unique values)",
+        ),
+        "poly() of a text column": (fit("y ~ poly(word, 2)"), "needs a numeric variable"),
+        "poly() of two variables": (fit("y ~ poly(x, cnt, 2)"), "more than one variable"),
+        "ns(x, df = 0)": (fit("y ~ ns(x, df = 0)"), "'df' must be a whole number from 1 to 1,000"),
+        "bs(x, df = 2)": (fit("y ~ bs(x, df = 2)"), "'df' must be a whole number from 3"),
+        "bs(x, degree = 0)": (fit("y ~ bs(x, degree = 0)"), "'degree' must be a whole number"),
+        "ns() knot outside the data": (fit("y ~ ns(x, knots = 5)"), "the knot 5 is not inside"),
+        "ns() of a constant": (fit("y ~ ns(c5)"), "its variable takes one value (5)"),
+        "ns() unknown argument": (fit("y ~ ns(x, dfs = 3)"), "ns() has no argument 'dfs'"),
+        "c() outside knots": (fit("y ~ I(c(1, 2))"), "c() gives the knots of ns() and bs()"),
+        "two names without an operator": (fit("y ~ x g"), "needs an operator between 'x' and 'g'"),
+        "--factor on the response": (fit(GOOD, "--factor", "y"), "names the response"),
+        "interaction prior coefficient": (
+            fit("y ~ x * word", "--prior", "normal(0, 1) : b : x:wordx"),
+            "unknown coefficient 'x:wordx'",
+        ),
+        "text response quotes the failed values": (fit("ms ~ x"), "found text: '245.3 ms'"),
+        "yaml levels stay the text written": (
+            ["fit", "levels_bool.yaml"],
+            "levels no, perhaps, yes",
+        ),
+        "summary of a file": (["summary", "data.csv"], "is a file"),
+    }
+)
 
 # Distributional formulas (issue 22): each refused before anything runs, naming the problem.
-CASES.update({
-    "dpar the family lacks": (
-        ["fit", "data.csv", "-f", GOOD, "-f", "zi ~ x"], "family gaussian has no parameter 'zi'",
-    ),
-    "the same dpar twice": (
-        ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "-f", "sigma ~ 1"],
-        "'sigma' is given a formula twice",
-    ),
-    "a dpar formula with a response": (
-        ["fit", "data.csv", "-f", GOOD, "-f", "sigma | trials(n) ~ x"], "with no addition terms",
-    ),
-    "a second formula for the response": (
-        ["fit", "data.csv", "-f", GOOD, "-f", "y ~ x"], "a second formula for the response 'y'",
-    ),
-    "a prior on a dpar with no formula": (
-        fit(GOOD, "--prior", "normal(0, 1) : b_sigma"), "class b has no elements for dpar 'sigma'",
-    ),
-    "a prior on a dpar that has a formula": (
-        ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "--prior", "normal(0, 1) : sigma"],
-        "sigma has a formula in this model",
-    ),
-    "an ID with two grouping factors": (
-        ["fit", "data.csv", "-f", "y ~ x + (1 | p | g)", "-f", "sigma ~ (1 | p | word)"],
-        "joins group-level terms of two grouping factors",
-    ),
-    "bf() with an option": (fit("bf(y ~ x, sigma ~ x, nl = TRUE)"), "bf() options"),
-    "classical with a dpar formula": (
-        ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "--classical"],
-        "no classical fit for a model with a formula for a family parameter",
-    ),
-})
+CASES.update(
+    {
+        "dpar the family lacks": (
+            ["fit", "data.csv", "-f", GOOD, "-f", "zi ~ x"],
+            "family gaussian has no parameter 'zi'",
+        ),
+        "the same dpar twice": (
+            ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "-f", "sigma ~ 1"],
+            "'sigma' is given a formula twice",
+        ),
+        "a dpar formula with a response": (
+            ["fit", "data.csv", "-f", GOOD, "-f", "sigma | trials(n) ~ x"],
+            "with no addition terms",
+        ),
+        "a second formula for the response": (
+            ["fit", "data.csv", "-f", GOOD, "-f", "y ~ x"],
+            "a second formula for the response 'y'",
+        ),
+        "a prior on a dpar with no formula": (
+            fit(GOOD, "--prior", "normal(0, 1) : b_sigma"),
+            "class b has no elements for dpar 'sigma'",
+        ),
+        "a prior on a dpar that has a formula": (
+            ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "--prior", "normal(0, 1) : sigma"],
+            "sigma has a formula in this model",
+        ),
+        "an ID with two grouping factors": (
+            ["fit", "data.csv", "-f", "y ~ x + (1 | p | g)", "-f", "sigma ~ (1 | p | word)"],
+            "joins group-level terms of two grouping factors",
+        ),
+        "bf() with an option": (fit("bf(y ~ x, sigma ~ x, nl = TRUE)"), "bf() options"),
+        "classical with a dpar formula": (
+            ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "--classical"],
+            "no classical fit for a model with a formula for a family parameter",
+        ),
+    }
+)
 
 # Families added after the core four, with a response each can't take (kept if they exist).
 FAMILY_CASES = {
@@ -629,14 +664,19 @@ ACCEPTED = {
         "y ~ x + (1 | `Subject ID`)",
     ),
     "600 terms": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n", "y ~ " + " + ".join(["x"] * 600)),
-    "integer arithmetic in I()": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
-                                  "y ~ I(x * 10**3 + 2**-2)"),
-    "R's powers and numbers": ("y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
-                               "y ~ I(x^2) + I(x * 1e5 - 2.5E-3)"),
+    "integer arithmetic in I()": (
+        "y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
+        "y ~ I(x * 10**3 + 2**-2)",
+    ),
+    "R's powers and numbers": (
+        "y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n",
+        "y ~ I(x^2) + I(x * 1e5 - 2.5E-3)",
+    ),
     "R's poly(), ns(), bs()": (
         "y,x,g\n1,0.1,a\n2,0.2,b\n3,0.3,a\n4,0.5,b\n5,0.6,a\n",
         "y ~ poly(x, 2, raw = TRUE) + bs(x, degree = 1) + (ns(x, df = 1) | g)",
-        "--prior", "normal(0, 1) : b",
+        "--prior",
+        "normal(0, 1) : b",
     ),
     "a mostly numeric column made a factor on purpose": (
         "y,x,g\n1,1,a\n2,2,b\n3,3b,a\n4,2,b\n5,1,a\n",

@@ -187,7 +187,8 @@ def test_prior_only_draws_match_the_priors(fits):
         "b_x": (posterior["b_x"].values, stats.norm(0, 5).cdf),
         "Intercept(centred)": (centred, t.cdf),
         "sd_subject": (  # half t
-            posterior["sd_subject__Intercept"].values, lambda x: 2 * t.cdf(x) - 1
+            posterior["sd_subject__Intercept"].values,
+            lambda x: 2 * t.cdf(x) - 1,
         ),
     }
     for name, (draws, cdf) in expected.items():

@@ -42,7 +42,9 @@ def test_combine_leaves_the_files_of_one_fit_with_every_chains_draws(chains):
     assert posterior.sizes["chain"] == 3 and posterior.sizes["draw"] == 150
     for k in (1, 2, 3):
         with np.load(chains / "out.jobs" / "shards" / f"chain-{k}.npz") as shard:
-            assert np.array_equal(shard["posterior:b"][0][..., 0], posterior["b_Days"].values[k - 1])
+            assert np.array_equal(
+                shard["posterior:b"][0][..., 0], posterior["b_Days"].values[k - 1]
+            )
     run = json.loads((out / "run.json").read_text())
     assert run["seed"] == 9 and run["sampler"]["chains"] == 3
     assert "--chain" in run["command"]

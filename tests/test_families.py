@@ -178,7 +178,8 @@ def test_sample_prior_only_draws_match_the_priors(fits):
         "b_Days": (posterior["b_Days"].values, stats.norm(0, 0.1).cdf),
         "b_Intercept(centred)": (centred, stats.t(3, 288.7, 59.3).cdf),
         "sd_Subject__Intercept": (
-            posterior["sd_Subject__Intercept"].values, lambda x: 2 * t.cdf(x) - 1
+            posterior["sd_Subject__Intercept"].values,
+            lambda x: 2 * t.cdf(x) - 1,
         ),
         "sd_Subject__Days": (posterior["sd_Subject__Days"].values, lambda x: 2 * t.cdf(x) - 1),
         "sigma": (posterior["sigma"].values, lambda x: 2 * t.cdf(x) - 1),

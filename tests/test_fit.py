@@ -30,8 +30,14 @@ def sleepstudy(sleepstudy_fit):
 def radon(run_mixfit, sleepstudy, tmp_path_factory):
     out = tmp_path_factory.mktemp("fits") / "radon"
     done = run_mixfit(
-        "fit", SAMPLE_DATA / "radon.csv", "-f",
-        "log_radon ~ floor + log_uranium + (1 + floor | county)", "-o", out, "--seed", "2",
+        "fit",
+        SAMPLE_DATA / "radon.csv",
+        "-f",
+        "log_radon ~ floor + log_uranium + (1 + floor | county)",
+        "-o",
+        out,
+        "--seed",
+        "2",
     )
     assert done.returncode == 0, done.stderr
     return out, done
@@ -110,8 +116,19 @@ def test_same_seed_gives_identical_draws(run_mixfit, sleepstudy, tmp_path):
     posteriors = []
     for name in ("a", "b"):
         done = run_mixfit(
-            "fit", SAMPLE_DATA / "sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)",
-            "-o", tmp_path / name, "--seed", "7", "--chains", "2", "--iter", "300", "--quiet",
+            "fit",
+            SAMPLE_DATA / "sleepstudy.csv",
+            "-f",
+            "Reaction ~ Days + (Days | Subject)",
+            "-o",
+            tmp_path / name,
+            "--seed",
+            "7",
+            "--chains",
+            "2",
+            "--iter",
+            "300",
+            "--quiet",
         )
         assert done.returncode == 0, done.stderr
         posteriors.append(az.from_netcdf(tmp_path / name / "draws.nc").posterior)
@@ -141,8 +158,16 @@ def check_covers_truth(out, true: dict) -> None:
 def test_crossed_simulations_cover_the_truth(run_mixfit, tmp_path, name):
     true = truth(name)
     done = run_mixfit(
-        "fit", SAMPLE_DATA / f"{name}.csv", "-f", true["formula"], "--family", true["family"],
-        "-o", tmp_path / name, "--seed", "3",
+        "fit",
+        SAMPLE_DATA / f"{name}.csv",
+        "-f",
+        true["formula"],
+        "--family",
+        true["family"],
+        "-o",
+        tmp_path / name,
+        "--seed",
+        "3",
     )
     assert done.returncode == 0, done.stderr
     check_covers_truth(tmp_path / name, true)
@@ -155,8 +180,18 @@ def test_binomial_with_trials(run_mixfit, tmp_path):
     grouped = raw.groupby(["subject", "trt"], as_index=False).agg(k=("y", "sum"), n=("y", "size"))
     grouped.to_csv(tmp_path / "binomial.csv", index=False)
     done = run_mixfit(
-        "fit", tmp_path / "binomial.csv", "-f", "k | trials(n) ~ trt + (1 | subject)",
-        "--family", "binomial", "-o", tmp_path / "out", "--seed", "4", "--iter", "1000",
+        "fit",
+        tmp_path / "binomial.csv",
+        "-f",
+        "k | trials(n) ~ trt + (1 | subject)",
+        "--family",
+        "binomial",
+        "-o",
+        tmp_path / "out",
+        "--seed",
+        "4",
+        "--iter",
+        "1000",
     )
     assert done.returncode == 0, done.stderr
     fixef = pd.read_csv(tmp_path / "out" / "fixef.csv").set_index("term")
@@ -167,8 +202,18 @@ def test_binomial_with_trials(run_mixfit, tmp_path):
 
 def test_intercept_only_dyestuff_matches_brms(run_mixfit, tmp_path):
     """No population-level slopes at all: b is empty, which every step must carry through."""
-    done = run_mixfit("fit", SAMPLE_DATA / "Dyestuff.csv", "-f", "Yield ~ 1 + (1 | Batch)",
-                      "-o", tmp_path / "out", "--seed", "1", "--no-plots", "--quiet")
+    done = run_mixfit(
+        "fit",
+        SAMPLE_DATA / "Dyestuff.csv",
+        "-f",
+        "Yield ~ 1 + (1 | Batch)",
+        "-o",
+        tmp_path / "out",
+        "--seed",
+        "1",
+        "--no-plots",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     assert list(pd.read_csv(tmp_path / "out" / "fixef.csv")["term"]) == ["Intercept"]
     check_against_brms(tmp_path / "out", "dyestuff.json", "Batch")

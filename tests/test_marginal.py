@@ -7,15 +7,29 @@ import numpy as np
 import pandas as pd
 from conftest import SAMPLE_DATA
 
-TABLES = [("fixef.csv", ["term"]), ("varcorr.csv", ["group", "param"]),
-          ("ranef.csv", ["group", "level", "term"])]
+TABLES = [
+    ("fixef.csv", ["term"]),
+    ("varcorr.csv", ["group", "param"]),
+    ("ranef.csv", ["group", "level", "term"]),
+]
 
 
 def fit_both_ways(run_mixfit, data, formula, out):
     """The marginal and the full program on the same data and seed."""
     for name, extra in (("marginal", []), ("full", ["--no-marginal"])):
-        done = run_mixfit("fit", data, "-f", formula, "-o", out / name, "--seed", "1",
-                          "--no-plots", "--quiet", *extra)
+        done = run_mixfit(
+            "fit",
+            data,
+            "-f",
+            formula,
+            "-o",
+            out / name,
+            "--seed",
+            "1",
+            "--no-plots",
+            "--quiet",
+            *extra,
+        )
         assert done.returncode == 0, done.stderr
     return out / "marginal", out / "full"
 
@@ -48,12 +62,22 @@ def test_marginal_and_full_model_agree_on_sleepstudy(sleepstudy_fit, run_mixfit,
     """Two correlated terms per level: the closed-form 2 x 2 likelihood."""
     marginal, _ = sleepstudy_fit
     done = run_mixfit(
-        "fit", SAMPLE_DATA / "sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)",
-        "-o", tmp_path / "full", "--seed", "1", "--no-marginal", "--no-plots", "--quiet",
+        "fit",
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "-o",
+        tmp_path / "full",
+        "--seed",
+        "1",
+        "--no-marginal",
+        "--no-plots",
+        "--quiet",
     )
     assert done.returncode == 0, done.stderr
-    assert_agree(marginal, tmp_path / "full", dict.fromkeys(("fixef.csv", "varcorr.csv",
-                                                             "ranef.csv"), 0.1))
+    assert_agree(
+        marginal, tmp_path / "full", dict.fromkeys(("fixef.csv", "varcorr.csv", "ranef.csv"), 0.1)
+    )
 
 
 def test_marginal_and_full_model_agree_with_one_term(run_mixfit, tmp_path):

@@ -62,7 +62,9 @@ def exact_conditional(design, params) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_group_effects_follow_their_exact_conditional(design, monkeypatch):
-    monkeypatch.setattr("mixfit.results.marginal_draws.CHUNK", 9_999)  # several chunks, the last short
+    monkeypatch.setattr(
+        "mixfit.results.marginal_draws.CHUNK", 9_999
+    )  # several chunks, the last short
     chains = 2
     params = fixed_parameters(chains, DRAWS // chains)
     r = group_effects(design, params, np.random.default_rng(0))

@@ -39,7 +39,9 @@ def test_sleepstudy_draws_carry_brms_names(sleepstudy_fit):
     for level in ("308", "372"):
         for term in ("Intercept", "Days"):
             draws = r.sel(Subject=level, Subject__term=term).values
-            assert ranef.loc[(level, term), "Estimate"] == pytest.approx(draws.mean(), rel=1e-5)  # CSVs: 6 digits
+            assert ranef.loc[(level, term), "Estimate"] == pytest.approx(
+                draws.mean(), rel=1e-5
+            )  # CSVs: 6 digits
     varcorr = pd.read_csv(out / "varcorr.csv").set_index("param")["Estimate"]
     assert varcorr["cor(Intercept,Days)"] == pytest.approx(
         float(posterior["cor_Subject__Intercept__Days"].mean()), rel=1e-5

@@ -72,7 +72,9 @@ NAMES = st.sampled_from(["y", "x", "g", "h", "n", "y", "x", "g", "", "a b", "é"
 CELLS = st.one_of(
     st.integers(-3, 5).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(["", "NA", "a", "b", "c", "true", '"q,uoted"', '"new\nline"', '"', " ", "1e400"]),
+    st.sampled_from(
+        ["", "NA", "a", "b", "c", "true", '"q,uoted"', '"new\nline"', '"', " ", "1e400"]
+    ),
     st.text(max_size=4),
 )
 
@@ -102,9 +104,49 @@ GOOD_CSV = (
 ).encode()
 
 TOKENS = [
-    "y", "x", "g", "h", "n", "~", "+", "-", "*", ":", "/", "|", "||", "(", ")", "1", "0", "2.5",
-    "log", "exp", "I", "C", "scale", "offset", "trials", "**", " ", ".", "_", "__import__",
-    "'os'", '"touch X"', "system", "[", "]", "=", ",", "lambda", "x.y", "%", "^", "{", "}",
+    "y",
+    "x",
+    "g",
+    "h",
+    "n",
+    "~",
+    "+",
+    "-",
+    "*",
+    ":",
+    "/",
+    "|",
+    "||",
+    "(",
+    ")",
+    "1",
+    "0",
+    "2.5",
+    "log",
+    "exp",
+    "I",
+    "C",
+    "scale",
+    "offset",
+    "trials",
+    "**",
+    " ",
+    ".",
+    "_",
+    "__import__",
+    "'os'",
+    '"touch X"',
+    "system",
+    "[",
+    "]",
+    "=",
+    ",",
+    "lambda",
+    "x.y",
+    "%",
+    "^",
+    "{",
+    "}",
 ]
 FORMULAS = st.one_of(
     st.lists(st.sampled_from(TOKENS), max_size=14).map("".join),
@@ -133,8 +175,16 @@ def test_random_csv_stancode(csv):
 @given(csv=csv_texts(), family=FAMILIES)
 def test_random_csv_fit(csv, family):
     with tempfile.TemporaryDirectory() as folder:
-        args = ["fit", f"{folder}/data.csv", "-f", "y ~ x + (1 | g)", "--family", family,
-                "-o", f"{folder}/out"]
+        args = [
+            "fit",
+            f"{folder}/data.csv",
+            "-f",
+            "y ~ x + (1 | g)",
+            "--family",
+            family,
+            "-o",
+            f"{folder}/out",
+        ]
         check_outcome(run(args, csv, Path(folder)), "fit", Path(folder))
 
 
@@ -150,22 +200,71 @@ def test_random_formula_stancode(formula, family):
 @given(formula=FORMULAS, family=FAMILIES)
 def test_random_formula_fit(formula, family):
     with tempfile.TemporaryDirectory() as folder:
-        args = ["fit", f"{folder}/data.csv", "-f", formula, "--family", family,
-                "-o", f"{folder}/out"]
+        args = [
+            "fit",
+            f"{folder}/data.csv",
+            "-f",
+            formula,
+            "--family",
+            family,
+            "-o",
+            f"{folder}/out",
+        ]
         check_outcome(run(args, GOOD_CSV, Path(folder)), "fit", Path(folder))
 
 
 # Specs and output folders: a working folder holds the user's files, and the run is started in it.
 
 SCALARS = [
-    "yes", "no", "on", "off", "~", "''", "1", "01", "-3", "1.5e3", ".", "..", "/", "data.csv",
-    "spec.yaml", "mine", "mine/sub", "new", "report.pdf", "y ~ x + (1 | g)", "[no, perhaps, yes]",
-    "{name: poisson}", "{chains: two}", "{iter: 99999999999}", "[normal(0, 1) : b]",
-    "[{prior: 'normal(0, 1)', class: b, coef: on}]", "!!python/name:os.system", "&a [1, 2]",
-    "*a", "gaussian", "cumulative", "only", "stanli", "\"a\\x00b\"", "[*a, *a]",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "~",
+    "''",
+    "1",
+    "01",
+    "-3",
+    "1.5e3",
+    ".",
+    "..",
+    "/",
+    "data.csv",
+    "spec.yaml",
+    "mine",
+    "mine/sub",
+    "new",
+    "report.pdf",
+    "y ~ x + (1 | g)",
+    "[no, perhaps, yes]",
+    "{name: poisson}",
+    "{chains: two}",
+    "{iter: 99999999999}",
+    "[normal(0, 1) : b]",
+    "[{prior: 'normal(0, 1)', class: b, coef: on}]",
+    "!!python/name:os.system",
+    "&a [1, 2]",
+    "*a",
+    "gaussian",
+    "cumulative",
+    "only",
+    "stanli",
+    '"a\\x00b"',
+    "[*a, *a]",
 ]
-SPEC_KEYS = ["data", "formula", "family", "levels", "factors", "priors", "sampler", "output",
-             "backend", "sample_prior", "chians"]
+SPEC_KEYS = [
+    "data",
+    "formula",
+    "family",
+    "levels",
+    "factors",
+    "priors",
+    "sampler",
+    "output",
+    "backend",
+    "sample_prior",
+    "chians",
+]
 
 
 @st.composite
@@ -183,8 +282,24 @@ def specs(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
-OUTDIRS = st.sampled_from([None, "", ".", "..", "/", "data.csv", "spec.yaml", "mine", "mine/sub",
-                           "report.pdf", "report.pdf/out", "new", "new/deeper", "results"])
+OUTDIRS = st.sampled_from(
+    [
+        None,
+        "",
+        ".",
+        "..",
+        "/",
+        "data.csv",
+        "spec.yaml",
+        "mine",
+        "mine/sub",
+        "report.pdf",
+        "report.pdf/out",
+        "new",
+        "new/deeper",
+        "results",
+    ]
+)
 
 
 def working_folder(folder: Path) -> Path:
@@ -235,7 +350,9 @@ def test_random_specs_and_outdirs_touch_nothing(spec, outdir, force):
         before, home_before = snapshot(folder), snapshot(home)
         with inside(folder):
             result = CliRunner().invoke(
-                cli, ["fit", "spec.yaml", *outdir_args(outdir, force)], catch_exceptions=True,
+                cli,
+                ["fit", "spec.yaml", *outdir_args(outdir, force)],
+                catch_exceptions=True,
                 env={"HOME": str(home)},
             )
         check_outcome(result, "fit", folder)
@@ -252,7 +369,8 @@ def test_random_data_formulas_and_outdirs_touch_nothing(csv, formula, outdir, fo
         before = snapshot(folder)
         with inside(folder):
             result = CliRunner().invoke(
-                cli, ["fit", "data.csv", "-f", formula, *outdir_args(outdir, force)],
+                cli,
+                ["fit", "data.csv", "-f", formula, *outdir_args(outdir, force)],
                 catch_exceptions=True,
             )
         check_outcome(result, "fit", folder)
@@ -277,9 +395,23 @@ def test_real_fits_write_only_into_outdir(real_backend, outdir, force):
         with inside(folder):
             result = CliRunner().invoke(
                 cli,
-                ["fit", "data.csv", "-f", "y ~ x + (1 | g)", "--chains", "1", "--iter", "100",
-                 "--seed", "1", "--no-plots", "--quiet", "--backend", "stanli",
-                 *outdir_args(outdir, force)],
+                [
+                    "fit",
+                    "data.csv",
+                    "-f",
+                    "y ~ x + (1 | g)",
+                    "--chains",
+                    "1",
+                    "--iter",
+                    "100",
+                    "--seed",
+                    "1",
+                    "--no-plots",
+                    "--quiet",
+                    "--backend",
+                    "stanli",
+                    *outdir_args(outdir, force),
+                ],
                 catch_exceptions=True,
             )
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -293,8 +425,11 @@ def test_real_fits_write_only_into_outdir(real_backend, outdir, force):
             return
         # a success: OUTDIR (and the folders made to hold it) changed, nothing else did
         outside = {k: v for k, v in snapshot(folder, target).items() if v is not None}
-        assert outside == {k: v for k, v in before.items() if v is not None and
-                           not (folder / k).resolve().is_relative_to(target)}
+        assert outside == {
+            k: v
+            for k, v in before.items()
+            if v is not None and not (folder / k).resolve().is_relative_to(target)
+        }
         owned = json.loads((target / ".mixfit-results").read_text())["files"]
         assert "fixef.csv" in owned and "draws.nc" in owned
         after = snapshot(target)
@@ -307,8 +442,17 @@ def test_real_fits_write_only_into_outdir(real_backend, outdir, force):
 # commands and combine read back is untrusted. A fit and one chain's shard are made once, here,
 # on the fast engine; each example corrupts a copy and runs a command on it in-process.
 
-READ_BACK = ["design.json", "run.json", "draws.nc", "r2.csv", "fixef.csv", "varcorr.csv",
-             "diagnostics.json", "summary.txt", "shard"]
+READ_BACK = [
+    "design.json",
+    "run.json",
+    "draws.nc",
+    "r2.csv",
+    "fixef.csv",
+    "varcorr.csv",
+    "diagnostics.json",
+    "summary.txt",
+    "shard",
+]
 ANALYSIS = {
     "predict": ["predict", "FIT", "new.csv", "-o", "p.csv", "--draws", "p.nc"],
     "effects": ["effects", "FIT", "--effect", "Days", "-o", "e.csv"],
@@ -321,11 +465,26 @@ ANALYSIS = {
 }
 OUTPUTS = {"p.csv", "p.nc", "e.csv"}
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
-    | st.sampled_from(["np.savetxt('PWNED', Days)", "pd.io.common.os.system('touch X')", "../x",
-                       "/etc/passwd", "gaussian", "log", "\x00", "Days"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                                max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=6)
+    | st.sampled_from(
+        [
+            "np.savetxt('PWNED', Days)",
+            "pd.io.common.os.system('touch X')",
+            "../x",
+            "/etc/passwd",
+            "gaussian",
+            "log",
+            "\x00",
+            "Days",
+        ]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -335,13 +494,26 @@ def saved_fit(tmp_path_factory):
     """A small fit and chain 1 of a 2-chain run of it (before no_compiling: a real engine)."""
     pytest.importorskip("stanli")
     root = tmp_path_factory.mktemp("readback-fuzz")
-    common = ["sample_data/sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)", "--iter",
-              "100", "--seed", "1", "--no-plots", "--quiet", "--backend", "stanli"]
+    common = [
+        "sample_data/sleepstudy.csv",
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "--iter",
+        "100",
+        "--seed",
+        "1",
+        "--no-plots",
+        "--quiet",
+        "--backend",
+        "stanli",
+    ]
     here = os.getcwd()
     os.chdir(Path(__file__).resolve().parent.parent)
     try:
-        for args in (["fit", *common, "--chains", "2", "-o", str(root / "fit")],
-                     ["fit", *common, "--chains", "2", "--chain", "1", "-o", str(root / "fit")]):
+        for args in (
+            ["fit", *common, "--chains", "2", "-o", str(root / "fit")],
+            ["fit", *common, "--chains", "2", "--chain", "1", "-o", str(root / "fit")],
+        ):
             result = CliRunner().invoke(cli, args, catch_exceptions=False)
             assert result.exit_code == 0, result.output
     finally:
@@ -351,8 +523,13 @@ def saved_fit(tmp_path_factory):
 
 def _json_paths(value, path=()):
     yield path
-    children = value.items() if isinstance(value, dict) else enumerate(value) \
-        if isinstance(value, list) else ()
+    children = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
     for key, child in children:
         yield from _json_paths(child, (*path, key))
 
@@ -366,7 +543,7 @@ def corrupt(path: Path, data) -> str:
     elif how == "bytes":
         at = data.draw(st.integers(0, max(0, len(raw) - 1)))
         noise = data.draw(st.binary(min_size=1, max_size=64))
-        path.write_bytes(raw[:at] + noise + raw[at + len(noise):])
+        path.write_bytes(raw[:at] + noise + raw[at + len(noise) :])
     elif how == "empty":
         path.write_bytes(b"")
     elif how == "delete":
@@ -416,8 +593,7 @@ def check_read_back(result, folder: Path, before: dict) -> None:
 
 
 @settings(FAST, max_examples=60)
-@given(data=st.data(), command=st.sampled_from(sorted(ANALYSIS)),
-       file=st.sampled_from(READ_BACK))
+@given(data=st.data(), command=st.sampled_from(sorted(ANALYSIS)), file=st.sampled_from(READ_BACK))
 def test_corrupted_results_folders_are_one_line_or_a_result(saved_fit, data, command, file):
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -443,8 +619,21 @@ def test_corrupted_results_folders_are_one_line_or_a_result(saved_fit, data, com
 
 
 NUMBERS = st.sampled_from(["0", "1", "2.5", ".5", "10", "400", "1e400", "1e-400", "1e308", "0.0"])
-NAMES_IN_FIT = st.sampled_from(["Days", "Intercept", "b_Days", "b_Intercept", "Dayz", "sigma",
-                                "x.y", "__import__", "Intercept[1]", "os", "Days:Days"])
+NAMES_IN_FIT = st.sampled_from(
+    [
+        "Days",
+        "Intercept",
+        "b_Days",
+        "b_Intercept",
+        "Dayz",
+        "sigma",
+        "x.y",
+        "__import__",
+        "Intercept[1]",
+        "os",
+        "Days:Days",
+    ]
+)
 EXPRESSIONS = st.recursive(
     NUMBERS | NAMES_IN_FIT,
     lambda inner: st.one_of(
@@ -457,8 +646,9 @@ EXPRESSIONS = st.recursive(
     max_leaves=12,
 )
 HYPOTHESES = st.one_of(
-    st.tuples(EXPRESSIONS, st.sampled_from([" > ", " < ", " = ", "", " >< ", "=="]),
-              EXPRESSIONS).map("".join),
+    st.tuples(
+        EXPRESSIONS, st.sampled_from([" > ", " < ", " = ", "", " >< ", "=="]), EXPRESSIONS
+    ).map("".join),
     st.text(max_size=40),
 )
 
@@ -471,7 +661,8 @@ def test_hostile_hypothesis_expressions_are_one_line_or_a_result(saved_fit, expr
         before = snapshot(folder)
         with inside(folder):
             result = CliRunner().invoke(
-                cli, ["hypothesis", str(saved_fit), expression, "--alpha", alpha, "--json"],
+                cli,
+                ["hypothesis", str(saved_fit), expression, "--alpha", alpha, "--json"],
                 catch_exceptions=True,
             )
         check_read_back(result, folder, before)

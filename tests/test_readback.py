@@ -41,10 +41,28 @@ def fits(sleepstudy_fit, run_mixfit, tmp_path_factory) -> dict[str, Path]:
     binomial = root / "binomial"
     shard_out = root / "sharded"
     runs = [
-        ["fit", SAMPLE_DATA / "family_binomial_cloglog.csv", "-f", "k | trials(n) ~ x + (1 | g)",
-         "--family", "binomial", "-o", binomial, *FAST],
-        ["fit", SLEEP, "-f", "Reaction ~ Days + (1 | Subject)", "-o", shard_out, "--chain", "1",
-         *FAST],
+        [
+            "fit",
+            SAMPLE_DATA / "family_binomial_cloglog.csv",
+            "-f",
+            "k | trials(n) ~ x + (1 | g)",
+            "--family",
+            "binomial",
+            "-o",
+            binomial,
+            *FAST,
+        ],
+        [
+            "fit",
+            SLEEP,
+            "-f",
+            "Reaction ~ Days + (1 | Subject)",
+            "-o",
+            shard_out,
+            "--chain",
+            "1",
+            *FAST,
+        ],
     ]
     with ThreadPoolExecutor(2) as pool:
         for done in pool.map(lambda args: run_mixfit(*args), runs):
@@ -74,9 +92,7 @@ def _set(*keys, value):
 
 
 def _write(text: str | bytes):
-    return lambda path: (
-        path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
-    )
+    return lambda path: path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
 
 
 def _truncate(path: Path) -> None:
@@ -112,18 +128,21 @@ CORRUPTIONS = {
     "design.json unknown family": ("design.json", _json_edit(_set("family", value="weird"))),
     "design.json unknown link": ("design.json", _json_edit(_set("link", value="sqrt"))),
     "design.json family edited": (
-        "design.json", _json_edit(lambda d: d.update(family="poisson", link="log")),
+        "design.json",
+        _json_edit(lambda d: d.update(family="poisson", link="log")),
     ),
     "design.json nested 100,000 deep": ("design.json", _write("[" * 100_000 + "]" * 100_000)),
     "design.json coefs not text": (
-        "design.json", _json_edit(_set("population", "coefs", value=[1])),
+        "design.json",
+        _json_edit(_set("population", "coefs", value=[1])),
     ),
     "design.json a transform's __class__": (
         "design.json",
         _json_edit(_set("population", "state", 0, "transforms", value=[{"__class__": 1}])),
     ),
     "design.json a mean that is text": (
-        "design.json", _json_edit(_set("variables", "Days", "mean", value="4.5")),
+        "design.json",
+        _json_edit(_set("variables", "Days", "mean", value="4.5")),
     ),
     "design.json payload in the population": ("design.json", _json_edit(_payload_population)),
     "design.json payload in a group block": ("design.json", _json_edit(_payload_group)),
@@ -163,10 +182,12 @@ FOLDER_CASES = {
     if not (name == "draws.nc of another fit" and command == "loo")  # no log_lik: its own case
 } | {
     "effects: design.json payload in the population": (
-        "design.json payload in the population", "effects",
+        "design.json payload in the population",
+        "effects",
     ),
     "hypothesis: design.json payload in a group block": (
-        "design.json payload in a group block", "hypothesis",
+        "design.json payload in a group block",
+        "hypothesis",
     ),
 }
 
@@ -200,10 +221,12 @@ CASES = {
     "hypothesis 10^400 > 0": (["hypothesis", "FIT", "10^400 > 0"], "not a finite number"),
     "hypothesis 1/0 > 0": (["hypothesis", "FIT", "1/0 > 0"], "not a finite number"),
     "hypothesis 300 nested parentheses": (
-        ["hypothesis", "FIT", "(" * 300 + "Days" + ")" * 300 + " > 0"], "nests more than 50",
+        ["hypothesis", "FIT", "(" * 300 + "Days" + ")" * 300 + " > 0"],
+        "nests more than 50",
     ),
     "hypothesis 500 chained powers": (
-        ["hypothesis", "FIT", "^".join(["2"] * 500) + " > 0"], "nests more than 50",
+        ["hypothesis", "FIT", "^".join(["2"] * 500) + " > 0"],
+        "nests more than 50",
     ),
     "hypothesis 600 signs": (["hypothesis", "FIT", "0 " + "- " * 600 + "Days > 0"], "nests"),
     "loo of a fit of two draws": (["loo", "TWO_DRAWS"], "needs at least 10"),
@@ -213,16 +236,20 @@ CASES = {
     # outputs onto what must not be replaced
     "predict -o NEWDATA": (["predict", "FIT", "new.csv", "-o", "new.csv"], "is the new data file"),
     "predict -o OUTDIR/draws.nc": (
-        ["predict", "FIT", "new.csv", "-o", "FIT/draws.nc"], "draws.nc",
+        ["predict", "FIT", "new.csv", "-o", "FIT/draws.nc"],
+        "draws.nc",
     ),
     "predict --draws OUTDIR/draws.nc": (
-        ["predict", "FIT", "new.csv", "--draws", "FIT/draws.nc"], "draws.nc",
+        ["predict", "FIT", "new.csv", "--draws", "FIT/draws.nc"],
+        "draws.nc",
     ),
     "effects -o OUTDIR/fixef.csv": (
-        ["effects", "FIT", "--effect", "Days", "-o", "FIT/fixef.csv"], "a file of the results",
+        ["effects", "FIT", "--effect", "Days", "-o", "FIT/fixef.csv"],
+        "a file of the results",
     ),
     "predict -o an unwritable folder": (
-        ["predict", "FIT", "new.csv", "-o", "/proc/p.csv"], "can't be written",
+        ["predict", "FIT", "new.csv", "-o", "/proc/p.csv"],
+        "can't be written",
     ),
     # job folders
     "combine: a shard that is not a zip": (["combine", "SHARD_GARBAGE"], "cannot be read"),
@@ -239,30 +266,53 @@ CASES = {
         "control character",
     ),
     "submit --time garbage": (
-        ["submit", str(SLEEP), "-f", "Reaction ~ Days", "-o", "sub", "--time", "garbage",
-         "--dry-run"], "--time 'garbage'",
+        [
+            "submit",
+            str(SLEEP),
+            "-f",
+            "Reaction ~ Days",
+            "-o",
+            "sub",
+            "--time",
+            "garbage",
+            "--dry-run",
+        ],
+        "--time 'garbage'",
     ),
     "submit --mem -1": (
         ["submit", str(SLEEP), "-f", "Reaction ~ Days", "-o", "sub", "--mem", "-1", "--dry-run"],
         "--mem '-1'",
     ),
     "submit --partition with a newline": (
-        ["submit", str(SLEEP), "-f", "Reaction ~ Days", "-o", "sub", "--partition", "a\nb",
-         "--dry-run"], "--partition",
+        [
+            "submit",
+            str(SLEEP),
+            "-f",
+            "Reaction ~ Days",
+            "-o",
+            "sub",
+            "--partition",
+            "a\nb",
+            "--dry-run",
+        ],
+        "--partition",
     ),
     # before sampling (the cmdstan guard: a case past its check exits 3, compiling nothing)
     **{
         f"fit: a response named {name}": (
-            _fit(f"resp_{name}.csv", f"{name} ~ x + (1 | g)"), "mixfit's Stan variables",
+            _fit(f"resp_{name}.csv", f"{name} ~ x + (1 | g)"),
+            "mixfit's Stan variables",
         )
         for name in ("b", "sigma", "Intercept", "sd_1")
     },
     "fit: a NUL in a level": (_fit("nul.csv", "y ~ x + (1 | g)"), "NUL character"),
     "fit: the response its own grouping factor": (
-        _fit("cc.csv", "c ~ x + (1 | c)"), "also the grouping factor",
+        _fit("cc.csv", "c ~ x + (1 | c)"),
+        "also the grouping factor",
     ),
     "fit --chain: OUTDIR.jobs a file": (
-        _fit("cc.csv", "c ~ x", "--chains", "2", "--seed", "1", "--chain", "1"), "is a file",
+        _fit("cc.csv", "c ~ x", "--chains", "2", "--seed", "1", "--chain", "1"),
+        "is a file",
     ),
 }
 if _mount_point():
@@ -295,16 +345,38 @@ def _kfold(target: Path, elpd_rows=None) -> Path:
     folds = target.parent / f"{target.name}.jobs" / "folds"
     fold_of_row = [1, 2] * 90
     spec = {
-        "data": str(SLEEP), "formula": "Reaction ~ Days", "family": "gaussian", "factors": [],
-        "priors": [], "sampler": {"chains": 1, "iter": 40, "warmup": None, "seed": 1,
-                                  "adapt_delta": 0.8, "max_treedepth": 10,
-                                  "parallel_chains": None, "threads_per_chain": 1,
-                                  "chain": None},
-        "backend": "auto", "output": str(target), "marginal": True, "levels": [],
-        "sample_prior": "no", "classical": None, "force": False,
+        "data": str(SLEEP),
+        "formula": "Reaction ~ Days",
+        "family": "gaussian",
+        "factors": [],
+        "priors": [],
+        "sampler": {
+            "chains": 1,
+            "iter": 40,
+            "warmup": None,
+            "seed": 1,
+            "adapt_delta": 0.8,
+            "max_treedepth": 10,
+            "parallel_chains": None,
+            "threads_per_chain": 1,
+            "chain": None,
+        },
+        "backend": "auto",
+        "output": str(target),
+        "marginal": True,
+        "levels": [],
+        "sample_prior": "no",
+        "classical": None,
+        "force": False,
     }
-    plan = {"folds": 2, "group": None, "seed": 1, "rows": 180, "fold_of_row": fold_of_row,
-            "spec": spec}
+    plan = {
+        "folds": 2,
+        "group": None,
+        "seed": 1,
+        "rows": 180,
+        "fold_of_row": fold_of_row,
+        "spec": spec,
+    }
     folds.mkdir(parents=True)
     (folds / "kfold.json").write_text(json.dumps(plan))
     for k in (1, 2):
@@ -339,8 +411,22 @@ def _folders(fits: dict[str, Path], root: Path, run_mixfit) -> dict[str, Path]:
     (root / "kfold_plan.jobs" / "folds" / "kfold.json").write_text("{")
     folders["KFOLD_ELPD"] = _kfold(root / "kfold_elpd", elpd_rows=10)
     two = root / "two_draws"
-    done = run_mixfit("fit", SLEEP, "-f", "Reaction ~ Days", "-o", two, "--chains", "1",
-                      "--iter", "4", "--warmup", "2", "--no-plots", "--quiet")
+    done = run_mixfit(
+        "fit",
+        SLEEP,
+        "-f",
+        "Reaction ~ Days",
+        "-o",
+        two,
+        "--chains",
+        "1",
+        "--iter",
+        "4",
+        "--warmup",
+        "2",
+        "--no-plots",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     folders["TWO_DRAWS"] = two
     for name, (file, change) in CORRUPTIONS.items():
@@ -478,5 +564,6 @@ def test_json_output_is_standard_json(fits):
     from mixfit.commands.common import json_text
 
     assert json.loads(json_text({"a": float("nan"), "b": [np.float64("inf"), 1.5]})) == {
-        "a": None, "b": [None, 1.5],
+        "a": None,
+        "b": [None, 1.5],
     }

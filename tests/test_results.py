@@ -77,8 +77,15 @@ def test_draws_support_loo(sleepstudy_fit):
 def test_plots_are_valid_non_blank_images(sleepstudy_fit):
     out, _ = sleepstudy_fit
     names = {p.name for p in (out / "plots").glob("*.png")}
-    expected = {"trace.png", "rank.png", "forest.png", "ppc.png", "sd_prior.png",
-                "caterpillar_Subject_Intercept.png", "caterpillar_Subject_Days.png"}
+    expected = {
+        "trace.png",
+        "rank.png",
+        "forest.png",
+        "ppc.png",
+        "sd_prior.png",
+        "caterpillar_Subject_Intercept.png",
+        "caterpillar_Subject_Days.png",
+    }
     assert expected <= names
     for name in names:
         image = matplotlib.image.imread(out / "plots" / name)
@@ -90,7 +97,7 @@ def test_plots_are_valid_non_blank_images(sleepstudy_fit):
 
 
 def test_summary_json_matches_the_csvs(sleepstudy_fit, run_mixfit):
-    out, done = sleepstudy_fit
+    out, _ = sleepstudy_fit
     shown = run_mixfit("summary", out, "--json")
     assert shown.returncode == 0, shown.stderr
     parsed = json.loads(shown.stdout)
@@ -129,9 +136,22 @@ def test_report_title_names_the_results_folder(sleepstudy_fit):
 
 def test_prob_changes_the_interval_columns(sleepstudy_fit, run_mixfit, tmp_path):
     done = run_mixfit(
-        "fit", SAMPLE_DATA / "sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)",
-        "-o", tmp_path / "out", "--seed", "1", "--chains", "2", "--iter", "400",
-        "--prob", "0.9", "--no-plots", "--quiet",
+        "fit",
+        SAMPLE_DATA / "sleepstudy.csv",
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "-o",
+        tmp_path / "out",
+        "--seed",
+        "1",
+        "--chains",
+        "2",
+        "--iter",
+        "400",
+        "--prob",
+        "0.9",
+        "--no-plots",
+        "--quiet",
     )
     assert done.returncode == 0, done.stderr
     for name in ("fixef.csv", "ranef.csv", "coef.csv", "varcorr.csv"):
@@ -150,11 +170,27 @@ def test_no_plots_never_loads_the_plotting_code(sleepstudy_fit, cache_dir, tmp_p
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         "assert 'mixfit.results.plots' not in sys.modules, 'mixfit.results.plots was imported'\n"
     )
-    args = ["fit", str(SAMPLE_DATA / "sleepstudy.csv"), "-f", "Reaction ~ Days + (Days | Subject)",
-            "-o", str(tmp_path / "out"), "--chains", "1", "--iter", "200", "--no-plots", "--quiet"]
-    done = subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=ROOT,
-        env={**__import__("os").environ, "MIXFIT_CACHE_DIR": str(cache_dir)}, timeout=600,
+    args = [
+        "fit",
+        str(SAMPLE_DATA / "sleepstudy.csv"),
+        "-f",
+        "Reaction ~ Days + (Days | Subject)",
+        "-o",
+        str(tmp_path / "out"),
+        "--chains",
+        "1",
+        "--iter",
+        "200",
+        "--no-plots",
+        "--quiet",
+    ]
+    done = subprocess.run(  # noqa: PLW1510 - the return code is asserted
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**__import__("os").environ, "MIXFIT_CACHE_DIR": str(cache_dir)},
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
 
@@ -168,16 +204,34 @@ def hard_data(tmp_path_factory):
         slopes = rng.normal([1.0, 0.5, -0.5], 1.0)
         for _ in range(8):
             x = rng.normal(size=3)
-            rows.append({"g": f"g{g}", "x1": x[0], "x2": x[1], "x3": x[2],
-                         "y": 2 + x @ slopes + rng.normal(0, 0.5)})
+            rows.append(
+                {
+                    "g": f"g{g}",
+                    "x1": x[0],
+                    "x2": x[1],
+                    "x3": x[2],
+                    "y": 2 + x @ slopes + rng.normal(0, 0.5),
+                }
+            )
     path = tmp_path_factory.mktemp("hard") / "hard.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
 
 def test_hard_model_reports_failed_checks_and_strict_exits_4(hard_data, run_mixfit, tmp_path):
-    args = ["fit", hard_data, "-f", "y ~ x1 + x2 + x3 + (1 + x1 + x2 + x3 | g)",
-            "--adapt-delta", "0.6", "--iter", "400", "--seed", "5", "--no-plots"]
+    args = [
+        "fit",
+        hard_data,
+        "-f",
+        "y ~ x1 + x2 + x3 + (1 + x1 + x2 + x3 | g)",
+        "--adapt-delta",
+        "0.6",
+        "--iter",
+        "400",
+        "--seed",
+        "5",
+        "--no-plots",
+    ]
     lenient = run_mixfit(*args, "-o", tmp_path / "lenient")
     assert lenient.returncode == 0, lenient.stderr
     diagnostics = read_json(tmp_path / "lenient" / "diagnostics.json")

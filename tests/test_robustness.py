@@ -51,8 +51,12 @@ def counts_data(path: Path) -> Path:
 def start(args: list[str], cache: Path, cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "MIXFIT_CACHE_DIR": str(cache)}
     return subprocess.Popen(
-        [sys.executable, "-m", "mixfit", *args], cwd=cwd, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "mixfit", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -100,8 +104,11 @@ def test_truncated_cache_entry_is_rebuilt_not_loaded(work, eight_fits, tmp_path)
     (entry,) = (cache / "models").iterdir()
     (library,) = entry.glob("*.so")
     library.write_bytes(library.read_bytes()[: library.stat().st_size // 3])
-    done = start(["fit", "tiny.csv", "-f", FORMULA, "-o", str(tmp_path / "out"), "--quiet",
-                  *QUICK], cache, work)
+    done = start(
+        ["fit", "tiny.csv", "-f", FORMULA, "-o", str(tmp_path / "out"), "--quiet", *QUICK],
+        cache,
+        work,
+    )
     _, stderr = done.communicate(timeout=900)
     assert done.returncode == 0, stderr
     assert json.loads((tmp_path / "out" / "run.json").read_text())["model_from_cache"] is False
@@ -118,10 +125,24 @@ def test_default_cache_is_the_users_not_the_runs(work, eight_fits, tmp_path):
     home = tmp_path / "xdg"
     shutil.copytree(eight_fits[0], home / "mixfit")
     env = {k: v for k, v in os.environ.items() if k != "MIXFIT_CACHE_DIR"}
-    done = subprocess.run(
-        [sys.executable, "-m", "mixfit", "fit", "tiny.csv", "-f", FORMULA, "-o",
-         str(tmp_path / "out"), "--quiet", *QUICK],
-        cwd=work, env={**env, "XDG_CACHE_HOME": str(home)}, capture_output=True, text=True,
+    done = subprocess.run(  # noqa: PLW1510 - the return code is asserted
+        [
+            sys.executable,
+            "-m",
+            "mixfit",
+            "fit",
+            "tiny.csv",
+            "-f",
+            FORMULA,
+            "-o",
+            str(tmp_path / "out"),
+            "--quiet",
+            *QUICK,
+        ],
+        cwd=work,
+        env={**env, "XDG_CACHE_HOME": str(home)},
+        capture_output=True,
+        text=True,
         timeout=900,
     )
     assert done.returncode == 0, done.stderr
@@ -170,8 +191,9 @@ def test_a_signal_stops_the_fit_and_loses_nothing(work, eight_fits, tmp_path, st
     (out / "fixef.csv").write_text("earlier results\n")
     (out / ".mixfit-results").write_text('{"files": ["fixef.csv"]}\n')  # an earlier fit's folder
     before = snapshot(out)
-    proc = start([*args, "-o", str(out), "--seed", "3", "--no-plots", "--backend", "pystan"],
-                 cache, work)
+    proc = start(
+        [*args, "-o", str(out), "--seed", "3", "--no-plots", "--backend", "pystan"], cache, work
+    )
     watcher = Watcher(proc)
     watcher.wait_for(phrase)
     time.sleep(2)  # chains, or the C++ compiler, under way

@@ -138,7 +138,9 @@ def test_yaml_levels_as_one_string(tmp_path):
     [
         ("a: &a [1, 2]\nb: &b [*a, *a]\nlevels: *b\n", None),  # a few aliases are fine
         (
-            "l0: &l0 [" + ", ".join(["lol"] * 9) + "]\n"
+            "l0: &l0 ["
+            + ", ".join(["lol"] * 9)
+            + "]\n"
             + "".join(f"l{k}: &l{k} [" + ", ".join([f"*l{k - 1}"] * 9) + "]\n" for k in range(1, 8))
             + "levels: *l7\n",
             "expands to more than 1,000,000",

@@ -180,7 +180,13 @@ def test_same_seed_same_draws_whatever_the_parallel_chains(run_mixfit, tmp_path)
         assert run["backend_reason"].startswith("auto: stanli")
         posteriors.append(az.from_netcdf(tmp_path / name / "draws.nc").posterior)
     for other in posteriors[1:]:
-        for var in ("b_Days", "sd_Subject__Days", "sigma", "r_Subject", "cor_Subject__Intercept__Days"):
+        for var in (
+            "b_Days",
+            "sd_Subject__Days",
+            "sigma",
+            "r_Subject",
+            "cor_Subject__Intercept__Days",
+        ):
             np.testing.assert_array_equal(posteriors[0][var].values, other[var].values)
     assert posteriors[0]["b_Days"].shape[:2] == (3, 200)
     chains = posteriors[0]["sigma"].values

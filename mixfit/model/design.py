@@ -511,7 +511,7 @@ def _evaluate(rhs: str, frame: pd.DataFrame, text: str):
             design = formulae.design_matrices(
                 rhs, frame, na_action="error", env=empty_environment(), extra_namespace=NAMESPACE
             )
-    except Exception as exc:  # formulae raises many types; all mean the formula can't be built
+    except Exception as exc:  # noqa: BLE001 - formulae raises many types; all mean one thing
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"formula {shown(text)}: {message}") from None
     return design.common if "~" not in rhs else design
@@ -521,7 +521,7 @@ def _variables(expression: str) -> set[str]:
     try:
         with _quietly():
             return {v for v in formulae.model_description(expression).var_names if v}
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - formulae raises many types
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"formula term {shown(expression)}: {message}") from None
 

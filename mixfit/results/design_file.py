@@ -35,7 +35,6 @@ from mixfit.model.program import Model
 from mixfit.readback.design_schema import FORMAT
 
 
-
 def describe(model: Model, frame: pd.DataFrame) -> dict:
     """The design of a fitted model; ``frame`` is the table it was fitted to (complete rows)."""
     design = model.design
