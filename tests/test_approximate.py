@@ -37,6 +37,17 @@ def test_a_normal_posterior_is_recovered(algorithm):
         assert np.std(ratios) < 0.5 and pareto_k(ratios) < 0.5
 
 
+@pytest.mark.parametrize("k", [0.3, 0.9])
+def test_pareto_k_is_the_tail_index_of_the_ratios(k):
+    """Importance ratios drawn from a Pareto distribution of shape 1/k have a right tail of index
+    k, which PSIS estimates (for either ArviZ series: 1.x's arviz-stats smooths the negation of
+    what it is given, 0.x's psislw the ratios themselves)."""
+    rng = np.random.default_rng(3)
+    log_ratios = -k * np.log(rng.uniform(size=4000))  # log of U^-k, a Pareto(1/k) draw
+    assert pareto_k(log_ratios) == pytest.approx(k, abs=0.15)
+    assert pareto_k(-log_ratios) < 0.2  # the same draws' left tail is light
+
+
 def needs_bridgestan() -> None:
     """pyproject installs it beside stanli; an environment made before it may lack it."""
     pytest.importorskip(

@@ -144,7 +144,8 @@ def quiet() -> Iterator[None]:
 def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     """Pareto-smoothed log importance weights of 1-d log ratios (unnormalised), and the Pareto k
     of the ratios' tail: ArviZ 0.x's psislw, or in 1.x arviz-stats' array function of that name
-    (whose newer tail length gives a somewhat different k on the same ratios)."""
+    (whose newer tail length gives a somewhat different k on the same ratios). 0.x's takes the log
+    ratios; arviz-stats' takes a log-likelihood and smooths its negation, so it is given -ratios."""
     log_ratios = np.asarray(log_ratios, dtype=float).copy()
     with quiet():
         if hasattr(az, "psislw"):  # 0.x
@@ -152,5 +153,5 @@ def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
         else:
             from arviz_stats.base import array_stats
 
-            weights, k = array_stats.psislw(log_ratios)
+            weights, k = array_stats.psislw(-log_ratios)
     return np.asarray(weights, dtype=float), float(np.asarray(k))
