@@ -152,3 +152,100 @@ def test_bcg_classical_is_metafor_beside_the_posterior(bcg):
     comparison = done.stdout.split("Bayesian vs maximum likelihood")[1]
     row = next(line for line in comparison.splitlines() if "sd(Intercept)" in line)
     assert "0.56" in row  # tau, beside the posterior's sd(Intercept)
+
+
+# --- weights(): cbpp as bernoulli rows with frequency weights against the binomial fit ----------
+
+CBPP = ROOT / "tests" / "data" / "cbpp.csv"
+CBPP_ROWS = ROOT / "tests" / "data" / "cbpp_weights.csv"  # a row per herd, period and outcome
+SETTINGS = ("--chains", "2", "--iter", "1000", "--seed", "1", "--no-plots", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def cbpp(tmp_path_factory):
+    """The same likelihood (up to a constant) twice: weighted 0/1 rows, and binomial counts."""
+    work = tmp_path_factory.mktemp("cbpp")
+    fits = {
+        "weighted": ("sick | weights(w) ~ period + (1 | herd)", "bernoulli", CBPP_ROWS),
+        "binomial": ("incidence | trials(size) ~ period + (1 | herd)", "binomial", CBPP),
+    }
+    for name, (formula, family, data) in fits.items():
+        done = mixfit(
+            "fit", data, "-f", formula, "--family", family, "-o", name, "--classical",
+            *SETTINGS, cwd=work,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    return work
+
+
+def test_frequency_weights_are_the_expanded_rows(cbpp):
+    weighted = pd.read_csv(cbpp / "weighted" / "fixef.csv").set_index("term")
+    binomial = pd.read_csv(cbpp / "binomial" / "fixef.csv").set_index("term")
+    for term in binomial.index:
+        sd = binomial.loc[term, "Est.Error"]
+        assert abs(weighted.loc[term, "Estimate"] - binomial.loc[term, "Estimate"]) < 0.25 * sd
+        assert weighted.loc[term, "Est.Error"] == pytest.approx(sd, rel=0.15)
+    sds = [
+        pd.read_csv(cbpp / name / "varcorr.csv").set_index("param").loc["sd(Intercept)"]
+        for name in ("weighted", "binomial")
+    ]
+    assert sds[0]["Estimate"] == pytest.approx(sds[1]["Estimate"], rel=0.1)
+    code = (cbpp / "weighted" / "model.stan").read_text()
+    assert "target += weights[n] * (bernoulli_logit_lpmf(Y[n] | mu[n]));" in code
+    assert "_glm_" not in code
+
+
+def test_weighted_classical_fit_is_the_binomial_one(cbpp):
+    """glmm takes the weights as lme4's prior weights: the same estimates as the counts give."""
+    weighted, binomial = (
+        pd.read_csv(cbpp / name / "classical" / "fixef.csv").set_index("term")
+        for name in ("weighted", "binomial")
+    )
+    assert np.allclose(weighted["Estimate"], binomial["Estimate"], rtol=1e-4, atol=1e-5)
+    assert np.allclose(weighted["Std.Error"], binomial["Std.Error"], rtol=1e-3)
+
+
+def test_weighted_log_lik_is_brms_times_the_weight(cbpp):
+    """The log_lik Stan saved and the one predict's numpy computes for the same rows agree, each
+    the row's bernoulli log-likelihood times its weight."""
+    import xarray as xr
+
+    from mixfit.analysis.predict import log_lik
+
+    out = cbpp / "weighted"
+    with xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf") as saved:
+        stan = saved["sick"].values.reshape(-1, saved.sizes["obs"])
+    rows = pd.read_csv(CBPP_ROWS)
+    ours = log_lik(out, rows, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    assert np.allclose(ours, stan, rtol=1e-6, atol=1e-8)
+    unweighted = log_lik(
+        out, rows.assign(w=1.0), allow_new_levels=False, sample_new_levels="uncertainty", seed=0
+    )
+    assert np.allclose(ours, unweighted * rows["w"].to_numpy())
+
+
+def test_weights_combine_with_trials_and_se(tmp_path):
+    from mixfit.pipeline import prepare
+    from mixfit.spec import RunSpec
+
+    data = pd.read_csv(CBPP).assign(w=lambda d: np.arange(len(d)) % 3 + 1.0)
+    data.to_csv(tmp_path / "cbpp.csv", index=False)
+    binomial = prepare(
+        RunSpec(
+            data=tmp_path / "cbpp.csv",
+            formula=("incidence | trials(size) + weights(w, scale = TRUE) ~ period + (1 | herd)",),
+            family="binomial",
+        )
+    )
+    assert "weights[n] * (binomial_logit_lpmf(Y[n] | trials[n], mu[n]))" in binomial.code
+    assert binomial.data["weights"] == pytest.approx(data["w"] / data["w"].mean())
+    bcg = pd.read_csv(BCG).assign(w=2.0)
+    bcg.to_csv(tmp_path / "bcg.csv", index=False)
+    meta = prepare(
+        RunSpec(
+            data=tmp_path / "bcg.csv",
+            formula=("yi | se(sei, sigma = TRUE) + weights(w) ~ ablat",),
+        )
+    )
+    assert "weights[n] * (normal_lpdf(Y[n] | mu[n], sqrt(square(sigma) + se2[n])))" in meta.code
+    assert "real<lower=0> sigma;" in meta.code
