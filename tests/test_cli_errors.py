@@ -55,6 +55,7 @@ CSV_FILES = {
     "decimal_comma.csv": b'y,x,g\n1,"0,5",a\n2,"1,5",b\n3,"2,5",a\n4,"3,25",b\n',
     "ordinal_span.csv": b"y,x,g\n0,0.1,a\n5000,0.2,b\n3,0.3,a\n",
     "intercept.csv": b"y,Intercept,g\n1,0.5,a\n2,0.1,b\n3,0.7,a\n4,0.2,b\n",
+    "gap_w.csv": b"y,x,g,w\n1,0.1,a,1\n2,0.2,b,\n3,0.3,a,2\n4,0.4,b,1\n",
 }
 
 
@@ -242,6 +243,40 @@ CASES = {
     "call in trials": (
         fit("k | trials(getattr(n)) ~ x", "--family", "binomial"),
         "not allowed",
+    ),
+    # addition terms (issue 23): checked before anything is compiled
+    "negative weights": (fit("y | weights(neg) ~ x + (1 | g)"), "weights column 'neg' is negative"),
+    "weights all zero": (fit("y | weights(zero) ~ x"), "is 0 in every row"),
+    "text weights": (fit("y | weights(word) ~ x"), "weights column 'word' must be numeric"),
+    "missing weights": (fit("y | weights(w) ~ x", data="gap_w.csv"), "'w' of gap_w.csv is missing"),
+    "se zero": (fit("y | se(zero) ~ x + (1 | g)"), "se column 'zero' must be above 0"),
+    "se negative": (fit("y | se(neg) ~ x"), "must be above 0"),
+    "missing se": (fit("y | se(w) ~ x", data="gap_w.csv"), "'w' of gap_w.csv is missing"),
+    "se with poisson": (
+        fit("cnt | se(c5) ~ x", "--family", "poisson"),
+        "se() (known standard errors) belongs to families gaussian and student, not poisson",
+    ),
+    "se with bernoulli": (fit("yn | se(c5) ~ x", "--family", "bernoulli"), "not bernoulli"),
+    "unknown addition term": (fit("y | cens2(x) ~ x"), "unknown addition term cens2()"),
+    "addition term twice": (fit("y | weights(x) + weights(c5) ~ x"), "weights() is given twice"),
+    "addition term on the right": (fit("y ~ x + weights(x)"), "an addition term of the response"),
+    "se flag not logical": (fit("y | se(c5, sigma = 2) ~ x"), "se() takes sigma = TRUE"),
+    "se fixes sigma, sigma has a formula": (
+        fit("y | se(c5) ~ x", "-f", "sigma ~ x"),
+        "se(c5) fixes sigma at 0",
+    ),
+    "se model has no sigma prior": (
+        fit("y | se(c5) ~ x", "--prior", "normal(0, 1) : sigma"),
+        "no class 'sigma'",
+    ),
+    "weights with threads": (
+        fit("y | weights(c5) ~ x", "--threads-per-chain", "2"),
+        "threads do not take weights() or se()",
+    ),
+    "trials with gaussian": (fit("y | trials(n) ~ x"), "trials() belongs to family binomial"),
+    "classical of se with sigma": (
+        fit("y | se(c5, sigma = TRUE) ~ x + (1 | g)", "--classical"),
+        "does not take se(..., sigma = TRUE)",
     ),
     # family and response
     "binomial trials not a count": (

@@ -83,7 +83,7 @@ def build_model(
     additions = design.formula.additions
     if threads > 1 and (additions.weights or additions.se):
         raise InputError(
-            "within-chain threads do not take weights() or se() yet: run without --threads"
+            "within-chain threads do not take weights() or se() yet: run with --threads-per-chain 1"
         )
     if threads > 1 and not design.family.family.threads:
         threaded = ", ".join(name for name, f in FAMILIES.items() if f.threads)
