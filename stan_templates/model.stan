@@ -21,6 +21,9 @@ data {
 {% if weighted %}
   vector<lower=0>[N] weights;  // model weights
 {% endif %}
+{% if censoring %}
+{{ censoring.data }}
+{% endif %}
   int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out and sample from the priors
 {% if threads %}
   int<lower=1> grainsize;  // rows per slice of reduce_sum
@@ -46,6 +49,13 @@ model {
 {% if threads %}
     target += reduce_sum(partial_log_lik, rows, grainsize,
                          {{ threads.passed }});
+{% elif censoring %}
+{{ predictors }}
+    mu += Xc * b;
+    // a censored row's probability beyond (or between) its values, as brms (so no GLM function)
+    for (n in 1:N) {
+{{ censoring.target }}
+    }
 {% elif weighted %}
 {{ predictors }}
     mu += Xc * b;
@@ -72,6 +82,11 @@ generated quantities {
 {{ predictors }}
     mu += Xc * b;
 {{ family.predictions }}
+{% if censoring %}
+    for (n in 1:N) {
+{{ censoring.log_lik }}
+    }
+{% endif %}
 {% if weighted %}
     log_lik = weights .* log_lik;  // brms's log_lik of a weighted model
 {% endif %}

@@ -56,6 +56,7 @@ CSV_FILES = {
     "ordinal_span.csv": b"y,x,g\n0,0.1,a\n5000,0.2,b\n3,0.3,a\n",
     "intercept.csv": b"y,Intercept,g\n1,0.5,a\n2,0.1,b\n3,0.7,a\n4,0.2,b\n",
     "gap_w.csv": b"y,x,g,w\n1,0.1,a,1\n2,0.2,b,\n3,0.3,a,2\n4,0.4,b,1\n",
+    "cens.csv": b"y,x,c,y2\n1,0.1,none,1\n2,0.2,interval,1.5\n3,0.3,right,3\n4,0.4,left,4\n",
 }
 
 
@@ -271,12 +272,20 @@ CASES = {
     ),
     "weights with threads": (
         fit("y | weights(c5) ~ x", "--threads-per-chain", "2"),
-        "threads do not take weights() or se()",
+        "threads do not take weights(), se() or cens()",
     ),
     "trials with gaussian": (fit("y | trials(n) ~ x"), "trials() belongs to family binomial"),
     "classical of se with sigma": (
         fit("y | se(c5, sigma = TRUE) ~ x + (1 | g)", "--classical"),
         "does not take se(..., sigma = TRUE)",
+    ),
+    "censoring code not brms's": (fit("y | cens(c5) ~ x"), "holds 5: its codes are -1 (left)"),
+    "censoring word not brms's": (fit("y | cens(word) ~ x"), "holds 'blue': its codes are left"),
+    "interval without y2": (fit("y | cens(c) ~ x", data="cens.csv"), "go in cens(c, y2)"),
+    "y2 below y": (fit("y | cens(c, y2) ~ x", data="cens.csv"), "is not above the response"),
+    "cens with poisson": (
+        fit("cnt | cens(zero) ~ x", "--family", "poisson"),
+        "cens() needs the family's CDF",
     ),
     # family and response
     "binomial trials not a count": (

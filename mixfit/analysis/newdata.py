@@ -46,6 +46,8 @@ class Rows:
     # the addition terms' columns where the rows have them (the known SEs predict a response)
     weights: np.ndarray | None = None
     se: np.ndarray | None = None
+    cens: np.ndarray | None = None
+    y2: np.ndarray | None = None
 
     @property
     def X(self) -> np.ndarray:
@@ -139,16 +141,18 @@ def _addition_values(design: dict, frame: pd.DataFrame, source: str) -> dict:
     info = design["response"]
     present = {
         term: info.get(term) if info.get(term) in frame.columns else None
-        for term in ("weights", "se")
+        for term in ("weights", "se", "cens", "cens_y2")
     }
     additions = Additions(
         weights=present["weights"],
         weights_scale=info.get("weights_scale", False),
         se=present["se"],
         se_sigma=info.get("se_sigma", False),
+        cens=present["cens"],
+        cens_y2=present["cens_y2"] if present["cens"] else None,
     )
     extra = addition_terms.values(additions, frame, source)
-    return {"weights": extra.weights, "se": extra.se}
+    return {"weights": extra.weights, "se": extra.se, "cens": extra.cens, "y2": extra.y2}
 
 
 def training_rows(design: Design) -> Rows:
@@ -165,6 +169,8 @@ def training_rows(design: Design) -> Rows:
         ],
         weights=design.response.weights,
         se=design.response.se,
+        cens=design.response.cens,
+        y2=design.response.y2,
     )
 
 

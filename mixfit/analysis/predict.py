@@ -25,6 +25,7 @@ from mixfit.analysis.likelihoods import (
     INVERSE_LINKS,
     LIKELIHOODS,
     category_probabilities,
+    censored_log_lik,
     ordinal_draw,
 )
 from mixfit.analysis.limits import check_draw_inputs, check_finite
@@ -55,6 +56,7 @@ class FamilyLink:
     categories: list[str]
     dpar: str = "mu"  # the parameter predicted: mu (the response), or one with a formula
     se: str | None = None  # se(): the column of known standard errors
+    cens: str | None = None  # cens(): the column of censoring codes
 
     @classmethod
     def of(cls, design: dict, dpar: str | None = None) -> FamilyLink:
@@ -66,8 +68,15 @@ class FamilyLink:
                 f"formula: {have})"
             )
         categories = design["response"]["categories"] if chosen == "mu" else []
-        se = design["response"].get("se")
-        return cls(design["family"], design["link"], categories, chosen, se)
+        response = design["response"]
+        return cls(
+            design["family"],
+            design["link"],
+            categories,
+            chosen,
+            response.get("se"),
+            response.get("cens"),
+        )
 
     @property
     def ordinal(self) -> bool:
@@ -341,7 +350,13 @@ def log_lik(
             params = with_known_se(
                 model, family_parameters(posterior, rows, chunk, effects), rows, chunk
             )
-            out[:, chunk] = likelihood.log_lik(observed, mu, params, trials).T
+            density = likelihood.log_lik(observed, mu, params, trials)
+            if model.cens is not None:
+                density = censored_log_lik(
+                    model.family, density, observed, _y2(rows, chunk), _codes(model, rows, chunk),
+                    mu, params,
+                )  # fmt: skip
+            out[:, chunk] = density.T
         if fit.design["response"].get("weights") is not None:  # brms's log_lik: times the weight
             if rows.weights is None:
                 raise InputError(
@@ -350,6 +365,19 @@ def log_lik(
                 )
             out[:, chunk] *= rows.weights[chunk]
     return out
+
+
+def _codes(model: FamilyLink, rows: Rows, chunk: np.ndarray) -> np.ndarray:
+    if rows.cens is None:
+        raise InputError(
+            f"the new data lack the censoring column {model.cens!r} that the likelihood of a "
+            "cens() model needs"
+        )
+    return rows.cens[chunk, None]
+
+
+def _y2(rows: Rows, chunk: np.ndarray) -> np.ndarray | None:
+    return None if rows.y2 is None else rows.y2[chunk, None]
 
 
 class _DrawsFile:

@@ -57,7 +57,6 @@ def fit_meta_analysis(design: Design, method: str):
     from pymare import Dataset
     from pymare.estimators import VarianceBasedLikelihoodEstimator
 
-
     started = time.perf_counter()
     library = f"PyMARE {version('pymare')}"
     y = np.asarray(design.response.values, dtype=float)

@@ -252,8 +252,8 @@ def build_design(
         else:
             trials = frame[mu.trials]
     response = check_response(family, response_name, _response(mu, frame), trials)
-    extra = addition_terms.values(mu.additions, frame, where)
-    response = replace(response, weights=extra.weights, se=extra.se)
+    extra = addition_terms.values(mu.additions, frame, where, response.values)
+    response = replace(response, weights=extra.weights, se=extra.se, cens=extra.cens, y2=extra.y2)
     _check_finite(f"the response {response_name!r}", response.values, mu.text)
     predictors = {
         dpar: _predictor(dpar, _link(family, dpar), part, frame)

@@ -163,6 +163,8 @@ class Response:
     categories: tuple[str, ...] = ()  # ordinal: the category of each value 1..K
     weights: np.ndarray | None = None  # weights(w): each row's log-likelihood times its weight
     se: np.ndarray | None = None  # se(s): each row's known standard error
+    cens: np.ndarray | None = None  # cens(c): -1 left, 0 none, 1 right, 2 interval censored
+    y2: np.ndarray | None = None  # cens(c, y2): an interval's upper end (others: the response)
 
 
 def check_response(

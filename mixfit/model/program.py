@@ -81,9 +81,10 @@ def build_model(
     # the marginal program's likelihood runs over levels, not rows: nothing for threads to share
     threads = 1 if marginal else threads
     additions = design.formula.additions
-    if threads > 1 and (additions.weights or additions.se):
+    if threads > 1 and (additions.weights or additions.se or additions.cens):
         raise InputError(
-            "within-chain threads do not take weights() or se() yet: run with --threads-per-chain 1"
+            "within-chain threads do not take weights(), se() or cens() yet: run with "
+            "--threads-per-chain 1"
         )
     if threads > 1 and not design.family.family.threads:
         threaded = ", ".join(name for name, f in FAMILIES.items() if f.threads)
@@ -142,6 +143,7 @@ def can_marginalise(design: Design) -> bool:
         and not design.dpars
         and design.response.weights is None
         and design.response.se is None
+        and design.response.cens is None
     )
 
 
@@ -201,6 +203,10 @@ def stan_data(model: Model) -> dict:
         data["weights"] = design.response.weights
     if design.response.se is not None:
         data["se"] = design.response.se
+    if design.response.cens is not None:
+        data["cens"] = design.response.cens
+    if design.response.y2 is not None:
+        data["rcens"] = design.response.y2
     for predictor in design.predictors.values():
         data |= population.stan_data(predictor)
         if offset.present(predictor):

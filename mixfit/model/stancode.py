@@ -20,6 +20,7 @@ from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
 from mixfit.model.terms import group, offset, population
 
 PRIORS = "priors.stan"
+CENSORING = "terms/censoring.stan"
 
 
 def stan_code(model) -> str:
@@ -54,6 +55,7 @@ class _Program:
         self.offset = env.get_template(offset.TEMPLATE).module
         self.group = env.get_template(group.TEMPLATE).module
         self.priors = env.get_template(PRIORS).module
+        self.censoring = env.get_template(CENSORING).module
         self.predictors = [(population.context(design, p), p) for p in design.predictors.values()]
         self.blocks = [group.context(design, b) for b in design.blocks]
         self.scalars = [q for q in design.params if q.name not in self.vectors]
@@ -79,7 +81,7 @@ class _Program:
         threads = self.threads() if model.threads > 1 else None
         return {
             "family": {
-                name: str(getattr(self.family, name)())
+                name: str(getattr(self.family, name)()).rstrip("\n")
                 for name in (
                     "data",
                     "transformed_data",
@@ -90,6 +92,7 @@ class _Program:
                 )
             },
             "weighted": self.weighted,
+            "censoring": self.censored(),
             "threads": threads,
             "data": self.data(),
             "transformed_data": self.transformed_data(threads is not None),
@@ -99,6 +102,20 @@ class _Program:
             "model": self.model_block(),
             "generated": self.generated(),
             "predictions": model.predictions and not model.python_predictions,
+        }
+
+    def censored(self) -> dict | None:
+        """cens(): its data, and each row's log-likelihood into the target and into log_lik."""
+        additions = self.model.design.formula.additions
+        if additions.cens is None:
+            return None
+        interval = additions.cens_y2 is not None
+        dist, args = str(self.family.dist()), str(self.family.args())
+        weight = "weights[n] * " if self.weighted else ""
+        return {
+            "data": str(self.censoring.data(interval)).strip("\n"),
+            "target": str(self.censoring.rows(dist, args, f"target += {weight}", interval)),
+            "log_lik": str(self.censoring.rows(dist, args, "log_lik[n] = ", interval)),
         }
 
     def data(self) -> str:

@@ -11,7 +11,7 @@ one of the family's, and every column a term reads is described under ``variable
 from __future__ import annotations
 
 from mixfit.errors import InputError
-from mixfit.model.addition_terms import SE_FAMILIES
+from mixfit.model.addition_terms import CENS_FAMILIES, SE_FAMILIES
 from mixfit.model.families import FAMILIES, FamilyParam, free_params
 from mixfit.model.formula import parse_formula
 from mixfit.model.r_syntax import r_spelling
@@ -147,6 +147,8 @@ DESIGN: Node = Record(
                 "weights_scale": Boolean(),
                 "se": optional(NAME),
                 "se_sigma": Boolean(),
+                "cens": optional(NAME),
+                "cens_y2": optional(NAME),
             },
         ),
         "variables": MapOf(VARIABLE, key=NAME),
@@ -185,6 +187,8 @@ def check_design(design: dict) -> None:
         raise InputError(f"the response's trials do not match family {family.name}")
     if design["response"].get("se") is not None and family.name not in SE_FAMILIES:
         raise InputError(f"family {family.name} takes no se()")
+    if design["response"].get("cens") is not None and family.name not in CENS_FAMILIES:
+        raise InputError(f"family {family.name} takes no cens()")
     variables = design["variables"]
     for dpar, part in design.get("dpars", {}).items():
         if dpar not in {p.name for p in params(design)}:

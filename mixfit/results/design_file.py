@@ -6,7 +6,8 @@ only; this file tells them how rows become numbers, as the fit made them:
 - ``formula``, ``family``, ``link``;
 - ``response``: its expression, ``trials`` (a column, a number or null), ``categories`` (ordinal:
   lowest first) and ``binary_levels`` (a two-level text response: the second is 1); the addition
-  terms ``weights`` and ``se`` (a column or null), ``weights_scale`` and ``se_sigma`` (their flags);
+  terms ``weights``, ``se``, ``cens`` and ``cens_y2`` (a column or null), ``weights_scale`` and
+  ``se_sigma`` (their flags);
 - ``variables``: each data column of the population-level and group-level terms: ``type``
   (numeric or categorical, as read), ``levels`` where the model treats it as categorical (in
   coding order: the first is the reference), and for numeric columns ``mean``, ``sd``, ``min``
@@ -133,6 +134,8 @@ def _response(model: Model, frame: pd.DataFrame) -> dict:
         "weights_scale": additions.weights_scale,
         "se": additions.se,
         "se_sigma": additions.se_sigma,
+        "cens": additions.cens,
+        "cens_y2": additions.cens_y2,
     }
 
 

@@ -35,3 +35,6 @@
 {#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
     (weights[n] times it) #}
 {% macro row_lpdf() %}normal_lpdf(Y[n] | mu[n], {{ scale("n") }}){% endmacro %}
+{#- the distribution and its arguments for row n, for a censored row's CDFs (terms/censoring.stan) #}
+{% macro dist() %}normal{% endmacro %}
+{% macro args() %}mu[n], {{ scale("n") }}{% endmacro %}

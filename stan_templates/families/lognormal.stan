@@ -26,3 +26,6 @@
 {#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
     (weights[n] times it) #}
 {% macro row_lpdf() %}lognormal_lpdf(Y[n] | mu[n], {{ at("sigma") }}){% endmacro %}
+{#- the distribution and its arguments for row n, for a censored row's CDFs (terms/censoring.stan) #}
+{% macro dist() %}lognormal{% endmacro %}
+{% macro args() %}mu[n], {{ at("sigma") }}{% endmacro %}

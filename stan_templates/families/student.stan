@@ -23,3 +23,6 @@
 {#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
     (weights[n] times it) #}
 {% macro row_lpdf() %}student_t_lpdf(Y[n] | {{ at("nu") }}, mu[n], {{ scale("n") }}){% endmacro %}
+{#- the distribution and its arguments for row n, for a censored row's CDFs (terms/censoring.stan) #}
+{% macro dist() %}student_t{% endmacro %}
+{% macro args() %}{{ at("nu") }}, mu[n], {{ scale("n") }}{% endmacro %}
