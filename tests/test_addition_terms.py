@@ -31,6 +31,8 @@ def test_terms_are_read_with_their_flags():
     both = parse_formula("k | trials(n) + weights(w) ~ x").additions
     assert (both.trials, both.weights, both.columns) == ("n", "w", ["n", "w"])
     assert parse_formula("y | se(s) ~ x").additions.sigma_fixed
+    plain = parse_formula("se ~ weights + x")  # columns of those names are names like any other
+    assert (plain.response, plain.fixed, plain.additions) == ("se", "weights + x", Additions())
 
 
 @pytest.mark.parametrize(
@@ -46,6 +48,7 @@ def test_terms_are_read_with_their_flags():
         ("y | weights(log(w)) ~ x", "function 'log' is not allowed in weights()"),
         ("y | ~ x", "nothing after '|'"),
         ("y ~ x + se(s)", "se() is an addition term of the response"),
+        ("y + weights(w) ~ x", "it follows the response's '|'"),
     ],
 )
 def test_bad_terms_are_one_line(text, phrase):
@@ -333,3 +336,47 @@ def test_censored_families_and_weights(tmp_path, family, formula, expected):
     data.to_csv(tmp_path / "data.csv", index=False)
     prepared = prepare(RunSpec(data=tmp_path / "data.csv", formula=(formula,), family=family))
     assert expected in prepared.code and "rcens" not in prepared.code
+
+
+# --- every family weighted: those whose log_lik comes from numpy on stanli -----------------------
+
+
+@pytest.mark.parametrize("family", ["zero_inflated_poisson", "cumulative"])
+def test_weighted_families_sample_and_their_log_lik_is_weighted(tmp_path, family):
+    """A weighted zero-inflated or ordinal model samples, and its saved log_lik (numpy's on
+    stanli, mixfit/results/family_predictions.py) is predict's, both times the weights."""
+    import xarray as xr
+
+    from mixfit.analysis.predict import log_lik
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=60)
+    data = pd.DataFrame(
+        {
+            "y": rng.poisson(np.exp(0.5 + 0.3 * x)) * (rng.random(60) > 0.2) + 1,
+            "x": x,
+            "g": rng.integers(0, 4, 60),
+            "w": rng.integers(1, 4, 60).astype(float),
+        }
+    ).assign(y=lambda d: d["y"].clip(upper=4) if family == "cumulative" else d["y"] - 1)
+    data.to_csv(tmp_path / "data.csv", index=False)
+    done = mixfit(
+        "fit", tmp_path / "data.csv", "-f", "y | weights(w) ~ x + (1 | g)", "--family", family,
+        "-o", "out", "--chains", "1", "--iter", "400", "--seed", "1", "--quiet", "--no-plots",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with xr.open_dataset(tmp_path / "out" / "draws.nc", group="log_likelihood") as saved:
+        stored = saved["y"].values.reshape(-1, saved.sizes["obs"])
+    ours = log_lik(
+        tmp_path / "out", data, allow_new_levels=False, sample_new_levels="uncertainty", seed=0
+    )
+    assert np.allclose(stored, ours, rtol=1e-6, atol=1e-8)
+    unweighted = log_lik(
+        tmp_path / "out",
+        data.assign(w=1.0),
+        allow_new_levels=False,
+        sample_new_levels="uncertainty",
+        seed=0,
+    )
+    assert np.allclose(ours, unweighted * data["w"].to_numpy())

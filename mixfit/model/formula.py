@@ -86,6 +86,12 @@ def parse_formula(text: str) -> ParsedFormula:
     _check_operators(tokens, text)
     _check_arithmetic(tokens, text)
     lhs, rhs = tokens[: tildes[0]], tokens[tildes[0] + 1 : -1]  # drop EOF
+    term = _addition_call(lhs)
+    if term is not None:
+        raise InputError(
+            f"formula {shown(text)}: {term}() is an addition term: it follows the response's "
+            f"'|', as in 'y | {term}(...) ~ ...'"
+        )
     if not lhs:
         raise InputError(f"formula {shown(text)} has no response before '~'")
     response = _join(lhs)
@@ -93,9 +99,7 @@ def parse_formula(text: str) -> ParsedFormula:
         raise InputError(
             f"formula {shown(text)} has nothing after '~' (use '~ 1' for an intercept only)"
         )
-    term = next(
-        (t.lexeme for t in rhs if t.kind == "IDENTIFIER" and t.lexeme in ADDITION_TERMS), None
-    )
+    term = _addition_call(rhs)
     if term == "trials":
         raise InputError(
             f"formula {shown(text)}: trials() belongs in a binomial response: 'k | trials(n) ~ ...'"
@@ -114,6 +118,16 @@ def parse_formula(text: str) -> ParsedFormula:
     fixed_tokens, groups = _split_group_terms(rhs, text)
     fixed = _join(fixed_tokens) or "1"
     return ParsedFormula(text, response, fixed, tuple(groups), tuple(specials), additions)
+
+
+def _addition_call(tokens: list) -> str | None:
+    """The first call of an addition term (``weights(w)``) among ``tokens``: a column of that
+    name is a name like any other."""
+    for token, after in itertools.pairwise(tokens):
+        is_call = token.kind == "IDENTIFIER" and after.kind == "LEFT_PAREN"
+        if is_call and token.lexeme in ADDITION_TERMS:
+            return token.lexeme
+    return None
 
 
 @dataclass(frozen=True)
