@@ -82,7 +82,11 @@ def prepare(spec: RunSpec) -> Prepared:
     priors = [parse_prior_spec(p) for p in spec.priors]
     check_factor_flags(formula, spec.factors)
     table = read_table(
-        spec.data, columns_used(formula), list(spec.factors), predictor_columns(formula)
+        spec.data,
+        columns_used(formula),
+        list(spec.factors),
+        predictor_columns(formula),
+        complete=[c for c in formula.mu.additions.columns if c != formula.mu.trials],
     )
     check_model(formula, table.frame)  # mixfit/model/checks.py: what would fail after sampling
     design = build_design(formula, family, table.frame)

@@ -18,6 +18,12 @@ functions {
 data {
   int<lower=1> N;  // total number of observations
 {{ family.data }}
+{% if weighted %}
+  vector<lower=0>[N] weights;  // model weights
+{% endif %}
+{% if censoring %}
+{{ censoring.data }}
+{% endif %}
   int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out and sample from the priors
 {% if threads %}
   int<lower=1> grainsize;  // rows per slice of reduce_sum
@@ -43,6 +49,20 @@ model {
 {% if threads %}
     target += reduce_sum(partial_log_lik, rows, grainsize,
                          {{ threads.passed }});
+{% elif censoring %}
+{{ predictors }}
+    mu += Xc * b;
+    // a censored row's probability beyond (or between) its values, as brms (so no GLM function)
+    for (n in 1:N) {
+{{ censoring.target }}
+    }
+{% elif weighted %}
+{{ predictors }}
+    mu += Xc * b;
+    // each row's log-likelihood times its weight, as brms (so no GLM function)
+    for (n in 1:N) {
+      target += weights[n] * ({{ family.row_lpdf }});
+    }
 {% else %}
 {{ predictors }}
 {{ family.likelihood }}
@@ -62,6 +82,14 @@ generated quantities {
 {{ predictors }}
     mu += Xc * b;
 {{ family.predictions }}
+{% if censoring %}
+    for (n in 1:N) {
+{{ censoring.log_lik }}
+    }
+{% endif %}
+{% if weighted %}
+    log_lik = weights .* log_lik;  // brms's log_lik of a weighted model
+{% endif %}
   }
 {% endif %}
 }

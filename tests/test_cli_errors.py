@@ -57,6 +57,8 @@ CSV_FILES = {
     "decimal_comma.csv": b'y,x,g\n1,"0,5",a\n2,"1,5",b\n3,"2,5",a\n4,"3,25",b\n',
     "ordinal_span.csv": b"y,x,g\n0,0.1,a\n5000,0.2,b\n3,0.3,a\n",
     "intercept.csv": b"y,Intercept,g\n1,0.5,a\n2,0.1,b\n3,0.7,a\n4,0.2,b\n",
+    "gap_w.csv": b"y,x,g,w\n1,0.1,a,1\n2,0.2,b,\n3,0.3,a,2\n4,0.4,b,1\n",
+    "cens.csv": b"y,x,c,y2\n1,0.1,none,1\n2,0.2,interval,1.5\n3,0.3,right,3\n4,0.4,left,4\n",
 }
 
 
@@ -247,6 +249,48 @@ CASES = {
     "call in trials": (
         fit("k | trials(getattr(n)) ~ x", "--family", "binomial"),
         "not allowed",
+    ),
+    # addition terms (issue 23): checked before anything is compiled
+    "negative weights": (fit("y | weights(neg) ~ x + (1 | g)"), "weights column 'neg' is negative"),
+    "weights all zero": (fit("y | weights(zero) ~ x"), "is 0 in every row"),
+    "text weights": (fit("y | weights(word) ~ x"), "weights column 'word' must be numeric"),
+    "missing weights": (fit("y | weights(w) ~ x", data="gap_w.csv"), "'w' of gap_w.csv is missing"),
+    "se zero": (fit("y | se(zero) ~ x + (1 | g)"), "se column 'zero' must be above 0"),
+    "se negative": (fit("y | se(neg) ~ x"), "must be above 0"),
+    "missing se": (fit("y | se(w) ~ x", data="gap_w.csv"), "'w' of gap_w.csv is missing"),
+    "se with poisson": (
+        fit("cnt | se(c5) ~ x", "--family", "poisson"),
+        "se() (known standard errors) belongs to families gaussian and student, not poisson",
+    ),
+    "se with bernoulli": (fit("yn | se(c5) ~ x", "--family", "bernoulli"), "not bernoulli"),
+    "unknown addition term": (fit("y | cens2(x) ~ x"), "unknown addition term cens2()"),
+    "addition term twice": (fit("y | weights(x) + weights(c5) ~ x"), "weights() is given twice"),
+    "addition term on the right": (fit("y ~ x + weights(x)"), "an addition term of the response"),
+    "se flag not logical": (fit("y | se(c5, sigma = 2) ~ x"), "se() takes sigma = TRUE"),
+    "se fixes sigma, sigma has a formula": (
+        fit("y | se(c5) ~ x", "-f", "sigma ~ x"),
+        "se(c5) fixes sigma at 0",
+    ),
+    "se model has no sigma prior": (
+        fit("y | se(c5) ~ x", "--prior", "normal(0, 1) : sigma"),
+        "no class 'sigma'",
+    ),
+    "weights with threads": (
+        fit("y | weights(c5) ~ x", "--threads-per-chain", "2"),
+        "threads do not take weights(), se() or cens()",
+    ),
+    "trials with gaussian": (fit("y | trials(n) ~ x"), "trials() belongs to family binomial"),
+    "classical of se with sigma": (
+        fit("y | se(c5, sigma = TRUE) ~ x + (1 | g)", "--classical"),
+        "does not take se(..., sigma = TRUE)",
+    ),
+    "censoring code not brms's": (fit("y | cens(c5) ~ x"), "holds 5: its codes are -1 (left)"),
+    "censoring word not brms's": (fit("y | cens(word) ~ x"), "holds 'blue': its codes are left"),
+    "interval without y2": (fit("y | cens(c) ~ x", data="cens.csv"), "go in cens(c, y2)"),
+    "y2 below y": (fit("y | cens(c, y2) ~ x", data="cens.csv"), "is not above the response"),
+    "cens with poisson": (
+        fit("cnt | cens(zero) ~ x", "--family", "poisson"),
+        "cens() needs the family's CDF",
     ),
     # family and response
     "binomial trials not a count": (

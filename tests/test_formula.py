@@ -82,7 +82,7 @@ def test_no_intercept_forms_are_kept(text):
         ("y ~ x | g", "needs parentheses"),
         ("y ~ (1 | )", "no grouping factor"),
         ("y ~ ( | g)", "nothing before"),
-        ("y | weights(w) ~ x", "'weights' is not allowed"),
+        ("y | wieghts(w) ~ x", "unknown addition term wieghts()"),
         ("y | n ~ x", "trials(n)"),
         ("y ~ __import__('os').system('touch X')", "Unexpected character: _"),
         ("y ~ system('touch X')", "not allowed"),

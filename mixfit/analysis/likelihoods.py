@@ -114,6 +114,39 @@ LIKELIHOODS: dict[str, Likelihood] = {
 }
 
 
+# cens(): per family, log P(Y <= y) and log P(Y > y), as the templates' lcdf and lccdf
+LOG_CDFS: dict[str, Callable] = {
+    "gaussian": lambda y, mu, p: (
+        _stats().norm.logcdf(y, mu, p["sigma"]),
+        _stats().norm.logsf(y, mu, p["sigma"]),
+    ),
+    "student": lambda y, mu, p: (
+        _stats().t.logcdf(y, p["nu"], mu, p["sigma"]),
+        _stats().t.logsf(y, p["nu"], mu, p["sigma"]),
+    ),
+    "lognormal": lambda y, mu, p: (
+        _stats().norm.logcdf(np.log(y), mu, p["sigma"]),
+        _stats().norm.logsf(np.log(y), mu, p["sigma"]),
+    ),
+}
+
+
+def censored_log_lik(
+    family: str, density: np.ndarray, y, y2, codes, mu: np.ndarray, params: dict
+) -> np.ndarray:
+    """brms's log-likelihood of censored rows (``codes``: -1 left, 0 none, 1 right, 2 interval,
+    rows x 1, as ``y`` and ``y2``), the uncensored rows' ``density`` kept."""
+    below, above = LOG_CDFS[family](y, mu, params)
+    out = np.where(codes == 1, above, np.where(codes == -1, below, density))
+    interval = codes == 2
+    if np.any(interval):
+        upper, _ = LOG_CDFS[family](np.where(interval, y2, y), mu, params)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            between = upper + np.log1p(-np.exp(below - upper))  # log_diff_exp(upper, below)
+        out = np.where(interval, between, out)
+    return out
+
+
 def category_probabilities(eta: np.ndarray, thresholds: np.ndarray, link: str) -> np.ndarray:
     """Ordinal: P(y = k) for k = 1..K, as rows x draws x K, from P(y <= k) = F(threshold_k - eta);
     ``thresholds`` is draws x (K - 1)."""

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from mixfit.errors import InputError
-from mixfit.model import formulae_state
+from mixfit.model import addition_terms, formulae_state
+from mixfit.model.addition_terms import Additions
 from mixfit.model.data import check_rows, read_header
 from mixfit.model.design import Design, _label, brms_name
 from mixfit.model.families import STAN_INT_MAX
@@ -42,6 +43,11 @@ class Rows:
     predictors: dict[str, PredictorRows]  # mu's first
     trials: np.ndarray | None
     groups: list[GroupRows | None]  # per group of design.json; None: left out (re_formula NA)
+    # the addition terms' columns where the rows have them (the known SEs predict a response)
+    weights: np.ndarray | None = None
+    se: np.ndarray | None = None
+    cens: np.ndarray | None = None
+    y2: np.ndarray | None = None
 
     @property
     def X(self) -> np.ndarray:
@@ -126,7 +132,27 @@ def new_rows(
             else None
             for group in design["groups"]
         ],
+        **_addition_values(design, frame, source),
     )
+
+
+def _addition_values(design: dict, frame: pd.DataFrame, source: str) -> dict:
+    """The weights and known SEs of the rows that have their columns, checked as the fit's."""
+    info = design["response"]
+    present = {
+        term: info.get(term) if info.get(term) in frame.columns else None
+        for term in ("weights", "se", "cens", "cens_y2")
+    }
+    additions = Additions(
+        weights=present["weights"],
+        weights_scale=info.get("weights_scale", False),
+        se=present["se"],
+        se_sigma=info.get("se_sigma", False),
+        cens=present["cens"],
+        cens_y2=present["cens_y2"] if present["cens"] else None,
+    )
+    extra = addition_terms.values(additions, frame, source)
+    return {"weights": extra.weights, "se": extra.se, "cens": extra.cens, "y2": extra.y2}
 
 
 def training_rows(design: Design) -> Rows:
@@ -141,6 +167,10 @@ def training_rows(design: Design) -> Rows:
             GroupRows(blocks[0].J - 1, np.column_stack([b.Z for b in blocks]), [])
             for blocks in grouped.values()
         ],
+        weights=design.response.weights,
+        se=design.response.se,
+        cens=design.response.cens,
+        y2=design.response.y2,
     )
 
 

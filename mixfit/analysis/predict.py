@@ -25,6 +25,7 @@ from mixfit.analysis.likelihoods import (
     INVERSE_LINKS,
     LIKELIHOODS,
     category_probabilities,
+    censored_log_lik,
     ordinal_draw,
 )
 from mixfit.analysis.limits import check_draw_inputs, check_finite
@@ -54,6 +55,8 @@ class FamilyLink:
     link: str
     categories: list[str]
     dpar: str = "mu"  # the parameter predicted: mu (the response), or one with a formula
+    se: str | None = None  # se(): the column of known standard errors
+    cens: str | None = None  # cens(): the column of censoring codes
 
     @classmethod
     def of(cls, design: dict, dpar: str | None = None) -> FamilyLink:
@@ -65,7 +68,15 @@ class FamilyLink:
                 f"formula: {have})"
             )
         categories = design["response"]["categories"] if chosen == "mu" else []
-        return cls(design["family"], design["link"], categories, chosen)
+        response = design["response"]
+        return cls(
+            design["family"],
+            design["link"],
+            categories,
+            chosen,
+            response.get("se"),
+            response.get("cens"),
+        )
 
     @property
     def ordinal(self) -> bool:
@@ -168,6 +179,23 @@ def family_parameters(
     return params
 
 
+def with_known_se(
+    model: FamilyLink, params: dict[str, np.ndarray], rows: Rows, chunk: np.ndarray
+) -> dict[str, np.ndarray]:
+    """se(): the rows' SD is their known SE (brms's sigma is 0), or sqrt(sigma^2 + se^2) with
+    sigma = TRUE; a response's draw or likelihood needs the SE column in the rows."""
+    if model.se is None:
+        return params
+    if rows.se is None:
+        raise InputError(
+            f"the new data lack the column {model.se!r} of known standard errors that se() needs "
+            "to predict a response or its likelihood"
+        )
+    se = rows.se[chunk, None]
+    sigma = params.get("sigma")
+    return params | {"sigma": se if sigma is None else np.sqrt(sigma**2 + se**2)}
+
+
 def chunks(posterior: Posterior, rows: Rows) -> Iterator[np.ndarray]:
     """Row numbers, ascending, a chunk at a time; the rows of a new level close together."""
     order = np.arange(rows.n)
@@ -207,7 +235,7 @@ def draws_of(
     if kind == "epred":
         return likelihood.mean(mu, params, trials)
     check_draw_inputs(model.family, mu)
-    return likelihood.draw(mu, params, trials, rng)
+    return likelihood.draw(mu, with_known_se(model, params, rows, chunk), trials, rng)
 
 
 def interval_columns(prob: float) -> tuple[str, str]:
@@ -319,9 +347,37 @@ def log_lik(
             trials = rows.trials[chunk, None] if rows.trials is not None else None
             mu = INVERSE_LINKS[model.link](eta)
             likelihood = LIKELIHOODS[model.family]
-            params = family_parameters(posterior, rows, chunk, effects)
-            out[:, chunk] = likelihood.log_lik(observed, mu, params, trials).T
+            params = with_known_se(
+                model, family_parameters(posterior, rows, chunk, effects), rows, chunk
+            )
+            density = likelihood.log_lik(observed, mu, params, trials)
+            if model.cens is not None:
+                density = censored_log_lik(
+                    model.family, density, observed, _y2(rows, chunk), _codes(model, rows, chunk),
+                    mu, params,
+                )  # fmt: skip
+            out[:, chunk] = density.T
+        if fit.design["response"].get("weights") is not None:  # brms's log_lik: times the weight
+            if rows.weights is None:
+                raise InputError(
+                    f"the new data lack the weights column {fit.design['response']['weights']!r} "
+                    "that the weighted likelihood needs"
+                )
+            out[:, chunk] *= rows.weights[chunk]
     return out
+
+
+def _codes(model: FamilyLink, rows: Rows, chunk: np.ndarray) -> np.ndarray:
+    if rows.cens is None:
+        raise InputError(
+            f"the new data lack the censoring column {model.cens!r} that the likelihood of a "
+            "cens() model needs"
+        )
+    return rows.cens[chunk, None]
+
+
+def _y2(rows: Rows, chunk: np.ndarray) -> np.ndarray | None:
+    return None if rows.y2 is None else rows.y2[chunk, None]
 
 
 class _DrawsFile:

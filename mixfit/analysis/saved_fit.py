@@ -10,8 +10,7 @@ import numpy as np
 import xarray as xr
 
 from mixfit.errors import InputError
-from mixfit.model.families import FAMILIES
-from mixfit.readback import results_folder
+from mixfit.readback import design_schema, results_folder
 
 
 @dataclass(frozen=True)
@@ -140,9 +139,7 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
         predictors=predictors,
         thresholds=flat("b_Intercept") if ordinal else None,
         family={
-            p.name: flat(p.name)
-            for p in FAMILIES[design["family"]].params
-            if p.name not in predictors
+            p.name: flat(p.name) for p in design_schema.params(design) if p.name not in predictors
         },
         groups=[_group_draws(group, flat, size) for group in design["groups"]],
     )

@@ -106,6 +106,6 @@ def component_draws(model, posterior) -> dict[tuple[str, str], np.ndarray]:
                 for b in range(a + 1, len(block.terms)):
                     name = f"cor({block.terms[a]},{block.terms[b]})"
                     out[(block.group, name)] = cor[:, :, a, b].ravel()
-    for param in model.family.params:
+    for param in model.design.params:
         out[("Residual", param.name)] = posterior[param.name].values.ravel()
     return out

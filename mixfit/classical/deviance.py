@@ -119,6 +119,8 @@ def layout(design: Design, dropped: tuple[str, ...] = ()) -> Layout:
     if design.response.trials is not None:
         weights = np.asarray(design.response.trials, dtype=float)
         y = np.divide(y, weights, out=np.zeros(n), where=weights > 0)
+    if design.response.weights is not None:  # weights(w): lme4's prior weights, times the trials
+        weights = weights * design.response.weights
     offset = np.zeros(n) if design.offset is None else np.asarray(design.offset, dtype=float)
     return Layout(blocks, X, Effects(blocks), y, weights, offset)
 

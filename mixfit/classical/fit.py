@@ -17,7 +17,7 @@ from importlib.metadata import version
 import numpy as np
 import pandas as pd
 
-from mixfit.classical import gradient
+from mixfit.classical import gradient, meta_analysis
 from mixfit.classical.summary_figures import Figures, figures
 from mixfit.classical.verdict import Verdict, failed, judge
 from mixfit.errors import InputError
@@ -62,13 +62,16 @@ class Unfittable(Exception):
 
 
 def method_of(design: Design, ml: bool) -> str:
-    if design.family.family.name == "gaussian":
+    if design.family.family.name == "gaussian":  # a meta-analysis's too, as metafor's rma
         return "ML" if ml else "REML"
     return "Laplace ML"
 
 
 def check_supported(design: Design) -> None:
     """Asking for a classical fit of a family lme4's methods don't cover is bad input."""
+    if meta_analysis.is_meta_analysis(design):
+        meta_analysis.check_supported(design)
+        return
     name = design.family.family.name
     if name not in FAMILIES:
         raise InputError(
@@ -106,6 +109,12 @@ class Deferred:
 
 def fit_classical(design: Design, method: str) -> ClassicalFit:
     """Fit by the library; a model it can't fit or a fit that fails gives a failed verdict."""
+    if meta_analysis.is_meta_analysis(design):
+        started = time.perf_counter()
+        try:
+            return ClassicalFit(*meta_analysis.fit_meta_analysis(design, method))
+        except Exception as exc:  # noqa: BLE001 (as below: the Bayesian fit goes on)
+            return _failed(method, f"PyMARE: {exc}", "PyMARE", started)
     library = f"glmm {version('glmm')}"
     started = time.perf_counter()
     try:
@@ -121,6 +130,7 @@ def fit_classical(design: Design, method: str) -> ClassicalFit:
                 call.formula,
                 call.family,
                 link=design.family.link,
+                weights=design.response.weights,  # weights(w): lme4's prior weights
                 offset=design.offset,
                 reml=method == "REML",
             )

@@ -29,8 +29,11 @@ SIGNIF_CODES = "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
 
 def classical_text(fit: ClassicalFit, design: Design, data: str, prob: float = 0.95) -> str:
     verdict = fit.verdict
+    title = TITLES[verdict.method]
+    if design.response.se is not None:  # metafor's rma: its title
+        title = f"Random-effects meta-analysis (k = {design.n}; tau^2 estimator: {verdict.method})"
     lines = [
-        f"{TITLES[verdict.method]} [{verdict.library}]",
+        f"{title} [{verdict.library}]",
         f" Family: {design.family}",
         f"Formula: {design.formula.text}",
         f"   Data: {data}",

@@ -41,7 +41,11 @@ RATIO = 5.0
 
 def centred_blocks(design: Design) -> list[bool]:
     """Per group-level block: sample it centred? Only blocks of mu's terms are ever centred: a
-    block that feeds another predictor (sigma ~ (1 | g)) has no per-level estimate here."""
+    block that feeds another predictor (sigma ~ (1 | g)) has no per-level estimate here, nor
+    does a model with weights, known SEs or censoring: those stay non-centred, as brms's."""
+    response = design.response
+    if response.weights is not None or response.se is not None or response.cens is not None:
+        return [False] * len(design.blocks)
     return [_data_rich(design, block) for block in design.blocks]
 
 

@@ -113,12 +113,17 @@ def listed(names: list[str], limit: int = 8) -> str:
 
 
 def read_table(
-    path: Path, columns: list[str], factors: list[str], predictors: Collection[str] = ()
+    path: Path,
+    columns: list[str],
+    factors: list[str],
+    predictors: Collection[str] = (),
+    complete: Collection[str] = (),
 ) -> Table:
     """Read ``columns`` from ``path``; ``factors`` are numeric columns to treat as categorical.
 
     A text column among ``predictors`` is categorical unless most of its values are numbers:
     then the others are mistakes to fix (or ``factors`` says it is categorical after all).
+    A row missing a value of ``complete`` (weights, standard errors) is an error, not dropped.
     """
     header = read_header(path)
     missing = [c for c in columns if c not in header]
@@ -151,6 +156,13 @@ def read_table(
     for name in predictors:
         if name not in factors and not pd.api.types.is_numeric_dtype(frame[name]):
             _check_not_mostly_numbers(frame[name], name, path)
+    for name in complete:
+        gaps = int(frame[name].isna().sum())
+        if gaps:
+            raise InputError(
+                f"column {name!r} of {path.name} is missing in {gaps:,} rows: an addition term's "
+                "value is needed in every row"
+            )
     frame = frame.dropna().reset_index(drop=True)
     if frame.empty:
         raise InputError(

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from mixfit.errors import InputError
-from mixfit.model import transforms
-from mixfit.model.families import FamilyChoice, Response, check_response
+from mixfit.model import addition_terms, transforms
+from mixfit.model.families import FamilyChoice, FamilyParam, Response, check_response, free_params
 from mixfit.model.formula import GroupTerm, ParsedFormula, shown
 from mixfit.model.formula_env import empty_environment  # no Python namespace in reach
 from mixfit.model.formulas import ModelFormula
@@ -140,6 +140,11 @@ class Design:
         return self.predictors["mu"]
 
     @property
+    def params(self) -> tuple[FamilyParam, ...]:
+        """The family's parameters the model estimates (se() without sigma = TRUE has no sigma)."""
+        return free_params(self.family.family, self.formula.additions.sigma_fixed)
+
+    @property
     def dpars(self) -> list[str]:
         """The distributional parameters that have a formula (``sigma``, ``zi``, ...)."""
         return [d for d in self.predictors if d != "mu"]
@@ -191,8 +196,7 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
             names += sorted(v for v in _variables(expression) if v)
         for group in part.groups:
             names += list(group.factors)
-    if mu.trials and not _is_number(mu.trials):
-        names.append(mu.trials)
+    names += mu.additions.columns
     return list(dict.fromkeys(names))
 
 
@@ -229,11 +233,8 @@ def build_design(
     formulas = _as_model_formula(formula)
     mu = formulas.mu
     response_name = mu.response
-    if mu.trials is not None and family.family.response != "binomial":
-        raise InputError(
-            f"formula {shown(mu.text)}: trials() belongs to family binomial, not "
-            f"{family.family.name}"
-        )
+    where = f"formula {shown(mu.text)}"
+    addition_terms.check_family(mu.additions, family.family.name, formulas.dpars, where)
     for part in formulas.parts.values():
         if response_name in _variables(part.fixed) or any(
             response_name in _variables(g.lhs) for g in part.groups
@@ -251,13 +252,16 @@ def build_design(
         else:
             trials = frame[mu.trials]
     response = check_response(family, response_name, _response(mu, frame), trials)
+    extra = addition_terms.values(mu.additions, frame, where, response.values)
+    response = replace(response, weights=extra.weights, se=extra.se, cens=extra.cens, y2=extra.y2)
     _check_finite(f"the response {response_name!r}", response.values, mu.text)
     predictors = {
         dpar: _predictor(dpar, _link(family, dpar), part, frame)
         for dpar, part in formulas.parts.items()
     }
     blocks = _blocks(formulas, frame)
-    _check_levels_per_row(blocks, len(frame), family)
+    if not mu.additions.sigma_fixed:  # known SEs leave no residual to confound (meta-analysis)
+        _check_levels_per_row(blocks, len(frame), family)
     for block in blocks:
         for k, name in enumerate(block.terms):
             _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], mu.text)

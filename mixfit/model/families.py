@@ -104,6 +104,11 @@ INVERSE_LINKS = {
 }
 
 
+def free_params(family: Family, sigma_fixed: bool) -> tuple[FamilyParam, ...]:
+    """The family's parameters a model estimates: without sigma where se() fixes it at 0."""
+    return tuple(p for p in family.params if not (sigma_fixed and p.name == "sigma"))
+
+
 @dataclass(frozen=True)
 class FamilyChoice:
     family: Family
@@ -156,6 +161,10 @@ class Response:
     trials: np.ndarray | None = None
     note: str | None = None  # e.g. which text level a bernoulli model counts as 1
     categories: tuple[str, ...] = ()  # ordinal: the category of each value 1..K
+    weights: np.ndarray | None = None  # weights(w): each row's log-likelihood times its weight
+    se: np.ndarray | None = None  # se(s): each row's known standard error
+    cens: np.ndarray | None = None  # cens(c): -1 left, 0 none, 1 right, 2 interval censored
+    y2: np.ndarray | None = None  # cens(c, y2): an interval's upper end (others: the response)
 
 
 def check_response(

@@ -2,7 +2,8 @@
 
 formulae does the parsing and evaluation of every expression; this module only finds the
 ``( ... | g)`` chunks lme4's ``findbars`` would find, reads the brms response syntax
-(``y | trials(n)``), and refuses any call that is not on a short list before anything runs.
+(``y | trials(n) + weights(w)``: mixfit/model/addition_terms.py), and refuses any call that is
+not on a short list before anything runs.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import ast
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from formulae.scanner import ScanError, Scanner
 
 from mixfit.errors import InputError
 from mixfit.model import r_syntax
+from mixfit.model.addition_terms import TERMS as ADDITION_TERMS
+from mixfit.model.addition_terms import Additions, parse_additions
 from mixfit.model.special_terms import SpecialTerm, take_specials
 
 # Calls a formula may contain; formulae would otherwise evaluate any Python callable it can reach.
@@ -51,10 +54,15 @@ class GroupTerm:
 class ParsedFormula:
     text: str
     response: str
-    trials: str | None  # a column name or an integer literal, for binomial
     fixed: str  # a formulae right-hand side
     groups: tuple[GroupTerm, ...]
     specials: tuple[SpecialTerm, ...] = ()  # s(), gp(), mo(), ar(), ...: term kinds of their own
+    additions: Additions = field(default_factory=Additions)  # y | trials(n) + weights(w) + se(s)
+
+    @property
+    def trials(self) -> str | None:
+        """A binomial's trials: a column name or a whole number as written."""
+        return self.additions.trials
 
 
 def shown(text: str) -> str:
@@ -68,6 +76,7 @@ def shown(text: str) -> str:
 
 def parse_formula(text: str) -> ParsedFormula:
     tokens, specials = _without_specials(_scan(text), text)
+    tokens, additions = _without_additions(tokens, text)
     _refuse_unsafe(tokens, text)
     tildes = [i for i, t in enumerate(tokens) if t.kind == "TILDE"]
     if len(tildes) != 1:
@@ -77,14 +86,28 @@ def parse_formula(text: str) -> ParsedFormula:
     _check_operators(tokens, text)
     _check_arithmetic(tokens, text)
     lhs, rhs = tokens[: tildes[0]], tokens[tildes[0] + 1 : -1]  # drop EOF
-    response, trials = _parse_response(lhs, text)
+    term = _addition_call(lhs)
+    if term is not None:
+        raise InputError(
+            f"formula {shown(text)}: {term}() is an addition term: it follows the response's "
+            f"'|', as in 'y | {term}(...) ~ ...'"
+        )
+    if not lhs:
+        raise InputError(f"formula {shown(text)} has no response before '~'")
+    response = _join(lhs)
     if not rhs:
         raise InputError(
             f"formula {shown(text)} has nothing after '~' (use '~ 1' for an intercept only)"
         )
-    if any(t.kind == "IDENTIFIER" and t.lexeme == "trials" for t in rhs):
+    term = _addition_call(rhs)
+    if term == "trials":
         raise InputError(
             f"formula {shown(text)}: trials() belongs in a binomial response: 'k | trials(n) ~ ...'"
+        )
+    if term is not None:
+        raise InputError(
+            f"formula {shown(text)}: {term}() is an addition term of the response: "
+            f"'y | {term}(...) ~ ...'"
         )
     _check_terms(rhs, text)
     try:
@@ -94,7 +117,17 @@ def parse_formula(text: str) -> ParsedFormula:
         raise InputError(f"formula {shown(text)}: {exc}") from None
     fixed_tokens, groups = _split_group_terms(rhs, text)
     fixed = _join(fixed_tokens) or "1"
-    return ParsedFormula(text, response, trials, fixed, tuple(groups), tuple(specials))
+    return ParsedFormula(text, response, fixed, tuple(groups), tuple(specials), additions)
+
+
+def _addition_call(tokens: list) -> str | None:
+    """The first call of an addition term (``weights(w)``) among ``tokens``: a column of that
+    name is a name like any other."""
+    for token, after in itertools.pairwise(tokens):
+        is_call = token.kind == "IDENTIFIER" and after.kind == "LEFT_PAREN"
+        if is_call and token.lexeme in ADDITION_TERMS:
+            return token.lexeme
+    return None
 
 
 @dataclass(frozen=True)
@@ -114,6 +147,18 @@ def _without_specials(tokens: list, text: str) -> tuple[list, list[SpecialTerm]]
     if specials and not kept:
         kept = [_Token("NUMBER", "1")]
     return tokens[: tilde + 1] + kept + end, specials
+
+
+def _without_additions(tokens: list, text: str) -> tuple[list, Additions]:
+    """The formula's tokens without the response's addition terms (``| trials(n) + ...``)."""
+    tilde = next((i for i, t in enumerate(tokens) if t.kind == "TILDE"), None)
+    if tilde is None:
+        return tokens, Additions()
+    pipes = _top_level(tokens[:tilde], "PIPE")
+    if not pipes:
+        return tokens, Additions()
+    tail = tokens[pipes[0] + 1 : tilde]
+    return tokens[: pipes[0]] + tokens[tilde:], parse_additions(tail, f"formula {shown(text)}")
 
 
 def _scan(text: str) -> list:
@@ -296,7 +341,7 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
         if (
             token.kind == "IDENTIFIER"
             and is_call
-            and token.lexeme not in ALLOWED_CALLS | {"trials"}
+            and token.lexeme not in ALLOWED_CALLS | set(ADDITION_TERMS)
         ):
             allowed = ", ".join(sorted(ALLOWED_CALLS))
             raise InputError(
@@ -304,28 +349,6 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
             )
         if token.kind in {"STRING", "LEFT_BRACKET", "RIGHT_BRACKET", "EQUAL"}:
             raise InputError(f"formula {shown(text)}: {token.lexeme!r} is not allowed in a formula")
-
-
-def _parse_response(lhs: list, text: str) -> tuple[str, str | None]:
-    if not lhs:
-        raise InputError(f"formula {shown(text)} has no response before '~'")
-    pipes = [i for i, t in enumerate(lhs) if t.kind == "PIPE"]
-    if not pipes:
-        return _join(lhs), None
-    head, tail = lhs[: pipes[0]], lhs[pipes[0] + 1 :]
-    kinds = [t.kind for t in tail]
-    if kinds != ["IDENTIFIER", "LEFT_PAREN", kinds[2] if len(kinds) > 2 else "", "RIGHT_PAREN"] or (
-        tail[0].lexeme != "trials" or tail[2].kind not in {"IDENTIFIER", "NUMBER", "BQNAME"}
-    ):
-        raise InputError(
-            f"formula {shown(text)}: after '|' the response takes 'trials(n)' with a column or a number"
-        )
-    trials = tail[2].lexeme.strip("`")
-    if tail[2].kind == "NUMBER" and (not trials.isdigit() or len(trials) > 10):
-        raise InputError(
-            f"formula {shown(text)}: trials({trials}) needs a whole number below 2^31 (or a column)"
-        )
-    return _join(head), trials
 
 
 def _split_group_terms(rhs: list, text: str) -> tuple[list, list[GroupTerm]]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mixfit.errors import InputError
+from mixfit.model.addition_terms import Additions
 from mixfit.model.formula import ParsedFormula, parse_formula, shown
 
 BF_CALLS = ("bf", "brmsformula")
@@ -48,7 +49,7 @@ def parse_formulas(texts: str | Sequence[str]) -> ModelFormula:
     for text in texts[1:]:
         parsed = parse_formula(text)
         name = parsed.response
-        if parsed.trials is not None or not name.isidentifier():
+        if parsed.additions != Additions() or not name.isidentifier():
             raise InputError(
                 f"formula {shown(text)}: a distributional parameter's formula has the parameter "
                 "alone on its left ('sigma ~ x'), with no addition terms"

@@ -60,7 +60,7 @@ class Model:
     @property
     def scalar_params(self) -> tuple[FamilyParam, ...]:
         """The family's parameters without a formula: one value per draw (sigma, shape, ...)."""
-        return tuple(p for p in self.family.params if p.name not in self.design.predictors)
+        return tuple(p for p in self.design.params if p.name not in self.design.predictors)
 
     def slot(self, name: str) -> Slot:
         return next(s for s in self.slots if s.name == name)
@@ -75,11 +75,17 @@ def build_model(
     threads: int = 1,
 ) -> Model:
     slots = _slots(design)
-    priors = normalise(priors, slots, tuple(p.name for p in design.family.family.params))
+    priors = normalise(priors, slots, tuple(p.name for p in design.params))
     resolve(slots, priors, default_priors(design))
     marginal = marginal and not prior_only and can_marginalise(design)
     # the marginal program's likelihood runs over levels, not rows: nothing for threads to share
     threads = 1 if marginal else threads
+    additions = design.formula.additions
+    if threads > 1 and (additions.weights or additions.se or additions.cens):
+        raise InputError(
+            "within-chain threads do not take weights(), se() or cens() yet: run with "
+            "--threads-per-chain 1"
+        )
     if threads > 1 and not design.family.family.threads:
         threaded = ", ".join(name for name, f in FAMILIES.items() if f.threads)
         raise InputError(
@@ -135,6 +141,9 @@ def can_marginalise(design: Design) -> bool:
         and family.link == "identity"
         and len(design.blocks) == 1
         and not design.dpars
+        and design.response.weights is None
+        and design.response.se is None
+        and design.response.cens is None
     )
 
 
@@ -151,7 +160,7 @@ def default_priors(design: Design) -> Defaults:
         ("sd", "mu"): Prior("student_t", (3.0, 0.0, scale)),
         ("cor", "mu"): Prior("lkj", (1.0,)),
     }
-    for param in family.params:
+    for param in design.params:
         if param.name in design.predictors:
             defaults[("Intercept", param.name)] = parse_prior(param.intercept_prior)
             defaults[("sd", param.name)] = Prior("student_t", (3.0, 0.0, 2.5))
@@ -169,7 +178,7 @@ def _slots(design: Design) -> list[Slot]:
     slots = []
     for predictor in design.predictors.values():
         slots += population.slots(design, predictor)
-    for param in design.family.family.params:
+    for param in design.params:
         if param.name not in design.predictors:
             slots.append(
                 Slot(param.name, param.name, param.lower, param.upper, [("", "")], scalar=True)
@@ -190,6 +199,14 @@ def stan_data(model: Model) -> dict:
         data["nthres"] = len(model.thresholds)
     if design.response.trials is not None:
         data["trials"] = design.response.trials
+    if design.response.weights is not None:
+        data["weights"] = design.response.weights
+    if design.response.se is not None:
+        data["se"] = design.response.se
+    if design.response.cens is not None:
+        data["cens"] = design.response.cens
+    if design.response.y2 is not None:
+        data["rcens"] = design.response.y2
     for predictor in design.predictors.values():
         data |= population.stan_data(predictor)
         if offset.present(predictor):

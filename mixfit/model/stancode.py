@@ -20,6 +20,7 @@ from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
 from mixfit.model.terms import group, offset, population
 
 PRIORS = "priors.stan"
+CENSORING = "terms/censoring.stan"
 
 
 def stan_code(model) -> str:
@@ -37,37 +38,61 @@ class _Program:
         design = model.design
         env = _templates()
         self.vectors = set(design.dpars)
+        additions = design.formula.additions
+        self.weighted = additions.weights is not None
         self.family = env.get_template(model.family.template).make_module(
             {
                 "link": design.family.link,
                 "inverse_link": INVERSE_LINKS[design.family.link],
                 "vectors": self.vectors,
-                "at": lambda name, index="n": f"{name}[{index}]" if name in self.vectors else name,
+                "at": self.at,
                 "times": lambda a, b: f"{a} .* {b}" if a in self.vectors else f"{a} * {b}",
+                "se": additions.se is not None,
+                "scale": self.scale,
             }
         )
         self.population = env.get_template(population.TEMPLATE).module
         self.offset = env.get_template(offset.TEMPLATE).module
         self.group = env.get_template(group.TEMPLATE).module
         self.priors = env.get_template(PRIORS).module
+        self.censoring = env.get_template(CENSORING).module
         self.predictors = [(population.context(design, p), p) for p in design.predictors.values()]
         self.blocks = [group.context(design, b) for b in design.blocks]
-        self.scalars = [q for q in model.family.params if q.name not in self.vectors]
+        self.scalars = [q for q in design.params if q.name not in self.vectors]
+
+    def at(self, name: str, index: str = "n") -> str:
+        """A parameter's value for row ``index``: its element if it has a formula."""
+        return f"{name}[{index}]" if name in self.vectors else name
+
+    def scale(self, index: str | None = None) -> str:
+        """gaussian's and student's scale, over all rows (index None) or row ``index``'s: sigma,
+        or with se() the known SEs, as brms 2.18 (sigma added to them with sigma = TRUE)."""
+        additions = self.model.design.formula.additions
+        row = "" if index is None else f"[{index}]"
+        sigma = "sigma" if index is None else self.at("sigma", index)
+        if additions.se is None:
+            return sigma
+        if additions.sigma_fixed:
+            return f"se{row}"
+        return f"sqrt(square({sigma}) + se2{row})"
 
     def sections(self) -> dict:
         model = self.model
         threads = self.threads() if model.threads > 1 else None
         return {
             "family": {
-                name: str(getattr(self.family, name)())
+                name: str(getattr(self.family, name)()).rstrip("\n")
                 for name in (
                     "data",
                     "transformed_data",
                     "likelihood",
                     "y_rep_type",
                     "predictions",
+                    "row_lpdf",
                 )
             },
+            "weighted": self.weighted,
+            "censoring": self.censored(),
             "threads": threads,
             "data": self.data(),
             "transformed_data": self.transformed_data(threads is not None),
@@ -77,6 +102,20 @@ class _Program:
             "model": self.model_block(),
             "generated": self.generated(),
             "predictions": model.predictions and not model.python_predictions,
+        }
+
+    def censored(self) -> dict | None:
+        """cens(): its data, and each row's log-likelihood into the target and into log_lik."""
+        additions = self.model.design.formula.additions
+        if additions.cens is None:
+            return None
+        interval = additions.cens_y2 is not None
+        dist, args = str(self.family.dist()), str(self.family.args())
+        weight = "weights[n] * " if self.weighted else ""
+        return {
+            "data": str(self.censoring.data(interval)).strip("\n"),
+            "target": str(self.censoring.rows(dist, args, f"target += {weight}", interval)),
+            "log_lik": str(self.censoring.rows(dist, args, "log_lik[n] = ", interval)),
         }
 
     def data(self) -> str:
@@ -259,12 +298,12 @@ def _render(template: str, context: dict) -> str:
 
 
 def _template_dir() -> Path:
-    try:
-        return Path(str(files("mixfit.stan_templates")))
-    except (
-        ModuleNotFoundError
-    ):  # mixfit imported from a source checkout: the templates sit beside it
-        return Path(__file__).resolve().parents[2] / "stan_templates"
+    # mixfit imported from a source checkout (or a git worktree of one, which an editable install
+    # elsewhere would otherwise map to its own templates): the templates sit beside it
+    beside = Path(__file__).resolve().parents[2] / "stan_templates"
+    if (beside / "model.stan").is_file():
+        return beside
+    return Path(str(files("mixfit.stan_templates")))
 
 
 def _templates() -> jinja2.Environment:

@@ -11,7 +11,8 @@ one of the family's, and every column a term reads is described under ``variable
 from __future__ import annotations
 
 from mixfit.errors import InputError
-from mixfit.model.families import FAMILIES
+from mixfit.model.addition_terms import CENS_FAMILIES, SE_FAMILIES
+from mixfit.model.families import FAMILIES, FamilyParam, free_params
 from mixfit.model.formula import parse_formula
 from mixfit.model.r_syntax import r_spelling
 from mixfit.readback.schema import (
@@ -140,7 +141,15 @@ DESIGN: Node = Record(
                 "binary_levels": optional(
                     ListOf(Text(max_len=MAX_NAME), min_items=2, max_items=2, unique=True)
                 ),
-            }
+            },
+            optional={  # the addition terms weights() and se() (folders before issue 23 lack them)
+                "weights": optional(NAME),
+                "weights_scale": Boolean(),
+                "se": optional(NAME),
+                "se_sigma": Boolean(),
+                "cens": optional(NAME),
+                "cens_y2": optional(NAME),
+            },
         ),
         "variables": MapOf(VARIABLE, key=NAME),
         "population": POPULATION,
@@ -158,6 +167,13 @@ DESIGN: Node = Record(
 )
 
 
+def params(design: dict) -> tuple[FamilyParam, ...]:
+    """The family's parameters the fit estimated: no sigma where se() fixed it at 0."""
+    response = design["response"]
+    sigma_fixed = response.get("se") is not None and not response.get("se_sigma", False)
+    return free_params(FAMILIES[design["family"]], sigma_fixed)
+
+
 def check_design(design: dict) -> None:
     """What the table can't say; raises InputError with the problem (the caller names the file)."""
     family = FAMILIES[design["family"]]
@@ -169,9 +185,13 @@ def check_design(design: dict) -> None:
         raise InputError(f"family {family.name} does not match the response's categories")
     if (design["response"]["trials"] is None) == (family.name == "binomial"):
         raise InputError(f"the response's trials do not match family {family.name}")
+    if design["response"].get("se") is not None and family.name not in SE_FAMILIES:
+        raise InputError(f"family {family.name} takes no se()")
+    if design["response"].get("cens") is not None and family.name not in CENS_FAMILIES:
+        raise InputError(f"family {family.name} takes no cens()")
     variables = design["variables"]
     for dpar, part in design.get("dpars", {}).items():
-        if dpar not in {p.name for p in family.params}:
+        if dpar not in {p.name for p in params(design)}:
             raise InputError(f"family {family.name} has no parameter {dpar[:40]!r}")
         if part["link"] != family.param(dpar).link:
             raise InputError(f"{dpar}'s link {part['link'][:40]!r} is not {family.name}'s")

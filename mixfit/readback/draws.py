@@ -18,6 +18,7 @@ import xarray as xr
 
 from mixfit.errors import InputError
 from mixfit.model.families import FAMILIES
+from mixfit.readback import design_schema
 
 WHAT = "a mixfit draws file"
 SLACK = 1 << 20  # HDF5's headers, beside the arrays, in a file that holds them uncompressed
@@ -119,7 +120,7 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
     for group in design["groups"]:
         out |= _group_variables(group)
     with_formula = set(design.get("dpars", {}))
-    for param in FAMILIES[design["family"]].params:
+    for param in design_schema.params(design):
         if param.name not in with_formula:
             out[param.name] = ()
     return out

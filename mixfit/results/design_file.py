@@ -5,7 +5,9 @@ only; this file tells them how rows become numbers, as the fit made them:
 
 - ``formula``, ``family``, ``link``;
 - ``response``: its expression, ``trials`` (a column, a number or null), ``categories`` (ordinal:
-  lowest first) and ``binary_levels`` (a two-level text response: the second is 1);
+  lowest first) and ``binary_levels`` (a two-level text response: the second is 1); the addition
+  terms ``weights``, ``se``, ``cens`` and ``cens_y2`` (a column or null), ``weights_scale`` and
+  ``se_sigma`` (their flags);
 - ``variables``: each data column of the population-level and group-level terms: ``type``
   (numeric or categorical, as read), ``levels`` where the model treats it as categorical (in
   coding order: the first is the reference), and for numeric columns ``mean``, ``sd``, ``min``
@@ -122,11 +124,18 @@ def _response(model: Model, frame: pd.DataFrame) -> dict:
         )
     ):
         binary_levels = sorted(frame[name].astype(str).unique())
+    additions = design.formula.additions
     return {
         "name": name,
         "trials": design.formula.trials,
         "categories": list(design.response.categories),
         "binary_levels": binary_levels,
+        "weights": additions.weights,
+        "weights_scale": additions.weights_scale,
+        "se": additions.se,
+        "se_sigma": additions.se_sigma,
+        "cens": additions.cens,
+        "cens_y2": additions.cens_y2,
     }
 
 

@@ -60,6 +60,8 @@ def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[
         log_lik[part], y_rep[part] = family.compute(
             y, flat_eta[part], chunk, design.family.link, rng
         )
+    if design.response.weights is not None:  # brms's log_lik of a weighted model
+        log_lik *= design.response.weights
     return {"log_lik": log_lik.reshape(eta.shape), "y_rep": y_rep.reshape(eta.shape)}
 
 

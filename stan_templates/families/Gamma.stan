@@ -20,3 +20,6 @@
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data vector Y{% endmacro %}
 {% macro partial_log_lik() %}gamma_lpdf(Y[start:end] | shape, {{ times("shape", "exp(-(mu + Xc[start:end] * b))") }}){% endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}gamma_lpdf(Y[n] | {{ at("shape") }}, {{ at("shape") }} * exp(-mu[n])){% endmacro %}

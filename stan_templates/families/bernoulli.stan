@@ -32,3 +32,8 @@
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data array[] int Y{% endmacro %}
 {% macro partial_log_lik() %}{% if link == "logit" %}bernoulli_logit_glm_lpmf(Y[start:end] | Xc[start:end], mu, b){% else %}bernoulli_lpmf(Y[start:end] | {{ inverse_link.format("mu + Xc[start:end] * b") }}){% endif %}{% endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}
+{%- if link == "logit" %}bernoulli_logit_lpmf(Y[n] | mu[n]){% else %}bernoulli_lpmf(Y[n] | {{ inverse_link.format("mu[n]") }}){% endif %}
+{%- endmacro %}

@@ -20,3 +20,6 @@
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data vector Y{% endmacro %}
 {% macro partial_log_lik() %}beta_proportion_lpdf(Y[start:end] | inv_logit(mu + Xc[start:end] * b), phi){% endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}beta_proportion_lpdf(Y[n] | inv_logit(mu[n]), {{ at("phi") }}){% endmacro %}

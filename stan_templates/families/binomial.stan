@@ -26,3 +26,8 @@
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data array[] int Y, data array[] int trials{% endmacro %}
 {% macro partial_log_lik() %}{% if link == "logit" %}binomial_logit_glm_lpmf(Y[start:end] | trials[start:end], Xc[start:end], mu, b){% else %}binomial_lpmf(Y[start:end] | trials[start:end], {{ inverse_link.format("mu + Xc[start:end] * b") }}){% endif %}{% endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}
+{%- if link == "logit" %}binomial_logit_lpmf(Y[n] | trials[n], mu[n]){% else %}binomial_lpmf(Y[n] | trials[n], {{ inverse_link.format("mu[n]") }}){% endif %}
+{%- endmacro %}

@@ -25,3 +25,6 @@
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data array[] int Y, vector Intercept{% endmacro %}
 {% macro partial_log_lik() %}{{ dist }}_lpmf(Y[start:end] | mu + Xc[start:end] * b, Intercept){% endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}{{ dist }}_lpmf(Y[n] | mu[n], Intercept){% endmacro %}

@@ -23,3 +23,9 @@
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data vector log_Y{% endmacro %}
 {% macro partial_log_lik() %}normal_id_glm_lpdf(log_Y[start:end] | Xc[start:end], mu, b, sigma) - sum(log_Y[start:end]){% endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}lognormal_lpdf(Y[n] | mu[n], {{ at("sigma") }}){% endmacro %}
+{#- the distribution and its arguments for row n, for a censored row's CDFs (terms/censoring.stan) #}
+{% macro dist() %}lognormal{% endmacro %}
+{% macro args() %}mu[n], {{ at("sigma") }}{% endmacro %}

@@ -27,3 +27,6 @@
 {%- if "shape" in vectors %}neg_binomial_2_log_lpmf(Y[start:end] | mu + Xc[start:end] * b, shape)
 {%- else %}neg_binomial_2_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b, shape){% endif %}
 {%- endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}neg_binomial_2_log_lpmf(Y[n] | mu[n], {{ at("shape") }}){% endmacro %}

@@ -19,3 +19,6 @@
     the log-likelihood of rows start..end given their linear predictor mu #}
 {% macro partial_arguments() %}data array[] int Y{% endmacro %}
 {% macro partial_log_lik() %}poisson_log_glm_lpmf(Y[start:end] | Xc[start:end], mu, b){% endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}poisson_log_lpmf(Y[n] | mu[n]){% endmacro %}

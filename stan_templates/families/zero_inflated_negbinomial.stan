@@ -30,3 +30,9 @@
       y_rep[n] = bernoulli_rng({{ at("zi") }}) ? 0 : neg_binomial_2_log_rng(mu[n], {{ at("shape") }});
     }
 {%- endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}
+{%- set zi, shape = at("zi"), at("shape") -%}
+Y[n] == 0 ? log_sum_exp(log({{ zi }}), log1m({{ zi }}) + neg_binomial_2_log_lpmf(0 | mu[n], {{ shape }})) : log1m({{ zi }}) + neg_binomial_2_log_lpmf(Y[n] | mu[n], {{ shape }})
+{%- endmacro %}

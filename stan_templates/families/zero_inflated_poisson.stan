@@ -46,3 +46,9 @@
       y_rep[n] = bernoulli_rng({{ at("zi") }}) ? 0 : poisson_log_rng(mu[n]);
     }
 {%- endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}
+{%- set zi = at("zi") -%}
+Y[n] == 0 ? log_sum_exp(log({{ zi }}), log1m({{ zi }}) + poisson_log_lpmf(0 | mu[n])) : log1m({{ zi }}) + poisson_log_lpmf(Y[n] | mu[n])
+{%- endmacro %}
