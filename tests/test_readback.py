@@ -145,10 +145,12 @@ CORRUPTIONS = {
         _json_edit(_set("variables", "Days", "mean", value="4.5")),
     ),
     "design.json se not a column name": (
-        "design.json", _json_edit(_set("response", "se", value=3)),
+        "design.json",
+        _json_edit(_set("response", "se", value=3)),
     ),
     "design.json weights_scale not a flag": (
-        "design.json", _json_edit(_set("response", "weights_scale", value="yes")),
+        "design.json",
+        _json_edit(_set("response", "weights_scale", value="yes")),
     ),
     "design.json payload in the population": ("design.json", _json_edit(_payload_population)),
     "design.json payload in a group block": ("design.json", _json_edit(_payload_group)),
