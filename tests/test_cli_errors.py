@@ -538,6 +538,7 @@ FAMILY_CASES = {
     "zero_inflated_poisson": ("frac ~ x + (1 | g)", "whole numbers"),
     "zero_inflated_negbinomial": ("word ~ x + (1 | g)", "must be numeric"),
     "cumulative": ("word ~ x + (1 | g)", "give the order of its categories"),
+    "sratio": ("frac ~ x + (1 | g)", "whole numbers (ordered categories)"),
 }
 
 

@@ -91,6 +91,7 @@ def test_only_those_families_leave_their_predictions_to_python():
     assert sorted(FAMILIES) == [
         "beta",
         "cumulative",
+        "sratio",
         "zero_inflated_negbinomial",
         "zero_inflated_poisson",
     ]

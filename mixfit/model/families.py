@@ -90,6 +90,7 @@ FAMILIES: dict[str, Family] = {
         Family("zero_inflated_poisson", ("log",), "count", (ZI,), threads=False),
         Family("zero_inflated_negbinomial", ("log",), "count", (SHAPE, ZI), threads=False),
         Family("cumulative", ("logit", "probit"), "ordinal"),
+        Family("sratio", ("logit", "probit", "cloglog"), "ordinal", threads=False),
     ]
 }
 
