@@ -20,7 +20,7 @@ from mixfit.model.stancode import _templates
 
 INHALER = ROOT / "tests" / "data" / "inhaler.csv"
 BRMS = read_json(REFERENCE / "inhaler_sratio.json")["brms"]
-RATIOS = ["sratio"]
+RATIOS = ["sratio", "cratio", "acat"]
 CDFS = {
     "logit": special.expit,
     "probit": stats.norm.cdf,
@@ -135,15 +135,105 @@ def test_inhaler_sratio_loo_and_log_lik(inhaler, run_mixfit):
     elpd = json.loads(done.stdout)["loo"][out.name]["elpd_loo"]
     estimate, se = BRMS["elpd_loo"]
     assert abs(elpd["Estimate"] - estimate) < 2 and elpd["SE"] == pytest.approx(se, rel=0.1)
-    # the saved log_lik (numpy's, on stanli) against the definition, for a few rows and draws
+    saved_log_lik_is_the_definition(
+        out, pd.read_csv(INHALER), "sratio", "rating", ("treat", "period", "carry"), "subject"
+    )
+
+
+def saved_log_lik_is_the_definition(out, data, family, response, coefs, group):
+    """The saved log_lik (numpy's, on stanli) against each family's definition, for a few rows
+    and draws: the linear predictor and the category probabilities computed here, row by row."""
     posterior = xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf")
     stored = xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf")
-    data = pd.read_csv(INHALER)
-    for row in (0, 100, 571):
-        for draw in (0, 499):
+    last = posterior.sizes["draw"] - 1
+    for row in (0, len(data) // 3, len(data) - 1):
+        for draw in (0, last):
             p = posterior.isel(chain=1, draw=draw)
-            eta = sum(float(p[f"b_{c}"]) * data.loc[row, c] for c in ("treat", "period", "carry"))
-            eta += float(p["r_subject"].sel(subject=str(data.loc[row, "subject"]))[0])
-            probabilities = direct_probabilities("sratio", "logit", eta, p["b_Intercept"].values)
-            saved = float(stored["rating"].isel(chain=1, draw=draw, obs=row))
-            assert saved == pytest.approx(np.log(probabilities[data.loc[row, "rating"] - 1]))
+            eta = sum(float(p[f"b_{c}"]) * data.loc[row, c] for c in coefs)
+            eta += float(p[f"r_{group}"].sel({group: str(data.loc[row, group])})[0])
+            probabilities = direct_probabilities(family, "logit", eta, p["b_Intercept"].values)
+            saved = float(stored[response].isel(chain=1, draw=draw, obs=row))
+            assert saved == pytest.approx(np.log(probabilities[data.loc[row, response] - 1]))
+
+
+# --- cratio and acat: recovery on simulated data, and the analyses of the fit --------------------
+
+TRUTH = {  # thresholds, b_x, sd(Intercept) of g
+    "cratio": (np.array([-0.6, 0.1, 0.7]), 0.8, 0.6),
+    "acat": (np.array([-0.9, 0.2, 1.0]), 0.8, 0.6),
+}
+
+
+def simulate(family: str, n: int = 400, groups: int = 20, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    thres, b, sd = TRUTH[family]
+    g = np.arange(n) % groups
+    x = rng.normal(size=n)
+    eta = b * x + rng.normal(0, sd, groups)[g]
+    y = [rng.choice(4, p=direct_probabilities(family, "logit", e, thres)) + 1 for e in eta]
+    return pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g]})
+
+
+@pytest.fixture(scope="module", params=["cratio", "acat"])
+def recovered(request, run_mixfit, tmp_path_factory):
+    family = request.param
+    work = tmp_path_factory.mktemp(family)
+    data = simulate(family)
+    data.to_csv(work / "data.csv", index=False)
+    done = run_mixfit(
+        "fit", work / "data.csv", "-f", "y ~ x + (1 | g)", "--family", family,
+        "--chains", "2", "--iter", "400", "--seed", "2", "--no-plots", "-o", work / "out",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return family, work, data
+
+
+def test_cratio_and_acat_recover_their_parameters(recovered):
+    family, work, _ = recovered
+    thres, b, sd = TRUTH[family]
+    fixef = pd.read_csv(work / "out" / "fixef.csv").set_index("term")
+    truth = {f"Intercept[{k + 1}]": t for k, t in enumerate(thres)} | {"x": b}
+    for term, value in truth.items():
+        row = fixef.loc[term]
+        assert abs(row["Estimate"] - value) < 3 * row["Est.Error"], term
+    row = pd.read_csv(work / "out" / "varcorr.csv").set_index("param").loc["sd(Intercept)"]
+    assert abs(row["Estimate"] - sd) < 3 * row["Est.Error"]
+    assert "vector[nthres] Intercept;" in (work / "out" / "model.stan").read_text()
+
+
+def test_cratio_and_acat_log_lik_is_the_definition(recovered):
+    family, work, data = recovered
+    saved_log_lik_is_the_definition(work / "out", data, family, "y", ("x",), "g")
+
+
+def test_cratio_and_acat_predict_loo_effects_r2(recovered, run_mixfit):
+    family, work, data = recovered
+    out = work / "out"
+    data.head(5).to_csv(work / "new.csv", index=False)
+    done = run_mixfit("predict", out, work / "new.csv", "-o", work / "epred.csv")
+    assert done.returncode == 0, done.stderr
+    epred = pd.read_csv(work / "epred.csv")
+    means = epred[[f"Estimate.P(Y = {k})" for k in range(1, 5)]].to_numpy()
+    np.testing.assert_allclose(means.sum(axis=1), 1.0, rtol=1e-5)  # 6 digits
+    # row 0's expected probabilities: the mean over draws of each draw's, from the definition
+    posterior = xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf")
+    draws = posterior.stack(sample=("chain", "draw"))
+    eta = draws["b_x"].values * data.loc[0, "x"] + draws["r_g"].sel(g=data.loc[0, "g"])[0].values
+    thresholds = draws["b_Intercept"].values.T
+    direct = np.mean(
+        [direct_probabilities(family, "logit", e, t) for e, t in zip(eta, thresholds)], axis=0
+    )
+    np.testing.assert_allclose(means[0], direct, rtol=1e-4)
+    done = run_mixfit("predict", out, work / "new.csv", "--type", "prediction", "--seed", "1")
+    assert done.returncode == 0 and "P(Y = 4)" in done.stdout.splitlines()[0]
+    done = run_mixfit("loo", out, "--json")
+    assert done.returncode == 0, done.stderr
+    loo = json.loads(done.stdout)["loo"][out.name]
+    assert -len(data) * np.log(4) < loo["elpd_loo"]["Estimate"] < 0
+    assert 1 < loo["p_loo"]["Estimate"] < 30  # about the thresholds, b and the 20 levels
+    done = run_mixfit("effects", out, "--effect", "x", "-o", work / "effects.csv")
+    assert done.returncode == 0, done.stderr
+    effect = pd.read_csv(work / "effects.csv")["estimate__"].to_numpy()
+    assert np.all(np.diff(effect) > 0) and 1 < effect[0] < effect[-1] < 4  # b_x > 0
+    r2 = pd.read_csv(out / "r2.csv")["Estimate"].iloc[0]
+    assert 0.05 < r2 < 0.6

@@ -202,4 +202,6 @@ FAMILIES = {
     "beta": Family(("phi",), _beta),
     "cumulative": Family(("b_Intercept",), _cumulative),
     "sratio": Family(("b_Intercept",), _ratio_family("sratio")),
+    "cratio": Family(("b_Intercept",), _ratio_family("cratio")),
+    "acat": Family(("b_Intercept",), _ratio_family("acat")),
 }
