@@ -451,6 +451,10 @@ CASES.update(
             fit("cnt ~ x", "--family", "cratio(link=cauchit)"),
             "links: logit, probit, cloglog",
         ),
+        "sratio with cs()": (
+            fit("cnt ~ cs(x) + (1 | g)", "--family", "sratio"),
+            "cs(x): category-specific effects (cs()) are not supported yet",
+        ),
         "acat with within-chain threads": (
             fit("cnt ~ x + (1 | g)", "--family", "acat", "--threads-per-chain", "2"),
             "the acat family does not have",
