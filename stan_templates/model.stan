@@ -4,8 +4,12 @@
     priors (priors.stan). mixfit/model/stancode.py renders each part's share of each block; here
     they are put in block order. Sizes and prior hyperparameters are data, never literals. -#}
 // generated with mixfit
-{% if threads %}
+{% if threads or family.functions %}
 functions {
+{% if family.functions %}
+{{ family.functions }}
+{% endif %}
+{% if threads %}
   // the log-likelihood of rows start..end: reduce_sum shares the rows among a chain's threads
   real partial_log_lik(array[] int rows, int start, int end,
                        {{ threads.arguments }}) {
@@ -13,6 +17,7 @@ functions {
 {{ threads.predictors }}
     return {{ threads.log_lik }};
   }
+{% endif %}
 }
 {% endif %}
 data {

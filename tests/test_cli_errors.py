@@ -426,6 +426,39 @@ CASES.update(
             fit("y ~ x", "--family", "cumulative", data="ordinal_span.csv"),
             "at most 1,000",
         ),
+        # the other ordinal families take cumulative's checks of the response and its levels
+        "sratio, a single category": (
+            fit("c5 ~ x + (1 | g)", "--family", "sratio"),
+            "has a single category (5) for family sratio",
+        ),
+        "cratio, a level the response lacks": (
+            fit("ans ~ x + (1 | g)", "--family", "cratio", "--levels", "no,perhaps,yes"),
+            "has values not among the levels no, perhaps, yes (found: 'maybe')",
+        ),
+        "acat, numbers the levels don't name": (
+            fit("cnt ~ x + (1 | g)", "--family", "acat", "--levels", "1,2,3"),
+            "not among the levels 1, 2, 3 (found: '4')",
+        ),
+        "acat, one level given": (
+            fit("ans ~ x", "--family", "acat", "--levels", "yes"),
+            "at least two distinct categories",
+        ),
+        "sratio, text without levels": (
+            fit("word ~ x", "--family", "sratio"),
+            "give the order of its categories for family sratio",
+        ),
+        "cratio, a link brms's cratio has but mixfit not": (
+            fit("cnt ~ x", "--family", "cratio(link=cauchit)"),
+            "links: logit, probit, cloglog",
+        ),
+        "sratio with cs()": (
+            fit("cnt ~ cs(x) + (1 | g)", "--family", "sratio"),
+            "cs(x): category-specific effects (cs()) are not supported yet",
+        ),
+        "acat with within-chain threads": (
+            fit("cnt ~ x + (1 | g)", "--family", "acat", "--threads-per-chain", "2"),
+            "the acat family does not have",
+        ),
         "iter past 2^31": (fit(GOOD, "--iter", "99999999999"), "below 2^31"),
         # failures that came after the whole fit
         "group labels collide once joined": (fit("y ~ x + (1 | ja:jb)"), "both named 'p_q_r'"),
@@ -538,6 +571,7 @@ FAMILY_CASES = {
     "zero_inflated_poisson": ("frac ~ x + (1 | g)", "whole numbers"),
     "zero_inflated_negbinomial": ("word ~ x + (1 | g)", "must be numeric"),
     "cumulative": ("word ~ x + (1 | g)", "give the order of its categories"),
+    "sratio": ("frac ~ x + (1 | g)", "whole numbers (ordered categories)"),
 }
 
 

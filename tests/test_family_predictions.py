@@ -89,8 +89,11 @@ def test_the_same_seed_gives_the_same_predictions(case):
 
 def test_only_those_families_leave_their_predictions_to_python():
     assert sorted(FAMILIES) == [
+        "acat",
         "beta",
+        "cratio",
         "cumulative",
+        "sratio",
         "zero_inflated_negbinomial",
         "zero_inflated_poisson",
     ]

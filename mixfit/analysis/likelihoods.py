@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from mixfit.analysis.ordinal import log_probabilities
+
 INVERSE_LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda eta: eta,
     "log": np.exp,
@@ -147,9 +149,14 @@ def censored_log_lik(
     return out
 
 
-def category_probabilities(eta: np.ndarray, thresholds: np.ndarray, link: str) -> np.ndarray:
-    """Ordinal: P(y = k) for k = 1..K, as rows x draws x K, from P(y <= k) = F(threshold_k - eta);
-    ``thresholds`` is draws x (K - 1)."""
+def category_probabilities(
+    eta: np.ndarray, thresholds: np.ndarray, link: str, family: str = "cumulative"
+) -> np.ndarray:
+    """Ordinal: P(y = k) for k = 1..K, as rows x draws x K, cumulative's from P(y <= k) =
+    F(threshold_k - eta), the others' from mixfit/analysis/ordinal.py; ``thresholds`` is
+    draws x (K - 1)."""
+    if family != "cumulative":
+        return np.exp(log_probabilities(family, link, eta, thresholds[None, :, :]))
     cdf = INVERSE_LINKS[link](thresholds[None, :, :] - eta[:, :, None])
     shape = (*eta.shape, 1)
     return np.diff(np.concatenate([np.zeros(shape), cdf, np.ones(shape)], axis=-1), axis=-1)

@@ -227,7 +227,7 @@ def draws_of(
         return eta
     params = family_parameters(posterior, rows, chunk, effects)
     if model.ordinal:
-        probabilities = category_probabilities(eta, posterior.thresholds, model.link)
+        probabilities = category_probabilities(eta, posterior.thresholds, model.link, model.family)
         return probabilities if kind == "epred" else ordinal_draw(probabilities, rng)
     trials = rows.trials[chunk, None] if rows.trials is not None else None
     mu = INVERSE_LINKS[model.link](eta)
@@ -338,7 +338,9 @@ def log_lik(
         eta = linear_predictor(posterior, rows, chunk, effects)
         observed = y[chunk, None]
         if model.ordinal:
-            probabilities = category_probabilities(eta, posterior.thresholds, model.link)
+            probabilities = category_probabilities(
+                eta, posterior.thresholds, model.link, model.family
+            )
             picked = np.take_along_axis(
                 probabilities, np.broadcast_to(observed - 1, eta.shape)[..., None], axis=-1
             )

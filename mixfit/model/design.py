@@ -236,6 +236,13 @@ def build_design(
     where = f"formula {shown(mu.text)}"
     addition_terms.check_family(mu.additions, family.family.name, formulas.dpars, where)
     for part in formulas.parts.values():
+        category_specific = [t for t in part.specials if t.kind == "category_specific"]
+        if category_specific:  # not dropped from the model unsaid
+            raise InputError(
+                f"{category_specific[0].text}: category-specific effects (cs()) are not supported "
+                "yet (brms takes them with sratio, cratio and acat); write the predictor alone "
+                "for an effect shared by every category"
+            )
         if response_name in _variables(part.fixed) or any(
             response_name in _variables(g.lhs) for g in part.groups
         ):

@@ -90,6 +90,9 @@ FAMILIES: dict[str, Family] = {
         Family("zero_inflated_poisson", ("log",), "count", (ZI,), threads=False),
         Family("zero_inflated_negbinomial", ("log",), "count", (SHAPE, ZI), threads=False),
         Family("cumulative", ("logit", "probit"), "ordinal"),
+        Family("sratio", ("logit", "probit", "cloglog"), "ordinal", threads=False),
+        Family("cratio", ("logit", "probit", "cloglog"), "ordinal", threads=False),
+        Family("acat", ("logit", "probit", "cloglog"), "ordinal", threads=False),
     ]
 }
 

@@ -81,8 +81,9 @@ class _Program:
         threads = self.threads() if model.threads > 1 else None
         return {
             "family": {
-                name: str(getattr(self.family, name)()).rstrip("\n")
+                name: str(getattr(self.family, name, lambda: "")()).rstrip("\n")
                 for name in (
+                    "functions",  # the family's own Stan functions, if it has any
                     "data",
                     "transformed_data",
                     "likelihood",

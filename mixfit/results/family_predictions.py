@@ -1,7 +1,9 @@
 """log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
 cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng`` or
 ``beta_proportion_rng``, and runs the zero-inflated families' ``bernoulli_rng(zi) ? 0 : ...``
-through its interpreter, far slower than the sampling.
+through its interpreter, far slower than the sampling. The other ordinal families (sratio,
+cratio, acat) go the way of cumulative: their category probabilities are those predict uses for
+new rows (mixfit/analysis/ordinal.py).
 
 On stanli the program leaves them out (``Model.python_predictions``) and this module computes them
 after sampling, as mixfit/results/marginal_draws.py does for the gaussian marginal path and as
@@ -17,7 +19,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-from mixfit.analysis.likelihoods import INVERSE_LINKS
+from mixfit.analysis.likelihoods import INVERSE_LINKS, ordinal_draw
+from mixfit.analysis.ordinal import log_probabilities
 from mixfit.model.design import Design, Predictor
 from mixfit.model.program import Model
 
@@ -180,9 +183,25 @@ def _log_cdf_difference(log_cdf, upper: np.ndarray, lower: np.ndarray) -> np.nda
     return np.where(upper + lower <= 0, low_tail, high_tail)
 
 
+def _ratio_family(name: str) -> Callable:
+    """sratio, cratio, acat: each category's probability from mixfit/analysis/ordinal.py; the
+    thresholds are b_Intercept."""
+
+    def compute(y, eta, params, link, rng):
+        log_p = log_probabilities(name, link, eta, params["b_Intercept"][:, None, :])
+        index = np.broadcast_to(np.asarray(y, dtype=np.int64) - 1, eta.shape)[..., None]
+        log_lik = np.take_along_axis(log_p, index, axis=-1)[..., 0]
+        return log_lik, ordinal_draw(np.exp(log_p), rng).astype(float)
+
+    return compute
+
+
 FAMILIES = {
     "zero_inflated_poisson": Family(("zi",), _zero_inflated_poisson),
     "zero_inflated_negbinomial": Family(("shape", "zi"), _zero_inflated_negbinomial),
     "beta": Family(("phi",), _beta),
     "cumulative": Family(("b_Intercept",), _cumulative),
+    "sratio": Family(("b_Intercept",), _ratio_family("sratio")),
+    "cratio": Family(("b_Intercept",), _ratio_family("cratio")),
+    "acat": Family(("b_Intercept",), _ratio_family("acat")),
 }

@@ -1,0 +1,65 @@
+{#- sratio (stopping ratio, ordinal): P(Y = k | Y >= k) = F(Intercept[k] - mu), F the link's
+    inverse, as brms 2.18 (its sratio_<link>_lpmf, disc fixed at 1); the thresholds replace the
+    population intercept and, as brms's, are not constrained to be ordered #}
+{% set lpmf = "sratio_" ~ link ~ "_lpmf" %}
+{#- log P(Y > k | Y >= k) = log(1 - F(disc * (thres[k] - mu))) #}
+{% set continues = {
+  "logit": "log1m_inv_logit(disc * (thres[k] - mu))",
+  "probit": "normal_lccdf(disc * (thres[k] - mu) | 0, 1)",
+  "cloglog": "-exp(disc * (thres[k] - mu))",
+}[link] %}
+{% macro functions() %}
+  /* sratio-{{ link }} log-PDF for a single response (brms 2.18)
+   * Args:
+   *   y: response category
+   *   mu: latent mean parameter
+   *   disc: discrimination parameter
+   *   thres: ordinal thresholds
+   * Returns:
+   *   a scalar to be added to the log posterior
+   */
+  real {{ lpmf }}(int y, real mu, real disc, vector thres) {
+    int nthres = num_elements(thres);
+    vector[nthres + 1] p;
+    vector[nthres] q;
+    int k = 1;
+    while (k <= min(y, nthres)) {
+      q[k] = {{ continues }};
+      p[k] = log1m_exp(q[k]);
+      for (kk in 1:(k - 1)) p[k] = p[k] + q[kk];
+      k += 1;
+    }
+    if (y == nthres + 1) {
+      p[nthres + 1] = sum(q);
+    }
+    return p[y];
+  }
+{%- endmacro %}
+{% macro data() %}
+  int<lower=1> nthres;  // number of thresholds: categories - 1
+  array[N] int<lower=1, upper=nthres + 1> Y;  // response category
+{%- endmacro %}
+{% macro transformed_data() %}{% endmacro %}
+{% macro parameters() %}
+  vector[nthres] Intercept;  // thresholds on the centred predictors
+{%- endmacro %}
+{% macro likelihood() %}
+    mu += Xc * b;
+    for (n in 1:N) {
+      target += {{ row_lpdf() }};  // disc fixed at 1, as brms
+    }
+{%- endmacro %}
+{% macro y_rep_type() %}array[N] int{% endmacro %}
+{% macro predictions() %}
+    for (n in 1:N) {
+      vector[nthres + 1] theta;  // the probability of each category
+      for (k in 1:(nthres + 1)) {
+        theta[k] = exp({{ lpmf }}(k | mu[n], 1, Intercept));
+      }
+      log_lik[n] = {{ row_lpdf() }};
+      y_rep[n] = categorical_rng(theta / sum(theta));
+    }
+{%- endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
+    (weights[n] times it) #}
+{% macro row_lpdf() %}{{ lpmf }}(Y[n] | mu[n], 1, Intercept){% endmacro %}
