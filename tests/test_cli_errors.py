@@ -451,6 +451,23 @@ CASES.update(
             fit("cnt ~ x", "--family", "cratio(link=cauchit)"),
             "links: logit, probit, cloglog",
         ),
+        # brms's special terms with no term kind yet: refused, never dropped from the model
+        "a smooth term": (fit("y ~ x + s(x)"), "s(x): smooth terms (s(), t2()) are not supported"),
+        "a t2 smooth": (fit("y ~ t2(x, frac)"), "smooth terms (s(), t2()) are not supported"),
+        "a Gaussian process": (fit("y ~ gp(x)"), "gp(x): Gaussian process terms"),
+        "a monotonic effect": (fit("y ~ mo(k) + (1 | g)"), "mo(k): monotonic effects"),
+        "an AR term": (
+            fit("y ~ x + ar(time = k, gr = g)"),
+            "ar(time = k, gr = g): autocorrelation terms",
+        ),
+        "a cosy term": (
+            fit("y ~ x + cosy()"),
+            "autocorrelation terms (ar(), ma(), arma(), cosy())",
+        ),
+        "a smooth in a dpar formula": (
+            ["fit", "data.csv", "-f", "y ~ x", "-f", "sigma ~ s(x)"],
+            "s(x): smooth terms",
+        ),
         "sratio with cs()": (
             fit("cnt ~ cs(x) + (1 | g)", "--family", "sratio"),
             "cs(x): category-specific effects (cs()) are not supported yet",
