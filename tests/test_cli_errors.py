@@ -538,6 +538,8 @@ FAMILY_CASES = {
     "zero_inflated_poisson": ("frac ~ x + (1 | g)", "whole numbers"),
     "zero_inflated_negbinomial": ("word ~ x + (1 | g)", "must be numeric"),
     "cumulative": ("word ~ x + (1 | g)", "give the order of its categories"),
+    "weibull": ("neg ~ x + (1 | g)", "must be above 0"),
+    "exponential": ("neg ~ x + (1 | g)", "must be above 0"),
 }
 
 

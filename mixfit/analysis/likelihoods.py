@@ -2,9 +2,10 @@
 
 The same distributions as the Stan templates (stan_templates/families/*.stan), computed on arrays
 of rows x draws: ``mu`` is the inverse link of the linear predictor, ``params`` the family's
-parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means are brms's posterior_epred (lognormal:
-exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; binomial: trials p); ordinal families give
-each category's probability, as a last axis.
+parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means
+are brms's posterior_epred (lognormal: exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu;
+binomial: trials p; weibull and exponential: mu); ordinal families give each category's
+probability, as a last axis.
 """
 
 from __future__ import annotations
@@ -69,6 +70,25 @@ NEGBINOMIAL = Likelihood(
     ),
 )
 
+
+def _weibull_scale(mu, p):
+    """brms's weibull: mu is the mean, so the scale is mu / gamma(1 + 1 / shape)."""
+    return mu / special.gamma(1 + 1 / p["shape"])
+
+
+WEIBULL = Likelihood(
+    mean=lambda mu, p, n: mu,
+    draw=lambda mu, p, n, rng: _weibull_scale(mu, p) * rng.weibull(p["shape"], mu.shape),
+    log_lik=lambda y, mu, p, n: _stats().weibull_min.logpdf(
+        y, p["shape"], scale=_weibull_scale(mu, p)
+    ),
+)
+EXPONENTIAL = Likelihood(
+    mean=lambda mu, p, n: mu,
+    draw=lambda mu, p, n, rng: rng.exponential(mu),
+    log_lik=lambda y, mu, p, n: -np.log(mu) - y / mu,
+)
+
 LIKELIHOODS: dict[str, Likelihood] = {
     "gaussian": Likelihood(
         mean=lambda mu, p, n: mu,
@@ -111,6 +131,8 @@ LIKELIHOODS: dict[str, Likelihood] = {
     "zero_inflated_negbinomial": _zero_inflated(
         NEGBINOMIAL, lambda mu, p: -p["shape"] * np.log1p(mu / p["shape"])
     ),
+    "weibull": WEIBULL,
+    "exponential": EXPONENTIAL,
 }
 
 
@@ -128,6 +150,11 @@ LOG_CDFS: dict[str, Callable] = {
         _stats().norm.logcdf(np.log(y), mu, p["sigma"]),
         _stats().norm.logsf(np.log(y), mu, p["sigma"]),
     ),
+    "weibull": lambda y, mu, p: (
+        _stats().weibull_min.logcdf(y, p["shape"], scale=_weibull_scale(mu, p)),
+        _stats().weibull_min.logsf(y, p["shape"], scale=_weibull_scale(mu, p)),
+    ),
+    "exponential": lambda y, mu, p: (np.log(-np.expm1(-y / mu)), -y / mu),
 }
 
 

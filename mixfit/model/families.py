@@ -39,6 +39,7 @@ SHAPE = FamilyParam(
     "shape", 0.0, None, "gamma(0.01, 0.01)", "shape: the variance is mu + mu^2 / shape"
 )
 ZI = FamilyParam("zi", 0.0, 1.0, "beta(1, 1)", "zero-inflation probability", link="logit")
+WEIBULL_SHAPE = FamilyParam("shape", 0.0, None, "gamma(0.01, 0.01)", "shape parameter")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ FAMILIES: dict[str, Family] = {
         Family("zero_inflated_poisson", ("log",), "count", (ZI,), threads=False),
         Family("zero_inflated_negbinomial", ("log",), "count", (SHAPE, ZI), threads=False),
         Family("cumulative", ("logit", "probit"), "ordinal"),
+        Family("weibull", ("log",), "positive", (WEIBULL_SHAPE,)),
+        Family("exponential", ("log",), "positive"),
     ]
 }
 
