@@ -186,3 +186,120 @@ def test_weibull_shape_formula_recovers_both_shapes(tmp_path):
     assert abs(fixef.loc["shape_z", "Estimate"] - np.log(3)) < 3 * fixef.loc["shape_z", "Est.Error"]
     stored = _stored_log_lik(tmp_path / "out")
     assert np.allclose(_numpy_log_lik(tmp_path / "out", data), stored, rtol=1e-8, atol=1e-10)
+
+
+# --- hurdle_poisson: glmmTMB's Salamanders, bf(count ~ spp + mined + (1 | site), hu ~ mined) ----
+
+SALAMANDERS = ROOT / "tests" / "data" / "Salamanders.csv"
+SALAMANDERS_REFERENCE = ROOT / "tests" / "reference" / "salamanders_hurdle.json"
+
+
+@pytest.fixture(scope="module")
+def salamanders(tmp_path_factory):
+    """mixfit's fit with brms's settings (4 x 2000, default priors)."""
+    work = tmp_path_factory.mktemp("salamanders")
+    done = mixfit(
+        "fit", SALAMANDERS, "-f", "count ~ spp + mined + (1 | site)", "-f", "hu ~ mined",
+        "--family", "hurdle_poisson", "-o", "out", "--seed", "1", "--no-plots", cwd=work,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return work / "out", done
+
+
+def test_salamanders_agrees_with_brms(salamanders):
+    out, _ = salamanders
+    brms = read_json(SALAMANDERS_REFERENCE)["brms"]
+    assert {"hu_Intercept", "hu_minedyes"} <= {r["_row"] for r in brms["fixed"]}
+    _agrees(out, brms)
+
+
+def test_salamanders_has_brms_likelihood_and_priors(salamanders):
+    out, _ = salamanders
+    code = (out / "model.stan").read_text()
+    assert "target += sum(log(hu[idx_zero])) + sum(log1m(hu[idx_pos]));" in code
+    assert "poisson_log_lpmf(Y[idx_pos] | mu[idx_pos]) - sum(log1m_exp(-exp(mu[idx_pos])))" in code
+    priors = pd.read_csv(out / "prior.csv").fillna("")
+    intercepts = priors[priors["class"] == "Intercept"].set_index("dpar")["prior"]
+    assert intercepts.to_dict() == {"": "student_t(3, -2.3, 2.5)", "hu": "logistic(0, 1)"}
+
+
+def test_salamanders_log_lik_loo_and_predictions(salamanders, tmp_path):
+    """The saved log_lik (numpy's, on stanli) is predict's; loo and epred are brms's; a new
+    response is 0 about as often as the data."""
+    out, _ = salamanders
+    brms = read_json(SALAMANDERS_REFERENCE)["brms"]
+    rows = pd.read_csv(SALAMANDERS)
+    stored = _stored_log_lik(out)
+    assert np.allclose(_numpy_log_lik(out, rows), stored, rtol=1e-8, atol=1e-10)
+    loo = mixfit("loo", out, cwd=tmp_path)
+    assert loo.returncode == 0, loo.stderr
+    elpd = float(next(li for li in loo.stdout.splitlines() if li.startswith("elpd_loo")).split()[1])
+    assert abs(elpd - brms["elpd_loo"][0]) < 0.5 * brms["elpd_loo"][1]
+    epred = mixfit("predict", out, SALAMANDERS, "-o", tmp_path / "epred.csv", cwd=tmp_path)
+    assert epred.returncode == 0, epred.stderr
+    table = pd.read_csv(tmp_path / "epred.csv")
+    for row, reference in zip(table.itertuples(), brms["epred_first10"]):
+        assert abs(row.Estimate - reference["Estimate"]) < 0.3 * reference["Est.Error"]
+    draws = tmp_path / "y.nc"
+    drawn = mixfit(
+        "predict", out, SALAMANDERS, "--type", "prediction", "-o", tmp_path / "y.csv",
+        "--draws", draws, cwd=tmp_path,
+    )  # fmt: skip
+    assert drawn.returncode == 0, drawn.stderr
+    import xarray as xr
+
+    with xr.open_dataset(draws, engine="h5netcdf") as saved:
+        y_new = saved["prediction"].values
+    assert abs((y_new == 0).mean() - (rows["count"] == 0).mean()) < 0.03
+    assert abs(y_new.mean() - rows["count"].mean()) < 0.1 * rows["count"].mean()
+    effects = mixfit("effects", out, "--effect", "mined", "-o", tmp_path / "e.csv", cwd=tmp_path)
+    assert effects.returncode == 0, effects.stderr
+    hu = mixfit(
+        "effects", out, "--effect", "mined", "--dpar", "hu", "-o", tmp_path / "hu.csv", cwd=tmp_path
+    )
+    assert hu.returncode == 0, hu.stderr
+    hu = pd.read_csv(tmp_path / "hu.csv").set_index("mined")["estimate__"]
+    assert abs(hu["no"] - 0.38) < 0.03 and abs(hu["yes"] - 0.84) < 0.03  # inv_logit of brms's
+
+
+def test_hurdle_poisson_without_hu_formula_recovers_hu(tmp_path):
+    """hu without a formula is one probability (beta(1, 1)); weighted rows count as repeated."""
+    rng = np.random.default_rng(8)
+    n = 300
+    x = rng.normal(size=n)
+    lam = np.exp(0.8 + 0.4 * x)
+    counts = rng.poisson(lam)
+    while (counts == 0).any():  # the poisson truncated at 0
+        counts = np.where(counts == 0, rng.poisson(lam), counts)
+    count = np.where(rng.random(n) < 0.3, 0, counts)
+    data = pd.DataFrame({"count": count, "x": x, "w": 1.0})
+    data.to_csv(tmp_path / "data.csv", index=False)
+    done = mixfit(
+        "fit", tmp_path / "data.csv", "-f", "count | weights(w) ~ x", "--family", "hurdle_poisson",
+        "-o", "out", *QUICK, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    fixef = pd.read_csv(out / "fixef.csv").set_index("term")
+    for term, true in [("Intercept", 0.8), ("x", 0.4)]:
+        assert abs(fixef.loc[term, "Estimate"] - true) < 3 * fixef.loc[term, "Est.Error"], term
+    hu = pd.read_csv(out / "varcorr.csv").set_index("param").loc["hu"]
+    assert abs(hu["Estimate"] - 0.3) < 3 * hu["Est.Error"]
+    priors = pd.read_csv(out / "prior.csv").set_index("class")
+    assert priors.loc["hu", "prior"] == "beta(1, 1)"
+    assert np.allclose(_numpy_log_lik(out, data), _stored_log_lik(out), rtol=1e-8, atol=1e-10)
+
+
+def test_truncated_poisson_draws_are_the_poisson_above_0():
+    """Rows x draws at once; small means, where zeros are drawn again and again, included."""
+    from scipy import stats
+
+    from mixfit.analysis.likelihoods import truncated_poisson
+
+    rng = np.random.default_rng(2)
+    mu = np.broadcast_to(np.array([[0.001], [0.5], [4.0]]), (3, 100_000))
+    y = truncated_poisson(mu, rng)
+    assert y.shape == mu.shape and y.min() == 1
+    for row, m in zip(y, mu[:, 0]):
+        assert abs(row.mean() - m / -np.expm1(-m)) < 0.02
+        assert abs((row == 1).mean() - stats.poisson.pmf(1, m) / -np.expm1(-m)) < 0.01

@@ -3,9 +3,9 @@
 The same distributions as the Stan templates (stan_templates/families/*.stan), computed on arrays
 of rows x draws: ``mu`` is the inverse link of the linear predictor, ``params`` the family's
 parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means
-are brms's posterior_epred (lognormal: exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu;
-binomial: trials p; weibull and exponential: mu); ordinal families give each category's
-probability, as a last axis.
+are brms's posterior_epred (lognormal: exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; hurdle:
+(1 - hu) mu / (1 - exp(-mu)); binomial: trials p; weibull and exponential: mu); ordinal families
+give each category's probability, as a last axis.
 """
 
 from __future__ import annotations
@@ -55,6 +55,32 @@ def _zero_inflated(count: Likelihood, p_zero: Callable) -> Likelihood:
         ),
         log_lik=log_lik,
     )
+
+
+def truncated_poisson(mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A poisson count above 0: zeros drawn again a few times (exact, and fast where the mean is
+    not small), then for what is left the inverse of the CDF at a uniform draw above P(0)."""
+    shape = np.shape(mu)
+    mu = np.asarray(mu, dtype=float).ravel()
+    out = rng.poisson(mu).astype(float)
+    zero = np.flatnonzero(out == 0)
+    for _ in range(5):
+        if not len(zero):
+            break
+        out[zero] = rng.poisson(mu[zero])
+        zero = zero[out[zero] == 0]
+    if len(zero):
+        stats, rest = _stats(), mu[zero]
+        out[zero] = stats.poisson.ppf(rng.uniform(stats.poisson.cdf(0, rest), 1.0), rest)
+    return np.maximum(out, 1.0).reshape(shape)
+
+
+def _hurdle_poisson_log_lik(y, mu, p, n):
+    """brms's hurdle_poisson_log_lpmf: log(hu) for a zero, else log(1 - hu) and the poisson
+    truncated at 0."""
+    with np.errstate(divide="ignore"):
+        counted = np.log1p(-p["hu"]) + POISSON.log_lik(y, mu, p, n) - np.log(-np.expm1(-mu))
+    return np.where(y == 0, np.log(p["hu"]), counted)
 
 
 POISSON = Likelihood(
@@ -133,6 +159,13 @@ LIKELIHOODS: dict[str, Likelihood] = {
     ),
     "weibull": WEIBULL,
     "exponential": EXPONENTIAL,
+    "hurdle_poisson": Likelihood(
+        mean=lambda mu, p, n: (1 - p["hu"]) * mu / -np.expm1(-mu),
+        draw=lambda mu, p, n, rng: np.where(
+            rng.random(mu.shape) < p["hu"], 0, truncated_poisson(mu, rng)
+        ),
+        log_lik=_hurdle_poisson_log_lik,
+    ),
 }
 
 

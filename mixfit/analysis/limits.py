@@ -17,6 +17,7 @@ COUNT_FAMILIES = {
     "negbinomial",
     "zero_inflated_poisson",
     "zero_inflated_negbinomial",
+    "hurdle_poisson",
 }
 
 

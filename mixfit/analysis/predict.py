@@ -44,6 +44,7 @@ COUNTS = {
     "negbinomial",
     "zero_inflated_poisson",
     "zero_inflated_negbinomial",
+    "hurdle_poisson",
 }
 
 

@@ -1,7 +1,7 @@
 """log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
 cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng`` or
-``beta_proportion_rng``, and runs the zero-inflated families' ``bernoulli_rng(zi) ? 0 : ...``
-through its interpreter, far slower than the sampling.
+``beta_proportion_rng``, and runs the zero-inflated and hurdle families' ``bernoulli_rng(zi) ? 0 :
+...`` through its interpreter, far slower than the sampling.
 
 On stanli the program leaves them out (``Model.python_predictions``) and this module computes them
 after sampling, as mixfit/results/marginal_draws.py does for the gaussian marginal path and as
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-from mixfit.analysis.likelihoods import INVERSE_LINKS
+from mixfit.analysis.likelihoods import INVERSE_LINKS, truncated_poisson
 from mixfit.model.design import Design, Predictor
 from mixfit.model.program import Model
 
@@ -141,6 +141,19 @@ def _zero_inflated_negbinomial(y, eta, params, link, rng):
     return _zero_inflated(y, eta, params, lpmf, rate, rng)
 
 
+def _hurdle_poisson(y, eta, params, link, rng):
+    """A zero with probability hu, else a poisson count above 0 (brms's hurdle_poisson)."""
+    hu = params["hu"]
+    with np.errstate(divide="ignore"):
+        counted = np.log1p(-hu) + _poisson_lpmf(y, eta) - np.log(-np.expm1(-np.exp(eta)))
+    log_lik = np.where(y == 0, np.log(hu), counted)
+    rate = np.exp(eta)
+    ok = np.isfinite(rate) & (rate < RATE_LIMIT)
+    counts = np.full(rate.shape, np.nan)
+    counts[ok] = truncated_poisson(rate[ok], rng)
+    return log_lik, np.where(rng.random(eta.shape) < hu, 0.0, counts)
+
+
 def _beta(y, eta, params, link, rng):
     """beta_proportion: mean inv_logit(eta), precision phi."""
     phi = params["phi"]
@@ -185,4 +198,5 @@ FAMILIES = {
     "zero_inflated_negbinomial": Family(("shape", "zi"), _zero_inflated_negbinomial),
     "beta": Family(("phi",), _beta),
     "cumulative": Family(("b_Intercept",), _cumulative),
+    "hurdle_poisson": Family(("hu",), _hurdle_poisson),
 }
