@@ -303,3 +303,36 @@ def test_truncated_poisson_draws_are_the_poisson_above_0():
     for row, m in zip(y, mu[:, 0]):
         assert abs(row.mean() - m / -np.expm1(-m)) < 0.02
         assert abs((row == 1).mean() - stats.poisson.pmf(1, m) / -np.expm1(-m)) < 0.01
+
+
+def test_hurdle_poisson_stan_generated_quantities_are_numpy_s(tmp_path):
+    """PyStan and CmdStan run the template's own log_lik and y_rep (stanli leaves them to numpy):
+    run here on stanli's interpreter, they equal numpy's and y_rep has hu's zeros."""
+    import stanli
+
+    from mixfit.model.program import stan_data
+    from mixfit.pipeline import prepare
+    from mixfit.results.family_predictions import FAMILIES
+    from mixfit.spec import RunSpec
+
+    rng = np.random.default_rng(8)
+    n = 80
+    x = rng.normal(size=n)
+    y = np.where(rng.random(n) < 0.3, 0, rng.poisson(np.exp(0.8 + 0.4 * x)) + 1)
+    pd.DataFrame({"y": y, "x": x}).to_csv(tmp_path / "data.csv", index=False)
+    spec = RunSpec(data=tmp_path / "data.csv", formula=("y ~ x", "hu ~ x"), family="hurdle_poisson")
+    prepared = prepare(spec)
+    assert not prepared.model.python_predictions and "log_lik[n] = Y[n] == 0" in prepared.code
+    data = {
+        k: v.tolist() if hasattr(v, "tolist") else v for k, v in stan_data(prepared.model).items()
+    }
+    fit = stanli.Model(stan_code=prepared.code, data=data, seed=1).sample(
+        chains=1, warmup=150, samples=30, seed=1, refresh=0
+    )
+    draws = {k: np.asarray(fit[k]) for k in ("b", "b_Intercept", "b_hu", "b_hu_Intercept")}
+    eta = draws["b_Intercept"][:, None] + draws["b"] @ x[None, :]
+    hu = 1 / (1 + np.exp(-(draws["b_hu_Intercept"][:, None] + draws["b_hu"] @ x[None, :])))
+    ours, _ = FAMILIES["hurdle_poisson"].compute(y, eta, {"hu": hu}, "log", rng)
+    assert np.allclose(ours, np.asarray(fit["log_lik"]), rtol=1e-10, atol=1e-12)
+    y_rep = np.asarray(fit["y_rep"])
+    assert 0.15 < (y_rep == 0).mean() < 0.45 and y_rep.min() == 0
