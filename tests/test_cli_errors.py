@@ -554,6 +554,7 @@ FAMILY_CASES = {
     "weibull": ("neg ~ x + (1 | g)", "must be above 0"),
     "exponential": ("sep ~ x + (1 | g)", "must be above 0"),  # 0 is not a time
     "hurdle_poisson": ("neg ~ x + (1 | g)", "non-negative count"),
+    "hurdle_negbinomial": ("frac ~ x + (1 | g)", "whole numbers"),
 }
 
 

@@ -290,11 +290,11 @@ def test_hurdle_poisson_without_hu_formula_recovers_hu(tmp_path):
     assert np.allclose(_numpy_log_lik(out, data), _stored_log_lik(out), rtol=1e-8, atol=1e-10)
 
 
-def test_truncated_poisson_draws_are_the_poisson_above_0():
-    """Rows x draws at once; small means, where zeros are drawn again and again, included."""
+def test_truncated_draws_are_the_counts_above_0():
+    """Poisson and negative binomial, rows x draws at once; small means, where zeros are drawn again and again, included."""
     from scipy import stats
 
-    from mixfit.analysis.likelihoods import truncated_poisson
+    from mixfit.analysis.likelihoods import truncated_negbinomial, truncated_poisson
 
     rng = np.random.default_rng(2)
     mu = np.broadcast_to(np.array([[0.001], [0.5], [4.0]]), (3, 100_000))
@@ -303,9 +303,17 @@ def test_truncated_poisson_draws_are_the_poisson_above_0():
     for row, m in zip(y, mu[:, 0]):
         assert abs(row.mean() - m / -np.expm1(-m)) < 0.02
         assert abs((row == 1).mean() - stats.poisson.pmf(1, m) / -np.expm1(-m)) < 0.01
+    shape = np.array([[0.5], [2.0], [10.0]])
+    y = truncated_negbinomial(mu, shape, rng)
+    assert y.shape == mu.shape and y.min() == 1
+    for row, m, k in zip(y, mu[:, 0], shape[:, 0]):
+        above = 1 - stats.nbinom.pmf(0, k, k / (k + m))
+        assert abs(row.mean() - m / above) < 0.05 * m / above
+        assert abs((row == 1).mean() - stats.nbinom.pmf(1, k, k / (k + m)) / above) < 0.01
 
 
-def test_hurdle_poisson_stan_generated_quantities_are_numpy_s(tmp_path):
+@pytest.mark.parametrize("family", ["hurdle_poisson", "hurdle_negbinomial"])
+def test_hurdle_stan_generated_quantities_are_numpy_s(tmp_path, family):
     """PyStan and CmdStan run the template's own log_lik and y_rep (stanli leaves them to numpy):
     run here on stanli's interpreter, they equal numpy's and y_rep has hu's zeros."""
     import stanli
@@ -320,7 +328,7 @@ def test_hurdle_poisson_stan_generated_quantities_are_numpy_s(tmp_path):
     x = rng.normal(size=n)
     y = np.where(rng.random(n) < 0.3, 0, rng.poisson(np.exp(0.8 + 0.4 * x)) + 1)
     pd.DataFrame({"y": y, "x": x}).to_csv(tmp_path / "data.csv", index=False)
-    spec = RunSpec(data=tmp_path / "data.csv", formula=("y ~ x", "hu ~ x"), family="hurdle_poisson")
+    spec = RunSpec(data=tmp_path / "data.csv", formula=("y ~ x", "hu ~ x"), family=family)
     prepared = prepare(spec)
     assert not prepared.model.python_predictions and "log_lik[n] = Y[n] == 0" in prepared.code
     data = {
@@ -329,10 +337,53 @@ def test_hurdle_poisson_stan_generated_quantities_are_numpy_s(tmp_path):
     fit = stanli.Model(stan_code=prepared.code, data=data, seed=1).sample(
         chains=1, warmup=150, samples=30, seed=1, refresh=0
     )
-    draws = {k: np.asarray(fit[k]) for k in ("b", "b_Intercept", "b_hu", "b_hu_Intercept")}
+    names = ("b", "b_Intercept", "b_hu", "b_hu_Intercept", "shape")
+    draws = {k: np.asarray(fit[k]) for k in names if k in fit.variables}
     eta = draws["b_Intercept"][:, None] + draws["b"] @ x[None, :]
     hu = 1 / (1 + np.exp(-(draws["b_hu_Intercept"][:, None] + draws["b_hu"] @ x[None, :])))
-    ours, _ = FAMILIES["hurdle_poisson"].compute(y, eta, {"hu": hu}, "log", rng)
+    params = {"hu": hu} | ({"shape": draws["shape"][:, None]} if "shape" in draws else {})
+    assert ("shape" in params) == (family == "hurdle_negbinomial")
+    ours, _ = FAMILIES[family].compute(y, eta, params, "log", rng)
     assert np.allclose(ours, np.asarray(fit["log_lik"]), rtol=1e-10, atol=1e-12)
     y_rep = np.asarray(fit["y_rep"])
     assert 0.15 < (y_rep == 0).mean() < 0.45 and y_rep.min() == 0
+
+
+def test_hurdle_negbinomial_recovers_its_parameters(tmp_path):
+    """hu ~ x on the logit scale, the counts' mean and shape, from simulated data; numpy's
+    truncated negative binomial draws have the data's share of zeros."""
+    from scipy import special
+
+    rng = np.random.default_rng(11)
+    n = 500
+    x = rng.normal(size=n)
+    mean, shape = np.exp(1.0 + 0.5 * x), 2.0
+    counts = rng.poisson(rng.gamma(shape, mean / shape))
+    while (counts == 0).any():  # the negative binomial truncated at 0
+        again = rng.poisson(rng.gamma(shape, mean / shape))
+        counts = np.where(counts == 0, again, counts)
+    count = np.where(rng.random(n) < special.expit(-0.5 + 1.0 * x), 0, counts)
+    data = pd.DataFrame({"count": count, "x": x})
+    data.to_csv(tmp_path / "data.csv", index=False)
+    done = mixfit(
+        "fit", tmp_path / "data.csv", "-f", "count ~ x", "-f", "hu ~ x",
+        "--family", "hurdle_negbinomial", "-o", "out", *QUICK, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    fixef = pd.read_csv(out / "fixef.csv").set_index("term")
+    truth = {"Intercept": 1.0, "x": 0.5, "hu_Intercept": -0.5, "hu_x": 1.0}
+    for term, true in truth.items():
+        assert abs(fixef.loc[term, "Estimate"] - true) < 3 * fixef.loc[term, "Est.Error"], term
+    found = pd.read_csv(out / "varcorr.csv").set_index("param").loc["shape"]
+    assert abs(found["Estimate"] - shape) < 3 * found["Est.Error"]
+    assert np.allclose(_numpy_log_lik(out, data), _stored_log_lik(out), rtol=1e-8, atol=1e-10)
+    draws = tmp_path / "y.nc"
+    drawn = mixfit("predict", out, tmp_path / "data.csv", "--type", "prediction", "--draws", draws,
+                   "-o", tmp_path / "y.csv", cwd=tmp_path)  # fmt: skip
+    assert drawn.returncode == 0, drawn.stderr
+    import xarray as xr
+
+    with xr.open_dataset(draws, engine="h5netcdf") as saved:
+        y_new = saved["prediction"].values
+    assert abs((y_new == 0).mean() - (count == 0).mean()) < 0.03

@@ -58,29 +58,55 @@ def _zero_inflated(count: Likelihood, p_zero: Callable) -> Likelihood:
 
 
 def truncated_poisson(mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A poisson count above 0: zeros drawn again a few times (exact, and fast where the mean is
-    not small), then for what is left the inverse of the CDF at a uniform draw above P(0)."""
-    shape = np.shape(mu)
-    mu = np.asarray(mu, dtype=float).ravel()
-    out = rng.poisson(mu).astype(float)
+    """A poisson count above 0, of mean ``mu`` before the truncation."""
+    return _above_zero(rng, rng.poisson, lambda m: _stats().poisson(m), mu)
+
+
+def truncated_negbinomial(mu: np.ndarray, shape: np.ndarray, rng: np.random.Generator):
+    """A negative binomial count above 0 (mean ``mu`` before the truncation, and ``shape``)."""
+
+    def draw(m, k):  # the gamma-poisson mixture, as Stan's neg_binomial_2_rng
+        return rng.poisson(rng.gamma(k, m / k))
+
+    return _above_zero(rng, draw, lambda m, k: _stats().nbinom(k, k / (k + m)), mu, shape)
+
+
+def _above_zero(rng: np.random.Generator, draw: Callable, dist: Callable, *params) -> np.ndarray:
+    """Counts above 0: zeros drawn again a few times (exact, and fast where the mean is not
+    small), then for what is left the inverse of the CDF (``dist``'s) at a uniform draw above
+    P(0)."""
+    shape = np.broadcast_shapes(*(np.shape(p) for p in params))
+    flat = [np.broadcast_to(np.asarray(p, dtype=float), shape).ravel() for p in params]
+    out = draw(*flat).astype(float)
     zero = np.flatnonzero(out == 0)
     for _ in range(5):
         if not len(zero):
             break
-        out[zero] = rng.poisson(mu[zero])
+        out[zero] = draw(*(p[zero] for p in flat))
         zero = zero[out[zero] == 0]
     if len(zero):
-        stats, rest = _stats(), mu[zero]
-        out[zero] = stats.poisson.ppf(rng.uniform(stats.poisson.cdf(0, rest), 1.0), rest)
+        rest = dist(*(p[zero] for p in flat))
+        out[zero] = rest.ppf(rng.uniform(rest.cdf(0), 1.0))
     return np.maximum(out, 1.0).reshape(shape)
 
 
-def _hurdle_poisson_log_lik(y, mu, p, n):
-    """brms's hurdle_poisson_log_lpmf: log(hu) for a zero, else log(1 - hu) and the poisson
-    truncated at 0."""
-    with np.errstate(divide="ignore"):
-        counted = np.log1p(-p["hu"]) + POISSON.log_lik(y, mu, p, n) - np.log(-np.expm1(-mu))
-    return np.where(y == 0, np.log(p["hu"]), counted)
+def _hurdle(count: Likelihood, log_p_zero: Callable, draw_above_zero: Callable) -> Likelihood:
+    """brms's hurdle families: a 0 with probability hu, else the count distribution truncated at
+    0 (its probabilities divided by 1 - P(0))."""
+
+    def log_lik(y, mu, p, n):
+        with np.errstate(divide="ignore"):
+            above = np.log(-np.expm1(log_p_zero(mu, p)))
+            counted = np.log1p(-p["hu"]) + count.log_lik(y, mu, p, n) - above
+        return np.where(y == 0, np.log(p["hu"]), counted)
+
+    return Likelihood(
+        mean=lambda mu, p, n: (1 - p["hu"]) * mu / -np.expm1(log_p_zero(mu, p)),
+        draw=lambda mu, p, n, rng: np.where(
+            rng.random(mu.shape) < p["hu"], 0, draw_above_zero(mu, p, rng)
+        ),
+        log_lik=log_lik,
+    )
 
 
 POISSON = Likelihood(
@@ -159,12 +185,13 @@ LIKELIHOODS: dict[str, Likelihood] = {
     ),
     "weibull": WEIBULL,
     "exponential": EXPONENTIAL,
-    "hurdle_poisson": Likelihood(
-        mean=lambda mu, p, n: (1 - p["hu"]) * mu / -np.expm1(-mu),
-        draw=lambda mu, p, n, rng: np.where(
-            rng.random(mu.shape) < p["hu"], 0, truncated_poisson(mu, rng)
-        ),
-        log_lik=_hurdle_poisson_log_lik,
+    "hurdle_poisson": _hurdle(
+        POISSON, lambda mu, p: -mu, lambda mu, p, rng: truncated_poisson(mu, rng)
+    ),
+    "hurdle_negbinomial": _hurdle(
+        NEGBINOMIAL,
+        lambda mu, p: -p["shape"] * np.log1p(mu / p["shape"]),
+        lambda mu, p, rng: truncated_negbinomial(mu, p["shape"], rng),
     ),
 }
 

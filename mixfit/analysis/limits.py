@@ -18,6 +18,7 @@ COUNT_FAMILIES = {
     "zero_inflated_poisson",
     "zero_inflated_negbinomial",
     "hurdle_poisson",
+    "hurdle_negbinomial",
 }
 
 

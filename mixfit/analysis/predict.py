@@ -45,6 +45,7 @@ COUNTS = {
     "zero_inflated_poisson",
     "zero_inflated_negbinomial",
     "hurdle_poisson",
+    "hurdle_negbinomial",
 }
 
 

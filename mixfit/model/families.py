@@ -95,6 +95,7 @@ FAMILIES: dict[str, Family] = {
         Family("weibull", ("log",), "positive", (WEIBULL_SHAPE,)),
         Family("exponential", ("log",), "positive"),
         Family("hurdle_poisson", ("log",), "count", (HU,), threads=False),
+        Family("hurdle_negbinomial", ("log",), "count", (SHAPE, HU), threads=False),
     ]
 }
 

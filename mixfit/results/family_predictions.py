@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-from mixfit.analysis.likelihoods import INVERSE_LINKS, truncated_poisson
+from mixfit.analysis.likelihoods import INVERSE_LINKS, truncated_negbinomial, truncated_poisson
 from mixfit.model.design import Design, Predictor
 from mixfit.model.program import Model
 
@@ -141,17 +141,37 @@ def _zero_inflated_negbinomial(y, eta, params, link, rng):
     return _zero_inflated(y, eta, params, lpmf, rate, rng)
 
 
-def _hurdle_poisson(y, eta, params, link, rng):
-    """A zero with probability hu, else a poisson count above 0 (brms's hurdle_poisson)."""
+def _hurdle(y, eta, params, log_p_zero, count_lpmf, draw_above_zero, rng):
+    """A zero with probability hu, else the count distribution truncated at 0 (brms's hurdle
+    families); ``log_p_zero`` is the count distribution's log P(0)."""
     hu = params["hu"]
     with np.errstate(divide="ignore"):
-        counted = np.log1p(-hu) + _poisson_lpmf(y, eta) - np.log(-np.expm1(-np.exp(eta)))
+        counted = np.log1p(-hu) + count_lpmf(y, eta) - np.log(-np.expm1(log_p_zero))
     log_lik = np.where(y == 0, np.log(hu), counted)
     rate = np.exp(eta)
     ok = np.isfinite(rate) & (rate < RATE_LIMIT)
     counts = np.full(rate.shape, np.nan)
-    counts[ok] = truncated_poisson(rate[ok], rng)
+    counts[ok] = draw_above_zero(rate, ok)
     return log_lik, np.where(rng.random(eta.shape) < hu, 0.0, counts)
+
+
+def _hurdle_poisson(y, eta, params, link, rng):
+    return _hurdle(
+        y, eta, params, -np.exp(eta), _poisson_lpmf,
+        lambda rate, ok: truncated_poisson(rate[ok], rng), rng,
+    )  # fmt: skip
+
+
+def _hurdle_negbinomial(y, eta, params, link, rng):
+    shape = np.broadcast_to(params["shape"], eta.shape)
+
+    def lpmf(y, eta):
+        return _negbinomial_lpmf(y, eta, shape)
+
+    def draw(rate, ok):
+        return truncated_negbinomial(rate[ok], shape[ok], rng)
+
+    return _hurdle(y, eta, params, lpmf(0, eta), lpmf, draw, rng)
 
 
 def _beta(y, eta, params, link, rng):
@@ -199,4 +219,5 @@ FAMILIES = {
     "beta": Family(("phi",), _beta),
     "cumulative": Family(("b_Intercept",), _cumulative),
     "hurdle_poisson": Family(("hu",), _hurdle_poisson),
+    "hurdle_negbinomial": Family(("shape", "hu"), _hurdle_negbinomial),
 }
