@@ -546,6 +546,19 @@ CASES.update(
             ["fit", "data.csv", "-f", GOOD, "-f", "zi ~ x"],
             "family gaussian has no parameter 'zi'",
         ),
+        "hu with a family without a hurdle": (
+            fit("cnt ~ x", "-f", "hu ~ x", "--family", "zero_inflated_poisson"),
+            "family zero_inflated_poisson has no parameter 'hu' (its parameters: zi)",
+        ),
+        "hurdle response not whole": (
+            fit("frac ~ x", "--family", "hurdle_poisson"),
+            "must hold whole numbers for family hurdle_poisson",
+        ),
+        "hurdle response never 0": (
+            fit("cnt ~ x", "-f", "hu ~ x", "--family", "hurdle_poisson"),
+            "response 'cnt' is never 0",
+        ),
+        "weibull response 0": (fit("sep ~ x", "--family", "weibull"), "must be above 0"),
         "the same dpar twice": (
             ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "-f", "sigma ~ 1"],
             "'sigma' is given a formula twice",
@@ -589,6 +602,10 @@ FAMILY_CASES = {
     "zero_inflated_negbinomial": ("word ~ x + (1 | g)", "must be numeric"),
     "cumulative": ("word ~ x + (1 | g)", "give the order of its categories"),
     "sratio": ("frac ~ x + (1 | g)", "whole numbers (ordered categories)"),
+    "weibull": ("neg ~ x + (1 | g)", "must be above 0"),
+    "exponential": ("sep ~ x + (1 | g)", "must be above 0"),  # 0 is not a time
+    "hurdle_poisson": ("neg ~ x + (1 | g)", "non-negative count"),
+    "hurdle_negbinomial": ("frac ~ x + (1 | g)", "whole numbers"),
 }
 
 

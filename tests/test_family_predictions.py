@@ -94,6 +94,8 @@ def test_only_those_families_leave_their_predictions_to_python():
         "cratio",
         "cumulative",
         "sratio",
+        "hurdle_negbinomial",
+        "hurdle_poisson",
         "zero_inflated_negbinomial",
         "zero_inflated_poisson",
     ]

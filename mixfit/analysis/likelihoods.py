@@ -2,9 +2,10 @@
 
 The same distributions as the Stan templates (stan_templates/families/*.stan), computed on arrays
 of rows x draws: ``mu`` is the inverse link of the linear predictor, ``params`` the family's
-parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means are brms's posterior_epred (lognormal:
-exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; binomial: trials p); ordinal families give
-each category's probability, as a last axis.
+parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means
+are brms's posterior_epred (lognormal: exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; hurdle:
+(1 - hu) mu / (1 - exp(-mu)); binomial: trials p; weibull and exponential: mu); ordinal families
+give each category's probability, as a last axis.
 """
 
 from __future__ import annotations
@@ -58,6 +59,58 @@ def _zero_inflated(count: Likelihood, p_zero: Callable) -> Likelihood:
     )
 
 
+def truncated_poisson(mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A poisson count above 0, of mean ``mu`` before the truncation."""
+    return _above_zero(rng, rng.poisson, lambda m: _stats().poisson(m), mu)
+
+
+def truncated_negbinomial(mu: np.ndarray, shape: np.ndarray, rng: np.random.Generator):
+    """A negative binomial count above 0 (mean ``mu`` before the truncation, and ``shape``)."""
+
+    def draw(m, k):  # the gamma-poisson mixture, as Stan's neg_binomial_2_rng
+        return rng.poisson(rng.gamma(k, m / k))
+
+    return _above_zero(rng, draw, lambda m, k: _stats().nbinom(k, k / (k + m)), mu, shape)
+
+
+def _above_zero(rng: np.random.Generator, draw: Callable, dist: Callable, *params) -> np.ndarray:
+    """Counts above 0: zeros drawn again a few times (exact, and fast where the mean is not
+    small), then for what is left the inverse of the CDF (``dist``'s) at a uniform draw above
+    P(0)."""
+    shape = np.broadcast_shapes(*(np.shape(p) for p in params))
+    flat = [np.broadcast_to(np.asarray(p, dtype=float), shape).ravel() for p in params]
+    out = draw(*flat).astype(float)
+    zero = np.flatnonzero(out == 0)
+    for _ in range(5):
+        if not len(zero):
+            break
+        out[zero] = draw(*(p[zero] for p in flat))
+        zero = zero[out[zero] == 0]
+    if len(zero):
+        rest = dist(*(p[zero] for p in flat))
+        out[zero] = rest.ppf(rng.uniform(rest.cdf(0), 1.0))
+    return np.maximum(out, 1.0).reshape(shape)
+
+
+def _hurdle(count: Likelihood, log_p_zero: Callable, draw_above_zero: Callable) -> Likelihood:
+    """brms's hurdle families: a 0 with probability hu, else the count distribution truncated at
+    0 (its probabilities divided by 1 - P(0))."""
+
+    def log_lik(y, mu, p, n):
+        with np.errstate(divide="ignore"):
+            above = np.log(-np.expm1(log_p_zero(mu, p)))
+            counted = np.log1p(-p["hu"]) + count.log_lik(y, mu, p, n) - above
+        return np.where(y == 0, np.log(p["hu"]), counted)
+
+    return Likelihood(
+        mean=lambda mu, p, n: (1 - p["hu"]) * mu / -np.expm1(log_p_zero(mu, p)),
+        draw=lambda mu, p, n, rng: np.where(
+            rng.random(mu.shape) < p["hu"], 0, draw_above_zero(mu, p, rng)
+        ),
+        log_lik=log_lik,
+    )
+
+
 POISSON = Likelihood(
     mean=lambda mu, p, n: mu,
     draw=lambda mu, p, n, rng: rng.poisson(mu),
@@ -69,6 +122,25 @@ NEGBINOMIAL = Likelihood(
     log_lik=lambda y, mu, p, n: _stats().nbinom.logpmf(
         y, p["shape"], p["shape"] / (p["shape"] + mu)
     ),
+)
+
+
+def _weibull_scale(mu, p):
+    """brms's weibull: mu is the mean, so the scale is mu / gamma(1 + 1 / shape)."""
+    return mu / special.gamma(1 + 1 / p["shape"])
+
+
+WEIBULL = Likelihood(
+    mean=lambda mu, p, n: mu,
+    draw=lambda mu, p, n, rng: _weibull_scale(mu, p) * rng.weibull(p["shape"], mu.shape),
+    log_lik=lambda y, mu, p, n: _stats().weibull_min.logpdf(
+        y, p["shape"], scale=_weibull_scale(mu, p)
+    ),
+)
+EXPONENTIAL = Likelihood(
+    mean=lambda mu, p, n: mu,
+    draw=lambda mu, p, n, rng: rng.exponential(mu),
+    log_lik=lambda y, mu, p, n: -np.log(mu) - y / mu,
 )
 
 LIKELIHOODS: dict[str, Likelihood] = {
@@ -113,6 +185,16 @@ LIKELIHOODS: dict[str, Likelihood] = {
     "zero_inflated_negbinomial": _zero_inflated(
         NEGBINOMIAL, lambda mu, p: -p["shape"] * np.log1p(mu / p["shape"])
     ),
+    "weibull": WEIBULL,
+    "exponential": EXPONENTIAL,
+    "hurdle_poisson": _hurdle(
+        POISSON, lambda mu, p: -mu, lambda mu, p, rng: truncated_poisson(mu, rng)
+    ),
+    "hurdle_negbinomial": _hurdle(
+        NEGBINOMIAL,
+        lambda mu, p: -p["shape"] * np.log1p(mu / p["shape"]),
+        lambda mu, p, rng: truncated_negbinomial(mu, p["shape"], rng),
+    ),
 }
 
 
@@ -130,6 +212,11 @@ LOG_CDFS: dict[str, Callable] = {
         _stats().norm.logcdf(np.log(y), mu, p["sigma"]),
         _stats().norm.logsf(np.log(y), mu, p["sigma"]),
     ),
+    "weibull": lambda y, mu, p: (
+        _stats().weibull_min.logcdf(y, p["shape"], scale=_weibull_scale(mu, p)),
+        _stats().weibull_min.logsf(y, p["shape"], scale=_weibull_scale(mu, p)),
+    ),
+    "exponential": lambda y, mu, p: (np.log(-np.expm1(-y / mu)), -y / mu),
 }
 
 

@@ -17,6 +17,8 @@ COUNT_FAMILIES = {
     "negbinomial",
     "zero_inflated_poisson",
     "zero_inflated_negbinomial",
+    "hurdle_poisson",
+    "hurdle_negbinomial",
 }
 
 

@@ -44,6 +44,8 @@ COUNTS = {
     "negbinomial",
     "zero_inflated_poisson",
     "zero_inflated_negbinomial",
+    "hurdle_poisson",
+    "hurdle_negbinomial",
 }
 
 

@@ -20,7 +20,13 @@ from mixfit.errors import InputError
 TERMS = {"trials": (), "weights": ("scale",), "se": ("sigma",), "cens": ()}
 LOGICAL = {"TRUE": True, "T": True, "FALSE": False, "F": False}
 SE_FAMILIES = ("gaussian", "student")
-CENS_FAMILIES = ("gaussian", "student", "lognormal")  # those with a CDF in their template
+CENS_FAMILIES = (
+    "gaussian",
+    "student",
+    "lognormal",
+    "weibull",
+    "exponential",
+)  # those with a CDF in their template
 # brms's censoring codes, as numbers or words: -1 left, 0 none, 1 right, 2 interval
 CENS_CODES = {"left": -1, "none": 0, "right": 1, "interval": 2}
 

@@ -39,6 +39,8 @@ SHAPE = FamilyParam(
     "shape", 0.0, None, "gamma(0.01, 0.01)", "shape: the variance is mu + mu^2 / shape"
 )
 ZI = FamilyParam("zi", 0.0, 1.0, "beta(1, 1)", "zero-inflation probability", link="logit")
+HU = FamilyParam("hu", 0.0, 1.0, "beta(1, 1)", "hurdle probability", link="logit")
+WEIBULL_SHAPE = FamilyParam("shape", 0.0, None, "gamma(0.01, 0.01)", "shape parameter")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,10 @@ FAMILIES: dict[str, Family] = {
         Family("sratio", ("logit", "probit", "cloglog"), "ordinal", threads=False),
         Family("cratio", ("logit", "probit", "cloglog"), "ordinal", threads=False),
         Family("acat", ("logit", "probit", "cloglog"), "ordinal", threads=False),
+        Family("weibull", ("log",), "positive", (WEIBULL_SHAPE,)),
+        Family("exponential", ("log",), "positive"),
+        Family("hurdle_poisson", ("log",), "count", (HU,), threads=False),
+        Family("hurdle_negbinomial", ("log",), "count", (SHAPE, HU), threads=False),
     ]
 }
 
@@ -187,6 +193,11 @@ def _check_varies(family: Family, name: str, response: Response) -> None:
             which = "no successes" if (values == 0).all() else "only successes"
             raise InputError(f"response {name!r} has {which} in every row: nothing to model")
         return
+    if "hu" in (p.name for p in family.params) and not (values == 0).any():
+        raise InputError(
+            f"response {name!r} is never 0: a hurdle model's zeros are its own part; with none, "
+            f"fit the count alone (--family {family.name.removeprefix('hurdle_')})"
+        )
     if family.response == "count" and (values == 0).all():
         raise InputError(f"response {name!r} is zero in every row: all counts are zero")
     if family.response != "count" and len(np.unique(values)) == 1:

@@ -1,7 +1,7 @@
 """log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
 cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng`` or
-``beta_proportion_rng``, and runs the zero-inflated families' ``bernoulli_rng(zi) ? 0 : ...``
-through its interpreter, far slower than the sampling. The other ordinal families (sratio,
+``beta_proportion_rng``, and runs the zero-inflated and hurdle families' ``bernoulli_rng(zi) ? 0 :
+...`` through its interpreter, far slower than the sampling. The other ordinal families (sratio,
 cratio, acat) go the way of cumulative: their category probabilities are those predict uses for
 new rows (mixfit/analysis/ordinal.py).
 
@@ -19,7 +19,12 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-from mixfit.analysis.likelihoods import INVERSE_LINKS, ordinal_draw
+from mixfit.analysis.likelihoods import (
+    INVERSE_LINKS,
+    ordinal_draw,
+    truncated_negbinomial,
+    truncated_poisson,
+)
 from mixfit.analysis.ordinal import log_probabilities
 from mixfit.model.design import Design, Predictor
 from mixfit.model.program import Model
@@ -144,6 +149,39 @@ def _zero_inflated_negbinomial(y, eta, params, link, rng):
     return _zero_inflated(y, eta, params, lpmf, rate, rng)
 
 
+def _hurdle(y, eta, params, log_p_zero, count_lpmf, draw_above_zero, rng):
+    """A zero with probability hu, else the count distribution truncated at 0 (brms's hurdle
+    families); ``log_p_zero`` is the count distribution's log P(0)."""
+    hu = params["hu"]
+    with np.errstate(divide="ignore"):
+        counted = np.log1p(-hu) + count_lpmf(y, eta) - np.log(-np.expm1(log_p_zero))
+    log_lik = np.where(y == 0, np.log(hu), counted)
+    rate = np.exp(eta)
+    ok = np.isfinite(rate) & (rate < RATE_LIMIT)
+    counts = np.full(rate.shape, np.nan)
+    counts[ok] = draw_above_zero(rate, ok)
+    return log_lik, np.where(rng.random(eta.shape) < hu, 0.0, counts)
+
+
+def _hurdle_poisson(y, eta, params, link, rng):
+    return _hurdle(
+        y, eta, params, -np.exp(eta), _poisson_lpmf,
+        lambda rate, ok: truncated_poisson(rate[ok], rng), rng,
+    )  # fmt: skip
+
+
+def _hurdle_negbinomial(y, eta, params, link, rng):
+    shape = np.broadcast_to(params["shape"], eta.shape)
+
+    def lpmf(y, eta):
+        return _negbinomial_lpmf(y, eta, shape)
+
+    def draw(rate, ok):
+        return truncated_negbinomial(rate[ok], shape[ok], rng)
+
+    return _hurdle(y, eta, params, lpmf(0, eta), lpmf, draw, rng)
+
+
 def _beta(y, eta, params, link, rng):
     """beta_proportion: mean inv_logit(eta), precision phi."""
     phi = params["phi"]
@@ -204,4 +242,6 @@ FAMILIES = {
     "sratio": Family(("b_Intercept",), _ratio_family("sratio")),
     "cratio": Family(("b_Intercept",), _ratio_family("cratio")),
     "acat": Family(("b_Intercept",), _ratio_family("acat")),
+    "hurdle_poisson": Family(("hu",), _hurdle_poisson),
+    "hurdle_negbinomial": Family(("shape", "hu"), _hurdle_negbinomial),
 }
