@@ -93,9 +93,9 @@ def test_only_those_families_leave_their_predictions_to_python():
         "beta",
         "cratio",
         "cumulative",
-        "sratio",
         "hurdle_negbinomial",
         "hurdle_poisson",
+        "sratio",
         "zero_inflated_negbinomial",
         "zero_inflated_poisson",
     ]
