@@ -87,6 +87,18 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def fit_as_chain_jobs(spec: dict, folder: Path) -> Path:
+    """Each chain of ``spec`` run alone (``--chain k``, as a SLURM task runs it), then combined
+    into ``folder / "out"``, which is returned."""
+    (folder / "spec.yaml").write_text(json.dumps(spec))
+    for k in range(1, spec["sampler"]["chains"] + 1):
+        done = mixfit("fit", "spec.yaml", "--chain", k, "-o", "out", "--quiet", cwd=folder)
+        assert done.returncode == 0, done.stderr
+    done = mixfit("combine", "out", "--quiet", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder / "out"
+
+
 @pytest.fixture(scope="session")
 def sleepstudy_fit(run_mixfit, tmp_path_factory):
     """The sleepstudy fit with default settings, shared by the tests that read its results."""

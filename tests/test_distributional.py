@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, mixfit, read_json
+from conftest import ROOT, fit_as_chain_jobs, mixfit, read_json
 
 from mixfit.errors import InputError
 from mixfit.model.formulas import parse_formulas
@@ -270,12 +270,7 @@ def test_chains_as_jobs_and_combine_give_a_distributional_fit(tmp_path):
         "backend": "stanli",
         "sampler": {"chains": 2, "iter": 400, "seed": 5},
     }
-    (tmp_path / "spec.yaml").write_text(json.dumps(spec))
-    for k in (1, 2):
-        done = mixfit("fit", "spec.yaml", "--chain", k, "-o", "out", "--quiet", cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
-    done = mixfit("combine", "out", "--quiet", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    fit_as_chain_jobs(spec, tmp_path)
     fixef = pd.read_csv(tmp_path / "out" / "fixef.csv").set_index("term")
     assert {"sigma_Intercept", "sigma_z"} <= set(fixef.index)
     assert "sd(sigma_Intercept)" in set(pd.read_csv(tmp_path / "out" / "varcorr.csv")["param"])

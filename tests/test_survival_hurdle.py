@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, mixfit, read_json
+from conftest import ROOT, fit_as_chain_jobs, mixfit, read_json
 
 from mixfit.analysis.predict import log_lik
 
@@ -393,8 +393,6 @@ def test_hurdle_negbinomial_recovers_its_parameters(tmp_path):
 def test_hurdle_chains_as_jobs_and_combine(tmp_path):
     """Chain shards of a hurdle model with a group-level term in hu (its log_lik and y_rep from
     numpy in each shard) combine into one fit that reads back (predict's loader)."""
-    import json
-
     rng = np.random.default_rng(6)
     n = 200
     g = rng.integers(0, 5, n)
@@ -410,13 +408,7 @@ def test_hurdle_chains_as_jobs_and_combine(tmp_path):
         "backend": "stanli",
         "sampler": {"chains": 2, "iter": 300, "seed": 5},
     }
-    (tmp_path / "spec.yaml").write_text(json.dumps(spec))
-    for k in (1, 2):
-        done = mixfit("fit", "spec.yaml", "--chain", k, "-o", "out", "--quiet", cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
-    done = mixfit("combine", "out", "--quiet", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    out = tmp_path / "out"
+    out = fit_as_chain_jobs(spec, tmp_path)
     fixef = pd.read_csv(out / "fixef.csv").set_index("term")
     assert {"hu_Intercept", "hu_x"} <= set(fixef.index)
     assert "sd(hu_Intercept)" in set(pd.read_csv(out / "varcorr.csv")["param"])
