@@ -17,6 +17,7 @@ import pytest
 from conftest import fit_as_chain_jobs, mixfit
 from scipy import special, stats
 
+from mixfit.analysis.likelihoods import INVERSE_LINKS
 from mixfit.analysis.predict import log_lik
 
 QUICK = [
@@ -191,9 +192,10 @@ def test_zero_inflated_binomial_predict_loo_effects_r2(zib, tmp_path):
     assert "R2" in r2.stdout
 
 
-def test_zero_inflated_binomial_stan_generated_quantities_are_numpy_s(tmp_path):
+@pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
+def test_zero_inflated_binomial_stan_generated_quantities_are_numpy_s(tmp_path, link):
     """PyStan and CmdStan run the template's own log_lik and y_rep (stanli leaves them to numpy):
-    run here on stanli's interpreter with zi ~ x and the cloglog link, they equal numpy's."""
+    run here on stanli's interpreter with zi ~ x and each link, they equal numpy's."""
     import stanli
 
     from mixfit.model.program import stan_data
@@ -204,13 +206,13 @@ def test_zero_inflated_binomial_stan_generated_quantities_are_numpy_s(tmp_path):
     rng = np.random.default_rng(8)
     n = 80
     x, trials = rng.normal(size=n), rng.integers(1, 12, n)
-    p = -np.expm1(-np.exp(-0.5 + 0.4 * x))
+    p = INVERSE_LINKS[link](-0.5 + 0.4 * x)
     y = np.where(rng.random(n) < 0.3, 0, rng.binomial(trials, p))
     pd.DataFrame({"y": y, "n": trials, "x": x}).to_csv(tmp_path / "data.csv", index=False)
     spec = RunSpec(
         data=tmp_path / "data.csv",
         formula=("y | trials(n) ~ x", "zi ~ x"),
-        family="zero_inflated_binomial(link=cloglog)",
+        family=f"zero_inflated_binomial(link={link})",
     )
     prepared = prepare(spec)
     assert not prepared.model.python_predictions and "binomial_rng(trials[n]" in prepared.code
@@ -224,11 +226,35 @@ def test_zero_inflated_binomial_stan_generated_quantities_are_numpy_s(tmp_path):
     eta = draws["b_Intercept"][:, None] + draws["b"] @ x[None, :]
     zi = special.expit(draws["b_zi_Intercept"][:, None] + draws["b_zi"] @ x[None, :])
     ours, _ = FAMILIES["zero_inflated_binomial"].compute(
-        y, eta, {"zi": zi, "trials": trials}, "cloglog", rng
+        y, eta, {"zi": zi, "trials": trials}, link, rng
     )
     assert np.allclose(ours, np.asarray(fit["log_lik"]), rtol=1e-10, atol=1e-12)
     y_rep = np.asarray(fit["y_rep"])
     assert (y_rep <= trials).all() and 0.3 < (y_rep == 0).mean() < 0.7
+
+
+def test_zero_inflated_binomial_log_lik_in_the_tails():
+    """Where the success probability rounds to 1 (probit, eta 10) every trial a success has
+    log(1 - zi), and a zero log(zi + (1 - zi) Phi(-10)^trials) with Phi(-10) kept (7.6e-24,
+    which 1 - Phi(10) rounds to 0), as the template's log(Phi(-mu)); predict's, from the
+    probability alone, is finite there."""
+    from mixfit.analysis.likelihoods import LIKELIHOODS
+    from mixfit.results.family_predictions import FAMILIES
+
+    y, trials = np.array([4, 0, 0]), np.array([4, 4, 1])
+    eta, zi = np.full((2, 3), 10.0), np.full((2, 1), 1e-30)
+    ours, _ = FAMILIES["zero_inflated_binomial"].compute(
+        y, eta, {"zi": zi, "trials": trials}, "probit", np.random.default_rng(1)
+    )
+    tail = stats.norm.logcdf(-10.0)
+    expected = [0.0, np.logaddexp(np.log(1e-30), 4 * tail), np.logaddexp(np.log(1e-30), tail)]
+    assert np.allclose(ours, expected, rtol=1e-12, atol=1e-14)
+    assert abs(ours[0, 2] - tail) < 1e-5  # the binomial's zero, not zi's
+    mu = special.ndtr(eta).T
+    theirs = LIKELIHOODS["zero_inflated_binomial"].log_lik(
+        y[:, None], mu, {"zi": zi.T}, trials[:, None]
+    )
+    assert np.isfinite(theirs).all() and np.allclose(theirs[:2], ours.T[:2], rtol=1e-12)
 
 
 # --- beta_binomial: phi ~ z, over-dispersed successes -------------------------------------------

@@ -1,9 +1,9 @@
 """log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
 cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng`` or
 ``beta_proportion_rng``, and runs the zero-inflated (binomial too) and hurdle families'
-``bernoulli_rng(zi) ? 0 : ...`` through its interpreter, far slower than the sampling. The other ordinal families (sratio,
-cratio, acat) go the way of cumulative: their category probabilities are those predict uses for
-new rows (mixfit/analysis/ordinal.py).
+``bernoulli_rng(zi) ? 0 : ...`` through its interpreter, far slower than the sampling. The other
+ordinal families (sratio, cratio, acat) go the way of cumulative: their category probabilities are
+those predict uses for new rows (mixfit/analysis/ordinal.py).
 
 On stanli the program leaves them out (``Model.python_predictions``) and this module computes them
 after sampling, as mixfit/results/marginal_draws.py does for the gaussian marginal path and as
@@ -194,7 +194,8 @@ def _zero_inflated_binomial(y, eta, params, link, rng):
         choose = (
             special.gammaln(trials + 1) - special.gammaln(y + 1) - special.gammaln(trials - y + 1)
         )
-        counted = np.log1p(-zi) + choose + special.xlogy(y, p) + (trials - y) * log1m_p
+        failures = np.where(trials > y, (trials - y) * log1m_p, 0.0)  # p = 1: 0 failures, log 0
+        counted = np.log1p(-zi) + choose + special.xlogy(y, p) + failures
     log_lik = np.where(y == 0, zero, counted)
     draws = rng.binomial(np.broadcast_to(trials, eta.shape), p)
     return log_lik, np.where(rng.random(eta.shape) < zi, 0.0, draws)
@@ -203,7 +204,7 @@ def _zero_inflated_binomial(y, eta, params, link, rng):
 # log(1 - p) of each binomial link's p, in the template's exact forms
 _LOG1M_P = {
     "logit": lambda eta: -np.logaddexp(0.0, eta),
-    "probit": lambda eta: np.log1p(-special.ndtr(eta)),
+    "probit": lambda eta: special.log_ndtr(-eta),
     "cloglog": lambda eta: -np.exp(eta),
 }
 

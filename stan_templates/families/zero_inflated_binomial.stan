@@ -8,11 +8,12 @@
 {#- the rows with a zero and the rest, as the zero-inflated poisson splits them #}
 {% macro transformed_data() %}{{ zip.transformed_data() }}{% endmacro %}
 {% macro parameters() %}{% endmacro %}
-{#- log(1 - p) for the probability p = inverse link of eta, in each link's exact form #}
+{#- log(1 - p) for the probability p = inverse link of eta, in each link's exact form (probit's
+    1 - Phi(eta) as Phi(-eta), which keeps its precision in the upper tail) #}
 {% macro log1m_p(eta) %}
 {%- if link == "logit" %}log1m_inv_logit({{ eta }})
 {%- elif link == "cloglog" %}-exp({{ eta }})
-{%- else %}log1m({{ inverse_link.format(eta) }}){% endif %}
+{%- else %}log(Phi(-{{ eta }})){% endif %}
 {%- endmacro %}
 {% macro likelihood() %}
     mu += Xc * b;
