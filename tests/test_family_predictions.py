@@ -96,6 +96,7 @@ def test_only_those_families_leave_their_predictions_to_python():
         "hurdle_negbinomial",
         "hurdle_poisson",
         "sratio",
+        "zero_inflated_binomial",
         "zero_inflated_negbinomial",
         "zero_inflated_poisson",
     ]

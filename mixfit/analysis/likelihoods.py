@@ -4,7 +4,8 @@ The same distributions as the Stan templates (stan_templates/families/*.stan), c
 of rows x draws: ``mu`` is the inverse link of the linear predictor, ``params`` the family's
 parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means
 are brms's posterior_epred (lognormal: exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; hurdle:
-(1 - hu) mu / (1 - exp(-mu)); binomial: trials p; weibull and exponential: mu); ordinal families
+(1 - hu) mu / (1 - exp(-mu)); binomial and beta_binomial: trials p; zero_inflated_binomial:
+trials p (1 - zi); weibull and exponential: mu); ordinal families
 give each category's probability, as a last axis.
 """
 
@@ -143,6 +144,22 @@ EXPONENTIAL = Likelihood(
     log_lik=lambda y, mu, p, n: -np.log(mu) - y / mu,
 )
 
+
+def _zero_inflated_binomial_log_lik(y, mu, p, n):
+    """brms's zero_inflated_binomial_lpmf: log(zi + (1 - zi) (1 - mu)^trials) for a zero, else
+    log(1 - zi) and the binomial's."""
+    zi = p["zi"]
+    with np.errstate(divide="ignore"):
+        zero = np.logaddexp(np.log(zi), np.log1p(-zi) + n * np.log1p(-mu))
+    return np.where(y == 0, zero, np.log1p(-zi) + _stats().binom.logpmf(y, n, mu))
+
+
+def beta_binomial_lpmf(y, n, a, b):
+    """Stan's beta_binomial_lpmf(y | n, a, b): log C(n, y) + log B(y + a, n - y + b) - log B(a, b)."""
+    choose = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+    return choose + special.betaln(y + a, n - y + b) - special.betaln(a, b)
+
+
 LIKELIHOODS: dict[str, Likelihood] = {
     "gaussian": Likelihood(
         mean=lambda mu, p, n: mu,
@@ -194,6 +211,20 @@ LIKELIHOODS: dict[str, Likelihood] = {
         NEGBINOMIAL,
         lambda mu, p: -p["shape"] * np.log1p(mu / p["shape"]),
         lambda mu, p, rng: truncated_negbinomial(mu, p["shape"], rng),
+    ),
+    "zero_inflated_binomial": Likelihood(
+        mean=lambda mu, p, n: n * mu * (1 - p["zi"]),
+        draw=lambda mu, p, n, rng: np.where(
+            rng.random(mu.shape) < p["zi"], 0, rng.binomial(np.broadcast_to(n, mu.shape), mu)
+        ),
+        log_lik=_zero_inflated_binomial_log_lik,
+    ),
+    "beta_binomial": Likelihood(
+        mean=lambda mu, p, n: n * mu,  # the beta's mean is mu: brms's posterior_epred
+        draw=lambda mu, p, n, rng: rng.binomial(
+            np.broadcast_to(n, mu.shape), rng.beta(mu * p["phi"], (1 - mu) * p["phi"])
+        ),
+        log_lik=lambda y, mu, p, n: beta_binomial_lpmf(y, n, mu * p["phi"], (1 - mu) * p["phi"]),
     ),
 }
 

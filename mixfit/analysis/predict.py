@@ -46,6 +46,8 @@ COUNTS = {
     "zero_inflated_negbinomial",
     "hurdle_poisson",
     "hurdle_negbinomial",
+    "zero_inflated_binomial",
+    "beta_binomial",
 }
 
 

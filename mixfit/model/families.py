@@ -41,6 +41,7 @@ SHAPE = FamilyParam(
 ZI = FamilyParam("zi", 0.0, 1.0, "beta(1, 1)", "zero-inflation probability", link="logit")
 HU = FamilyParam("hu", 0.0, 1.0, "beta(1, 1)", "hurdle probability", link="logit")
 WEIBULL_SHAPE = FamilyParam("shape", 0.0, None, "gamma(0.01, 0.01)", "shape parameter")
+BINOMIAL_LINKS = ("logit", "probit", "cloglog")  # brms's that mixfit has
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,14 @@ FAMILIES: dict[str, Family] = {
         Family("exponential", ("log",), "positive"),
         Family("hurdle_poisson", ("log",), "count", (HU,), threads=False),
         Family("hurdle_negbinomial", ("log",), "count", (SHAPE, HU), threads=False),
+        Family("zero_inflated_binomial", BINOMIAL_LINKS, "binomial", (ZI,), threads=False),
+        Family(
+            "beta_binomial",
+            BINOMIAL_LINKS,
+            "binomial",
+            (FamilyParam("phi", 0.0, None, "gamma(0.01, 0.01)", "precision"),),
+            threads=False,
+        ),
     ]
 }
 
@@ -235,7 +244,7 @@ def _convert_response(
         if trials is None:
             bernoulli = np.isin(counts, (0, 1)).all()  # what a brms user meant, most likely
             raise InputError(
-                f"family binomial needs the number of trials: '{name} | trials(n) ~ ...'"
+                f"family {family.name} needs the number of trials: '{name} | trials(n) ~ ...'"
                 + ("; for a 0/1 response use --family bernoulli" if bernoulli else "")
             )
         n = _counts(family, "trials", _numeric(family, "trials", trials))

@@ -11,7 +11,7 @@ one of the family's, and every column a term reads is described under ``variable
 from __future__ import annotations
 
 from mixfit.errors import InputError
-from mixfit.model.addition_terms import CENS_FAMILIES, SE_FAMILIES
+from mixfit.model.addition_terms import CENS_FAMILIES, SE_FAMILIES, TRIALS_FAMILIES
 from mixfit.model.families import FAMILIES, FamilyParam, free_params
 from mixfit.model.formula import parse_formula
 from mixfit.model.r_syntax import r_spelling
@@ -183,7 +183,7 @@ def check_design(design: dict) -> None:
         )
     if family.ordinal != bool(design["response"]["categories"]):
         raise InputError(f"family {family.name} does not match the response's categories")
-    if (design["response"]["trials"] is None) == (family.name == "binomial"):
+    if (design["response"]["trials"] is None) == (family.name in TRIALS_FAMILIES):
         raise InputError(f"the response's trials do not match family {family.name}")
     if design["response"].get("se") is not None and family.name not in SE_FAMILIES:
         raise InputError(f"family {family.name} takes no se()")

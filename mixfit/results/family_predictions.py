@@ -1,9 +1,9 @@
 """log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
 cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng`` or
-``beta_proportion_rng``, and runs the zero-inflated and hurdle families' ``bernoulli_rng(zi) ? 0 :
-...`` through its interpreter, far slower than the sampling. The other ordinal families (sratio,
-cratio, acat) go the way of cumulative: their category probabilities are those predict uses for
-new rows (mixfit/analysis/ordinal.py).
+``beta_proportion_rng``, and runs the zero-inflated (binomial too) and hurdle families'
+``bernoulli_rng(zi) ? 0 : ...`` through its interpreter, far slower than the sampling. The other
+ordinal families (sratio, cratio, acat) go the way of cumulative: their category probabilities are
+those predict uses for new rows (mixfit/analysis/ordinal.py).
 
 On stanli the program leaves them out (``Model.python_predictions``) and this module computes them
 after sampling, as mixfit/results/marginal_draws.py does for the gaussian marginal path and as
@@ -65,6 +65,8 @@ def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[
     for start in range(0, chains * draws, step):
         part = slice(start, start + step)
         chunk = {name: values[part] for name, values in params.items()}
+        if design.response.trials is not None:  # a binomial family's, one per row
+            chunk["trials"] = design.response.trials
         log_lik[part], y_rep[part] = family.compute(
             y, flat_eta[part], chunk, design.family.link, rng
         )
@@ -182,6 +184,31 @@ def _hurdle_negbinomial(y, eta, params, link, rng):
     return _hurdle(y, eta, params, lpmf(0, eta), lpmf, draw, rng)
 
 
+def _zero_inflated_binomial(y, eta, params, link, rng):
+    """A zero is structural (probability zi) or the binomial's (brms's zero_inflated_binomial)."""
+    zi, trials = params["zi"], params["trials"]
+    p = INVERSE_LINKS[link](eta)
+    with np.errstate(divide="ignore"):
+        log1m_p = _LOG1M_P[link](eta)
+        zero = np.logaddexp(np.log(zi), np.log1p(-zi) + trials * log1m_p)
+        choose = (
+            special.gammaln(trials + 1) - special.gammaln(y + 1) - special.gammaln(trials - y + 1)
+        )
+        failures = np.where(trials > y, (trials - y) * log1m_p, 0.0)  # p = 1: 0 failures, log 0
+        counted = np.log1p(-zi) + choose + special.xlogy(y, p) + failures
+    log_lik = np.where(y == 0, zero, counted)
+    draws = rng.binomial(np.broadcast_to(trials, eta.shape), p)
+    return log_lik, np.where(rng.random(eta.shape) < zi, 0.0, draws)
+
+
+# log(1 - p) of each binomial link's p, in the template's exact forms
+_LOG1M_P = {
+    "logit": lambda eta: -np.logaddexp(0.0, eta),
+    "probit": lambda eta: special.log_ndtr(-eta),
+    "cloglog": lambda eta: -np.exp(eta),
+}
+
+
 def _beta(y, eta, params, link, rng):
     """beta_proportion: mean inv_logit(eta), precision phi."""
     phi = params["phi"]
@@ -244,4 +271,5 @@ FAMILIES = {
     "acat": Family(("b_Intercept",), _ratio_family("acat")),
     "hurdle_poisson": Family(("hu",), _hurdle_poisson),
     "hurdle_negbinomial": Family(("shape", "hu"), _hurdle_negbinomial),
+    "zero_inflated_binomial": Family(("zi",), _zero_inflated_binomial),
 }
