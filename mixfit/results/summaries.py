@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit.model.program import Model
+from mixfit.model.terms import category_specific
 from mixfit.results import arviz_api
 
 
@@ -103,6 +104,13 @@ def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
         b = posterior[f"b{predictor.suffix}"].values
         for i, coef in enumerate(predictor.coefs):
             out[predictor.prefix + coef] = b[:, :, i]
+    cs = model.design.category_specific
+    if cs is not None:  # brms's z[1], z[2], ...: each cs() coefficient at each threshold
+        bcs = category_specific.matrix(posterior["bcs"].values, len(cs.coefs))
+        names = iter(category_specific.names(cs.coefs, len(model.thresholds)))
+        for j in range(len(cs.coefs)):
+            for k in range(len(model.thresholds)):
+                out[next(names)] = bcs[:, :, j, k]
     return out
 
 

@@ -103,3 +103,9 @@ def matrix(flat: np.ndarray, kcs: int) -> np.ndarray:
     """The flattened draws (..., Kcs * nthres) as brms's bcs (..., Kcs, nthres)."""
     nthres = flat.shape[-1] // kcs
     return np.swapaxes(flat.reshape(*flat.shape[:-1], nthres, kcs), -1, -2)
+
+
+def shifts(X: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """mucs per draw: rows ``X`` (rows x Kcs) times each draw's bcs (draws x Kcs * nthres
+    flattened), as draws x rows x nthres; the thresholds less these are each row's own."""
+    return np.einsum("nj,djk->dnk", X, matrix(flat, X.shape[1]))
