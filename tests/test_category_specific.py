@@ -142,6 +142,11 @@ def test_loo_and_effects(fitted, run_mixfit):
     expected = np.median(p @ np.arange(1, 5))
     assert first["estimate__"] == pytest.approx(expected, rel=1e-4)
     assert effects["estimate__"].iloc[-1] > first["estimate__"] + 0.5  # fewer 1s as z grows
+    # x's effect, z held at its mean: the grid has the cs() columns too
+    done = run_mixfit("effects", out, "--effect", "x", "-o", work / "effects_x.csv")
+    assert done.returncode == 0, done.stderr
+    effect = pd.read_csv(work / "effects_x.csv")["estimate__"].to_numpy()
+    assert np.all(np.diff(effect) >= 0) and effect[0] < effect[-1]  # b_x > 0
 
 
 @pytest.mark.parametrize(

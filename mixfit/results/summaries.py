@@ -168,7 +168,12 @@ def coef_draws(model: Model, posterior, population: dict[str, np.ndarray]):
 def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
     """The model's scalar parameters under brms names, each as (chain, draw), grouped by kind."""
     design = model.design
-    population = {f"b_{term}": values for term, values in fixef_draws(model, posterior).items()}
+    cs = design.category_specific
+    cs_names = set(category_specific.names(cs.coefs, len(model.thresholds))) if cs else set()
+    population = {
+        f"{'bcs' if term in cs_names else 'b'}_{term}": values  # brms's bcs_z[1]
+        for term, values in fixef_draws(model, posterior).items()
+    }
     sd, cor = {}, {}
     for block in design.blocks:
         values = posterior[f"sd_{block.id}"].values
