@@ -103,6 +103,18 @@ def test_saved_log_lik_is_the_definition(fitted):
         np.testing.assert_allclose(stored.isel(obs=row).values, expected, rtol=1e-8)
 
 
+def test_log_lik_of_new_rows_is_the_saved(fitted):
+    """predict's numpy log_lik (kfold's) of the fitted rows read anew: the saved log_lik."""
+    from mixfit.analysis.predict import log_lik
+
+    work, data, _ = fitted
+    out = work / "out"
+    rows = pd.read_csv(work / "data.csv")
+    mine = log_lik(out, rows, allow_new_levels=False, sample_new_levels="uncertainty", seed=1)
+    stored = xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf")["y"]
+    np.testing.assert_allclose(mine, stored.values.reshape(-1, len(data)), rtol=1e-8)
+
+
 def test_predict_on_new_data(fitted, run_mixfit):
     work = fitted[0]
     new = pd.DataFrame({"x": [0.0, 0.5], "z": [-2.0, 2.0], "g": ["g0", "g3"]})
