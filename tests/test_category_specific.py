@@ -176,3 +176,22 @@ def test_refused_in_one_line(fitted, run_mixfit, formula, family, message):
     done = run_mixfit("fit", work / "data.csv", "-f", formula, "--family", family, "-o", out)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_a_factor_is_coded_against_its_reference_with_a_prior_per_coefficient(fitted, run_mixfit):
+    """cs(z + f): f's treatment coding (R's model.matrix less its intercept, as brms's data_cs),
+    and a prior on one coefficient reaching it at every threshold (and no other element)."""
+    work, data, _ = fitted
+    frame = data.assign(f=np.array(["a", "b", "c"])[np.arange(len(data)) % 3])
+    frame.to_csv(work / "factor.csv", index=False)
+    done = run_mixfit(
+        "standata", work / "factor.csv", "-f", "y ~ x + cs(z + f)", "--family", "acat",
+        "--prior", "normal(0, 1) : b : fb",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    standata = json.loads(done.stdout)
+    expected = np.column_stack([frame["z"], frame["f"] == "b", frame["f"] == "c"]).astype(float)
+    assert standata["Kcs"] == 3
+    np.testing.assert_allclose(np.array(standata["Xcs"]), expected)
+    # bcs is to_matrix(bcs, Kcs, nthres) flattened: fb (column 2) at thresholds 1, 2, 3
+    assert standata["prior_bcs_normal_idx"] == [2, 5, 8]
