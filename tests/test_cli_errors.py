@@ -468,9 +468,21 @@ CASES.update(
             ["fit", "data.csv", "-f", "y ~ x", "-f", "sigma ~ s(x)"],
             "s(x): smooth terms",
         ),
-        "sratio with cs()": (
-            fit("cnt ~ cs(x) + (1 | g)", "--family", "sratio"),
-            "cs(x): category-specific effects (cs()) are not supported yet",
+        "cumulative with cs()": (
+            fit("cnt ~ cs(x) + (1 | g)", "--family", "cumulative"),
+            "cs(x): category-specific effects (cs()) need family sratio, cratio or acat",
+        ),
+        "cs() of a column the data lack": (
+            fit("cnt ~ cs(nothere)", "--family", "sratio"),
+            "column 'nothere' is not in",
+        ),
+        "a group-level cs() term": (
+            fit("cnt ~ x + (cs(1) | g)", "--family", "acat"),
+            "category-specific group-level terms",
+        ),
+        "cs() of a population-level predictor": (
+            fit("cnt ~ x + cs(x)", "--family", "cratio"),
+            "'x' is both a population-level and a category-specific effect",
         ),
         "acat with within-chain threads": (
             fit("cnt ~ x + (1 | g)", "--family", "acat", "--threads-per-chain", "2"),

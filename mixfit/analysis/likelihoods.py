@@ -272,10 +272,12 @@ def category_probabilities(
 ) -> np.ndarray:
     """Ordinal: P(y = k) for k = 1..K, as rows x draws x K, cumulative's from P(y <= k) =
     F(threshold_k - eta), the others' from mixfit/analysis/ordinal.py; ``thresholds`` is
-    draws x (K - 1)."""
+    draws x (K - 1), or rows x draws x (K - 1) where each row has its own (cs())."""
+    if thresholds.ndim == 2:
+        thresholds = thresholds[None, :, :]
     if family != "cumulative":
-        return np.exp(log_probabilities(family, link, eta, thresholds[None, :, :]))
-    cdf = INVERSE_LINKS[link](thresholds[None, :, :] - eta[:, :, None])
+        return np.exp(log_probabilities(family, link, eta, thresholds))
+    cdf = INVERSE_LINKS[link](thresholds - eta[:, :, None])
     shape = (*eta.shape, 1)
     return np.diff(np.concatenate([np.zeros(shape), cdf, np.ones(shape)], axis=-1), axis=-1)
 

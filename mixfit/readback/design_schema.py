@@ -163,6 +163,10 @@ DESIGN: Node = Record(
             Record({"link": Text(max_len=100), **POPULATION_FIELDS}),
             key=Text(max_len=100, parse=_dpar_name),
         ),
+        # mu's cs() terms (sratio, cratio, acat): their coefficients have one value per threshold
+        "category_specific": Record(
+            {"formula": RHS, "coefs": NAMES, "variables": NAMES, "state": STATE}
+        ),
     },
 )
 
@@ -197,6 +201,10 @@ def check_design(design: dict) -> None:
             raise InputError(f"{dpar}'s link {part['link'][:40]!r} is not {family.name}'s")
     read = list(design["population"]["variables"]) + list(design["effects"])
     read += [v for part in design.get("dpars", {}).values() for v in part["variables"]]
+    if "category_specific" in design:
+        if family.name not in ("sratio", "cratio", "acat"):
+            raise InputError(f"family {family.name} takes no category-specific effects")
+        read += design["category_specific"]["variables"]
     for group in design["groups"]:
         read += [v for block in group["blocks"] for v in block["variables"]]
     for name in read:

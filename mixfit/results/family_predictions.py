@@ -28,6 +28,7 @@ from mixfit.analysis.likelihoods import (
 from mixfit.analysis.ordinal import log_probabilities
 from mixfit.model.design import Design, Predictor
 from mixfit.model.program import Model
+from mixfit.model.terms import category_specific
 
 # values (draws x rows x categories) worked on at once: bounds the working memory at ~100 MB
 CHUNK = 4_000_000
@@ -62,11 +63,16 @@ def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[
     width = n * max(1, len(design.response.categories))
     step = max(1, CHUNK // width)
     y = design.response.values
+    cs = design.category_specific
+    bcs = None if cs is None else posterior["bcs"].reshape(chains * draws, -1)
     for start in range(0, chains * draws, step):
         part = slice(start, start + step)
         chunk = {name: values[part] for name, values in params.items()}
         if design.response.trials is not None:  # a binomial family's, one per row
             chunk["trials"] = design.response.trials
+        if bcs is not None:  # cs(): each row's thresholds, draws x rows x thresholds
+            shifts = category_specific.shifts(cs.X, bcs[part])
+            chunk["b_Intercept"] = chunk["b_Intercept"][:, None, :] - shifts
         log_lik[part], y_rep[part] = family.compute(
             y, flat_eta[part], chunk, design.family.link, rng
         )
@@ -250,10 +256,13 @@ def _log_cdf_difference(log_cdf, upper: np.ndarray, lower: np.ndarray) -> np.nda
 
 def _ratio_family(name: str) -> Callable:
     """sratio, cratio, acat: each category's probability from mixfit/analysis/ordinal.py; the
-    thresholds are b_Intercept."""
+    thresholds are b_Intercept, less each row's category-specific effects (cs())."""
 
     def compute(y, eta, params, link, rng):
-        log_p = log_probabilities(name, link, eta, params["b_Intercept"][:, None, :])
+        thresholds = params["b_Intercept"]  # draws x thresholds, or x rows too with cs()
+        if thresholds.ndim == 2:
+            thresholds = thresholds[:, None, :]
+        log_p = log_probabilities(name, link, eta, thresholds)
         index = np.broadcast_to(np.asarray(y, dtype=np.int64) - 1, eta.shape)[..., None]
         log_lik = np.take_along_axis(log_p, index, axis=-1)[..., 0]
         return log_lik, ordinal_draw(np.exp(log_p), rng).astype(float)
