@@ -606,6 +606,10 @@ FAMILY_CASES = {
     "exponential": ("sep ~ x + (1 | g)", "must be above 0"),  # 0 is not a time
     "hurdle_poisson": ("neg ~ x + (1 | g)", "non-negative count"),
     "hurdle_negbinomial": ("frac ~ x + (1 | g)", "whole numbers"),
+    "hurdle_gamma": ("cnt ~ x + (1 | g)", "is never 0: a hurdle model's zeros"),
+    "hurdle_lognormal": ("neg ~ x + (1 | g)", "must be 0 or above"),
+    "zero_inflated_beta": ("sep ~ x + (1 | g)", "(0 allowed, 1 not)"),
+    "zero_one_inflated_beta": ("pos ~ x + (1 | g)", "must be in [0, 1]"),
 }
 
 

@@ -274,7 +274,7 @@ def _convert_response(
 # the continuous responses with a point mass at a bound: (lowest, highest, which of them allowed)
 BOUNDED = {
     "nonnegative": (0.0, np.inf, "0 or above"),
-    "unit_zero": (0.0, 1.0, "in [0, 1): 0 allowed, 1 not"),
+    "unit_zero": (0.0, 1.0, "in [0, 1) (0 allowed, 1 not)"),
     "unit_closed": (0.0, 1.0, "in [0, 1]"),
 }
 
