@@ -3,6 +3,10 @@ hurdle_lognormal, zero_inflated_beta and zero_one_inflated_beta, as brms 2.18's,
 data with a group-level intercept: recovery of their parameters (a formula on hu and on zoi), the
 saved log_lik against each family's definition written here with scipy, epred against brms's
 posterior_epred formula, predict, loo, effects and a chain-array run combined.
+
+Measured on the 2-core machine, loaded by other runs: the module about 3 minutes; each fit
+(2 x 400, 300 rows) 13-15 s, its predict/loo and effects checks 4-10 s each, the chain shards
+and combine about 50 s, the Stan generated quantities on stanli 3 s.
 """
 
 from __future__ import annotations
@@ -205,22 +209,24 @@ def test_epred_predictions_and_loo(fitted):
     assert lppd - 40 < elpd < lppd  # below the in-sample fit by about the parameters' number
 
 
-@pytest.mark.parametrize("dpar", [None, "hu", "zoi"])
-def test_conditional_effects(fitted, dpar):
-    """Effects of x on the response, and on hu or zoi where they have a formula: on the
-    response's scale, within the response's bounds; hu and zoi rise with x, as simulated."""
+def test_conditional_effects(fitted):
+    """Effects of x on the response, and on hu or zoi where it has a formula: on the response's
+    (or the probability's) scale, within its bounds; hu and zoi rise with x, as simulated."""
     family, work, _ = fitted
-    if dpar and dpar not in " ".join(SETUPS[family][0]):
-        pytest.skip(f"{family} has no formula for {dpar}")
-    extra = ["--dpar", dpar] if dpar else []
-    done = mixfit("effects", work / "out", "--effect", "x", *extra, "-o", work / "e.csv", cwd=work)
-    assert done.returncode == 0, done.stderr
-    effects = pd.read_csv(work / "e.csv").sort_values("x")
-    estimate = effects["estimate__"].to_numpy()
-    assert (effects["lower__"] <= estimate).all() and (estimate <= effects["upper__"]).all()
-    assert estimate.min() > 0 and (family.startswith("hurdle") and not dpar or estimate.max() < 1)
-    if dpar:
-        assert estimate[-1] > estimate[0] + 0.2
+    dpars = [f.split()[0] for f in SETUPS[family][0]]
+    for dpar in [None, *dpars]:
+        extra = ["--dpar", dpar] if dpar else []
+        done = mixfit(
+            "effects", work / "out", "--effect", "x", *extra, "-o", work / "e.csv", cwd=work
+        )
+        assert done.returncode == 0, done.stderr
+        effects = pd.read_csv(work / "e.csv").sort_values("x")
+        estimate = effects["estimate__"].to_numpy()
+        assert (effects["lower__"] <= estimate).all() and (estimate <= effects["upper__"]).all()
+        bounded = dpar or not family.startswith("hurdle")
+        assert estimate.min() > 0 and (not bounded or estimate.max() < 1), (dpar, estimate)
+        if dpar:
+            assert estimate[-1] > estimate[0] + 0.2, dpar
 
 
 def test_stan_generated_quantities_are_numpy_s(tmp_path):
@@ -279,14 +285,14 @@ def test_stan_generated_quantities_are_numpy_s(tmp_path):
 def test_chains_as_jobs_and_combine(tmp_path):
     """Chain shards of a zero_one_inflated_beta model with a group-level term in zoi (its
     log_lik and y_rep from numpy in each shard) combine into one fit that reads back."""
-    data = simulate("zero_one_inflated_beta", seed=6, n=200)
+    data = simulate("zero_one_inflated_beta", seed=6, n=150)
     data.to_csv(tmp_path / "sim.csv", index=False)
     spec = {
         "data": "sim.csv",
         "formula": ["y ~ x", "zoi ~ x + (1 | g)"],
         "family": "zero_one_inflated_beta",
         "backend": "stanli",
-        "sampler": {"chains": 2, "iter": 300, "seed": 5},
+        "sampler": {"chains": 2, "iter": 200, "seed": 5},
     }
     out = fit_as_chain_jobs(spec, tmp_path)
     fixef = pd.read_csv(out / "fixef.csv").set_index("term")
@@ -294,6 +300,6 @@ def test_chains_as_jobs_and_combine(tmp_path):
     varcorr = pd.read_csv(out / "varcorr.csv").set_index("param")
     assert {"sd(zoi_Intercept)", "phi", "coi"} <= set(varcorr.index)
     stored = _stored_log_lik(out)
-    assert stored.shape == (300, len(data))
+    assert stored.shape == (200, len(data))
     mine = log_lik(out, data, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
     np.testing.assert_allclose(mine, stored, rtol=1e-8, atol=1e-10)
