@@ -665,6 +665,10 @@ FAMILY_CASES = {
     "hurdle_negbinomial": ("frac ~ x + (1 | g)", "whole numbers"),
     "zero_inflated_binomial": ("frac | trials(n) ~ x + (1 | g)", "whole numbers"),
     "beta_binomial": ("word | trials(n) ~ x + (1 | g)", "must be numeric"),
+    "hurdle_gamma": ("cnt ~ x + (1 | g)", "is never 0: a hurdle model's zeros"),
+    "hurdle_lognormal": ("neg ~ x + (1 | g)", "must be 0 or above"),
+    "zero_inflated_beta": ("sep ~ x + (1 | g)", "(0 allowed, 1 not)"),
+    "zero_one_inflated_beta": ("pos ~ x + (1 | g)", "must be in [0, 1]"),
 }
 
 

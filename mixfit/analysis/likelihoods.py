@@ -5,8 +5,10 @@ of rows x draws: ``mu`` is the inverse link of the linear predictor, ``params`` 
 parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means
 are brms's posterior_epred (lognormal: exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; hurdle:
 (1 - hu) mu / (1 - exp(-mu)); binomial and beta_binomial: trials p; zero_inflated_binomial:
-trials p (1 - zi); weibull and exponential: mu); ordinal families
-give each category's probability, as a last axis.
+trials p (1 - zi); weibull and exponential: mu); ordinal families give each category's
+probability, as a last axis. The continuous families with a point mass at 0
+(hurdle_gamma, hurdle_lognormal, zero_inflated_beta) have (1 - hu) times the rest's mean, and
+zero_one_inflated_beta zoi coi + (1 - zoi) mu.
 """
 
 from __future__ import annotations
@@ -108,6 +110,47 @@ def _hurdle(count: Likelihood, log_p_zero: Callable, draw_above_zero: Callable) 
         draw=lambda mu, p, n, rng: np.where(
             rng.random(mu.shape) < p["hu"], 0, draw_above_zero(mu, p, rng)
         ),
+        log_lik=log_lik,
+    )
+
+
+def _point_at_zero(rest: Likelihood, name: str) -> Likelihood:
+    """brms's hurdle_gamma, hurdle_lognormal and zero_inflated_beta: a 0 with probability
+    ``name`` (hu or zi), else ``rest``, which puts no mass at 0 (so nothing is truncated)."""
+
+    def log_lik(y, mu, p, n):
+        with np.errstate(divide="ignore", invalid="ignore"):  # rest's density at the zeros, unused
+            above = np.log1p(-p[name]) + rest.log_lik(y, mu, p, n)
+        return np.where(y == 0, np.log(p[name]), above)
+
+    return Likelihood(
+        mean=lambda mu, p, n: (1 - p[name]) * rest.mean(mu, p, n),
+        draw=lambda mu, p, n, rng: np.where(
+            rng.random(np.shape(mu)) < p[name], 0.0, rest.draw(mu, p, n, rng)
+        ),
+        log_lik=log_lik,
+    )
+
+
+def _zero_one_inflated(beta: Likelihood) -> Likelihood:
+    """brms's zero_one_inflated_beta: a 0 or a 1 with probability zoi, a 1 among them with
+    probability coi, else the beta."""
+
+    def log_lik(y, mu, p, n):
+        zoi, coi = p["zoi"], p["coi"]
+        with np.errstate(divide="ignore", invalid="ignore"):  # the beta at 0 and 1, unused
+            between = np.log1p(-zoi) + beta.log_lik(y, mu, p, n)
+            ends = np.log(zoi) + np.where(y == 1, np.log(coi), np.log1p(-coi))
+        return np.where((y == 0) | (y == 1), ends, between)
+
+    def draw(mu, p, n, rng):
+        shape = np.shape(mu)
+        end = (rng.random(shape) < p["coi"]).astype(float)
+        return np.where(rng.random(shape) < p["zoi"], end, beta.draw(mu, p, n, rng))
+
+    return Likelihood(
+        mean=lambda mu, p, n: p["zoi"] * p["coi"] + (1 - p["zoi"]) * mu,
+        draw=draw,
         log_lik=log_lik,
     )
 
@@ -226,6 +269,14 @@ LIKELIHOODS: dict[str, Likelihood] = {
         ),
         log_lik=lambda y, mu, p, n: beta_binomial_lpmf(y, n, mu * p["phi"], (1 - mu) * p["phi"]),
     ),
+}
+
+# the point-mass families: their continuous part is the row above of the same distribution
+LIKELIHOODS |= {
+    "hurdle_gamma": _point_at_zero(LIKELIHOODS["Gamma"], "hu"),
+    "hurdle_lognormal": _point_at_zero(LIKELIHOODS["lognormal"], "hu"),
+    "zero_inflated_beta": _point_at_zero(LIKELIHOODS["beta"], "zi"),
+    "zero_one_inflated_beta": _zero_one_inflated(LIKELIHOODS["beta"]),
 }
 
 

@@ -224,6 +224,60 @@ def _beta(y, eta, params, link, rng):
     return log_lik, rng.beta(a, b)
 
 
+def _with_zero(y, p_zero, log_density, draws, rng):
+    """A 0 with probability ``p_zero``, else a continuous distribution of ``log_density`` (at the
+    rows above 0) and ``draws``: brms's hurdle_gamma, hurdle_lognormal, zero_inflated_beta."""
+    with np.errstate(divide="ignore"):
+        log_lik = np.where(y == 0, np.log(p_zero), np.log1p(-p_zero) + log_density)
+    return log_lik, np.where(rng.random(np.shape(log_lik)) < p_zero, 0.0, draws)
+
+
+def _hurdle_gamma(y, eta, params, link, rng):
+    """gamma of mean exp(eta) and shape: rate shape / mean."""
+    shape = params["shape"]
+    mean = np.exp(eta)
+    rate = shape / mean
+    y_above = np.where(y > 0, y, 1.0)  # the zeros' density is not used
+    log_density = (
+        shape * np.log(rate) + (shape - 1) * np.log(y_above) - rate * y_above
+    ) - special.gammaln(shape)
+    return _with_zero(y, params["hu"], log_density, rng.gamma(shape, mean / shape), rng)
+
+
+def _hurdle_lognormal(y, eta, params, link, rng):
+    """lognormal of meanlog eta and sdlog sigma."""
+    sigma = params["sigma"]
+    log_y = np.log(np.where(y > 0, y, 1.0))
+    z = (log_y - eta) / sigma
+    log_density = -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi) - log_y
+    return _with_zero(y, params["hu"], log_density, rng.lognormal(eta, sigma), rng)
+
+
+def _beta_parts(y, eta, phi, inside):
+    """beta_proportion's log density at ``y`` where ``inside`` (0.5 elsewhere, unused), and its
+    two shapes."""
+    mu = special.expit(eta)
+    a, b = mu * phi, (1 - mu) * phi
+    y_in = np.where(inside, y, 0.5)
+    return (a - 1) * np.log(y_in) + (b - 1) * np.log1p(-y_in) - special.betaln(a, b), a, b
+
+
+def _zero_inflated_beta(y, eta, params, link, rng):
+    log_density, a, b = _beta_parts(y, eta, params["phi"], y > 0)
+    return _with_zero(y, params["zi"], log_density, rng.beta(a, b), rng)
+
+
+def _zero_one_inflated_beta(y, eta, params, link, rng):
+    """A 0 or 1 with probability zoi (a 1 with probability coi among them), else the beta."""
+    zoi, coi = params["zoi"], params["coi"]
+    log_density, a, b = _beta_parts(y, eta, params["phi"], (y > 0) & (y < 1))
+    with np.errstate(divide="ignore"):
+        end = np.log(zoi) + np.where(y == 1, np.log(coi), np.log1p(-coi))
+        log_lik = np.where((y == 0) | (y == 1), end, np.log1p(-zoi) + log_density)
+    ends = (rng.random(eta.shape) < coi).astype(float)
+    return log_lik, np.where(rng.random(eta.shape) < zoi, ends, rng.beta(a, b))
+
+
 # log F for the cumulative family's links: F the logistic or the standard normal CDF
 _LOG_CDF = {"logit": lambda x: -np.logaddexp(0.0, -x), "probit": special.log_ndtr}
 
@@ -281,4 +335,8 @@ FAMILIES = {
     "hurdle_poisson": Family(("hu",), _hurdle_poisson),
     "hurdle_negbinomial": Family(("shape", "hu"), _hurdle_negbinomial),
     "zero_inflated_binomial": Family(("zi",), _zero_inflated_binomial),
+    "hurdle_gamma": Family(("shape", "hu"), _hurdle_gamma),
+    "hurdle_lognormal": Family(("sigma", "hu"), _hurdle_lognormal),
+    "zero_inflated_beta": Family(("phi", "zi"), _zero_inflated_beta),
+    "zero_one_inflated_beta": Family(("phi", "zoi", "coi"), _zero_one_inflated_beta),
 }
