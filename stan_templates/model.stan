@@ -54,6 +54,11 @@ model {
 {% if threads %}
     target += reduce_sum(partial_log_lik, rows, grainsize,
                          {{ threads.passed }});
+{% elif autocor %}
+{{ predictors }}
+    mu += Xc * b;
+{{ autocor.residuals }}
+{{ autocor.likelihood }}
 {% elif censoring %}
 {{ predictors }}
     mu += Xc * b;
@@ -86,6 +91,9 @@ generated quantities {
   {
 {{ predictors }}
     mu += Xc * b;
+{% if autocor %}
+{{ autocor.residuals }}
+{% endif %}
 {{ family.predictions }}
 {% if censoring %}
     for (n in 1:N) {

@@ -24,6 +24,7 @@ from mixfit.model.formula import GroupTerm, ParsedFormula, shown
 from mixfit.model.formula_env import empty_environment  # no Python namespace in reach
 from mixfit.model.formulas import ModelFormula
 from mixfit.model.r_syntax import brms_name
+from mixfit.model.terms import autocor as autocor_term
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -129,6 +130,7 @@ class Design:
     response: Response
     predictors: dict[str, Predictor]  # mu's first, then each parameter's with a formula
     blocks: list[GroupBlock]
+    autocor: autocor_term.Autocor | None = None  # ar(), ma(), arma(), cosy() (terms/autocor.py)
 
     @property
     def formula(self) -> ParsedFormula:
@@ -197,6 +199,8 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
         for group in part.groups:
             names += list(group.factors)
     names += mu.additions.columns
+    term = autocor_term.term_of(formulas)
+    names += term.columns if term else []
     return list(dict.fromkeys(names))
 
 
@@ -239,10 +243,6 @@ UNSUPPORTED_SPECIALS = {
         "monotonic effects (mo()) are not supported yet; write the predictor alone for a linear "
         "effect, or factor(x) for one per value"
     ),
-    "autocor": (
-        "autocorrelation terms (ar(), ma(), arma(), cosy()) are not supported yet; a group-level "
-        "term such as (1 | g) models the rows of a group as correlated"
-    ),
     "category_specific": (
         "category-specific effects (cs()) are not supported yet (brms takes them with sratio, "
         "cratio and acat); write the predictor alone for an effect shared by every category"
@@ -258,9 +258,14 @@ def build_design(
     response_name = mu.response
     where = f"formula {shown(mu.text)}"
     addition_terms.check_family(mu.additions, family.family.name, formulas.dpars, where)
+    ac_term = autocor_term.term_of(formulas)
+    if ac_term is not None:
+        autocor_term.check(ac_term, family.family.name, mu.additions, formulas.dpars)
+        frame = autocor_term.order_rows(ac_term, frame)  # as prepare() sorted the table
     for part in formulas.parts.values():
-        if part.specials:  # a term kind with no module yet: refused, never dropped unsaid
-            term = part.specials[0]
+        unsupported = [t for t in part.specials if t.kind in UNSUPPORTED_SPECIALS]
+        if unsupported:  # a term kind with no module yet: refused, never dropped unsaid
+            term = unsupported[0]
             raise InputError(f"{term.text}: {UNSUPPORTED_SPECIALS[term.kind]}")
         if response_name in _variables(part.fixed) or any(
             response_name in _variables(g.lhs) for g in part.groups
@@ -292,7 +297,8 @@ def build_design(
         for k, name in enumerate(block.terms):
             _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], mu.text)
     _check_no_duplicate_effects(blocks, mu.text)
-    return Design(formulas, family, response, predictors, blocks)
+    autocor = autocor_term.build(ac_term, frame) if ac_term is not None else None
+    return Design(formulas, family, response, predictors, blocks, autocor)
 
 
 def _link(family: FamilyChoice, dpar: str) -> str:
