@@ -275,6 +275,7 @@ def predict(
             f"--dpar {dpar!r} gives a parameter's draws (--type epred, or linpred on its link's "
             "scale); new responses (--type prediction) come from every parameter at once"
         )
+    check_no_autocor(fit.design)
     model = FamilyLink.of(fit.design, dpar)
     rows = new_rows(
         fit.design,
@@ -329,6 +330,7 @@ def log_lik(
     ``outdir``: draws (chains one after another) x rows, with the family's likelihood."""
     check_choices("epred", sample_new_levels)
     fit = load(outdir)
+    check_no_autocor(fit.design)
     model = FamilyLink.of(fit.design)
     source = "the new data"
     rows = new_rows(fit.design, newdata, source, allow_new_levels=allow_new_levels)
@@ -418,6 +420,19 @@ class _DrawsFile:
 
     def close(self) -> None:
         self.file.close()
+
+
+def check_no_autocor(design: dict) -> None:
+    """brms's ARMA mean of a row takes the residuals of its series' earlier rows, which new rows
+    would need with their responses, sorted in series: not built yet, so refused."""
+    autocor = design.get("autocor")
+    if autocor:
+        call = "cosy()" if autocor["class"] == "cosy" else "ar(), ma() or arma()"
+        raise InputError(
+            f"predictions and log-likelihoods of new rows are not supported yet for a model with "
+            f"{call} (each row's mean depends on its series' earlier rows); the fit's own "
+            "log_lik and y_rep are in draws.nc"
+        )
 
 
 def check_choices(kind: str, sample_new_levels: str) -> None:

@@ -118,6 +118,16 @@ POPULATION_FIELDS = {
 }
 POPULATION = Record(POPULATION_FIELDS)
 
+AUTOCOR = Record(  # ar(), ma(), arma(), cosy() (mixfit/model/terms/autocor.py)
+    {
+        "class": Text(choices=frozenset({"arma", "cosy"})),
+        "p": Integer(low=0, high=10_000),
+        "q": Integer(low=0, high=10_000),
+        "time": optional(NAME),
+        "gr": optional(NAME),
+    }
+)
+
 GROUP = Record(
     {
         "group": NAME,
@@ -163,6 +173,7 @@ DESIGN: Node = Record(
             Record({"link": Text(max_len=100), **POPULATION_FIELDS}),
             key=Text(max_len=100, parse=_dpar_name),
         ),
+        "autocor": optional(AUTOCOR),
     },
 )
 

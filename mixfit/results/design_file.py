@@ -86,7 +86,16 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         },
         "groups": list(groups.values()),
         "effects": _effects(matrices["mu"]),
+        "autocor": _autocor(design.autocor),
     }
+
+
+def _autocor(autocor) -> dict | None:
+    """The autocorrelation term: its class, orders and the columns that order a series."""
+    if autocor is None:
+        return None
+    term = autocor.term
+    return {"class": term.cls, "p": term.p, "q": term.q, "time": term.time, "gr": term.gr}
 
 
 def _population(predictor, matrix) -> dict:
