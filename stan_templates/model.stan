@@ -94,7 +94,11 @@ generated quantities {
 {% if autocor %}
 {{ autocor.residuals }}
 {% endif %}
+{% if autocor and autocor.predictions %}
+{{ autocor.predictions }}
+{% else %}
 {{ family.predictions }}
+{% endif %}
 {% if censoring %}
     for (n in 1:N) {
 {{ censoring.log_lik }}

@@ -117,10 +117,15 @@ class _Program:
         a, module = self.autocor, self.autocor_module
         if a["cls"] == "cosy":
             family = self.model.family.name
-            return {"residuals": "", "likelihood": str(module.likelihood(a, family)).rstrip("\n")}
+            return {
+                "residuals": "",
+                "likelihood": str(module.likelihood(a, family)).rstrip("\n"),
+                "predictions": str(module.predictions(a)).rstrip("\n"),
+            }
         return {
             "residuals": str(module.residuals(a)).rstrip("\n"),
             "likelihood": str(module.arma_likelihood(self.model.family.name)).rstrip("\n"),
+            "predictions": "",
         }
 
     def censored(self) -> dict | None:

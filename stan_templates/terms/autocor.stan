@@ -62,13 +62,13 @@
     matrix[max_nobs_tg, max_nobs_tg] chol_cor
       = cholesky_decompose(add_diag(rep_matrix(cosy, max_nobs_tg, max_nobs_tg), 1 - cosy));
     for (i in 1:N_tg) {
-      int b = begin_tg[i];
-      int e = end_tg[i];
+      int first = begin_tg[i];
+      int last = end_tg[i];
       int m = nobs_tg[i];
 {% if family == "gaussian" %}
-      target += multi_normal_cholesky_lpdf(Y[b:e] | mu[b:e], sigma * chol_cor[1:m, 1:m]);
+      target += multi_normal_cholesky_lpdf(Y[first:last] | mu[first:last], sigma * chol_cor[1:m, 1:m]);
 {% else %}
-      target += multi_student_t_cholesky_lpdf(Y[b:e] | nu, mu[b:e], sigma * chol_cor[1:m, 1:m]);
+      target += multi_student_t_cholesky_lpdf(Y[first:last] | nu, mu[first:last], sigma * chol_cor[1:m, 1:m]);
 {% endif %}
     }
 {%- endmacro %}
@@ -79,4 +79,24 @@
 {% else %}
     target += student_t_lpdf(Y | nu, mu, sigma);
 {% endif %}
+{%- endmacro %}
+{#- cosy's log_lik as brms's log_lik_gaussian_time: each row's density given the other rows of its
+    series (the leave-one-out predictive of a correlated normal), and y_rep per series #}
+{% macro predictions(a) %}
+    matrix[max_nobs_tg, max_nobs_tg] chol_cor
+      = cholesky_decompose(add_diag(rep_matrix(cosy, max_nobs_tg, max_nobs_tg), 1 - cosy));
+    for (i in 1:N_tg) {
+      int first = begin_tg[i];
+      int last = end_tg[i];
+      int m = nobs_tg[i];
+      matrix[m, m] L = sigma * chol_cor[1:m, 1:m];
+      matrix[m, m] Cinv = inverse_spd(multiply_lower_tri_self_transpose(L));
+      vector[m] g = Cinv * (Y[first:last] - mu[first:last]);
+      vector[m] cbar = diagonal(Cinv);
+      for (j in 1:m) {
+        log_lik[first + j - 1] = normal_lpdf(Y[first + j - 1] | Y[first + j - 1] - g[j] / cbar[j],
+                                             sqrt(1 / cbar[j]));
+      }
+      y_rep[first:last] = to_array_1d(multi_normal_cholesky_rng(mu[first:last], L));
+    }
 {%- endmacro %}

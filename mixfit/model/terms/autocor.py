@@ -128,6 +128,8 @@ def check(term: AutocorTerm, family: str, additions, dpars: list[str]) -> None:
         )
     if additions.se is not None or additions.cens is not None or additions.weights is not None:
         raise InputError(f"{term.text}: autocorrelation terms do not take se(), cens() or weights()")
+    if term.cls == "cosy" and family != "gaussian":  # brms's student log_lik of it: not built yet
+        raise InputError(f"{term.text}: cosy() is supported with the gaussian family only yet")
     if term.cls == "cosy" and dpars:
         raise InputError(
             f"{term.text}: cosy() takes no formula for {dpars[0]} (its scale is one per model)"
