@@ -75,7 +75,7 @@ def test_sleepstudy_ar_agrees_with_brms(sleep_ar):
 
 
 def test_names_and_summary(sleep_ar):
-    out, done = sleep_ar
+    out, _ = sleep_ar
     assert "ar[1]" in _posterior(out)
     text = (out / "summary.txt").read_text()
     assert "Correlation Structures:" in text
@@ -198,7 +198,9 @@ def test_cosy_log_lik_is_brms_leave_one_out_form(cosy_fit):
             cbar = np.diag(Cinv)
             loo_mean = y[rows] - Cinv @ e / cbar
             sd = np.sqrt(1 / cbar)
-            expected = -0.5 * np.log(2 * np.pi) - np.log(sd) - 0.5 * ((y[rows] - loo_mean) / sd) ** 2
+            expected = (
+                -0.5 * np.log(2 * np.pi) - np.log(sd) - 0.5 * ((y[rows] - loo_mean) / sd) ** 2
+            )
             assert np.allclose(stored[s, rows], expected, rtol=1e-6, atol=1e-8)
 
 

@@ -88,8 +88,7 @@ def build_model(
         )
     if threads > 1 and design.autocor is not None:  # as brms: its loop runs over every row
         raise InputError(
-            "within-chain threads do not take autocorrelation terms: run with "
-            "--threads-per-chain 1"
+            "within-chain threads do not take autocorrelation terms: run with --threads-per-chain 1"
         )
     if threads > 1 and not design.family.family.threads:
         threaded = ", ".join(name for name, f in FAMILIES.items() if f.threads)

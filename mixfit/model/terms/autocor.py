@@ -127,7 +127,9 @@ def check(term: AutocorTerm, family: str, additions, dpars: list[str]) -> None:
             f"families only, not {family}"
         )
     if additions.se is not None or additions.cens is not None or additions.weights is not None:
-        raise InputError(f"{term.text}: autocorrelation terms do not take se(), cens() or weights()")
+        raise InputError(
+            f"{term.text}: autocorrelation terms do not take se(), cens() or weights()"
+        )
     if term.cls == "cosy" and family != "gaussian":  # brms's student log_lik of it: not built yet
         raise InputError(f"{term.text}: cosy() is supported with the gaussian family only yet")
     if term.cls == "cosy" and dpars:
@@ -164,10 +166,9 @@ def build(term: AutocorTerm, frame: pd.DataFrame) -> Autocor:
         series = pd.factorize(frame[term.gr], sort=True)[0] + 1
     else:
         series = np.ones(n, dtype=np.int64)
-    if term.gr and term.time:
-        # order_rows sorted by the group's values: each series is one run of rows
-        if (np.diff(series) < 0).any():
-            raise InputError(f"{term.text}: rows are not sorted by {term.gr}")
+    # order_rows sorted by the group's values: each series is one run of rows
+    if term.gr and term.time and (np.diff(series) < 0).any():
+        raise InputError(f"{term.text}: rows are not sorted by {term.gr}")
     max_lag = max(term.p, term.q)
     J_lag = np.zeros(n, dtype=np.int64)
     for k in range(n - 1):  # brms's data_ac: earlier rows of row k+1's series among its lags
