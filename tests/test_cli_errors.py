@@ -489,6 +489,23 @@ CASES.update(
             fit("y ~ x + ar(time = k, gr = g)", "--classical"),
             "no classical fit for a model with ar(time = k, gr = g)",
         ),
+        "autocor: cosy with student": (
+            fit("y ~ x + cosy(time = k, gr = g)", "--family", "student"),
+            "cosy() is supported with the gaussian family only yet",
+        ),
+        "autocor: kfold": (
+            [
+                "kfold",
+                "data.csv",
+                "-f",
+                "y ~ x + ar(time = k, gr = g)",
+                "-o",
+                "out",
+                "--folds",
+                "2",
+            ],
+            "kfold does not take ar(time = k, gr = g) yet",
+        ),
         "autocor: a time that is text": (
             fit("y ~ x + cosy(time = word, gr = g)"),
             "the time 'word' must be numeric",
