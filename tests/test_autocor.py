@@ -15,6 +15,8 @@ import pytest
 import xarray as xr
 from conftest import ROOT, SAMPLE_DATA, fit_as_chain_jobs, mixfit, read_json
 
+from mixfit.analysis.predict import log_lik, predict
+from mixfit.analysis.saved_fit import load
 from mixfit.errors import InputError
 from mixfit.model.terms.autocor import AutocorTerm, arma_mu, build, order_rows
 
@@ -114,15 +116,37 @@ def test_log_lik_uses_the_arma_mean(sleep_ar):
     assert np.allclose(_stored_log_lik(out)[take], expected, rtol=1e-6, atol=1e-6)
 
 
-def test_loo_runs_and_new_rows_are_refused(sleep_ar):
+def test_loo_runs(sleep_ar):
     out, _ = sleep_ar
     loo = mixfit("loo", out, cwd=out.parent)
     assert loo.returncode == 0, loo.stderr
     assert "elpd_loo" in loo.stdout
-    predict = mixfit("predict", out, SAMPLE_DATA / "sleepstudy.csv", cwd=out.parent)
-    assert predict.returncode == 2
-    lines = predict.stderr.splitlines()
-    assert len(lines) == 1 and "not supported yet for a model with ar()" in lines[0]
+
+
+def test_new_rows_take_their_series_residuals(sleep_ar):
+    """log_lik of new rows (the fitted ones, shuffled) equals Stan's: the rows are sorted into
+    series and each takes its earlier rows' residuals, as brms's .predictor_arma."""
+    out, _ = sleep_ar
+    data = pd.read_csv(SAMPLE_DATA / "sleepstudy.csv")
+    shuffled = data.sample(frac=1, random_state=4).reset_index(drop=True)
+    ours = log_lik(out, shuffled, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    stored = _stored_log_lik(out)  # in brms's order: by Subject, then Days
+    order = shuffled.sort_values(["Subject", "Days"]).index.to_numpy()
+    assert np.allclose(ours[:, order], stored, rtol=1e-8, atol=1e-8)
+    fitted = predict(load(out), shuffled, "the new data")
+    again = predict(load(out), data, "the new data")
+    by_row = shuffled.assign(e=fitted["Estimate"]).sort_values(["Subject", "Days"])["e"]
+    assert np.allclose(by_row.to_numpy(), again["Estimate"].to_numpy())
+    no_response = mixfit(
+        "predict", out, _without(data, "Reaction", out.parent / "x.csv"), cwd=out.parent
+    )
+    assert no_response.returncode == 2
+    assert "lacks the response 'Reaction'" in no_response.stderr
+
+
+def _without(data: pd.DataFrame, column: str, path):
+    data.drop(columns=column).to_csv(path, index=False)
+    return path
 
 
 # --- simulated series: recovery of ma(q = 1) and cosy ------------------------------------------
@@ -181,6 +205,14 @@ def test_cosy_recovers_its_correlation(cosy_fit):
     assert abs(varcorr.loc["cosy", "Estimate"] - 0.5) < 0.15
     assert abs(varcorr.loc["sigma", "Estimate"] / 1.5 - 1) < 0.15
     assert "cosy" in _posterior(out)
+
+
+def test_cosy_new_rows_are_refused(cosy_fit):
+    out, _ = cosy_fit
+    done = mixfit("predict", out, out.parent / "cosy.csv", cwd=out.parent)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "not supported yet for a model with cosy()" in lines[0]
 
 
 def test_cosy_log_lik_is_brms_leave_one_out_form(cosy_fit):
