@@ -28,6 +28,7 @@ from mixfit.model.identifiability import check_identified, warn_wide_terms
 from mixfit.model.priors import parse_prior_spec
 from mixfit.model.program import Model, build_model, stan_data
 from mixfit.model.stancode import stan_code
+from mixfit.model.terms import autocor
 from mixfit.spec import RunSpec
 
 if TYPE_CHECKING:  # the classical fit's modules (and scipy's) load only when a fit asks for it
@@ -90,6 +91,7 @@ def prepare(spec: RunSpec) -> Prepared:
         complete=[c for c in formula.mu.additions.columns if c != formula.mu.trials],
     )
     check_model(formula, table.frame)  # mixfit/model/checks.py: what would fail after sampling
+    table = autocor.sorted_table(formula, table)  # brms's order: by group, then time
     design = build_design(formula, family, table.frame)
     predictions = design.n * spec.sampler.chains * spec.sampler.num_samples <= PREDICTION_LIMIT
     model = build_model(

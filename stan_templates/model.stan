@@ -54,6 +54,11 @@ model {
 {% if threads %}
     target += reduce_sum(partial_log_lik, rows, grainsize,
                          {{ threads.passed }});
+{% elif autocor %}
+{{ predictors }}
+    mu += Xc * b;
+{{ autocor.residuals }}
+{{ autocor.likelihood }}
 {% elif censoring %}
 {{ predictors }}
     mu += Xc * b;
@@ -86,7 +91,14 @@ generated quantities {
   {
 {{ predictors }}
     mu += Xc * b;
+{% if autocor %}
+{{ autocor.residuals }}
+{% endif %}
+{% if autocor and autocor.predictions %}
+{{ autocor.predictions }}
+{% else %}
 {{ family.predictions }}
+{% endif %}
 {% if censoring %}
     for (n in 1:N) {
 {{ censoring.log_lik }}

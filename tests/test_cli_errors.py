@@ -456,13 +456,59 @@ CASES.update(
         "a t2 smooth": (fit("y ~ t2(x, frac)"), "smooth terms (s(), t2()) are not supported"),
         "a Gaussian process": (fit("y ~ gp(x)"), "gp(x): Gaussian process terms"),
         "a monotonic effect": (fit("y ~ mo(k) + (1 | g)"), "mo(k): monotonic effects"),
-        "an AR term": (
-            fit("y ~ x + ar(time = k, gr = g)"),
-            "ar(time = k, gr = g): autocorrelation terms",
+        # autocorrelation terms (issue 24): what mixfit does not build, refused before compiling
+        "autocor: a time that repeats within a group": (
+            fit("y ~ x + ar(time = c5, gr = g)"),
+            "time points within groups must be unique",
         ),
-        "a cosy term": (
-            fit("y ~ x + cosy()"),
-            "autocorrelation terms (ar(), ma(), arma(), cosy())",
+        "autocor: ar() with a count family": (
+            fit("cnt ~ x + ar(time = k, gr = g)", "--family", "poisson"),
+            "autocorrelation terms are supported with the gaussian and student families only",
+        ),
+        "autocor: a missing time column": (
+            fit("y ~ x + ar(time = nope, gr = g)"),
+            "column 'nope' is not in data.csv",
+        ),
+        "autocor: p below 1": (
+            fit("y ~ x + ar(time = k, gr = g, p = 0)"),
+            "'0' must be a whole number >= 1",
+        ),
+        "autocor: cov = TRUE": (
+            fit("y ~ x + arma(time = k, gr = g, cov = TRUE)"),
+            "cov = TRUE (the covariance-matrix form of ARMA) is not supported yet",
+        ),
+        "autocor: in a dpar formula": (
+            ["fit", "data.csv", "-f", "y ~ x", "-f", "sigma ~ ma(time = k, gr = g)"],
+            "belongs in the formula of the mean (mu), not of sigma",
+        ),
+        "autocor: two terms": (
+            fit("y ~ x + ar(time = k, gr = g) + ma(time = k, gr = g)"),
+            "one autocorrelation term per model",
+        ),
+        "autocor: with --classical": (
+            fit("y ~ x + ar(time = k, gr = g)", "--classical"),
+            "no classical fit for a model with ar(time = k, gr = g)",
+        ),
+        "autocor: cosy with student": (
+            fit("y ~ x + cosy(time = k, gr = g)", "--family", "student"),
+            "cosy() is supported with the gaussian family only yet",
+        ),
+        "autocor: kfold": (
+            [
+                "kfold",
+                "data.csv",
+                "-f",
+                "y ~ x + ar(time = k, gr = g)",
+                "-o",
+                "out",
+                "--folds",
+                "2",
+            ],
+            "kfold does not take ar(time = k, gr = g) yet",
+        ),
+        "autocor: a time that is text": (
+            fit("y ~ x + cosy(time = word, gr = g)"),
+            "the time 'word' must be numeric",
         ),
         "a smooth in a dpar formula": (
             ["fit", "data.csv", "-f", "y ~ x", "-f", "sigma ~ s(x)"],

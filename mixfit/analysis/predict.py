@@ -291,6 +291,7 @@ def predict(
             f"--dpar {dpar!r} gives a parameter's draws (--type epred, or linpred on its link's "
             "scale); new responses (--type prediction) come from every parameter at once"
         )
+    check_no_autocor(fit.design, cosy_only=True)
     model = FamilyLink.of(fit.design, dpar)
     rows = new_rows(
         fit.design,
@@ -313,9 +314,15 @@ def predict(
         columns = stats
     table = np.empty((rows.n, len(columns)))
     writer = _DrawsFile(draws_file, kind, model, posterior, rows.n) if draws_file else None
+    arma = None
+    if fit.design.get("autocor") and model.dpar == "mu":
+        arma = arma_means(fit, frame, source, rows, effects)
     try:
         for chunk in chunks(posterior, rows):
-            values = draws_of(kind, model, posterior, rows, chunk, effects, rng)
+            if arma is not None:
+                values = _arma_draws(kind, model, posterior, rows, chunk, effects, rng, arma)
+            else:
+                values = draws_of(kind, model, posterior, rows, chunk, effects, rng)
             if writer:
                 writer.write(chunk, values)
             if model.ordinal and kind == "epred":
@@ -345,15 +352,20 @@ def log_lik(
     ``outdir``: draws (chains one after another) x rows, with the family's likelihood."""
     check_choices("epred", sample_new_levels)
     fit = load(outdir)
+    check_no_autocor(fit.design, cosy_only=True)
     model = FamilyLink.of(fit.design)
     source = "the new data"
     rows = new_rows(fit.design, newdata, source, allow_new_levels=allow_new_levels)
     y = response(fit.design, newdata, source)
     posterior = fit.posterior
     effects = Effects(posterior, rows, sample_new_levels, seed)
+    arma = arma_means(fit, newdata, source, rows, effects) if fit.design.get("autocor") else None
     out = np.empty((posterior.size, rows.n))
     for chunk in chunks(posterior, rows):
-        eta = linear_predictor(posterior, rows, chunk, effects)
+        if arma is not None:  # gaussian or student, identity link: the mean is the predictor
+            eta = arma[chunk]
+        else:
+            eta = linear_predictor(posterior, rows, chunk, effects)
         observed = y[chunk, None]
         if model.ordinal:
             probabilities = category_probabilities(
@@ -434,6 +446,76 @@ class _DrawsFile:
 
     def close(self) -> None:
         self.file.close()
+
+
+def check_no_autocor(design: dict, cosy_only: bool = False) -> None:
+    """cosy's new rows (brms's draws of a correlated series) are not built yet, so refused; with
+    ``cosy_only`` False, ARMA's too."""
+    autocor = design.get("autocor")
+    if autocor and (autocor["class"] == "cosy" or not cosy_only):
+        call = "cosy()" if autocor["class"] == "cosy" else "ar(), ma() or arma()"
+        raise InputError(
+            f"predictions and log-likelihoods of new rows are not supported yet for a model with "
+            f"{call} (each row's mean depends on its series' earlier rows); the fit's own "
+            "log_lik and y_rep are in draws.nc"
+        )
+
+
+def arma_means(
+    fit: SavedFit, frame: pd.DataFrame, source: str, rows: Rows, effects: Effects | None
+) -> np.ndarray:
+    """Rows x draws: each new row's mean with the ARMA terms, as brms's .predictor_arma on new
+    data: the rows sorted by series and time, each taking the residuals of its series' earlier
+    rows, which needs their responses (in ``frame``, under the response's name)."""
+    import xarray as xr
+
+    from mixfit.model.terms.autocor import AutocorTerm, arma_mu, build, order_rows
+
+    info = fit.design["autocor"]
+    name = fit.design["response"]["name"]
+    if name not in frame.columns:
+        raise InputError(
+            f"{source} lacks the response {name!r}: a new row's ARMA terms take the residuals "
+            "of its series' earlier rows, as brms's"
+        )
+    term = AutocorTerm("arma", info["p"], info["q"], info["time"], info["gr"], "the ARMA term")
+    numbered = frame.assign(_row=np.arange(len(frame)))
+    ordered = order_rows(term, numbered)
+    order = ordered["_row"].to_numpy()
+    J_lag = build(term, ordered).J_lag
+    y = response(fit.design, frame, source)
+    posterior = fit.posterior
+    eta = np.empty((posterior.size, rows.n))
+    for chunk in chunks(posterior, rows):
+        eta[:, chunk] = linear_predictor(posterior, rows, chunk, effects).T
+    with xr.open_dataset(fit.outdir / "draws.nc", group="posterior", engine="h5netcdf") as saved:
+        ar, ma = (
+            np.stack([saved[f"{k}[{j}]"].values.reshape(-1) for j in range(1, n + 1)], 1)
+            if n
+            else None
+            for k, n in (("ar", info["p"]), ("ma", info["q"]))
+        )
+    mu = np.empty_like(eta)
+    mu[:, order] = arma_mu(eta[:, order], y[order], J_lag, ar, ma)
+    return mu.T
+
+
+def _arma_draws(
+    kind: str,
+    model: FamilyLink,
+    posterior: Posterior,
+    rows: Rows,
+    chunk: np.ndarray,
+    effects: Effects | None,
+    rng: np.random.Generator,
+    arma: np.ndarray,
+) -> np.ndarray:
+    """draws_of for an ARMA model (gaussian or student, identity link): the mean is arma's."""
+    mu = arma[chunk]
+    if kind != "prediction":
+        return mu
+    params = family_parameters(posterior, rows, chunk, effects)
+    return LIKELIHOODS[model.family].draw(mu, params, None, rng)
 
 
 def check_choices(kind: str, sample_new_levels: str) -> None:

@@ -39,6 +39,34 @@ def bayes_r2_draws(
     return fitted.value() / (fitted.value() + residual.value())
 
 
+def bayes_r2_arma(
+    model: FamilyLink,
+    posterior: Posterior,
+    rows: Rows,
+    y: np.ndarray,
+    arma: tuple[np.ndarray | None, np.ndarray | None, np.ndarray],
+) -> np.ndarray:
+    """R² per draw of an ARMA model (residual form): brms's posterior_epred adds the ARMA terms
+    to each row's mean, which take the residuals of the series' earlier rows, so all rows at
+    once. ``arma``: the ar and ma draws (draws x order, or None) and J_lag."""
+    from mixfit.model.terms.autocor import arma_mu
+
+    ar, ma, J_lag = arma
+    keep = np.arange(posterior.size)
+    if posterior.size * rows.n > MAX_VALUES:
+        keep = np.linspace(0, posterior.size - 1, max(1, MAX_VALUES // rows.n)).astype(int)
+        posterior = posterior.take(keep)
+    effects = Effects(posterior, rows, "uncertainty", seed=0)
+    rng = np.random.default_rng(0)
+    eta = np.empty((posterior.size, rows.n))
+    for chunk in chunks(posterior, rows):
+        eta[:, chunk] = draws_of("epred", model, posterior, rows, chunk, effects, rng).T
+    pick = lambda v: None if v is None else v[keep]
+    mu = arma_mu(eta, y, J_lag, pick(ar), pick(ma))
+    fitted = mu.var(axis=1, ddof=1)
+    return fitted / (fitted + (y - mu).var(axis=1, ddof=1))
+
+
 def bayes_r2_table(r2: np.ndarray, prob: float = 0.95) -> pd.DataFrame:
     """brms's bayes_R2 columns: Estimate, Est.Error and the central interval."""
     low, high = interval_columns(prob)

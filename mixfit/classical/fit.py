@@ -69,6 +69,11 @@ def method_of(design: Design, ml: bool) -> str:
 
 def check_supported(design: Design) -> None:
     """Asking for a classical fit of a family lme4's methods don't cover is bad input."""
+    if design.autocor is not None:  # lme4 has no autocorrelated residuals (nlme's gls has)
+        raise InputError(
+            f"no classical fit for a model with {design.autocor.term.text}: lme4's models have "
+            "independent residuals; leave out --classical"
+        )
     if meta_analysis.is_meta_analysis(design):
         meta_analysis.check_supported(design)
         return

@@ -68,6 +68,11 @@ def plan_folds(spec: RunSpec, folds: int, group: str | None, write: bool = True)
     if folds < 2:
         raise InputError(f"--folds must be at least 2 (got {folds})")
     prepared = prepare(spec)  # a bad model stops here, before any fold is fitted
+    if prepared.model.design.autocor is not None:  # held-out rows' log_lik: not built yet
+        raise InputError(
+            f"kfold does not take {prepared.model.design.autocor.term.text} yet: the "
+            "log-likelihood of held-out rows of an autocorrelated series is not built; use loo"
+        )
     frame = prepared.table.frame
     assignment = assign_folds(frame, folds, group, spec.sampler.seed)
     plan = {

@@ -25,6 +25,7 @@ from mixfit.model.formula_env import empty_environment  # no Python namespace in
 from mixfit.model.formulas import ModelFormula
 from mixfit.model.r_syntax import brms_name
 from mixfit.model.terms import category_specific
+from mixfit.model.terms import autocor as autocor_term
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -132,6 +133,7 @@ class Design:
     blocks: list[GroupBlock]
     # mu's cs() terms (mixfit/model/terms/category_specific.py), or None
     category_specific: category_specific.CategorySpecific | None = None
+    autocor: autocor_term.Autocor | None = None  # ar(), ma(), arma(), cosy() (terms/autocor.py)
 
     @property
     def formula(self) -> ParsedFormula:
@@ -200,6 +202,8 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
         for group in part.groups:
             names += list(group.factors)
     names += mu.additions.columns
+    term = autocor_term.term_of(formulas)
+    names += term.columns if term else []
     return list(dict.fromkeys(names))
 
 
@@ -249,10 +253,6 @@ UNSUPPORTED_SPECIALS = {
         "monotonic effects (mo()) are not supported yet; write the predictor alone for a linear "
         "effect, or factor(x) for one per value"
     ),
-    "autocor": (
-        "autocorrelation terms (ar(), ma(), arma(), cosy()) are not supported yet; a group-level "
-        "term such as (1 | g) models the rows of a group as correlated"
-    ),
 }
 
 
@@ -264,6 +264,10 @@ def build_design(
     response_name = mu.response
     where = f"formula {shown(mu.text)}"
     addition_terms.check_family(mu.additions, family.family.name, formulas.dpars, where)
+    ac_term = autocor_term.term_of(formulas)
+    if ac_term is not None:
+        autocor_term.check(ac_term, family.family.name, mu.additions, formulas.dpars)
+        frame = autocor_term.order_rows(ac_term, frame)  # as prepare() sorted the table
     for dpar, part in formulas.parts.items():
         unsupported = [t for t in part.specials if t.kind in UNSUPPORTED_SPECIALS]
         if unsupported:  # a term kind with no module yet: refused, never dropped unsaid
@@ -301,7 +305,10 @@ def build_design(
             _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], mu.text)
     _check_no_duplicate_effects(blocks, mu.text)
     cs = _category_specific(mu, frame, predictors["mu"].coefs)
-    return Design(formulas, family, response, predictors, blocks, cs)
+    autocor = autocor_term.build(ac_term, frame) if ac_term is not None else None
+    return Design(
+        formulas, family, response, predictors, blocks, category_specific=cs, autocor=autocor
+    )
 
 
 def _cs_terms(formula: ParsedFormula) -> list:

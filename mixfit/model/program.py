@@ -24,7 +24,7 @@ from mixfit.model.priors import (
     prior_rows,
     resolve,
 )
-from mixfit.model.terms import category_specific, group, offset, population
+from mixfit.model.terms import autocor, category_specific, group, offset, population
 
 
 @dataclass
@@ -86,6 +86,10 @@ def build_model(
             "within-chain threads do not take weights(), se() or cens() yet: run with "
             "--threads-per-chain 1"
         )
+    if threads > 1 and design.autocor is not None:  # as brms: its loop runs over every row
+        raise InputError(
+            "within-chain threads do not take autocorrelation terms: run with --threads-per-chain 1"
+        )
     if threads > 1 and not design.family.family.threads:
         threaded = ", ".join(name for name, f in FAMILIES.items() if f.threads)
         raise InputError(
@@ -144,6 +148,7 @@ def can_marginalise(design: Design) -> bool:
         and design.response.weights is None
         and design.response.se is None
         and design.response.cens is None
+        and design.autocor is None
     )
 
 
@@ -187,6 +192,8 @@ def _slots(design: Design) -> list[Slot]:
             )
     for block in design.blocks:
         slots += group.slots(block)
+    if design.autocor is not None:
+        slots += autocor.slots(design.autocor)
     return slots
 
 
@@ -217,6 +224,8 @@ def stan_data(model: Model) -> dict:
         data |= category_specific.stan_data(design.category_specific)
     for block in design.blocks:
         data |= group.stan_data(design, block)
+    if design.autocor is not None:
+        data |= autocor.stan_data(design.autocor)
     if not model.marginal:
         if any(block.mu_only for block in design.blocks):
             data["P"] = design.X.shape[1] + model.intercept

@@ -17,7 +17,7 @@ import jinja2
 
 from mixfit.model.families import INVERSE_LINKS
 from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
-from mixfit.model.terms import category_specific, group, offset, population
+from mixfit.model.terms import autocor, category_specific, group, offset, population
 
 PRIORS = "priors.stan"
 CENSORING = "terms/censoring.stan"
@@ -62,6 +62,10 @@ class _Program:
         self.predictors = [(population.context(design, p), p) for p in design.predictors.values()]
         self.blocks = [group.context(design, b) for b in design.blocks]
         self.scalars = [q for q in design.params if q.name not in self.vectors]
+        self.autocor = None
+        if design.autocor is not None:
+            self.autocor_module = env.get_template(autocor.TEMPLATE).module
+            self.autocor = autocor.context(design.autocor)
 
     def at(self, name: str, index: str = "n") -> str:
         """A parameter's value for row ``index``: its element if it has a formula."""
@@ -106,6 +110,25 @@ class _Program:
             "model": self.model_block(),
             "generated": self.generated(),
             "predictions": model.predictions and not model.python_predictions,
+            "autocor": self.autocor_parts(),
+        }
+
+    def autocor_parts(self) -> dict | None:
+        """An autocorrelation term's shares of the model block and generated quantities."""
+        if self.autocor is None:
+            return None
+        a, module = self.autocor, self.autocor_module
+        if a["cls"] == "cosy":
+            family = self.model.family.name
+            return {
+                "residuals": "",
+                "likelihood": str(module.likelihood(a, family)).rstrip("\n"),
+                "predictions": str(module.predictions(a)).rstrip("\n"),
+            }
+        return {
+            "residuals": str(module.residuals(a)).rstrip("\n"),
+            "likelihood": str(module.arma_likelihood(self.model.family.name)).rstrip("\n"),
+            "predictions": "",
         }
 
     def censored(self) -> dict | None:
@@ -135,6 +158,8 @@ class _Program:
                 "  int<lower=0> P;  // number of mu's population-level effects, intercept included"
             )
         parts += [self.group.data(b) for b in self.blocks]
+        if self.autocor:
+            parts.append(self.autocor_module.data(self.autocor))
         parts.append(self.priors.declarations(_slot_contexts(self.model.slots)))
         return _join(parts)
 
@@ -145,6 +170,8 @@ class _Program:
                 "  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices"
             )
         parts += [self.population.transformed_data(p) for p, _ in self.predictors]
+        if self.autocor:
+            parts.append(self.autocor_module.transformed_data(self.autocor))
         return _join(parts)
 
     def parameters(self) -> str:
@@ -155,6 +182,8 @@ class _Program:
             parts.append(self.category_specific.parameters(self.cs))
         parts += [self.population.parameters(p) for p, _ in others]
         parts += [self.group.parameters(b) for b in self.blocks]
+        if self.autocor:
+            parts.append(self.autocor_module.parameters(self.autocor))
         return _join(parts)
 
     def transformed_parameters(self) -> str:

@@ -118,6 +118,16 @@ POPULATION_FIELDS = {
 }
 POPULATION = Record(POPULATION_FIELDS)
 
+AUTOCOR = Record(  # ar(), ma(), arma(), cosy() (mixfit/model/terms/autocor.py)
+    {
+        "class": Text(choices=frozenset({"arma", "cosy"})),
+        "p": Integer(low=0, high=10_000),
+        "q": Integer(low=0, high=10_000),
+        "time": optional(NAME),
+        "gr": optional(NAME),
+    }
+)
+
 GROUP = Record(
     {
         "group": NAME,
@@ -167,6 +177,7 @@ DESIGN: Node = Record(
         "category_specific": Record(
             {"formula": RHS, "coefs": NAMES, "variables": NAMES, "state": STATE}
         ),
+        "autocor": optional(AUTOCOR),
     },
 )
 

@@ -121,6 +121,12 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
             out[f"b_{dpar}_{coef}"] = ()
     for group in design["groups"]:
         out |= _group_variables(group)
+    autocor = design.get("autocor")
+    if autocor:  # brms's ar[1], ma[1], cosy
+        if autocor["class"] == "cosy":
+            out["cosy"] = ()
+        out |= {f"ar[{k}]": () for k in range(1, autocor["p"] + 1)}
+        out |= {f"ma[{k}]": () for k in range(1, autocor["q"] + 1)}
     with_formula = set(design.get("dpars", {}))
     for param in design_schema.params(design):
         if param.name not in with_formula:
@@ -154,7 +160,11 @@ def _group_variables(group: dict) -> dict[str, tuple[int, ...]]:
 
 
 def _brms_named(name: str) -> bool:
-    return name.startswith(("b_", "bcs_", "sd_", "cor_", "r_")) or name in FAMILY_PARAMS
+    return (
+        name.startswith(("b_", "bcs_", "sd_", "cor_", "r_", "ar[", "ma["))
+        or name in FAMILY_PARAMS
+        or name == "cosy"
+    )
 
 
 def _reason(exc: Exception) -> str:

@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mixfit.analysis.newdata import training_rows
 from mixfit.analysis.predict import FamilyLink
-from mixfit.analysis.r2 import bayes_r2_draws, bayes_r2_table
+from mixfit.analysis.r2 import bayes_r2_arma, bayes_r2_draws, bayes_r2_table
 from mixfit.analysis.saved_fit import Posterior, posterior_draws
 from mixfit.model.program import Model
 from mixfit.results import design_file
@@ -45,5 +46,16 @@ def analysis_files(model: Model, idata, frame: pd.DataFrame, prob: float) -> Ana
     design = design_file.describe(model, frame)
     posterior = posterior_draws(named, design)
     y = model.design.response.values
-    r2 = bayes_r2_draws(FamilyLink.of(design), posterior, training_rows(model.design), y)
+    rows, link = training_rows(model.design), FamilyLink.of(design)
+    autocor = model.design.autocor
+    if autocor is not None and autocor.cls == "arma":  # the ARMA terms are part of epred
+        orders = [
+            np.stack([named[f"{k}[{j}]"].values.reshape(-1) for j in range(1, n + 1)], 1)
+            if n
+            else None
+            for k, n in (("ar", autocor.term.p), ("ma", autocor.term.q))
+        ]
+        r2 = bayes_r2_arma(link, posterior, rows, y, (*orders, autocor.J_lag))
+    else:
+        r2 = bayes_r2_draws(link, posterior, rows, y)
     return AnalysisFiles(draws, design, posterior, bayes_r2_table(r2, prob))

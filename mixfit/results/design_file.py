@@ -91,6 +91,7 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         },
         "groups": list(groups.values()),
         "effects": _effects(matrices["mu"]),
+        "autocor": _autocor(design.autocor),
     }
     if cs is not None:
         out["category_specific"] = {
@@ -101,6 +102,14 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         }
         out["effects"] = list(dict.fromkeys(out["effects"] + out["category_specific"]["variables"]))
     return out
+
+
+def _autocor(autocor) -> dict | None:
+    """The autocorrelation term: its class, orders and the columns that order a series."""
+    if autocor is None:
+        return None
+    term = autocor.term
+    return {"class": term.cls, "p": term.p, "q": term.q, "time": term.time, "gr": term.gr}
 
 
 def _population(predictor, matrix) -> dict:

@@ -26,7 +26,7 @@ import copy
 import xarray as xr
 
 from mixfit.model.program import Model
-from mixfit.model.terms import category_specific
+from mixfit.model.terms import autocor, category_specific
 
 INTERNAL_PREFIXES = ("z_", "L_", "C_")
 
@@ -83,6 +83,8 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
                     out[name] = _scalar(cor[:, :, a, b])
     for param in model.scalar_params:
         out[param.name] = posterior[param.name]
+    for name, values in autocor_draws(model, posterior).items():  # brms's ar[1], ma[1], cosy
+        out[name] = _scalar(values)
     taken = set(out) | {"chain", "draw", "threshold"}
     for group, blocks in _by_group(design.blocks).items():
         level_dim = f"{group}__level" if group in taken else group
@@ -95,6 +97,8 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
         known |= {f"b_{predictor}", f"Intercept_{predictor}", f"b_{predictor}_Intercept"}
     for block in design.blocks:
         known |= {f"sd_{block.id}", f"Cor_{block.id}", f"r_{block.id}"}
+    if design.autocor is not None:
+        known |= set(autocor.draw_names(design.autocor.term))
     for name, values in posterior.data_vars.items():  # anything an engine adds stays as it is
         if name not in known and not str(name).startswith(INTERNAL_PREFIXES):
             out[str(name)] = values
@@ -130,3 +134,19 @@ def _by_group(blocks) -> dict[str, list]:
     for block in blocks:
         groups.setdefault(block.group, []).append(block)
     return groups
+
+
+def autocor_draws(model: Model, posterior) -> dict:
+    """The autocorrelation parameters under brms's names, each as (chain, draw)."""
+    design = model.design
+    if design.autocor is None:
+        return {}
+    out = {}
+    for variable, names in autocor.draw_names(design.autocor.term).items():
+        values = posterior[variable].values
+        if values.ndim == 2:
+            out[names[0]] = values
+        else:
+            for k, name in enumerate(names):
+                out[name] = values[:, :, k]
+    return out

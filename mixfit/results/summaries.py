@@ -185,6 +185,9 @@ def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
                 for b in range(a + 1, len(block.terms)):
                     cor[f"cor_{block.group}__{first}__{block.terms[b]}"] = values[:, :, a, b]
     family = {p.name: posterior[p.name].values for p in model.scalar_params}
+    from mixfit.results.naming import autocor_draws
+
+    family |= autocor_draws(model, posterior)  # ar[1], ma[1], cosy beside the family's own
     return {"population": population, "sd": sd, "cor": cor, "family": family}
 
 
@@ -192,6 +195,10 @@ def level_names(block) -> list[str]:
     """brms's names of a block's group-level effects (``r_Subject[308,Intercept]``), in the order
     of its (level, term) draws."""
     return [f"r_{block.group}[{level},{term}]" for level in block.levels for term in block.terms]
+
+
+# varcorr's group of the autocorrelation parameters, which brms prints as Correlation Structures
+AUTOCOR_GROUP = "Correlation Structures"
 
 
 def varcorr(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
@@ -209,6 +216,10 @@ def varcorr(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
                     keyed.append(({"group": block.group, "param": name}, cor[:, :, a, b]))
     for param in model.scalar_params:  # a parameter with a formula is among fixef's rows
         keyed.append(({"group": "Residual", "param": param.name}, posterior[param.name].values))
+    from mixfit.results.naming import autocor_draws
+
+    for name, values in autocor_draws(model, posterior).items():  # ar[1], ma[1], cosy
+        keyed.append(({"group": AUTOCOR_GROUP, "param": name}, values))
     rows = _rows(keyed, prob, True)
     return pd.DataFrame(rows, columns=_columns(["group", "param"], prob, True))
 

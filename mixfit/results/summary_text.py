@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mixfit.model.program import Model
-from mixfit.results.summaries import interval_columns
+from mixfit.results.summaries import AUTOCOR_GROUP, interval_columns
 from mixfit.wording import counted
 
 
@@ -52,7 +52,11 @@ def summary_text(
     if model.thresholds:
         order = " < ".join(design.response.categories)
         lines.append(f" Levels: {order}")
-    group_rows = varcorr[varcorr["group"] != "Residual"]
+    autocor_rows = varcorr[varcorr["group"] == AUTOCOR_GROUP]
+    group_rows = varcorr[~varcorr["group"].isin(["Residual", AUTOCOR_GROUP])]
+    if len(autocor_rows):  # brms prints them before the group-level effects
+        lines += ["", "Correlation Structures:"]
+        lines += _table(autocor_rows.set_index("param"), prob)
     if len(group_rows):
         lines += ["", "Group-Level Effects:"]
         for group, rows in group_rows.groupby("group", sort=False):
