@@ -24,8 +24,8 @@ from mixfit.model.formula import GroupTerm, ParsedFormula, shown
 from mixfit.model.formula_env import empty_environment  # no Python namespace in reach
 from mixfit.model.formulas import ModelFormula
 from mixfit.model.r_syntax import brms_name
-from mixfit.model.terms import category_specific
 from mixfit.model.terms import autocor as autocor_term
+from mixfit.model.terms import category_specific
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
