@@ -48,6 +48,9 @@ class Rows:
     se: np.ndarray | None = None
     cens: np.ndarray | None = None
     y2: np.ndarray | None = None
+    lb: np.ndarray | None = None  # trunc(): each row's bounds (-inf / inf: none)
+    ub: np.ndarray | None = None
+    denom: np.ndarray | None = None  # rate(): each row's denominator
 
     @property
     def X(self) -> np.ndarray:
@@ -141,7 +144,15 @@ def _addition_values(design: dict, frame: pd.DataFrame, source: str) -> dict:
     info = design["response"]
     present = {
         term: info.get(term) if info.get(term) in frame.columns else None
-        for term in ("weights", "se", "cens", "cens_y2")
+        for term in ("weights", "se", "cens", "cens_y2", "rate")
+    }
+    bounds = {  # a number applies to every row; a column's, where the rows have it
+        term: info.get(term)
+        if info.get(term) is None
+        or addition_terms._is_bound(info[term])
+        or info[term] in frame.columns
+        else None
+        for term in ("trunc_lb", "trunc_ub")
     }
     additions = Additions(
         weights=present["weights"],
@@ -150,9 +161,20 @@ def _addition_values(design: dict, frame: pd.DataFrame, source: str) -> dict:
         se_sigma=info.get("se_sigma", False),
         cens=present["cens"],
         cens_y2=present["cens_y2"] if present["cens"] else None,
+        trunc_lb=bounds["trunc_lb"],
+        trunc_ub=bounds["trunc_ub"],
+        rate=present["rate"],
     )
     extra = addition_terms.values(additions, frame, source)
-    return {"weights": extra.weights, "se": extra.se, "cens": extra.cens, "y2": extra.y2}
+    return {
+        "weights": extra.weights,
+        "se": extra.se,
+        "cens": extra.cens,
+        "y2": extra.y2,
+        "lb": extra.lb,
+        "ub": extra.ub,
+        "denom": extra.denom,
+    }
 
 
 def training_rows(design: Design) -> Rows:
@@ -171,6 +193,9 @@ def training_rows(design: Design) -> Rows:
         se=design.response.se,
         cens=design.response.cens,
         y2=design.response.y2,
+        lb=design.response.lb,
+        ub=design.response.ub,
+        denom=design.response.denom,
     )
 
 

@@ -149,6 +149,9 @@ DESIGN: Node = Record(
                 "se_sigma": Boolean(),
                 "cens": optional(NAME),
                 "cens_y2": optional(NAME),
+                "trunc_lb": optional(NAME),  # trunc(): a number as written, or a column
+                "trunc_ub": optional(NAME),
+                "rate": optional(NAME),
             },
         ),
         "variables": MapOf(VARIABLE, key=NAME),

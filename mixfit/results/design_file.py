@@ -136,6 +136,9 @@ def _response(model: Model, frame: pd.DataFrame) -> dict:
         "se_sigma": additions.se_sigma,
         "cens": additions.cens,
         "cens_y2": additions.cens_y2,
+        "trunc_lb": additions.trunc_lb,
+        "trunc_ub": additions.trunc_ub,
+        "rate": additions.rate,
     }
 
 
