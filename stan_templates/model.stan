@@ -90,7 +90,7 @@ generated quantities {
   {
 {{ predictors }}
     mu += Xc * b;
-{% if truncation %}
+{% if truncation and truncation.predictions %}
 {{ truncation.predictions }}
 {% else %}
 {{ family.predictions }}

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mixfit.analysis import truncation
 from mixfit.analysis.likelihoods import (
     INVERSE_LINKS,
     LIKELIHOODS,
@@ -28,7 +29,6 @@ from mixfit.analysis.likelihoods import (
     censored_log_lik,
     ordinal_draw,
 )
-from mixfit.analysis import truncation
 from mixfit.analysis.limits import check_draw_inputs, check_finite
 from mixfit.analysis.newdata import Rows, new_rows, response
 from mixfit.analysis.saved_fit import GroupDraws, Posterior, SavedFit, load

@@ -99,7 +99,7 @@ def mean(family: str, mu, p, lb, ub) -> np.ndarray:
             - special.gammaln(0.5)
         ) / (2 * mass)
         with np.errstate(divide="ignore", over="ignore"):
-            edge = lambda z: np.where(np.isinf(z), 0.0, (nu + z**2) ** (-(nu - 1) / 2))  # noqa: E731
+            edge = lambda z: np.where(np.isinf(z), 0.0, (nu + z**2) ** (-(nu - 1) / 2))
         return mu + sigma * g1 * (edge(a) - edge(b))
     if family == "lognormal":
         sigma = p["sigma"]

@@ -81,12 +81,14 @@ def build_model(
     # the marginal program's likelihood runs over levels, not rows: nothing for threads to share
     threads = 1 if marginal else threads
     additions = design.formula.additions
-    if threads > 1 and (
-        additions.weights or additions.se or additions.cens or additions.truncated or additions.rate
-    ):
+    if threads > 1 and (additions.weights or additions.se or additions.cens):
         raise InputError(
-            "within-chain threads do not take weights(), se(), cens(), trunc() or rate() yet: run with "
+            "within-chain threads do not take weights(), se() or cens() yet: run with "
             "--threads-per-chain 1"
+        )
+    if threads > 1 and (additions.truncated or additions.rate):
+        raise InputError(
+            "within-chain threads do not take trunc() or rate() yet: run with --threads-per-chain 1"
         )
     if threads > 1 and not design.family.family.threads:
         threaded = ", ".join(name for name, f in FAMILIES.items() if f.threads)

@@ -44,6 +44,9 @@ class _Program:
         self.truncated = additions.truncated
         self.rate = additions.rate is not None
         self.integer = model.family.response == "count"
+        # rate(n) is log(n) in mu's predictor, which the family's own likelihood takes, but
+        # negbinomial's shape times n goes a row at a time
+        self.rowwise_rate = self.rate and any(p.name == "shape" for p in model.family.params)
         self.family = env.get_template(model.family.template).make_module(
             {
                 "link": design.family.link,
@@ -151,15 +154,18 @@ class _Program:
     def row_target(self) -> str | None:
         """Row n's share of the target where rows go one at a time without censoring: weights,
         truncation or a rate (brms's stan_log_lik_weights and stan_log_lik_general)."""
-        if not (self.weighted or self.truncated or self.rate):
+        if not (self.weighted or self.truncated or self.rowwise_rate):
             return None
-        lpdf = f"{str(self.family.row_lpdf())}{self.truncation_term()}"
+        lpdf = f"{self.family.row_lpdf()!s}{self.truncation_term()}"
         return f"weights[n] * ({lpdf})" if self.weighted else lpdf
 
     def truncation_parts(self) -> dict | None:
         """trunc() and rate(): their data, and the generated quantities a row at a time."""
         if not (self.truncated or self.rate):
             return None
+        data = str(self.truncation.data(*self.bounds(), self.integer, self.rate)).strip("\n")
+        if not (self.truncated or self.rowwise_rate):
+            return {"data": data, "predictions": "", "adjust": ""}
         lower, upper = self.bounds()
         dist, args = str(self.family.dist()), str(self.family.args())
         predictions = self.truncation.predictions(
@@ -167,7 +173,7 @@ class _Program:
         )
         tr = self.truncation_term()
         return {
-            "data": str(self.truncation.data(lower, upper, self.integer, self.rate)).strip("\n"),
+            "data": data,
             "predictions": str(predictions).strip("\n"),
             "adjust": str(self.truncation.adjust(tr)).strip("\n") if tr else "",
         }
