@@ -146,14 +146,14 @@ def _addition_values(design: dict, frame: pd.DataFrame, source: str) -> dict:
         term: info.get(term) if info.get(term) in frame.columns else None
         for term in ("weights", "se", "cens", "cens_y2", "rate")
     }
-    bounds = {  # a number applies to every row; a column's, where the rows have it
-        term: info.get(term)
-        if info.get(term) is None
-        or addition_terms._is_bound(info[term])
-        or info[term] in frame.columns
-        else None
-        for term in ("trunc_lb", "trunc_ub")
-    }
+    # trunc(): a number applies to every row; a column's bounds only where the rows have every
+    # bound column (else none, and a prediction that needs them says which is missing)
+    bounds = {term: info.get(term) for term in ("trunc_lb", "trunc_ub")}
+    if any(
+        b is not None and not addition_terms.is_bound(b) and b not in frame.columns
+        for b in bounds.values()
+    ):
+        bounds = {term: None for term in bounds}
     additions = Additions(
         weights=present["weights"],
         weights_scale=info.get("weights_scale", False),

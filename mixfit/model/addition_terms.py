@@ -65,7 +65,7 @@ class Additions:
     def columns(self) -> list[str]:
         """The data columns the terms read."""
         named = [self.weights, self.se, self.cens, self.cens_y2, self.rate]
-        named += [b for b in (self.trunc_lb, self.trunc_ub) if b is not None and not _is_bound(b)]
+        named += [b for b in (self.trunc_lb, self.trunc_ub) if b is not None and not is_bound(b)]
         if self.trials is not None and not self.trials.isdigit():
             named.insert(0, self.trials)
         return [c for c in named if c is not None]
@@ -145,7 +145,7 @@ def _term(piece: list, where: str) -> tuple[str, str, str | None, dict[str, bool
     return name, value, second, flags
 
 
-def _is_bound(text: str) -> bool:
+def is_bound(text: str) -> bool:
     """Is a trunc() bound a number (as written, e.g. "-2.5", "1e3", "Inf") rather than a column?"""
     try:
         float(text)
@@ -175,10 +175,10 @@ def _trunc(piece: list, where: str) -> dict[str, str]:
         if (
             len(argument) == 1
             and argument[0].kind in {"IDENTIFIER", "BQNAME"}
-            and not _is_bound(text)
+            and not is_bound(text)
         ):
             found[f"trunc_{name}"] = argument[0].lexeme.strip("`")
-        elif _is_bound(text) and all(t.kind in {"MINUS", "NUMBER", "IDENTIFIER"} for t in argument):
+        elif is_bound(text) and all(t.kind in {"MINUS", "NUMBER", "IDENTIFIER"} for t in argument):
             found[f"trunc_{name}"] = text
         else:
             raise InputError(usage)
@@ -306,7 +306,7 @@ def _truncation(
         text = getattr(additions, f"trunc_{name}")
         if text is None:
             bounds.append(np.full(n, default))
-        elif _is_bound(text):
+        elif is_bound(text):
             bounds.append(np.full(n, float(text)))
         else:
             if text not in frame.columns:
