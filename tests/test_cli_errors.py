@@ -312,6 +312,10 @@ CASES = {
         fit("y | trunc(lb = 0) ~ x", "--threads-per-chain", "2"),
         "threads do not take trunc() or rate()",
     ),
+    "classical of trunc": (
+        fit("y | trunc(lb = 0) ~ x + (1 | g)", "--classical"),
+        "no classical fit for a model with trunc()",
+    ),
     "rate with gaussian": (fit("y | rate(n) ~ x"), "rate() belongs to the count families"),
     "rate not above 0": (
         fit("cnt | rate(zero) ~ x", "--family", "poisson"),

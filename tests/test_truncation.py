@@ -235,3 +235,84 @@ def test_rate_with_negbinomial_scales_the_shape_as_brms(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "mu += log_denom;" in done.stdout
     assert "neg_binomial_2_log_lpmf(Y[n] | mu[n], shape * denom[n])" in done.stdout
+
+
+# --- every family trunc() takes: numpy's truncated mean, draws and Stan's log_lik agree ----------
+
+PARAMS = {
+    "gaussian": {"sigma": 1.3},
+    "student": {"sigma": 1.3, "nu": 5.0},
+    "lognormal": {"sigma": 0.6},
+    "Gamma": {"shape": 2.5},
+    "weibull": {"shape": 1.7},
+    "exponential": {},
+    "poisson": {},
+    "negbinomial": {"shape": 3.0},
+}
+LOCATION = {"gaussian": 1.0, "student": 1.0, "lognormal": 0.5}  # others: mu is the mean, > 0
+
+
+@pytest.mark.parametrize("family", list(PARAMS))
+def test_truncated_mean_and_draws_are_the_truncated_distributions(family):
+    from mixfit.analysis import truncation
+
+    mu = np.array([[LOCATION.get(family, 2.5)]])
+    p = {k: np.array([[v]]) for k, v in PARAMS[family].items()}
+    scalar = truncation.distribution(family, mu[0, 0], dict(PARAMS[family]))  # scipy's own
+    counts = family in truncation.COUNTS
+    for lb, ub in [(1.0, np.inf), (-np.inf, 3.0), (1.0, 4.0)]:
+        lb_, ub_ = np.array([[lb]]), np.array([[ub]])
+        if counts:  # P(lb <= Y <= ub), the lower bound inclusive
+            support = np.arange(max(lb, 0), min(ub, 200) + 1)
+            pmf = scalar.pmf(support)
+            expected_mean = (support * pmf).sum() / pmf.sum()
+            expected_log_p = np.log(pmf.sum())
+        else:
+            low = lb if family in ("gaussian", "student") else max(lb, 0.0)
+            expected_mean = scalar.expect(lambda y: y, lb=low, ub=ub, conditional=True)
+            expected_log_p = np.log(scalar.cdf(ub) - scalar.cdf(lb))
+        np.testing.assert_allclose(
+            truncation.mean(family, mu, p, lb_, ub_)[0, 0], expected_mean, rtol=1e-5
+        )
+        np.testing.assert_allclose(
+            truncation.log_probability(family, mu, p, lb_, ub_)[0, 0], expected_log_p, rtol=1e-8
+        )
+        rng = np.random.default_rng(0)
+        drawn = truncation.draw(
+            family, np.full((4000, 1), mu[0, 0]), p, np.full((4000, 1), lb), ub_, rng
+        )
+        assert drawn.min() >= lb and drawn.max() <= ub
+        assert abs(drawn.mean() - expected_mean) < 5 * drawn.std() / np.sqrt(4000)
+
+
+@pytest.mark.parametrize(
+    "family", ["student", "lognormal", "Gamma", "weibull", "exponential", "negbinomial"]
+)
+def test_each_family_stored_log_lik_is_numpys_and_y_rep_within(family, tmp_path):
+    """The Stan program's truncated log_lik (its dist() and args()) equals numpy's, row by row."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=100)
+    if family == "student":
+        y = 1 + 0.5 * x + rng.standard_t(5, 100)
+    elif family == "negbinomial":
+        y = rng.poisson(rng.gamma(3.0, np.exp(1 + 0.3 * x) / 3.0))
+    else:
+        y = rng.gamma(3.0, np.exp(0.5 + 0.3 * x) / 3.0)
+    low = {"student": -1.0, "negbinomial": 1}.get(family, 0.3)
+    keep = y >= low
+    frame = pd.DataFrame({"y": y[keep], "x": x[keep], "hi": np.maximum(y[keep], 1) * 3})
+    if family == "negbinomial":
+        frame["hi"] = frame["hi"].round().astype(int)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    done = mixfit(
+        "fit", tmp_path / "d.csv", "-f", f"y | trunc(lb = {low}, ub = hi) ~ x", "--family",
+        family, "-o", "out", "--chains", "1", "--iter", "200", "--seed", "2", "--quiet",
+        "--no-plots", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    stored = _flat(_draws(out, "log_likelihood")["y"])
+    new = log_lik(out, frame, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    np.testing.assert_allclose(stored, new, rtol=1e-6, atol=1e-8)
+    y_rep = _draws(out, "posterior_predictive")["y"]
+    assert y_rep.min() >= low and (y_rep <= frame.hi.values).all()
