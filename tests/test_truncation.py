@@ -3,7 +3,8 @@ gaussian and a truncated poisson recover what made the data, where ignoring the 
 biased; their saved log_lik is the truncated density (scipy's, computed apart); predictions stay
 within the bounds; rate() recovers the rate from exposures and predicts with new exposures.
 
-Each fit is 2 chains x 400 on 300 rows.
+Each fit is 2 chains x 400 on 300 rows (the family sweep's 1 x 200 on about 90). Measured on
+the 2-core machine, shared: the module about 3 minutes; each fit 9-25 s.
 """
 
 from __future__ import annotations
@@ -285,33 +286,26 @@ def test_truncated_mean_and_draws_are_the_truncated_distributions(family):
         assert abs(drawn.mean() - expected_mean) < 5 * drawn.std() / np.sqrt(4000)
 
 
-@pytest.mark.parametrize(
-    "family", ["student", "lognormal", "Gamma", "weibull", "exponential", "negbinomial"]
-)
+# negbinomial is left out: its neg_binomial_2_lcdf makes stanli's fit take about 3 minutes (and
+# zero-truncated, a small sample's posterior runs to its log-series limit, shape -> 0); the
+# poisson fit above has the counts' lb - 1
+@pytest.mark.parametrize("family", ["student", "lognormal", "Gamma", "weibull", "exponential"])
 def test_each_family_stored_log_lik_is_numpys_and_y_rep_within(family, tmp_path):
     """The Stan program's truncated log_lik (its dist() and args()) equals numpy's, row by row."""
     rng = np.random.default_rng(5)
     x = rng.normal(size=100)
     if family == "student":
         y = 1 + 0.5 * x + rng.standard_t(5, 100)
-    elif family == "negbinomial":
-        y = rng.poisson(rng.gamma(3.0, np.exp(1 + 0.3 * x) / 3.0))
     else:
         y = rng.gamma(3.0, np.exp(0.5 + 0.3 * x) / 3.0)
-    # negbinomial's zero-truncated limit as shape -> 0 is the log-series distribution, where
-    # a small sample's posterior runs off: its test is of the upper bound alone
-    low = {"student": -1.0, "negbinomial": 0}.get(family, 0.3)
+    low = -1.0 if family == "student" else 0.3
     # an upper bound per row, one of two values above most of the data
     hi = np.round(np.where(rng.random(100) < 0.5, 1.0, 1.5) * np.quantile(y, 0.9))
     keep = (y >= low) & (y <= hi)
     frame = pd.DataFrame({"y": y[keep], "x": x[keep], "hi": hi[keep]})
-    if family == "negbinomial":
-        frame["hi"] = frame["hi"].astype(int)
     frame.to_csv(tmp_path / "d.csv", index=False)
-    bounds = "ub = hi" if family == "negbinomial" else f"lb = {low}, ub = hi"
-    formula = f"y | trunc({bounds}) ~ x"
     done = mixfit(
-        "fit", tmp_path / "d.csv", "-f", formula, "--family",
+        "fit", tmp_path / "d.csv", "-f", f"y | trunc(lb = {low}, ub = hi) ~ x", "--family",
         family, "-o", "out", "--chains", "1", "--iter", "200", "--seed", "2", "--quiet",
         "--no-plots", cwd=tmp_path,
     )  # fmt: skip
