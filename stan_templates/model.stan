@@ -29,6 +29,9 @@ data {
 {% if censoring %}
 {{ censoring.data }}
 {% endif %}
+{% if truncation %}
+{{ truncation.data }}
+{% endif %}
   int<lower=0, upper=1> prior_only;  // 1: leave the likelihood out and sample from the priors
 {% if threads %}
   int<lower=1> grainsize;  // rows per slice of reduce_sum
@@ -66,12 +69,13 @@ model {
     for (n in 1:N) {
 {{ censoring.target }}
     }
-{% elif weighted %}
+{% elif row_target %}
 {{ predictors }}
     mu += Xc * b;
-    // each row's log-likelihood times its weight, as brms (so no GLM function)
+    // each row's log-likelihood (times its weight; less the log probability of its truncation
+    // bounds), as brms (so no GLM function)
     for (n in 1:N) {
-      target += weights[n] * ({{ family.row_lpdf }});
+      target += {{ row_target }};
     }
 {% else %}
 {{ predictors }}
@@ -96,6 +100,8 @@ generated quantities {
 {% endif %}
 {% if autocor and autocor.predictions %}
 {{ autocor.predictions }}
+{% elif truncation and truncation.predictions %}
+{{ truncation.predictions }}
 {% else %}
 {{ family.predictions }}
 {% endif %}
@@ -103,6 +109,9 @@ generated quantities {
     for (n in 1:N) {
 {{ censoring.log_lik }}
     }
+{% endif %}
+{% if truncation and truncation.adjust %}
+{{ truncation.adjust }}
 {% endif %}
 {% if weighted %}
     log_lik = weights .* log_lik;  // brms's log_lik of a weighted model

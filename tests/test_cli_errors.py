@@ -292,6 +292,35 @@ CASES = {
         fit("cnt | cens(zero) ~ x", "--family", "poisson"),
         "cens() needs the family's CDF",
     ),
+    # trunc() and rate()
+    "response outside trunc bounds": (
+        fit("y | trunc(lb = 2) ~ x"),
+        "the response is outside the trunc() bounds in 1 rows (first: row 1, 1.5",
+    ),
+    "trunc lb not below ub": (fit("y | trunc(lb = 5, ub = 1) ~ x"), "trunc() needs lb below ub"),
+    "trunc with bernoulli": (
+        fit("yn | trunc(ub = 1) ~ x", "--family", "bernoulli"),
+        "trunc() needs the family's CDF",
+    ),
+    "trunc bound column missing": (fit("y | trunc(lb = nothere) ~ x"), "nothere"),
+    "trunc count bound not whole": (
+        fit("cnt | trunc(lb = 0.5) ~ x", "--family", "poisson"),
+        "trunc(lb = ) must be a whole number",
+    ),
+    "trunc unknown argument": (fit("y | trunc(lo = 0) ~ x"), "trunc() takes lb = and ub ="),
+    "trunc with threads": (
+        fit("y | trunc(lb = 0) ~ x", "--threads-per-chain", "2"),
+        "threads do not take trunc() or rate()",
+    ),
+    "classical of trunc": (
+        fit("y | trunc(lb = 0) ~ x + (1 | g)", "--classical"),
+        "no classical fit for a model with trunc()",
+    ),
+    "rate with gaussian": (fit("y | rate(n) ~ x"), "rate() belongs to the count families"),
+    "rate not above 0": (
+        fit("cnt | rate(zero) ~ x", "--family", "poisson"),
+        "rate column 'zero' must be above 0",
+    ),
     # family and response
     "binomial trials not a count": (
         fit("k | trials(frac) ~ x + (1 | g)", "--family", "binomial"),
@@ -488,6 +517,10 @@ CASES.update(
         "autocor: with --classical": (
             fit("y ~ x + ar(time = k, gr = g)", "--classical"),
             "no classical fit for a model with ar(time = k, gr = g)",
+        ),
+        "autocor: with trunc()": (
+            fit("y | trunc(lb = -100) ~ x + ar(time = k, gr = g)"),
+            "autocorrelation terms do not take se(), cens(), weights(), trunc() or rate()",
         ),
         "autocor: cosy with student": (
             fit("y ~ x + cosy(time = k, gr = g)", "--family", "student"),

@@ -99,6 +99,8 @@ def _grid(design: dict, effect: str, by: str | None) -> pd.DataFrame:
     trials = design["response"]["trials"]
     if trials is not None and not trials.isdigit():
         grid[trials] = 1
+    for name, value in design["response"].get("addition_means", {}).items():  # rate(), trunc()
+        grid[name] = value
     return grid
 
 

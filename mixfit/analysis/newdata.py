@@ -48,6 +48,9 @@ class Rows:
     se: np.ndarray | None = None
     cens: np.ndarray | None = None
     y2: np.ndarray | None = None
+    lb: np.ndarray | None = None  # trunc(): each row's bounds (-inf / inf: none)
+    ub: np.ndarray | None = None
+    denom: np.ndarray | None = None  # rate(): each row's denominator
     cs: np.ndarray | None = None  # rows x Kcs: mu's cs() terms (sratio, cratio, acat)
 
     @property
@@ -158,8 +161,16 @@ def _addition_values(design: dict, frame: pd.DataFrame, source: str) -> dict:
     info = design["response"]
     present = {
         term: info.get(term) if info.get(term) in frame.columns else None
-        for term in ("weights", "se", "cens", "cens_y2")
+        for term in ("weights", "se", "cens", "cens_y2", "rate")
     }
+    # trunc(): a number applies to every row; a column's bounds only where the rows have every
+    # bound column (else none, and a prediction that needs them says which is missing)
+    bounds = {term: info.get(term) for term in ("trunc_lb", "trunc_ub")}
+    if any(
+        b is not None and not addition_terms.is_bound(b) and b not in frame.columns
+        for b in bounds.values()
+    ):
+        bounds = {term: None for term in bounds}
     additions = Additions(
         weights=present["weights"],
         weights_scale=info.get("weights_scale", False),
@@ -167,9 +178,20 @@ def _addition_values(design: dict, frame: pd.DataFrame, source: str) -> dict:
         se_sigma=info.get("se_sigma", False),
         cens=present["cens"],
         cens_y2=present["cens_y2"] if present["cens"] else None,
+        trunc_lb=bounds["trunc_lb"],
+        trunc_ub=bounds["trunc_ub"],
+        rate=present["rate"],
     )
     extra = addition_terms.values(additions, frame, source)
-    return {"weights": extra.weights, "se": extra.se, "cens": extra.cens, "y2": extra.y2}
+    return {
+        "weights": extra.weights,
+        "se": extra.se,
+        "cens": extra.cens,
+        "y2": extra.y2,
+        "lb": extra.lb,
+        "ub": extra.ub,
+        "denom": extra.denom,
+    }
 
 
 def training_rows(design: Design) -> Rows:
@@ -188,6 +210,9 @@ def training_rows(design: Design) -> Rows:
         se=design.response.se,
         cens=design.response.cens,
         y2=design.response.y2,
+        lb=design.response.lb,
+        ub=design.response.ub,
+        denom=design.response.denom,
         cs=None if design.category_specific is None else design.category_specific.X,
     )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mixfit.analysis import truncation
 from mixfit.analysis.likelihoods import (
     INVERSE_LINKS,
     LIKELIHOODS,
@@ -62,6 +63,8 @@ class FamilyLink:
     dpar: str = "mu"  # the parameter predicted: mu (the response), or one with a formula
     se: str | None = None  # se(): the column of known standard errors
     cens: str | None = None  # cens(): the column of censoring codes
+    trunc: tuple[str | None, str | None] = (None, None)  # trunc(): lb and ub, numbers or columns
+    rate: str | None = None  # rate(): the column of denominators
 
     @classmethod
     def of(cls, design: dict, dpar: str | None = None) -> FamilyLink:
@@ -81,7 +84,13 @@ class FamilyLink:
             chosen,
             response.get("se"),
             response.get("cens"),
+            (response.get("trunc_lb"), response.get("trunc_ub")),
+            response.get("rate"),
         )
+
+    @property
+    def truncated(self) -> bool:
+        return self.trunc != (None, None)
 
     @property
     def ordinal(self) -> bool:
@@ -248,12 +257,43 @@ def draws_of(
         )
         return probabilities if kind == "epred" else ordinal_draw(probabilities, rng)
     trials = rows.trials[chunk, None] if rows.trials is not None else None
-    mu = INVERSE_LINKS[model.link](eta)
+    mu, params = truncation.with_rate(
+        model.family, INVERSE_LINKS[model.link](eta), params, _denom(model, rows, chunk)
+    )
     likelihood = LIKELIHOODS[model.family]
+    if model.truncated:  # brms's posterior_epred_trunc and truncated posterior_predict
+        lb, ub = _bounds(model, rows, chunk)
+        if kind == "epred":
+            return truncation.mean(model.family, mu, params, lb, ub)
+        check_draw_inputs(model.family, mu)
+        params = with_known_se(model, params, rows, chunk)
+        return truncation.draw(model.family, mu, params, lb, ub, rng)
     if kind == "epred":
         return likelihood.mean(mu, params, trials)
     check_draw_inputs(model.family, mu)
     return likelihood.draw(mu, with_known_se(model, params, rows, chunk), trials, rng)
+
+
+def _denom(model: FamilyLink, rows: Rows, chunk: np.ndarray) -> np.ndarray | None:
+    """rate(): the rows' denominators, which every prediction of the response needs."""
+    if model.rate is None:
+        return None
+    if rows.denom is None:
+        raise InputError(
+            f"the new data lack the rate() column {model.rate!r} that the model's mean needs"
+        )
+    return rows.denom[chunk, None]
+
+
+def _bounds(model: FamilyLink, rows: Rows, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """trunc(): the rows' bounds, which a truncated model's predictions need."""
+    if rows.lb is None:
+        missing = ", ".join(repr(b) for b in model.trunc if b is not None)
+        raise InputError(
+            f"the new data lack the trunc() bound column(s) {missing} that the truncated "
+            "model's predictions need"
+        )
+    return rows.lb[chunk, None], rows.ub[chunk, None]
 
 
 def interval_columns(prob: float) -> tuple[str, str]:
@@ -377,10 +417,12 @@ def log_lik(
             out[:, chunk] = np.log(picked[..., 0]).T
         else:
             trials = rows.trials[chunk, None] if rows.trials is not None else None
-            mu = INVERSE_LINKS[model.link](eta)
             likelihood = LIKELIHOODS[model.family]
             params = with_known_se(
                 model, family_parameters(posterior, rows, chunk, effects), rows, chunk
+            )
+            mu, params = truncation.with_rate(
+                model.family, INVERSE_LINKS[model.link](eta), params, _denom(model, rows, chunk)
             )
             density = likelihood.log_lik(observed, mu, params, trials)
             if model.cens is not None:
@@ -388,6 +430,9 @@ def log_lik(
                     model.family, density, observed, _y2(rows, chunk), _codes(model, rows, chunk),
                     mu, params,
                 )  # fmt: skip
+            if model.truncated:  # less the log probability of the bounds, as the Stan program
+                lb, ub = _bounds(model, rows, chunk)
+                density = truncation.log_lik(model.family, density, mu, params, lb, ub)
             out[:, chunk] = density.T
         if fit.design["response"].get("weights") is not None:  # brms's log_lik: times the weight
             if rows.weights is None:

@@ -77,6 +77,13 @@ def check_supported(design: Design) -> None:
     if meta_analysis.is_meta_analysis(design):
         meta_analysis.check_supported(design)
         return
+    additions = design.formula.additions
+    if additions.truncated or additions.rate is not None:  # lme4's likelihoods have neither
+        term = "trunc()" if additions.truncated else "rate()"
+        raise InputError(
+            f"no classical fit for a model with {term}: lme4's likelihoods are not truncated "
+            "and take no rate denominators; leave out --classical"
+        )
     name = design.family.family.name
     if name not in FAMILIES:
         raise InputError(

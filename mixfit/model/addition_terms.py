@@ -17,7 +17,14 @@ import pandas as pd
 from mixfit.errors import InputError
 
 # term -> its flags (brms 2.18's defaults: weights are not scaled, se() fixes sigma at 0)
-TERMS = {"trials": (), "weights": ("scale",), "se": ("sigma",), "cens": ()}
+TERMS = {
+    "trials": (),
+    "weights": ("scale",),
+    "se": ("sigma",),
+    "cens": (),
+    "trunc": (),  # trunc(lb = , ub = ): numbers or columns, parsed by _trunc
+    "rate": (),
+}
 LOGICAL = {"TRUE": True, "T": True, "FALSE": False, "F": False}
 SE_FAMILIES = ("gaussian", "student")
 TRIALS_FAMILIES = ("binomial", "zero_inflated_binomial", "beta_binomial")
@@ -28,6 +35,10 @@ CENS_FAMILIES = (
     "weibull",
     "exponential",
 )  # those with a CDF in their template
+# trunc(): the families whose template has dist() and args() (a CDF), as cens(); the counts'
+# lower bound is inclusive, so their truncation term reads lb - 1 (brms's stan_log_lik_trunc)
+TRUNC_FAMILIES = (*CENS_FAMILIES, "Gamma", "poisson", "negbinomial")
+RATE_FAMILIES = ("poisson", "negbinomial")  # brms 2.18's (besides negbinomial2 and geometric)
 # brms's censoring codes, as numbers or words: -1 left, 0 none, 1 right, 2 interval
 CENS_CODES = {"left": -1, "none": 0, "right": 1, "interval": 2}
 
@@ -43,11 +54,19 @@ class Additions:
     se_sigma: bool = False  # se(s, sigma = TRUE): a residual SD besides the known SEs
     cens: str | None = None  # cens(c): each row's censoring, brms's codes
     cens_y2: str | None = None  # cens(c, y2): the upper end of an interval-censored row
+    trunc_lb: str | None = None  # trunc(lb = ): a number (as written) or a column
+    trunc_ub: str | None = None  # trunc(ub = ): a number (as written) or a column
+    rate: str | None = None  # rate(n): the column of each row's exposure (brms's denom)
+
+    @property
+    def truncated(self) -> bool:
+        return self.trunc_lb is not None or self.trunc_ub is not None
 
     @property
     def columns(self) -> list[str]:
         """The data columns the terms read."""
-        named = [self.weights, self.se, self.cens, self.cens_y2]
+        named = [self.weights, self.se, self.cens, self.cens_y2, self.rate]
+        named += [b for b in (self.trunc_lb, self.trunc_ub) if b is not None and not is_bound(b)]
         if self.trials is not None and not self.trials.isdigit():
             named.insert(0, self.trials)
         return [c for c in named if c is not None]
@@ -64,6 +83,11 @@ def parse_additions(tail: list, where: str) -> Additions:
         raise InputError(f"{where}: nothing after '|' in the response (e.g. 'k | trials(n) ~')")
     found: dict[str, object] = {}
     for piece in _split(tail, "PLUS"):
+        if piece and piece[0].kind == "IDENTIFIER" and piece[0].lexeme == "trunc":
+            if "trunc_lb" in found or "trunc_ub" in found:
+                raise InputError(f"{where}: the addition term trunc() is given twice")
+            found |= _trunc(piece, where)
+            continue
         name, value, second, flags = _term(piece, where)
         if name in found:
             raise InputError(f"{where}: the addition term {name}() is given twice")
@@ -122,6 +146,46 @@ def _term(piece: list, where: str) -> tuple[str, str, str | None, dict[str, bool
     return name, value, second, flags
 
 
+def is_bound(text: str) -> bool:
+    """Is a trunc() bound a number (as written, e.g. "-2.5", "1e3", "Inf") rather than a column?"""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _trunc(piece: list, where: str) -> dict[str, str]:
+    """trunc(lb = , ub = ), either or both, named or in that order: each a number or a column."""
+    usage = (
+        f"{where}: trunc() takes lb = and ub = bounds, numbers or columns: trunc(lb = 0, ub = 10)"
+    )
+    if len(piece) < 3 or piece[1].kind != "LEFT_PAREN" or piece[-1].kind != "RIGHT_PAREN":
+        raise InputError(usage)
+    arguments = [a for a in _split(piece[2:-1], "COMMA")]
+    if not arguments[0] or len(arguments) > 2:
+        raise InputError(usage)
+    found: dict[str, str] = {}
+    for k, argument in enumerate(arguments):
+        name = ("lb", "ub")[k]
+        if len(argument) > 2 and argument[0].kind == "IDENTIFIER" and argument[1].kind == "EQUAL":
+            name, argument = argument[0].lexeme, argument[2:]
+        if name not in ("lb", "ub") or name in found or not argument:
+            raise InputError(usage)
+        text = "".join(t.lexeme for t in argument)
+        if (
+            len(argument) == 1
+            and argument[0].kind in {"IDENTIFIER", "BQNAME"}
+            and not is_bound(text)
+        ):
+            found[f"trunc_{name}"] = argument[0].lexeme.strip("`")
+        elif is_bound(text) and all(t.kind in {"MINUS", "NUMBER", "IDENTIFIER"} for t in argument):
+            found[f"trunc_{name}"] = text
+        else:
+            raise InputError(usage)
+    return found
+
+
 def _flag(name: str, argument: list, where: str) -> tuple[str, bool]:
     allowed = TERMS[name]
     kinds = [t.kind for t in argument]
@@ -156,6 +220,9 @@ class AdditionValues:
     se: np.ndarray | None = None
     cens: np.ndarray | None = None  # -1, 0, 1 or 2 per row
     y2: np.ndarray | None = None  # interval-censored rows' upper ends (others: their response)
+    lb: np.ndarray | None = None  # trunc(): each row's lower bound (-inf: none)
+    ub: np.ndarray | None = None  # trunc(): each row's upper bound (inf: none)
+    denom: np.ndarray | None = None  # rate(): each row's exposure, above 0
 
 
 def check_family(additions: Additions, family: str, dpars: Collection[str], where: str) -> None:
@@ -175,6 +242,16 @@ def check_family(additions: Additions, family: str, dpars: Collection[str], wher
         raise InputError(
             f"{where}: cens() needs the family's CDF, which families "
             f"{', '.join(CENS_FAMILIES)} have here, not {family}"
+        )
+    if additions.truncated and family not in TRUNC_FAMILIES:
+        raise InputError(
+            f"{where}: trunc() needs the family's CDF, which families "
+            f"{', '.join(TRUNC_FAMILIES)} have here, not {family}"
+        )
+    if additions.rate is not None and family not in RATE_FAMILIES:
+        raise InputError(
+            f"{where}: rate() belongs to the count families {' and '.join(RATE_FAMILIES)}, "
+            f"not {family}"
         )
     if additions.sigma_fixed and "sigma" in dpars:
         raise InputError(
@@ -209,7 +286,64 @@ def values(
                 f"rows are not; first: {se[se <= 0][0]:g})"
             )
     cens, y2 = _censoring(additions, frame, where, y)
-    return AdditionValues(weights, se, cens, y2)
+    lb, ub = _truncation(additions, frame, where, y)
+    denom = None
+    if additions.rate is not None:
+        denom = _column(frame, additions.rate, "rate", where)
+        if (denom <= 0).any():
+            raise InputError(
+                f"{where}: rate column {additions.rate!r} must be above 0 "
+                f"({int((denom <= 0).sum())} rows are not; first: {denom[denom <= 0][0]:g})"
+            )
+    return AdditionValues(weights, se, cens, y2, lb, ub, denom)
+
+
+def _truncation(
+    additions: Additions, frame: pd.DataFrame, where: str, y: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Each row's bounds (a number for every row, or a column's), lb below ub, and the response
+    within them (brms: "Some responses are outside of the truncation bounds")."""
+    if not additions.truncated:
+        return None, None
+    n = len(frame)
+    bounds = []
+    for name, default in (("lb", -np.inf), ("ub", np.inf)):
+        text = getattr(additions, f"trunc_{name}")
+        if text is None:
+            bounds.append(np.full(n, default))
+        elif is_bound(text):
+            bounds.append(np.full(n, float(text)))
+        else:
+            if text not in frame.columns:
+                raise InputError(f"{where}: the trunc() bound column {text!r} is not in the data")
+            column = frame[text]
+            if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+                raise InputError(f"{where}: trunc() bound column {text!r} must be numeric")
+            values = column.to_numpy(dtype=float)
+            if not np.isfinite(values).all():
+                raise InputError(
+                    f"{where}: trunc() bound column {text!r} is not finite in "
+                    f"{int((~np.isfinite(values)).sum())} rows"
+                )
+            bounds.append(values)
+    lb, ub = bounds
+    crossed = lb >= ub
+    if crossed.any():
+        row = int(np.flatnonzero(crossed)[0])
+        raise InputError(
+            f"{where}: trunc() needs lb below ub, which {int(crossed.sum())} rows do not have "
+            f"(first: row {row + 1}, lb {lb[row]:g}, ub {ub[row]:g})"
+        )
+    if y is not None:
+        values = np.asarray(y, dtype=float)
+        outside = (values < lb) | (values > ub)
+        if outside.any():
+            row = int(np.flatnonzero(outside)[0])
+            raise InputError(
+                f"{where}: the response is outside the trunc() bounds in {int(outside.sum())} "
+                f"rows (first: row {row + 1}, {values[row]:g} not in [{lb[row]:g}, {ub[row]:g}])"
+            )
+    return lb, ub
 
 
 def _censoring(
@@ -259,6 +393,20 @@ def _censoring(
             )
         y2 = np.where(interval, y2, y)  # brms's rcens: only the intervals' are read
     return codes, y2
+
+
+def check_whole_bounds(lb: np.ndarray | None, ub: np.ndarray | None, where: str) -> None:
+    """A count's trunc() bounds are whole numbers, as brms's (its Stan data are integers)."""
+    for name, bound in (("lb", lb), ("ub", ub)):
+        if bound is None:
+            continue
+        given = bound[np.isfinite(bound)]
+        bad = given % 1 != 0
+        if bad.any():
+            raise InputError(
+                f"{where}: a count's trunc({name} = ) must be a whole number "
+                f"({int(bad.sum())} rows are not; first: {given[bad][0]:g})"
+            )
 
 
 def _column(frame: pd.DataFrame, name: str, term: str, where: str) -> np.ndarray:

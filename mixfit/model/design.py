@@ -291,7 +291,18 @@ def build_design(
             trials = frame[mu.trials]
     response = check_response(family, response_name, _response(mu, frame), trials)
     extra = addition_terms.values(mu.additions, frame, where, response.values)
-    response = replace(response, weights=extra.weights, se=extra.se, cens=extra.cens, y2=extra.y2)
+    response = replace(
+        response,
+        weights=extra.weights,
+        se=extra.se,
+        cens=extra.cens,
+        y2=extra.y2,
+        lb=extra.lb,
+        ub=extra.ub,
+        denom=extra.denom,
+    )
+    if family.family.response == "count":
+        addition_terms.check_whole_bounds(extra.lb, extra.ub, where)
     _check_finite(f"the response {response_name!r}", response.values, mu.text)
     predictors = {
         dpar: _predictor(dpar, _link(family, dpar), part, frame)

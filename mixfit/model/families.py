@@ -201,6 +201,9 @@ class Response:
     se: np.ndarray | None = None  # se(s): each row's known standard error
     cens: np.ndarray | None = None  # cens(c): -1 left, 0 none, 1 right, 2 interval censored
     y2: np.ndarray | None = None  # cens(c, y2): an interval's upper end (others: the response)
+    lb: np.ndarray | None = None  # trunc(lb = ): each row's lower bound (-inf: none)
+    ub: np.ndarray | None = None  # trunc(ub = ): each row's upper bound (inf: none)
+    denom: np.ndarray | None = None  # rate(n): each row's denominator (exposure)
 
 
 def check_response(

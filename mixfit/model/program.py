@@ -90,6 +90,10 @@ def build_model(
         raise InputError(
             "within-chain threads do not take autocorrelation terms: run with --threads-per-chain 1"
         )
+    if threads > 1 and (additions.truncated or additions.rate):
+        raise InputError(
+            "within-chain threads do not take trunc() or rate() yet: run with --threads-per-chain 1"
+        )
     if threads > 1 and not design.family.family.threads:
         threaded = ", ".join(name for name, f in FAMILIES.items() if f.threads)
         raise InputError(
@@ -149,6 +153,8 @@ def can_marginalise(design: Design) -> bool:
         and design.response.se is None
         and design.response.cens is None
         and design.autocor is None
+        and design.response.lb is None
+        and design.response.ub is None
     )
 
 
@@ -197,6 +203,20 @@ def _slots(design: Design) -> list[Slot]:
     return slots
 
 
+def _truncation_data(design: Design) -> dict:
+    """trunc()'s bounds (whole numbers for a count) and rate()'s denominators; a bound the
+    program does not declare (none given, or an infinite one) is left out."""
+    response, data = design.response, {}
+    integer = design.family.family.response == "count"
+    for name in ("lb", "ub"):
+        bound = getattr(response, name)
+        if bound is not None and np.isfinite(bound).all():
+            data[name] = bound.astype(np.int64) if integer else bound
+    if response.denom is not None:
+        data["denom"] = response.denom
+    return data
+
+
 def stan_data(model: Model) -> dict:
     """The data of the program: the response, each part's data and the priors' hyperparameters."""
     design = model.design
@@ -216,6 +236,7 @@ def stan_data(model: Model) -> dict:
         data["cens"] = design.response.cens
     if design.response.y2 is not None:
         data["rcens"] = design.response.y2
+    data |= _truncation_data(design)
     for predictor in design.predictors.values():
         data |= population.stan_data(predictor)
         if offset.present(predictor):

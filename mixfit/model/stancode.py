@@ -21,6 +21,7 @@ from mixfit.model.terms import autocor, category_specific, group, offset, popula
 
 PRIORS = "priors.stan"
 CENSORING = "terms/censoring.stan"
+TRUNCATION = "terms/truncation.stan"
 
 
 def stan_code(model) -> str:
@@ -40,6 +41,12 @@ class _Program:
         self.vectors = set(design.dpars)
         additions = design.formula.additions
         self.weighted = additions.weights is not None
+        self.truncated = additions.truncated
+        self.rate = additions.rate is not None
+        self.integer = model.family.response == "count"
+        # rate(n) is log(n) in mu's predictor, which the family's own likelihood takes, but
+        # negbinomial's shape times n goes a row at a time
+        self.rowwise_rate = self.rate and any(p.name == "shape" for p in model.family.params)
         self.family = env.get_template(model.family.template).make_module(
             {
                 "link": design.family.link,
@@ -59,6 +66,7 @@ class _Program:
         self.group = env.get_template(group.TEMPLATE).module
         self.priors = env.get_template(PRIORS).module
         self.censoring = env.get_template(CENSORING).module
+        self.truncation = env.get_template(TRUNCATION).module
         self.predictors = [(population.context(design, p), p) for p in design.predictors.values()]
         self.blocks = [group.context(design, b) for b in design.blocks]
         self.scalars = [q for q in design.params if q.name not in self.vectors]
@@ -68,8 +76,13 @@ class _Program:
             self.autocor = autocor.context(design.autocor)
 
     def at(self, name: str, index: str = "n") -> str:
-        """A parameter's value for row ``index``: its element if it has a formula."""
-        return f"{name}[{index}]" if name in self.vectors else name
+        """A parameter's value for row ``index``: its element if it has a formula; with rate(n),
+        negbinomial's shape times the row's denominator, as brms 2.18
+        (stan_log_lik_multiply_rate_denom)."""
+        value = f"{name}[{index}]" if name in self.vectors else name
+        if name == "shape" and self.rate:
+            return f"{value} * denom[{index}]"
+        return value
 
     def scale(self, index: str | None = None) -> str:
         """gaussian's and student's scale, over all rows (index None) or row ``index``'s: sigma,
@@ -101,6 +114,8 @@ class _Program:
             },
             "weighted": self.weighted,
             "censoring": self.censored(),
+            "truncation": self.truncation_parts(),
+            "row_target": self.row_target(),
             "threads": threads,
             "data": self.data(),
             "transformed_data": self.transformed_data(threads is not None),
@@ -139,10 +154,54 @@ class _Program:
         interval = additions.cens_y2 is not None
         dist, args = str(self.family.dist()), str(self.family.args())
         weight = "weights[n] * " if self.weighted else ""
+        tr = self.truncation_term()
         return {
             "data": str(self.censoring.data(interval)).strip("\n"),
-            "target": str(self.censoring.rows(dist, args, f"target += {weight}", interval)),
+            "target": str(self.censoring.rows(dist, args, f"target += {weight}", interval, tr)),
             "log_lik": str(self.censoring.rows(dist, args, "log_lik[n] = ", interval)),
+        }
+
+    def bounds(self) -> tuple[bool, bool]:
+        """Which trunc() bounds the model has (a bound of -Inf or Inf is none)."""
+        additions = self.model.design.formula.additions
+        return (
+            additions.trunc_lb not in (None, "-Inf", "-inf"),
+            additions.trunc_ub not in (None, "Inf", "inf"),
+        )
+
+    def truncation_term(self) -> str:
+        """What a truncated row's log-likelihood loses: " - lccdf(lb | ...)" and so on."""
+        lower, upper = self.bounds()
+        if not (lower or upper):
+            return ""
+        dist, args = str(self.family.dist()), str(self.family.args())
+        return str(self.truncation.term(dist, args, lower, upper, self.integer))
+
+    def row_target(self) -> str | None:
+        """Row n's share of the target where rows go one at a time without censoring: weights,
+        truncation or a rate (brms's stan_log_lik_weights and stan_log_lik_general)."""
+        if not (self.weighted or self.truncated or self.rowwise_rate):
+            return None
+        lpdf = f"{self.family.row_lpdf()!s}{self.truncation_term()}"
+        return f"weights[n] * ({lpdf})" if self.weighted else lpdf
+
+    def truncation_parts(self) -> dict | None:
+        """trunc() and rate(): their data, and the generated quantities a row at a time."""
+        if not (self.truncated or self.rate):
+            return None
+        data = str(self.truncation.data(*self.bounds(), self.integer, self.rate)).strip("\n")
+        if not (self.truncated or self.rowwise_rate):
+            return {"data": data, "predictions": "", "adjust": ""}
+        lower, upper = self.bounds()
+        dist, args = str(self.family.dist()), str(self.family.args())
+        predictions = self.truncation.predictions(
+            str(self.family.row_lpdf()), dist, args, lower, upper, self.integer
+        )
+        tr = self.truncation_term()
+        return {
+            "data": data,
+            "predictions": str(predictions).strip("\n"),
+            "adjust": str(self.truncation.adjust(tr)).strip("\n") if tr else "",
         }
 
     def data(self) -> str:
@@ -164,7 +223,7 @@ class _Program:
         return _join(parts)
 
     def transformed_data(self, threads: bool) -> str:
-        parts = [self.family.transformed_data()]
+        parts = [self.family.transformed_data(), self.truncation.transformed_data(self.rate)]
         if threads:
             parts.append(
                 "  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices"
@@ -222,6 +281,8 @@ class _Program:
             parts.append(self.population.predictor(p, rows))
             if offset.present(predictor):
                 parts.append(self.offset.predictor(p, rows))
+            if self.rate and p["dpar"] == "mu":
+                parts.append(self.truncation.predictor(rows))
             if self.cs and p["dpar"] == "mu":
                 parts.append(self.category_specific.predictor(self.cs, rows))
             parts += [

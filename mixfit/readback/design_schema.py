@@ -159,6 +159,11 @@ DESIGN: Node = Record(
                 "se_sigma": Boolean(),
                 "cens": optional(NAME),
                 "cens_y2": optional(NAME),
+                "trunc_lb": optional(NAME),  # trunc(): a number as written, or a column
+                "trunc_ub": optional(NAME),
+                "rate": optional(NAME),
+                # the rate() and trunc() columns' means, where conditional effects hold them
+                "addition_means": MapOf(Number(), key=NAME),
             },
         ),
         "variables": MapOf(VARIABLE, key=NAME),

@@ -159,6 +159,14 @@ def _response(model: Model, frame: pd.DataFrame) -> dict:
         "se_sigma": additions.se_sigma,
         "cens": additions.cens,
         "cens_y2": additions.cens_y2,
+        "trunc_lb": additions.trunc_lb,
+        "trunc_ub": additions.trunc_ub,
+        "rate": additions.rate,
+        "addition_means": {  # brms's conditional_effects holds such columns at their mean
+            name: float(frame[name].mean())
+            for name in [additions.rate, additions.trunc_lb, additions.trunc_ub]
+            if name is not None and name in frame
+        },
     }
 
 

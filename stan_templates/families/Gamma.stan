@@ -23,3 +23,6 @@
 {#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
     (weights[n] times it) #}
 {% macro row_lpdf() %}gamma_lpdf(Y[n] | {{ at("shape") }}, {{ at("shape") }} * exp(-mu[n])){% endmacro %}
+{#- the distribution and its arguments for row n, for a truncated row's CDFs (terms/truncation.stan) #}
+{% macro dist() %}gamma{% endmacro %}
+{% macro args() %}{{ at("shape") }}, {{ at("shape") }} * exp(-mu[n]){% endmacro %}

@@ -30,3 +30,6 @@
 {#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
     (weights[n] times it) #}
 {% macro row_lpdf() %}neg_binomial_2_log_lpmf(Y[n] | mu[n], {{ at("shape") }}){% endmacro %}
+{#- the distribution and its arguments for row n, for a truncated row's CDFs (terms/truncation.stan) #}
+{% macro dist() %}neg_binomial_2{% endmacro %}
+{% macro args() %}exp(mu[n]), {{ at("shape") }}{% endmacro %}

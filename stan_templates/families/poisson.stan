@@ -22,3 +22,6 @@
 {#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
     (weights[n] times it) #}
 {% macro row_lpdf() %}poisson_log_lpmf(Y[n] | mu[n]){% endmacro %}
+{#- the distribution and its arguments for row n, for a truncated row's CDFs (terms/truncation.stan) #}
+{% macro dist() %}poisson{% endmacro %}
+{% macro args() %}exp(mu[n]){% endmacro %}

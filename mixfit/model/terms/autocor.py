@@ -126,9 +126,16 @@ def check(term: AutocorTerm, family: str, additions, dpars: list[str]) -> None:
             f"{term.text}: autocorrelation terms are supported with the gaussian and student "
             f"families only, not {family}"
         )
-    if additions.se is not None or additions.cens is not None or additions.weights is not None:
+    if (
+        additions.se is not None
+        or additions.cens is not None
+        or additions.weights is not None
+        or additions.truncated
+        or additions.rate is not None
+    ):
         raise InputError(
-            f"{term.text}: autocorrelation terms do not take se(), cens() or weights()"
+            f"{term.text}: autocorrelation terms do not take se(), cens(), weights(), trunc() or "
+            "rate()"
         )
     if term.cls == "cosy" and family != "gaussian":  # brms's student log_lik of it: not built yet
         raise InputError(f"{term.text}: cosy() is supported with the gaussian family only yet")
