@@ -559,6 +559,10 @@ CASES.update(
             "response 'cnt' is never 0",
         ),
         "weibull response 0": (fit("sep ~ x", "--family", "weibull"), "must be above 0"),
+        "a prior past ndt's data bound": (
+            fit("y ~ x", "--family", "shifted_lognormal", "--prior", "beta(1, 1) : ndt"),
+            "excludes part of ndt's support (0, min_Y)",
+        ),
         "the same dpar twice": (
             ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "-f", "sigma ~ 1"],
             "'sigma' is given a formula twice",
@@ -606,6 +610,10 @@ FAMILY_CASES = {
     "exponential": ("sep ~ x + (1 | g)", "must be above 0"),  # 0 is not a time
     "hurdle_poisson": ("neg ~ x + (1 | g)", "non-negative count"),
     "hurdle_negbinomial": ("frac ~ x + (1 | g)", "whole numbers"),
+    "frechet": ("sep ~ x + (1 | g)", "must be above 0"),
+    "skew_normal": ("word ~ x + (1 | g)", "must be numeric"),
+    "shifted_lognormal": ("neg ~ x + (1 | g)", "must be above 0"),
+    "exgaussian": ("word ~ x + (1 | g)", "must be numeric"),
 }
 
 

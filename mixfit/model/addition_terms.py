@@ -26,6 +26,10 @@ CENS_FAMILIES = (
     "lognormal",
     "weibull",
     "exponential",
+    "frechet",
+    "skew_normal",
+    "shifted_lognormal",
+    "exgaussian",
 )  # those with a CDF in their template
 # brms's censoring codes, as numbers or words: -1 left, 0 none, 1 right, 2 interval
 CENS_CODES = {"left": -1, "none": 0, "right": 1, "interval": 2}
