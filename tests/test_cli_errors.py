@@ -695,6 +695,10 @@ CASES.update(
             ],
             "no classical fit for family 'zero_inflated_binomial'",
         ),
+        "a prior past ndt's data bound": (
+            fit("y ~ x", "--family", "shifted_lognormal", "--prior", "beta(1, 1) : ndt"),
+            "excludes part of ndt's support (0, min_Y)",
+        ),
         "the same dpar twice": (
             ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "-f", "sigma ~ 1"],
             "'sigma' is given a formula twice",
@@ -748,6 +752,10 @@ FAMILY_CASES = {
     "hurdle_lognormal": ("neg ~ x + (1 | g)", "must be 0 or above"),
     "zero_inflated_beta": ("sep ~ x + (1 | g)", "(0 allowed, 1 not)"),
     "zero_one_inflated_beta": ("pos ~ x + (1 | g)", "must be in [0, 1]"),
+    "frechet": ("sep ~ x + (1 | g)", "must be above 0"),
+    "skew_normal": ("word ~ x + (1 | g)", "must be numeric"),
+    "shifted_lognormal": ("neg ~ x + (1 | g)", "must be above 0"),
+    "exgaussian": ("word ~ x + (1 | g)", "must be numeric"),
 }
 
 

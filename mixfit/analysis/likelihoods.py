@@ -5,7 +5,8 @@ of rows x draws: ``mu`` is the inverse link of the linear predictor, ``params`` 
 parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means
 are brms's posterior_epred (lognormal: exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; hurdle:
 (1 - hu) mu / (1 - exp(-mu)); binomial and beta_binomial: trials p; zero_inflated_binomial:
-trials p (1 - zi); weibull and exponential: mu); ordinal families give each category's
+trials p (1 - zi); weibull, exponential, frechet, skew_normal and exgaussian: mu;
+shifted_lognormal: exp(mu + sigma^2 / 2) + ndt); ordinal families give each category's
 probability, as a last axis. The continuous families with a point mass at 0
 (hurdle_gamma, hurdle_lognormal, zero_inflated_beta) have (1 - hu) times the rest's mean, and
 zero_one_inflated_beta zoi coi + (1 - zoi) mu.
@@ -203,6 +204,55 @@ def beta_binomial_lpmf(y, n, a, b):
     return choose + special.betaln(y + a, n - y + b) - special.betaln(a, b)
 
 
+def _frechet_scale(mu, p):
+    """brms's frechet: mu is the mean, so the scale is mu / gamma(1 - 1 / nu)."""
+    return mu / special.gamma(1 - 1 / p["nu"])
+
+
+FRECHET = Likelihood(
+    mean=lambda mu, p, n: mu,
+    # the inverse of the CDF exp(-(y / scale)^-nu): scale / W, W a weibull(nu) draw
+    draw=lambda mu, p, n, rng: _frechet_scale(mu, p) / rng.weibull(p["nu"], mu.shape),
+    log_lik=lambda y, mu, p, n: _stats().invweibull.logpdf(y, p["nu"], scale=_frechet_scale(mu, p)),
+)
+
+
+def skew_normal_location_scale(mu, p) -> tuple:
+    """brms's skew_normal: mu the mean and sigma the SD give the location xi, the scale omega
+    and delta = alpha / sqrt(1 + alpha^2)."""
+    delta = p["alpha"] / np.sqrt(1 + p["alpha"] ** 2)
+    omega = p["sigma"] / np.sqrt(1 - 2 / np.pi * delta**2)
+    return mu - omega * delta * np.sqrt(2 / np.pi), omega, delta
+
+
+def _skew_normal_draw(mu, p, n, rng):
+    """xi + omega (delta |Z0| + sqrt(1 - delta^2) Z1), Z0 and Z1 standard normal."""
+    xi, omega, delta = skew_normal_location_scale(mu, p)
+    z0, z1 = np.abs(rng.standard_normal(mu.shape)), rng.standard_normal(mu.shape)
+    return xi + omega * (delta * z0 + np.sqrt(1 - delta**2) * z1)
+
+
+def _skew_normal_log_lik(y, mu, p, n):
+    xi, omega, _ = skew_normal_location_scale(mu, p)
+    return _stats().skewnorm.logpdf(y, p["alpha"], xi, omega)
+
+
+def _shifted(log_of: Callable, y, p) -> np.ndarray:
+    """A shifted lognormal's log density or CDF at y - ndt: -inf at or below the shift."""
+    above = y - p["ndt"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(above > 0, log_of(np.log(np.where(above > 0, above, 1.0)), above), -np.inf)
+
+
+def _shifted_lognormal_log_lik(y, mu, p, n):
+    return _shifted(lambda z, a: _stats().norm.logpdf(z, mu, p["sigma"]) - np.log(a), y, p)
+
+
+def _exgaussian_log_lik(y, mu, p, n):
+    """scipy's exponnorm: K = beta / sigma, location mu - beta, scale sigma."""
+    return _stats().exponnorm.logpdf(y, p["beta"] / p["sigma"], mu - p["beta"], p["sigma"])
+
+
 LIKELIHOODS: dict[str, Likelihood] = {
     "gaussian": Likelihood(
         mean=lambda mu, p, n: mu,
@@ -277,6 +327,23 @@ LIKELIHOODS |= {
     "hurdle_lognormal": _point_at_zero(LIKELIHOODS["lognormal"], "hu"),
     "zero_inflated_beta": _point_at_zero(LIKELIHOODS["beta"], "zi"),
     "zero_one_inflated_beta": _zero_one_inflated(LIKELIHOODS["beta"]),
+    "frechet": FRECHET,
+    "skew_normal": Likelihood(
+        mean=lambda mu, p, n: mu, draw=_skew_normal_draw, log_lik=_skew_normal_log_lik
+    ),
+    "shifted_lognormal": Likelihood(
+        mean=lambda mu, p, n: np.exp(mu + p["sigma"] ** 2 / 2) + p["ndt"],
+        draw=lambda mu, p, n, rng: p["ndt"] + rng.lognormal(mu, p["sigma"]),
+        log_lik=_shifted_lognormal_log_lik,
+    ),
+    "exgaussian": Likelihood(
+        mean=lambda mu, p, n: mu,
+        draw=lambda mu, p, n, rng: (
+            rng.normal(mu - p["beta"], p["sigma"])
+            + rng.exponential(np.broadcast_to(p["beta"], mu.shape))
+        ),
+        log_lik=_exgaussian_log_lik,
+    ),
 }
 
 
@@ -299,7 +366,39 @@ LOG_CDFS: dict[str, Callable] = {
         _stats().weibull_min.logsf(y, p["shape"], scale=_weibull_scale(mu, p)),
     ),
     "exponential": lambda y, mu, p: (np.log(-np.expm1(-y / mu)), -y / mu),
+    "frechet": lambda y, mu, p: (
+        _stats().invweibull.logcdf(y, p["nu"], scale=_frechet_scale(mu, p)),
+        _stats().invweibull.logsf(y, p["nu"], scale=_frechet_scale(mu, p)),
+    ),
+    "skew_normal": lambda y, mu, p: _skew_normal_cdfs(y, mu, p),
+    "shifted_lognormal": lambda y, mu, p: (
+        _shifted(lambda z, a: _stats().norm.logcdf(z, mu, p["sigma"]), y, p),
+        np.where(
+            y > p["ndt"], _shifted(lambda z, a: _stats().norm.logsf(z, mu, p["sigma"]), y, p), 0.0
+        ),
+    ),
+    "exgaussian": lambda y, mu, p: _exgaussian_cdfs(y, mu, p),
 }
+
+
+def _exgaussian_cdfs(y, mu, p) -> tuple:
+    """log F and log(1 - F) of the exponentially modified normal, from its closed form (scipy's
+    exponnorm integrates them numerically, seconds per thousand rows): with u = (y - m) / sigma,
+    m = mu - beta and rate 1 / beta, F = Phi(u) - exp(c) Phi(u - sigma / beta), where
+    c = -(y - m) / beta + sigma^2 / (2 beta^2)."""
+    sigma, beta = p["sigma"], p["beta"]
+    u = (y - (mu - beta)) / sigma
+    tail = -u * sigma / beta + sigma**2 / (2 * beta**2) + special.log_ndtr(u - sigma / beta)
+    below = special.log_ndtr(u)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_cdf = below + np.log1p(-np.exp(tail - below))
+    return log_cdf, np.logaddexp(special.log_ndtr(-u), tail)
+
+
+def _skew_normal_cdfs(y, mu, p) -> tuple:
+    xi, omega, _ = skew_normal_location_scale(mu, p)
+    dist = _stats().skewnorm(p["alpha"], xi, omega)
+    return dist.logcdf(y), dist.logsf(y)
 
 
 def censored_log_lik(

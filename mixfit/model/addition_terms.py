@@ -34,6 +34,10 @@ CENS_FAMILIES = (
     "lognormal",
     "weibull",
     "exponential",
+    "frechet",
+    "skew_normal",
+    "shifted_lognormal",
+    "exgaussian",
 )  # those with a CDF in their template
 # trunc(): the families whose template has dist() and args() (a CDF), as cens(); the counts'
 # lower bound is inclusive, so their truncation term reads lb - 1 (brms's stan_log_lik_trunc)

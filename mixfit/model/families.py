@@ -23,14 +23,17 @@ class FamilyParam:
 
     name: str
     lower: float | None
-    upper: float | None
+    upper: float | str | None  # a str: a quantity the family's transformed data compute from Y
     default_prior: str  # "scale": half student_t(3, 0, s) with brms's data-derived s; else a prior
     meaning: str = ""
     link: str = "log"  # brms's default link when the parameter has a formula of its own
+    formula_prior: str | None = None  # brms's prior on its formula's intercept, where not the rule
 
     @property
     def intercept_prior(self) -> str:
         """brms 2.18's default prior on the intercept of the parameter's own formula."""
+        if self.formula_prior is not None:
+            return self.formula_prior
         return "logistic(0, 1)" if self.link == "logit" else "student_t(3, 0, 2.5)"
 
 
@@ -47,6 +50,22 @@ ZOI = FamilyParam("zoi", 0.0, 1.0, "beta(1, 1)", "zero-one-inflation probability
 COI = FamilyParam(
     "coi", 0.0, 1.0, "beta(1, 1)", "conditional one-inflation probability", link="logit"
 )
+# brms 2.18's def_dprior: each one's prior, and its formula's intercept prior (flat for ndt)
+FRECHET_NU = FamilyParam(
+    "nu", 1.0, None, "gamma(2, 0.1)", "shape parameter", link="logm1",
+    formula_prior="normal(2.7, 0.8)",
+)  # fmt: skip
+ALPHA = FamilyParam(
+    "alpha", None, None, "normal(0, 4)", "skewness", link="identity", formula_prior="normal(0, 4)"
+)
+# the shift lies between 0 and the smallest response, min_Y (the template's transformed data)
+NDT = FamilyParam(
+    "ndt", 0.0, "min_Y", "uniform(0, min_Y)", "non-decision time: the shift", formula_prior=""
+)
+EXGAUSSIAN_BETA = FamilyParam(
+    "beta", 0.0, None, "gamma(1, 0.1)", "the exponential part's mean",
+    formula_prior="normal(1.7, 1.3)",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,6 +145,17 @@ FAMILIES: dict[str, Family] = {
         ),
         Family("zero_inflated_beta", ("logit",), "unit_zero", (PHI, ZI), threads=False),
         Family("zero_one_inflated_beta", ("logit",), "unit_closed", (PHI, ZOI, COI), threads=False),
+        Family("frechet", ("log",), "positive", (FRECHET_NU,)),
+        Family("skew_normal", ("identity",), "real", (SIGMA, ALPHA), threads=False),
+        Family(
+            "shifted_lognormal",
+            ("identity",),
+            "positive",
+            (SIGMA, NDT),
+            scale_link="log",
+            threads=False,
+        ),
+        Family("exgaussian", ("identity",), "real", (SIGMA, EXGAUSSIAN_BETA), threads=False),
     ]
 }
 

@@ -157,7 +157,7 @@ class Slot:
     name: str  # the Stan variable
     cls: str
     lower: float | None
-    upper: float | None
+    upper: float | str | None  # a str: a bound the data set (shifted_lognormal's ndt: min_Y)
     labels: list[tuple[str, str]]  # (coef, group) per element
     priors: list[Prior] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -286,8 +286,8 @@ def prior_rows(slots: list[Slot], specs: list[PriorSpec], defaults: Defaults) ->
 
 
 def truncation(
-    dist: Distribution, lower: float | None, upper: float | None
-) -> tuple[float | None, float | None]:
+    dist: Distribution, lower: float | None, upper: float | str | None
+) -> tuple[float | None, float | str | None]:
     """The parameter bounds inside the distribution's support, where its density is normalised
     (a half-normal on an SD, a gamma on nu >= 1, a normal on zi in (0, 1))."""
     if dist.support == "corr":
@@ -295,7 +295,12 @@ def truncation(
     low, high = SUPPORT_BOUNDS.get(dist.support, (None, None))
     interval = dist.support == "interval"  # uniform: its bounds are data, so normalise always
     cut_low = lower if lower is not None and (interval or low is None or low < lower) else None
-    cut_high = upper if upper is not None and (interval or high is None or high > upper) else None
+    data_bound = isinstance(upper, str)  # known only from the data: normalise at it
+    cut_high = (
+        upper
+        if upper is not None and (interval or data_bound or high is None or high > upper)
+        else None
+    )
     return cut_low, cut_high
 
 
@@ -357,9 +362,13 @@ def _check_support(spec: PriorSpec, slot: Slot) -> None:
     low, high = SUPPORT_BOUNDS.get(support, spec.prior.args)  # uniform: its own bounds
     param_low, param_high = slot.lower, slot.upper
     covers_low = low is None or (param_low is not None and low <= param_low)
-    covers_high = high is None or (param_high is not None and high >= param_high)
+    if isinstance(param_high, str):  # a bound the data set: only the prior's own uniform knows it
+        covers_high = high is None or support == "interval"
+    else:
+        covers_high = high is None or (param_high is not None and high >= param_high)
     if not (covers_low and covers_high):
-        bounds = f"({_fmt(param_low, '-inf')}, {_fmt(param_high, 'inf')})"
+        shown_high = param_high if isinstance(param_high, str) else _fmt(param_high, "inf")
+        bounds = f"({_fmt(param_low, '-inf')}, {shown_high})"
         raise InputError(
             f"prior '{spec.describe()}': {spec.prior} excludes part of {slot.cls}'s support {bounds}"
         )

@@ -178,6 +178,9 @@ def default_priors(design: Design) -> Defaults:
             defaults[("cor", param.name)] = Prior("lkj", (1.0,))
         elif param.default_prior == "scale":
             defaults[(param.name, "mu")] = Prior("student_t", (3.0, 0.0, scale))
+        elif param.upper == "min_Y":  # brms's uniform(0, min_Y) on shifted_lognormal's ndt
+            lowest = float(np.min(design.response.values))
+            defaults[(param.name, "mu")] = Prior("uniform", (0.0, lowest))
         else:
             defaults[(param.name, "mu")] = parse_prior(param.default_prior)
     return defaults

@@ -348,9 +348,14 @@ def _declare(param) -> str:
     if param.lower is not None:
         bounds.append(f"lower={param.lower:g}")
     if param.upper is not None:
-        bounds.append(f"upper={param.upper:g}")
+        bounds.append(f"upper={_bound(param.upper)}")
     constraint = f"<{', '.join(bounds)}>" if bounds else ""
     return f"  real{constraint} {param.name};  // {param.meaning}"
+
+
+def _bound(value: float | str) -> str:
+    """A bound in Stan: a number, or the name of what the transformed data compute (min_Y)."""
+    return value if isinstance(value, str) else f"{value:g}"
 
 
 def _join(parts) -> str:
@@ -391,7 +396,7 @@ def _distribution(name: str, slot: Slot) -> dict:
         "params": dist.params,
         "support": dist.support,
         "lower": None if lower is None else f"{lower:g}",
-        "upper": None if upper is None else f"{upper:g}",
+        "upper": None if upper is None else _bound(upper),
     }
 
 

@@ -1,9 +1,10 @@
 """log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
-cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng`` or
-``beta_proportion_rng``, and runs the zero-inflated (binomial too) and hurdle families'
-``bernoulli_rng(zi) ? 0 : ...`` through its interpreter, far slower than the sampling. The other
-ordinal families (sratio, cratio, acat) go the way of cumulative: their category probabilities are
-those predict uses for new rows (mixfit/analysis/ordinal.py).
+cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng``,
+``beta_proportion_rng``, ``frechet_rng``, ``skew_normal_rng`` or ``exp_mod_normal_rng``, and runs
+the zero-inflated (binomial too) and hurdle families' ``bernoulli_rng(zi) ? 0 : ...`` through its interpreter,
+far slower than the sampling. The other ordinal families (sratio, cratio, acat) go the way of
+cumulative: their category probabilities are those predict uses for new rows
+(mixfit/analysis/ordinal.py). A censored row's log_lik is its CDF's, as in the template.
 
 On stanli the program leaves them out (``Model.python_predictions``) and this module computes them
 after sampling, as mixfit/results/marginal_draws.py does for the gaussian marginal path and as
@@ -21,6 +22,8 @@ from scipy import special
 
 from mixfit.analysis.likelihoods import (
     INVERSE_LINKS,
+    LIKELIHOODS,
+    censored_log_lik,
     ordinal_draw,
     truncated_negbinomial,
     truncated_poisson,
@@ -76,6 +79,13 @@ def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[
         log_lik[part], y_rep[part] = family.compute(
             y, flat_eta[part], chunk, design.family.link, rng
         )
+        if design.response.cens is not None:  # cens(): a censored row's CDF, as in Stan
+            mu = INVERSE_LINKS[design.family.link](flat_eta[part])
+            y2 = y if design.response.y2 is None else design.response.y2
+            codes = design.response.cens
+            log_lik[part] = censored_log_lik(
+                model.family.name, log_lik[part], y, y2, codes, mu, chunk
+            )
     if design.response.weights is not None:  # brms's log_lik of a weighted model
         log_lik *= design.response.weights
     return {"log_lik": log_lik.reshape(eta.shape), "y_rep": y_rep.reshape(eta.shape)}
@@ -324,6 +334,18 @@ def _ratio_family(name: str) -> Callable:
     return compute
 
 
+def _continuous(name: str) -> Callable:
+    """A family stanli has no _rng for but whose numpy density and draws are predict's
+    (mixfit/analysis/likelihoods.py): frechet, skew_normal, exgaussian."""
+    likelihood = LIKELIHOODS[name]
+
+    def compute(y, eta, params, link, rng):
+        mu = INVERSE_LINKS[link](eta)
+        return likelihood.log_lik(y, mu, params, None), likelihood.draw(mu, params, None, rng)
+
+    return compute
+
+
 FAMILIES = {
     "zero_inflated_poisson": Family(("zi",), _zero_inflated_poisson),
     "zero_inflated_negbinomial": Family(("shape", "zi"), _zero_inflated_negbinomial),
@@ -339,4 +361,7 @@ FAMILIES = {
     "hurdle_lognormal": Family(("sigma", "hu"), _hurdle_lognormal),
     "zero_inflated_beta": Family(("phi", "zi"), _zero_inflated_beta),
     "zero_one_inflated_beta": Family(("phi", "zoi", "coi"), _zero_one_inflated_beta),
+    "frechet": Family(("nu",), _continuous("frechet")),
+    "skew_normal": Family(("sigma", "alpha"), _continuous("skew_normal")),
+    "exgaussian": Family(("sigma", "beta"), _continuous("exgaussian")),
 }
