@@ -56,14 +56,18 @@ model {
                          {{ threads.passed }});
 {% elif censoring %}
 {{ predictors }}
+{% if glm_mu %}
     mu += Xc * b;
+{% endif %}
     // a censored row's probability beyond (or between) its values, as brms (so no GLM function)
     for (n in 1:N) {
 {{ censoring.target }}
     }
 {% elif weighted %}
 {{ predictors }}
+{% if glm_mu %}
     mu += Xc * b;
+{% endif %}
     // each row's log-likelihood times its weight, as brms (so no GLM function)
     for (n in 1:N) {
       target += weights[n] * ({{ family.row_lpdf }});
@@ -85,7 +89,9 @@ generated quantities {
   {{ family.y_rep_type }} y_rep;  // a replicated data set per draw
   {
 {{ predictors }}
+{% if glm_mu %}
     mu += Xc * b;
+{% endif %}
 {{ family.predictions }}
 {% if censoring %}
     for (n in 1:N) {

@@ -47,7 +47,7 @@ WEIBULL_SHAPE = FamilyParam("shape", 0.0, None, "gamma(0.01, 0.01)", "shape para
 class Family:
     name: str
     links: tuple[str, ...]  # the first is the default
-    response: str  # real | positive | unit | binary | count | binomial | ordinal
+    response: str  # real | positive | unit | binary | count | binomial | ordinal | categorical
     params: tuple[FamilyParam, ...] = ()
     scale_link: str | None = None  # the link brms's default prior scales use, if not the family's
     threads: bool = True  # its template has a reduce_sum form (partial_log_lik), for threads
@@ -62,6 +62,11 @@ class Family:
     @property
     def ordinal(self) -> bool:
         return self.response == "ordinal"
+
+    @property
+    def categorical(self) -> bool:
+        """Unordered categories, a linear predictor mu<cat> for each but the first (brms's)."""
+        return self.response == "categorical"
 
 
 FAMILIES: dict[str, Family] = {
@@ -99,6 +104,7 @@ FAMILIES: dict[str, Family] = {
         Family("exponential", ("log",), "positive"),
         Family("hurdle_poisson", ("log",), "count", (HU,), threads=False),
         Family("hurdle_negbinomial", ("log",), "count", (SHAPE, HU), threads=False),
+        Family("categorical", ("logit",), "categorical", threads=False),
     ]
 }
 
@@ -122,7 +128,7 @@ def free_params(family: Family, sigma_fixed: bool) -> tuple[FamilyParam, ...]:
 class FamilyChoice:
     family: Family
     link: str
-    levels: tuple[str, ...] = ()  # ordinal families: the categories, lowest first, if given
+    levels: tuple[str, ...] = ()  # ordinal, categorical: the categories (lowest, reference first)
 
     def __str__(self) -> str:
         return f"{self.family.name}(link = {self.link})"
@@ -155,8 +161,11 @@ def choose_family(spec: str | dict, levels: tuple[str, ...] | list[str] = ()) ->
             f"family {family.name} has no link {link!r} (links: {', '.join(family.links)})"
         )
     levels = tuple(str(v).strip() for v in levels)
-    if levels and not family.ordinal:
-        raise InputError(f"levels order the categories of an ordinal response, not {family.name}'s")
+    if levels and not (family.ordinal or family.categorical):
+        raise InputError(
+            f"levels order the categories of an ordinal or categorical response, not "
+            f"{family.name}'s"
+        )
     if len(set(levels)) != len(levels) or (levels and (len(levels) < 2 or "" in levels)):
         raise InputError(
             f"levels must name at least two distinct categories (got {', '.join(levels)})"
@@ -215,6 +224,8 @@ def _convert_response(
         return _binary(name, column)
     if kind == "ordinal":
         return _ordinal(family, name, column, choice.levels)
+    if kind == "categorical":
+        return _categorical(family, name, column, choice.levels)
     values = _numeric(family, name, column)
     if kind == "real":
         return Response(values.astype(float))
@@ -284,6 +295,45 @@ def _ordinal(family: Family, name: str, column: pd.Series, levels: tuple[str, ..
     categories = tuple(str(v) for v in range(low, high + 1))
     note = None if low == 1 else f"{name}: categories {low}..{high} taken as 1..{high - low + 1}"
     return Response((values - low + 1).astype(np.int64), note=note, categories=categories)
+
+
+def _categorical(family: Family, name: str, column: pd.Series, levels: tuple[str, ...]) -> Response:
+    """Categories 1..K: the given levels in order, else the values sorted as R's factor() sorts
+    them (numbers by value, text alphabetically); the first is brms's reference category."""
+    if levels:
+        response = _ordinal(family, name, column, levels)
+    else:
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            values = _counts_like(family, name, column.to_numpy())
+            uniques = np.unique(values)
+            categories = tuple(str(v) for v in uniques)
+            codes = np.searchsorted(uniques, values) + 1
+        else:
+            text = column.astype(str).str.strip()
+            categories = tuple(sorted(set(text)))
+            codes = text.map({c: k + 1 for k, c in enumerate(categories)}).to_numpy()
+        response = Response(np.asarray(codes, dtype=np.int64), categories=categories)
+    present = np.unique(response.values)
+    if len(present) < 2:
+        only = response.categories[present[0] - 1]
+        raise InputError(
+            f"response {name!r} has a single category ({only}) for family {family.name}: it needs "
+            "at least two"
+        )
+    dpars = category_dpars(response.categories)
+    if len(set(dpars)) < len(dpars) or "" in response.categories:
+        raise InputError(
+            f"response {name!r}: the categories {', '.join(map(repr, response.categories))} do "
+            "not give distinct names mu<category> (brms drops '.', '_' and other special "
+            "characters): rename them"
+        )
+    return response
+
+
+def category_dpars(categories: tuple[str, ...] | list[str]) -> list[str]:
+    """brms's names of a categorical model's linear predictors, one per category but the first
+    (its make_stan_names of "mu" + category: R's make.names without its '.' and '_')."""
+    return [re.sub(r"[._]", "", re.sub(r"[^A-Za-z0-9._]", ".", f"mu{c}")) for c in categories[1:]]
 
 
 def _number_text(value) -> str:
