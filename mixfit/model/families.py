@@ -348,9 +348,10 @@ def _counts_like(family: Family, name: str, values: np.ndarray) -> np.ndarray:
             f"{values[outside][0]:g})"
         )
     fractional = np.asarray(values, dtype=float) % 1 != 0
+    kind = "ordered" if family.ordinal else "unordered"
     if fractional.any():
         raise InputError(
-            f"response {name!r} must hold whole numbers (ordered categories) for family "
+            f"response {name!r} must hold whole numbers ({kind} categories) for family "
             f"{family.name} (found {values[fractional][0]:g})"
         )
     return np.asarray(values).astype(np.int64)
