@@ -476,6 +476,47 @@ CASES.update(
             fit("cnt ~ x + (1 | g)", "--family", "acat", "--threads-per-chain", "2"),
             "the acat family does not have",
         ),
+        # categorical: its response and its predictors mu<cat>, one per category but the first
+        "categorical, a single category": (
+            fit("c5 ~ x + (1 | g)", "--family", "categorical"),
+            "has a single category (5) for family categorical",
+        ),
+        "categorical, a level the response lacks": (
+            fit("ans ~ x", "--family", "categorical", "--levels", "no,perhaps,yes"),
+            "has values not among the levels no, perhaps, yes (found: 'maybe')",
+        ),
+        "categorical, fractions": (
+            fit("frac ~ x", "--family", "categorical"),
+            "whole numbers (unordered categories) for family categorical",
+        ),
+        "categorical, a formula for the reference category": (
+            ["fit", "data.csv", "-f", "ans ~ x", "-f", "mumaybe ~ x", "--family", "categorical"],
+            "the reference 'maybe': muno, muperhaps, muyes)",
+        ),
+        "categorical, a formula for no category": (
+            ["fit", "data.csv", "-f", "ans ~ x", "-f", "mufoo ~ x", "--family", "categorical"],
+            "no parameter 'mufoo'",
+        ),
+        "categorical, a sigma formula": (
+            ["fit", "data.csv", "-f", "ans ~ x", "-f", "sigma ~ x", "--family", "categorical"],
+            "family categorical has no parameter 'sigma'",
+        ),
+        "categorical, a probit link": (
+            fit("ans ~ x", "--family", "categorical(link=probit)"),
+            "family categorical has no link 'probit' (links: logit)",
+        ),
+        "categorical with cens()": (
+            fit("ans | cens(c5) ~ x", "--family", "categorical"),
+            "not categorical",
+        ),
+        "categorical with within-chain threads": (
+            fit("ans ~ x + (1 | g)", "--family", "categorical", "--threads-per-chain", "2"),
+            "the categorical family does not have",
+        ),
+        "categorical, names that clash": (
+            fit("fv ~ x", "--family", "categorical"),  # a[1], a1, a(1): mua1 each
+            "do not give distinct names mu<category>",
+        ),
         "iter past 2^31": (fit(GOOD, "--iter", "99999999999"), "below 2^31"),
         # failures that came after the whole fit
         "group labels collide once joined": (fit("y ~ x + (1 | ja:jb)"), "both named 'p_q_r'"),
@@ -606,6 +647,7 @@ FAMILY_CASES = {
     "exponential": ("sep ~ x + (1 | g)", "must be above 0"),  # 0 is not a time
     "hurdle_poisson": ("neg ~ x + (1 | g)", "non-negative count"),
     "hurdle_negbinomial": ("frac ~ x + (1 | g)", "whole numbers"),
+    "categorical": ("c5 ~ x + (1 | g)", "single category"),
 }
 
 

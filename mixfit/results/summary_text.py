@@ -19,7 +19,8 @@ def summary_text(
     design = model.design
     sampler = run["sampler"]
     # as brms: a parameter with a formula has its link, one without is estimated as it is
-    links = [f"mu = {design.family.link}"] + [
+    mus = design.dpars if model.family.categorical else ["mu"]  # categorical: mu<cat> each
+    links = [f"{mu} = {design.family.link}" for mu in mus] + [
         f"{p.name} = {p.link if p.name in design.predictors else 'identity'}"
         for p in model.family.params
     ]
