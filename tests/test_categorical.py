@@ -1,6 +1,7 @@
 """brms 2.18's categorical family: recovery on simulated 3-category data with a group-level
 intercept, the saved log_lik against the definition (log softmax of [0, mu2, mu3]), predict, loo,
-effects, no R2 (brms's bayes_R2 refuses it), a per-category formula, a chain-array run combined.
+effects, no R2 (brms's bayes_R2 refuses it), a per-category formula, whole-number categories,
+--levels, and a chain-array run (with an ID joining the categories' intercepts) combined.
 
 One fit (2 chains x 400) is shared by the module; the chain-array run and the per-category
 formula take a few seconds each."""
@@ -76,6 +77,8 @@ def test_brms_names_and_recovery(fitted):
     summary = (out / "summary.txt").read_text()
     assert "muperhaps_x" in summary and "Family: categorical" in summary
     assert "Bayesian R2" not in summary
+    assert "Links: muperhaps = logit; muyes = logit" in summary
+    assert "Levels: no (reference), perhaps, yes" in summary
 
 
 def test_defaults_and_program(fitted):
@@ -207,7 +210,7 @@ def test_chain_array_run_combines(tmp_path):
     data.to_csv(tmp_path / "sim.csv", index=False)
     spec = {
         "data": "sim.csv",
-        "formula": "y ~ x + (1 | g)",
+        "formula": "y ~ x + (1 | p | g)",  # the ID joins the categories' intercepts
         "family": "categorical",
         "backend": "stanli",
         "sampler": {"chains": 2, "iter": 300, "seed": 5},
@@ -215,6 +218,7 @@ def test_chain_array_run_combines(tmp_path):
     out = fit_as_chain_jobs(spec, tmp_path)
     fixef = pd.read_csv(out / "fixef.csv").set_index("term")
     assert {"muperhaps_x", "muyes_x"} <= set(fixef.index)
+    assert "cor_g__muperhaps_Intercept__muyes_Intercept" in _posterior(out)
     assert _stored_log_lik(out).shape == (300, 200)
     mine = log_lik(out, data, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
     assert np.allclose(mine, _stored_log_lik(out), rtol=1e-8, atol=1e-10)

@@ -53,6 +53,9 @@ def summary_text(
     if model.thresholds:
         order = " < ".join(design.response.categories)
         lines.append(f" Levels: {order}")
+    elif model.family.categorical:  # which category the others are against
+        first, *others = design.response.categories
+        lines.append(f" Levels: {first} (reference), {', '.join(others)}")
     group_rows = varcorr[varcorr["group"] != "Residual"]
     if len(group_rows):
         lines += ["", "Group-Level Effects:"]
