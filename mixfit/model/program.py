@@ -24,7 +24,7 @@ from mixfit.model.priors import (
     prior_rows,
     resolve,
 )
-from mixfit.model.terms import group, offset, population
+from mixfit.model.terms import category_specific, group, offset, population
 
 
 @dataclass
@@ -183,6 +183,8 @@ def _slots(design: Design) -> list[Slot]:
     slots = []
     for predictor in design.predictors.values():
         slots += population.slots(design, predictor)
+        if predictor.dpar == "mu":
+            slots += category_specific.slots(design)
     for param in design.params:
         if param.name not in design.predictors:
             slots.append(
@@ -218,6 +220,8 @@ def stan_data(model: Model) -> dict:
         data |= population.stan_data(predictor)
         if offset.present(predictor):
             data |= offset.stan_data(predictor)
+    if design.category_specific is not None:
+        data |= category_specific.stan_data(design.category_specific)
     for block in design.blocks:
         data |= group.stan_data(design, block)
     if not model.marginal:

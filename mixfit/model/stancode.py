@@ -17,7 +17,7 @@ import jinja2
 
 from mixfit.model.families import INVERSE_LINKS
 from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
-from mixfit.model.terms import group, offset, population
+from mixfit.model.terms import category_specific, group, offset, population
 
 PRIORS = "priors.stan"
 CENSORING = "terms/censoring.stan"
@@ -50,10 +50,13 @@ class _Program:
                 "times": lambda a, b: f"{a} .* {b}" if a in self.vectors else f"{a} * {b}",
                 "se": additions.se is not None,
                 "scale": self.scale,
+                "thres": lambda index="n": category_specific.thresholds(design, index),
             }
         )
         self.population = env.get_template(population.TEMPLATE).module
         self.offset = env.get_template(offset.TEMPLATE).module
+        self.category_specific = env.get_template(category_specific.TEMPLATE).module
+        self.cs = category_specific.context(design) if category_specific.present(design) else None
         self.group = env.get_template(group.TEMPLATE).module
         self.priors = env.get_template(PRIORS).module
         self.censoring = env.get_template(CENSORING).module
@@ -128,6 +131,8 @@ class _Program:
             parts.append(self.population.data(p))
             if offset.present(predictor):
                 parts.append(self.offset.data(p))
+            if self.cs and p["dpar"] == "mu":
+                parts.append(self.category_specific.data(self.cs))
         if any(b["centrable"] for b in self.blocks):
             parts.append(
                 "  int<lower=0> P;  // number of mu's population-level effects, intercept included"
@@ -149,6 +154,8 @@ class _Program:
         (mu, _), *others = self.predictors
         parts = [self.population.parameters(mu), self.family.parameters()]
         parts += [_declare(q) for q in self.scalars]
+        if self.cs:
+            parts.append(self.category_specific.parameters(self.cs))
         parts += [self.population.parameters(p) for p, _ in others]
         parts += [self.group.parameters(b) for b in self.blocks]
         return _join(parts)
@@ -189,6 +196,8 @@ class _Program:
             parts.append(self.population.predictor(p, rows))
             if offset.present(predictor):
                 parts.append(self.offset.predictor(p, rows))
+            if self.cs and p["dpar"] == "mu":
+                parts.append(self.category_specific.predictor(self.cs, rows))
             parts += [
                 self.group.predictor(b, p, rows) for b in self.blocks if p["dpar"] in b["columns"]
             ]
@@ -216,6 +225,8 @@ class _Program:
             args += population.shared(p)
             if offset.present(predictor):
                 args += offset.shared(p)
+            if self.cs and p["dpar"] == "mu":
+                args += category_specific.shared(self.cs)
         for b in self.blocks:
             args += group.shared(b)
         return {

@@ -114,6 +114,8 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
         out["b_Intercept"] = ()
     for coef in design["population"]["coefs"] if design["family"] != "categorical" else ():
         out[f"b_{coef}"] = ()
+    for coef in design.get("category_specific", {}).get("coefs", []):  # cs(): per threshold
+        out[f"bcs_{coef}"] = (len(categories) - 1,)
     for dpar, part in design.get("dpars", {}).items():  # brms's b_sigma_Intercept, b_sigma_x
         if part["intercept"]:
             out[f"b_{dpar}_Intercept"] = ()
@@ -154,7 +156,7 @@ def _group_variables(group: dict) -> dict[str, tuple[int, ...]]:
 
 
 def _brms_named(name: str) -> bool:
-    return name.startswith(("b_", "sd_", "cor_", "r_")) or name in FAMILY_PARAMS
+    return name.startswith(("b_", "bcs_", "sd_", "cor_", "r_")) or name in FAMILY_PARAMS
 
 
 def _reason(exc: Exception) -> str:

@@ -22,7 +22,9 @@ only; this file tells them how rows become numbers, as the fit made them:
   (brms's, ``sigma_Intercept`` for sigma's), the predictor it feeds (``dpar``), the block it
   belongs to (``id``: terms joined by an ID share one), the columns it reads, whether
   correlated, and state;
-- ``effects``: the population-level predictors that conditional effects plot.
+- ``effects``: the population-level predictors that conditional effects plot;
+- ``category_specific``: mu's cs() terms (sratio, cratio, acat), as one right-hand side with its
+  coefficients, columns and state, like ``population``; absent without them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
     matrices = {
         dpar: formulae_state.build(p.formula.fixed, frame) for dpar, p in design.predictors.items()
     }
+    cs = design.category_specific
+    if cs is not None:
+        matrices["cs"] = formulae_state.build(cs.formula, frame)
     groups: dict[str, dict] = {}
     for block in design.blocks:
         start = 0
@@ -70,7 +75,7 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
                 }
             )
             start += width
-    return {
+    out = {
         "format": FORMAT,
         "formula": design.formula.text,
         "formulas": design.formulas.texts,
@@ -88,6 +93,15 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         "groups": list(groups.values()),
         "effects": _effects(matrices[design.mu.dpar]),
     }
+    if cs is not None:
+        out["category_specific"] = {
+            "formula": cs.formula,
+            "coefs": cs.coefs,
+            "variables": formulae_state.columns_read(matrices["cs"]),
+            "state": formulae_state.capture(matrices["cs"]),
+        }
+        out["effects"] = list(dict.fromkeys(out["effects"] + out["category_specific"]["variables"]))
+    return out
 
 
 def _population(predictor, matrix) -> dict:
