@@ -64,14 +64,18 @@ model {
 {{ autocor.likelihood }}
 {% elif censoring %}
 {{ predictors }}
+{% if glm_mu %}
     mu += Xc * b;
+{% endif %}
     // a censored row's probability beyond (or between) its values, as brms (so no GLM function)
     for (n in 1:N) {
 {{ censoring.target }}
     }
 {% elif row_target %}
 {{ predictors }}
+{% if glm_mu %}
     mu += Xc * b;
+{% endif %}
     // each row's log-likelihood (times its weight; less the log probability of its truncation
     // bounds), as brms (so no GLM function)
     for (n in 1:N) {
@@ -94,7 +98,9 @@ generated quantities {
   {{ family.y_rep_type }} y_rep;  // a replicated data set per draw
   {
 {{ predictors }}
+{% if glm_mu %}
     mu += Xc * b;
+{% endif %}
 {% if autocor %}
 {{ autocor.residuals }}
 {% endif %}

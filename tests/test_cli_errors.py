@@ -567,6 +567,47 @@ CASES.update(
             fit("cnt ~ x + (1 | g)", "--family", "acat", "--threads-per-chain", "2"),
             "the acat family does not have",
         ),
+        # categorical: its response and its predictors mu<cat>, one per category but the first
+        "categorical, a single category": (
+            fit("c5 ~ x + (1 | g)", "--family", "categorical"),
+            "has a single category (5) for family categorical",
+        ),
+        "categorical, a level the response lacks": (
+            fit("ans ~ x", "--family", "categorical", "--levels", "no,perhaps,yes"),
+            "has values not among the levels no, perhaps, yes (found: 'maybe')",
+        ),
+        "categorical, fractions": (
+            fit("frac ~ x", "--family", "categorical"),
+            "whole numbers (unordered categories) for family categorical",
+        ),
+        "categorical, a formula for the reference category": (
+            ["fit", "data.csv", "-f", "ans ~ x", "-f", "mumaybe ~ x", "--family", "categorical"],
+            "the reference 'maybe': muno, muperhaps, muyes)",
+        ),
+        "categorical, a formula for no category": (
+            ["fit", "data.csv", "-f", "ans ~ x", "-f", "mufoo ~ x", "--family", "categorical"],
+            "no parameter 'mufoo'",
+        ),
+        "categorical, a sigma formula": (
+            ["fit", "data.csv", "-f", "ans ~ x", "-f", "sigma ~ x", "--family", "categorical"],
+            "family categorical has no parameter 'sigma'",
+        ),
+        "categorical, a probit link": (
+            fit("ans ~ x", "--family", "categorical(link=probit)"),
+            "family categorical has no link 'probit' (links: logit)",
+        ),
+        "categorical with cens()": (
+            fit("ans | cens(c5) ~ x", "--family", "categorical"),
+            "not categorical",
+        ),
+        "categorical with within-chain threads": (
+            fit("ans ~ x + (1 | g)", "--family", "categorical", "--threads-per-chain", "2"),
+            "the categorical family does not have",
+        ),
+        "categorical, names that clash": (
+            fit("fv ~ x", "--family", "categorical"),  # a[1], a1, a(1): mua1 each
+            "do not give distinct names mu<category>",
+        ),
         "iter past 2^31": (fit(GOOD, "--iter", "99999999999"), "below 2^31"),
         # failures that came after the whole fit
         "group labels collide once joined": (fit("y ~ x + (1 | ja:jb)"), "both named 'p_q_r'"),
@@ -756,6 +797,7 @@ FAMILY_CASES = {
     "skew_normal": ("word ~ x + (1 | g)", "must be numeric"),
     "shifted_lognormal": ("neg ~ x + (1 | g)", "must be above 0"),
     "exgaussian": ("word ~ x + (1 | g)", "must be numeric"),
+    "categorical": ("c5 ~ x + (1 | g)", "single category"),
 }
 
 

@@ -32,6 +32,7 @@ RESPONSES = {  # a response column of the simulated table for each kind of famil
     "binary": "y_bin",
     "count": "y_count",
     "ordinal": "y_ord",
+    "categorical": "y_ord",  # its whole numbers as unordered categories
     "binomial": "k | trials(n)",
     "nonnegative": "y_nonneg",
     "unit_zero": "y_unit0",

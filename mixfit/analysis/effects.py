@@ -5,7 +5,8 @@ mean (numeric) or reference level (categorical); optionally a line per value of 
 A numeric predictor varies over its fitted range in RESOLUTION steps, a categorical one over its
 levels; a numeric ``by`` takes its mean and the mean plus and minus one SD. A binomial model's
 trials are 1 (the expected proportion); an ordinal model's response is its expected category
-number. The estimate is the median of the draws and the band their central ``prob`` interval,
+number, a categorical model's each category's probability (``cats__``, brms's ``categorical =
+TRUE``). The estimate is the median of the draws and the band their central ``prob`` interval,
 brms's defaults (``robust = TRUE``).
 """
 
@@ -36,6 +37,8 @@ def conditional_effects(
     check_effect(design, effect, by, dpar)
     grid = _grid(design, effect, by)
     rows = new_rows(design, grid, "the conditions", groups=False)
+    if model.family == "categorical" and model.dpar == "mu":
+        return _category_effects(model, posterior, rows, grid[[effect]], prob)
     estimate = np.empty((rows.n, 4))
     rng = np.random.default_rng(0)
     for chunk in chunks(posterior, rows):
@@ -49,6 +52,23 @@ def conditional_effects(
     return pd.concat(
         [out, pd.DataFrame(estimate, columns=["estimate__", "se__", "lower__", "upper__"])], axis=1
     )
+
+
+def _category_effects(model, posterior: Posterior, rows, grid: pd.DataFrame, prob: float):
+    """A categorical model's, as brms's conditional_effects(categorical = TRUE): each category's
+    probability at each grid point, a row per point and category (``cats__``), category first."""
+    estimate = np.empty((rows.n, len(model.categories), 4))
+    rng = np.random.default_rng(0)
+    for chunk in chunks(posterior, rows):
+        values = draws_of("epred", model, posterior, rows, chunk, None, rng)  # rows x draws x K
+        low, median, high = np.quantile(values, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=1)
+        estimate[chunk] = np.stack([median, values.std(axis=1, ddof=1), low, high], axis=-1)
+    parts = []
+    for k, category in enumerate(model.categories):
+        part = grid.reset_index(drop=True).assign(cats__=category)
+        stats = pd.DataFrame(estimate[:, k], columns=["estimate__", "se__", "lower__", "upper__"])
+        parts.append(pd.concat([part, stats], axis=1))
+    return pd.concat(parts, ignore_index=True)
 
 
 def effect_predictors(design: dict, dpar: str | None = None) -> list[str]:
@@ -72,6 +92,11 @@ def check_effect(design: dict, effect: str, by: str | None, dpar: str | None = N
             )
     if by == effect:
         raise InputError(f"--by {by!r} is the effect itself: choose a second predictor")
+    if by and design["family"] == "categorical" and not dpar:
+        raise InputError(
+            "a categorical model's effects are drawn a line per category: --by takes a "
+            "parameter's (--dpar mu<cat>), not the categories' probabilities"
+        )
 
 
 def is_categorical(entry: dict) -> bool:

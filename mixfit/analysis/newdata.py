@@ -54,12 +54,17 @@ class Rows:
     cs: np.ndarray | None = None  # rows x Kcs: mu's cs() terms (sratio, cratio, acat)
 
     @property
+    def mu(self) -> PredictorRows:
+        """mu's; a categorical model's first category's (it has one predictor per category)."""
+        return self.predictors.get("mu") or next(iter(self.predictors.values()))
+
+    @property
     def X(self) -> np.ndarray:
-        return self.predictors["mu"].X
+        return self.mu.X
 
     @property
     def offset(self) -> np.ndarray | None:
-        return self.predictors["mu"].offset
+        return self.mu.offset
 
     @property
     def n(self) -> int:
@@ -81,7 +86,10 @@ def read_csv(path: Path, as_text: bool = False) -> pd.DataFrame:
 
 
 def predictor_parts(design: dict) -> dict[str, dict]:
-    """Each predictor's population-level part of design.json, mu's first."""
+    """Each predictor's population-level part of design.json, mu's first; a categorical model's
+    are its categories' (mu<cat>), which design.json keeps among the dpars."""
+    if design["family"] == "categorical":
+        return dict(design["dpars"])
     return {"mu": design["population"]} | design.get("dpars", {})
 
 

@@ -247,6 +247,14 @@ def draws_of(
         return (
             eta if kind == "linpred" else INVERSE_LINKS[posterior.predictors[model.dpar].link](eta)
         )
+    if model.family == "categorical":
+        if kind == "linpred":
+            raise InputError(
+                "a categorical model has a linear predictor per category: give one with --dpar "
+                f"({', '.join(posterior.predictors)})"
+            )
+        probabilities = row_probabilities(model, posterior, rows, chunk, effects)
+        return probabilities if kind == "epred" else ordinal_draw(probabilities, rng)
     eta = linear_predictor(posterior, rows, chunk, effects)
     if kind == "linpred":
         return eta
@@ -294,6 +302,30 @@ def _bounds(model: FamilyLink, rows: Rows, chunk: np.ndarray) -> tuple[np.ndarra
             "model's predictions need"
         )
     return rows.lb[chunk, None], rows.ub[chunk, None]
+
+
+def row_probabilities(
+    model: FamilyLink,
+    posterior: Posterior,
+    rows: Rows,
+    chunk: np.ndarray,
+    effects: Effects | None,
+) -> np.ndarray:
+    """Rows of the chunk x draws x K: P(y = k), an ordinal family's or a categorical one's (the
+    softmax of [0, mu2..muK], brms's categorical_logit; its predictors in design.json's order)."""
+    if model.family == "categorical":
+        etas = [linear_predictor(posterior, rows, chunk, effects, d) for d in posterior.predictors]
+        return softmax_probabilities(np.stack(etas, axis=-1))
+    eta = linear_predictor(posterior, rows, chunk, effects)
+    return category_probabilities(eta, thresholds(posterior, rows, chunk), model.link, model.family)
+
+
+def softmax_probabilities(etas: np.ndarray) -> np.ndarray:
+    """(...) x (K - 1) linear predictors of the categories but the reference -> (...) x K."""
+    full = np.concatenate([np.zeros((*etas.shape[:-1], 1)), etas], axis=-1)
+    full -= full.max(axis=-1, keepdims=True)  # exp never overflows
+    weights = np.exp(full)
+    return weights / weights.sum(axis=-1, keepdims=True)
 
 
 def interval_columns(prob: float) -> tuple[str, str]:
@@ -402,20 +434,19 @@ def log_lik(
     arma = arma_means(fit, newdata, source, rows, effects) if fit.design.get("autocor") else None
     out = np.empty((posterior.size, rows.n))
     for chunk in chunks(posterior, rows):
-        if arma is not None:  # gaussian or student, identity link: the mean is the predictor
-            eta = arma[chunk]
-        else:
-            eta = linear_predictor(posterior, rows, chunk, effects)
         observed = y[chunk, None]
-        if model.ordinal:
-            probabilities = category_probabilities(
-                eta, thresholds(posterior, rows, chunk), model.link, model.family
-            )
+        if model.ordinal:  # and categorical: the observed category's probability
+            probabilities = row_probabilities(model, posterior, rows, chunk, effects)
+            shape = probabilities.shape[:-1]
             picked = np.take_along_axis(
-                probabilities, np.broadcast_to(observed - 1, eta.shape)[..., None], axis=-1
+                probabilities, np.broadcast_to(observed - 1, shape)[..., None], axis=-1
             )
             out[:, chunk] = np.log(picked[..., 0]).T
         else:
+            if arma is not None:  # gaussian or student, identity link: the mean is the predictor
+                eta = arma[chunk]
+            else:
+                eta = linear_predictor(posterior, rows, chunk, effects)
             trials = rows.trials[chunk, None] if rows.trials is not None else None
             likelihood = LIKELIHOODS[model.family]
             params = with_known_se(

@@ -15,6 +15,7 @@ import pandas as pd
 from mixfit.analysis.newdata import Rows
 from mixfit.analysis.predict import Effects, FamilyLink, chunks, draws_of
 from mixfit.analysis.saved_fit import Posterior
+from mixfit.errors import InputError
 from mixfit.results.summaries import interval_columns
 
 MAX_VALUES = 100_000_000
@@ -65,6 +66,18 @@ def bayes_r2_arma(
     mu = arma_mu(eta, y, J_lag, pick(ar), pick(ma))
     fitted = mu.var(axis=1, ddof=1)
     return fitted / (fitted + (y - mu).var(axis=1, ddof=1))
+
+
+def check_family(outdir) -> None:
+    """brms's bayes_R2 refuses a categorical model (its response has no mean): so does mixfit."""
+    from mixfit.readback.results_folder import read_design
+
+    family = read_design(outdir)["family"]
+    if family == "categorical":
+        raise InputError(
+            "Bayesian R2 is not defined for family categorical (brms's bayes_R2 refuses it too: "
+            "its categories have no mean); compare fits with mixfit loo"
+        )
 
 
 def bayes_r2_table(r2: np.ndarray, prob: float = 0.95) -> pd.DataFrame:

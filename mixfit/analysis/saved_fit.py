@@ -54,12 +54,17 @@ class Posterior:
     cs: np.ndarray | None = None  # cs(): draws x (Kcs * nthres), to_matrix's order (Stan's bcs)
 
     @property
+    def mu(self) -> PredictorDraws:
+        """mu's; a categorical model's first category's (it has one predictor per category)."""
+        return self.predictors.get("mu") or next(iter(self.predictors.values()))
+
+    @property
     def intercept(self) -> np.ndarray | None:
-        return self.predictors["mu"].intercept
+        return self.mu.intercept
 
     @property
     def b(self) -> np.ndarray:
-        return self.predictors["mu"].b
+        return self.mu.b
 
     @property
     def size(self) -> int:
@@ -123,9 +128,11 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
         values = dataset[name].values
         return values.reshape(-1, *values.shape[2:])
 
-    ordinal = bool(design["response"]["categories"])
+    from mixfit.analysis.newdata import predictor_parts
+
+    ordinal = bool(design["response"]["categories"]) and design["family"] != "categorical"
     size = dataset.sizes["chain"] * dataset.sizes["draw"]
-    parts = {"mu": design["population"]} | design.get("dpars", {})
+    parts = predictor_parts(design)
     predictors = {}
     for dpar, part in parts.items():
         prefix = "" if dpar == "mu" else f"{dpar}_"

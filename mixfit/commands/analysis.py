@@ -175,6 +175,10 @@ def r2(outdir: Path, as_json: bool, debug: bool) -> None:
 
     check_folder(outdir)
     path = outdir / "r2.csv"
+    if not path.is_file() and (outdir / "design.json").is_file():
+        from mixfit.analysis.r2 import check_family
+
+        check_family(outdir)
     if not path.is_file():
         raise InputError(f"{str(outdir)!r} has no r2.csv (a results folder of an older mixfit)")
     table = read_table(path, rows=1)

@@ -34,7 +34,9 @@ MODEL_OPTIONS = [
     ),
     click.option("--family", help='e.g. poisson, negbinomial, cumulative; "name(link=...)".'),
     click.option(
-        "--levels", help='Ordinal response: its categories, lowest first: "low,mid,high".'
+        "--levels",
+        help='Ordinal response: its categories, lowest first: "low,mid,high"; categorical: '
+        "the reference first.",
     ),
     click.option(
         "--sample-prior",

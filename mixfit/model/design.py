@@ -19,7 +19,14 @@ import pandas as pd
 
 from mixfit.errors import InputError
 from mixfit.model import addition_terms, transforms
-from mixfit.model.families import FamilyChoice, FamilyParam, Response, check_response, free_params
+from mixfit.model.families import (
+    FamilyChoice,
+    FamilyParam,
+    Response,
+    category_dpars,
+    check_response,
+    free_params,
+)
 from mixfit.model.formula import GroupTerm, ParsedFormula, shown
 from mixfit.model.formula_env import empty_environment  # no Python namespace in reach
 from mixfit.model.formulas import ModelFormula
@@ -142,7 +149,9 @@ class Design:
 
     @property
     def mu(self) -> Predictor:
-        return self.predictors["mu"]
+        """mu's predictor; a categorical model has none but one per category, and the first
+        category's stands in for it (they share the formula unless given their own)."""
+        return self.predictors.get("mu") or next(iter(self.predictors.values()))
 
     @property
     def params(self) -> tuple[FamilyParam, ...]:
@@ -304,18 +313,19 @@ def build_design(
     if family.family.response == "count":
         addition_terms.check_whole_bounds(extra.lb, extra.ub, where)
     _check_finite(f"the response {response_name!r}", response.values, mu.text)
+    parts = _category_parts(formulas, response) if family.family.categorical else formulas.parts
     predictors = {
-        dpar: _predictor(dpar, _link(family, dpar), part, frame)
-        for dpar, part in formulas.parts.items()
+        dpar: _predictor(dpar, _link(family, dpar), part, frame) for dpar, part in parts.items()
     }
-    blocks = _blocks(formulas, frame)
+    blocks = _blocks(parts, frame)
     if not mu.additions.sigma_fixed:  # known SEs leave no residual to confound (meta-analysis)
         _check_levels_per_row(blocks, len(frame), family)
     for block in blocks:
         for k, name in enumerate(block.terms):
             _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], mu.text)
     _check_no_duplicate_effects(blocks, mu.text)
-    cs = _category_specific(mu, frame, predictors["mu"].coefs)
+    # cs() is mu's (categorical has no mu; check_family refused cs() for it)
+    cs = _category_specific(mu, frame, predictors["mu"].coefs) if "mu" in predictors else None
     autocor = autocor_term.build(ac_term, frame) if ac_term is not None else None
     return Design(
         formulas, family, response, predictors, blocks, category_specific=cs, autocor=autocor
@@ -354,7 +364,24 @@ def _category_specific(
 
 
 def _link(family: FamilyChoice, dpar: str) -> str:
+    if family.family.categorical:  # mu<cat> enters categorical_logit as it is
+        return "identity"
     return family.link if dpar == "mu" else family.family.param(dpar).link
+
+
+def _category_parts(formulas: ModelFormula, response: Response) -> dict[str, ParsedFormula]:
+    """A categorical model's predictors, as brms's: mu<cat> for each category but the first (the
+    reference), each with the main formula's terms unless it has a formula of its own
+    (``muyes ~ x``)."""
+    dpars = category_dpars(response.categories)
+    for name, parsed in formulas.dpars.items():
+        if name not in dpars:
+            raise InputError(
+                f"formula {shown(parsed.text)}: family categorical has no parameter {name!r} (its "
+                f"predictors, one per category but the reference "
+                f"{response.categories[0]!r}: {', '.join(dpars)})"
+            )
+    return {dpar: formulas.dpars.get(dpar, formulas.mu) for dpar in dpars}
 
 
 def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame) -> Predictor:
@@ -390,11 +417,11 @@ def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame
     )
 
 
-def _blocks(formulas: ModelFormula, frame: pd.DataFrame) -> list[GroupBlock]:
+def _blocks(formulas: dict[str, ParsedFormula], frame: pd.DataFrame) -> list[GroupBlock]:
     """Every formula's group-level terms as blocks, numbered in order (the mean's first): one per
     term, except that terms sharing an ID are one block."""
     parts: dict[tuple, list[tuple[str, GroupTerm, GroupBlock]]] = {}
-    for dpar, formula in formulas.parts.items():
+    for dpar, formula in formulas.items():
         for k, term in enumerate(formula.groups):
             key = ("id", term.id) if term.id is not None else ("term", dpar, k)
             block = _group_block(0, term, frame, formula.text)

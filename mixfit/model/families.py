@@ -72,7 +72,7 @@ EXGAUSSIAN_BETA = FamilyParam(
 class Family:
     name: str
     links: tuple[str, ...]  # the first is the default
-    # real | positive | unit | binary | count | binomial | ordinal; nonnegative (0 and above),
+    # real | positive | unit | binary | count | binomial | ordinal | categorical; nonnegative (0 and above),
     # unit_zero ([0, 1)), unit_closed ([0, 1])
     response: str
     params: tuple[FamilyParam, ...] = ()
@@ -89,6 +89,11 @@ class Family:
     @property
     def ordinal(self) -> bool:
         return self.response == "ordinal"
+
+    @property
+    def categorical(self) -> bool:
+        """Unordered categories, a linear predictor mu<cat> for each but the first (brms's)."""
+        return self.response == "categorical"
 
 
 FAMILIES: dict[str, Family] = {
@@ -156,6 +161,7 @@ FAMILIES: dict[str, Family] = {
             threads=False,
         ),
         Family("exgaussian", ("identity",), "real", (SIGMA, EXGAUSSIAN_BETA), threads=False),
+        Family("categorical", ("logit",), "categorical", threads=False),
     ]
 }
 
@@ -179,7 +185,7 @@ def free_params(family: Family, sigma_fixed: bool) -> tuple[FamilyParam, ...]:
 class FamilyChoice:
     family: Family
     link: str
-    levels: tuple[str, ...] = ()  # ordinal families: the categories, lowest first, if given
+    levels: tuple[str, ...] = ()  # ordinal, categorical: the categories (lowest, reference first)
 
     def __str__(self) -> str:
         return f"{self.family.name}(link = {self.link})"
@@ -212,8 +218,11 @@ def choose_family(spec: str | dict, levels: tuple[str, ...] | list[str] = ()) ->
             f"family {family.name} has no link {link!r} (links: {', '.join(family.links)})"
         )
     levels = tuple(str(v).strip() for v in levels)
-    if levels and not family.ordinal:
-        raise InputError(f"levels order the categories of an ordinal response, not {family.name}'s")
+    if levels and not (family.ordinal or family.categorical):
+        raise InputError(
+            f"levels order the categories of an ordinal or categorical response, not "
+            f"{family.name}'s"
+        )
     if len(set(levels)) != len(levels) or (levels and (len(levels) < 2 or "" in levels)):
         raise InputError(
             f"levels must name at least two distinct categories (got {', '.join(levels)})"
@@ -276,6 +285,8 @@ def _convert_response(
         return _binary(name, column)
     if kind == "ordinal":
         return _ordinal(family, name, column, choice.levels)
+    if kind == "categorical":
+        return _categorical(family, name, column, choice.levels)
     values = _numeric(family, name, column)
     if kind == "real":
         return Response(values.astype(float))
@@ -374,6 +385,45 @@ def _ordinal(family: Family, name: str, column: pd.Series, levels: tuple[str, ..
     return Response((values - low + 1).astype(np.int64), note=note, categories=categories)
 
 
+def _categorical(family: Family, name: str, column: pd.Series, levels: tuple[str, ...]) -> Response:
+    """Categories 1..K: the given levels in order, else the values sorted as R's factor() sorts
+    them (numbers by value, text alphabetically); the first is brms's reference category."""
+    if levels:
+        response = _ordinal(family, name, column, levels)
+    else:
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            values = _counts_like(family, name, column.to_numpy())
+            uniques = np.unique(values)
+            categories = tuple(str(v) for v in uniques)
+            codes = np.searchsorted(uniques, values) + 1
+        else:
+            text = column.astype(str).str.strip()
+            categories = tuple(sorted(set(text)))
+            codes = text.map({c: k + 1 for k, c in enumerate(categories)}).to_numpy()
+        response = Response(np.asarray(codes, dtype=np.int64), categories=categories)
+    present = np.unique(response.values)
+    if len(present) < 2:
+        only = response.categories[present[0] - 1]
+        raise InputError(
+            f"response {name!r} has a single category ({only}) for family {family.name}: it needs "
+            "at least two"
+        )
+    dpars = category_dpars(response.categories)
+    if len(set(dpars)) < len(dpars) or "" in response.categories:
+        raise InputError(
+            f"response {name!r}: the categories {', '.join(map(repr, response.categories))} do "
+            "not give distinct names mu<category> (brms drops '.', '_' and other special "
+            "characters): rename them"
+        )
+    return response
+
+
+def category_dpars(categories: tuple[str, ...] | list[str]) -> list[str]:
+    """brms's names of a categorical model's linear predictors, one per category but the first
+    (its make_stan_names of "mu" + category: R's make.names without its '.' and '_')."""
+    return [re.sub(r"[._]", "", re.sub(r"[^A-Za-z0-9._]", ".", f"mu{c}")) for c in categories[1:]]
+
+
 def _number_text(value) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -386,9 +436,10 @@ def _counts_like(family: Family, name: str, values: np.ndarray) -> np.ndarray:
             f"{values[outside][0]:g})"
         )
     fractional = np.asarray(values, dtype=float) % 1 != 0
+    kind = "ordered" if family.ordinal else "unordered"
     if fractional.any():
         raise InputError(
-            f"response {name!r} must hold whole numbers (ordered categories) for family "
+            f"response {name!r} must hold whole numbers ({kind} categories) for family "
             f"{family.name} (found {values[fractional][0]:g})"
         )
     return np.asarray(values).astype(np.int64)

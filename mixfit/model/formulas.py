@@ -68,6 +68,8 @@ def parse_formulas(texts: str | Sequence[str]) -> ModelFormula:
 def check_dpars(formula: ModelFormula, family_name: str, params: Sequence[str]) -> None:
     """Each parameter with a formula must be one of the family's."""
     for name, parsed in formula.dpars.items():
+        if family_name == "categorical" and name.startswith("mu"):
+            continue  # mu<cat>: the data's categories name them (mixfit/model/design.py checks)
         if name not in params:
             have = (
                 f"its parameters: {', '.join(params)}" if params else "it has no parameter but mu"

@@ -171,6 +171,11 @@ def default_priors(design: Design) -> Defaults:
         ("sd", "mu"): Prior("student_t", (3.0, 0.0, scale)),
         ("cor", "mu"): Prior("lkj", (1.0,)),
     }
+    if family.categorical:  # mu<cat>: brms's defaults of a predictor other than mu's
+        for dpar in design.dpars:
+            defaults[("Intercept", dpar)] = Prior("student_t", (3.0, 0.0, 2.5))
+            defaults[("sd", dpar)] = Prior("student_t", (3.0, 0.0, 2.5))
+            defaults[("cor", dpar)] = Prior("lkj", (1.0,))
     for param in design.params:
         if param.name in design.predictors:
             defaults[("Intercept", param.name)] = parse_prior(param.intercept_prior)
@@ -229,6 +234,8 @@ def stan_data(model: Model) -> dict:
         data["grainsize"] = max(100, design.n // (2 * model.threads))
     if model.family.ordinal:
         data["nthres"] = len(model.thresholds)
+    if model.family.categorical:
+        data["ncat"] = len(design.response.categories)
     if design.response.trials is not None:
         data["trials"] = design.response.trials
     if design.response.weights is not None:

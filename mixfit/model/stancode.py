@@ -52,6 +52,7 @@ class _Program:
                 "link": design.family.link,
                 "inverse_link": INVERSE_LINKS[design.family.link],
                 "vectors": self.vectors,
+                "dpars": design.dpars,  # in order: categorical's mu<cat>, one per category
                 "at": self.at,
                 "times": lambda a, b: f"{a} .* {b}" if a in self.vectors else f"{a} * {b}",
                 "se": additions.se is not None,
@@ -113,6 +114,8 @@ class _Program:
                 )
             },
             "weighted": self.weighted,
+            # mu's population-level part, left to the likelihood (categorical has no mu)
+            "glm_mu": "mu" in model.design.predictors,
             "censoring": self.censored(),
             "truncation": self.truncation_parts(),
             "row_target": self.row_target(),

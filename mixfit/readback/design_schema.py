@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from mixfit.errors import InputError
 from mixfit.model.addition_terms import CENS_FAMILIES, SE_FAMILIES, TRIALS_FAMILIES
-from mixfit.model.families import FAMILIES, FamilyParam, free_params
+from mixfit.model.families import FAMILIES, FamilyParam, category_dpars, free_params
 from mixfit.model.formula import parse_formula
 from mixfit.model.r_syntax import r_spelling
 from mixfit.readback.schema import (
@@ -194,6 +194,17 @@ def params(design: dict) -> tuple[FamilyParam, ...]:
     return free_params(FAMILIES[design["family"]], sigma_fixed)
 
 
+def _check_category_dpars(design: dict) -> None:
+    """A categorical fit's predictors are mu<cat>, one per category but the first, in order."""
+    expected = category_dpars(design["response"]["categories"])
+    if list(design.get("dpars", {})) != expected:
+        raise InputError(
+            f"the predictors do not match the categories (expected {', '.join(expected)[:200]})"
+        )
+    if any(part["link"] != "identity" for part in design["dpars"].values()):
+        raise InputError("a categorical model's predictors enter categorical_logit unlinked")
+
+
 def check_design(design: dict) -> None:
     """What the table can't say; raises InputError with the problem (the caller names the file)."""
     family = FAMILIES[design["family"]]
@@ -201,8 +212,11 @@ def check_design(design: dict) -> None:
         raise InputError(
             f"family {family.name} has no link {design['link']!r} (links: {', '.join(family.links)})"
         )
-    if family.ordinal != bool(design["response"]["categories"]):
+    categories = design["response"]["categories"]
+    if (family.ordinal or family.categorical) != bool(categories):
         raise InputError(f"family {family.name} does not match the response's categories")
+    if family.categorical:
+        _check_category_dpars(design)
     if (design["response"]["trials"] is None) == (family.name in TRIALS_FAMILIES):
         raise InputError(f"the response's trials do not match family {family.name}")
     if design["response"].get("se") is not None and family.name not in SE_FAMILIES:
@@ -210,7 +224,7 @@ def check_design(design: dict) -> None:
     if design["response"].get("cens") is not None and family.name not in CENS_FAMILIES:
         raise InputError(f"family {family.name} takes no cens()")
     variables = design["variables"]
-    for dpar, part in design.get("dpars", {}).items():
+    for dpar, part in design.get("dpars", {}).items() if not family.categorical else ():
         if dpar not in {p.name for p in params(design)}:
             raise InputError(f"family {family.name} has no parameter {dpar[:40]!r}")
         if part["link"] != family.param(dpar).link:

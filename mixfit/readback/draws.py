@@ -106,11 +106,13 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
     """Each posterior variable the design needs, with its dimensions past chain and draw."""
     out: dict[str, tuple[int, ...]] = {}
     categories = design["response"]["categories"]
-    if categories:
+    if design["family"] == "categorical":
+        pass  # no mu: a predictor per category but the first (b_muyes_Intercept), among dpars
+    elif categories:
         out["b_Intercept"] = (len(categories) - 1,)
     elif design["population"]["intercept"]:
         out["b_Intercept"] = ()
-    for coef in design["population"]["coefs"]:
+    for coef in design["population"]["coefs"] if design["family"] != "categorical" else ():
         out[f"b_{coef}"] = ()
     for coef in design.get("category_specific", {}).get("coefs", []):  # cs(): per threshold
         out[f"bcs_{coef}"] = (len(categories) - 1,)

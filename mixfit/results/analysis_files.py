@@ -26,12 +26,13 @@ class AnalysisFiles:
     draws: object  # the InferenceData (or DataTree), posterior under brms's names
     design: dict
     posterior: Posterior
-    r2: pd.DataFrame
+    r2: pd.DataFrame | None  # None: no R2 for the family (categorical, as brms's bayes_R2)
 
     def write(self, stage: Path) -> None:
         write_netcdf(self.draws, stage / "draws.nc")
         design_file.write(self.design, stage / "design.json")
-        write_table(self.r2, stage / "r2.csv")
+        if self.r2 is not None:
+            write_table(self.r2, stage / "r2.csv")
 
     def plots(self, plot_dir: Path) -> list[Path]:
         from mixfit.results.effects_plots import write_effects_plots
@@ -45,6 +46,8 @@ def analysis_files(model: Model, idata, frame: pd.DataFrame, prob: float) -> Ana
     draws = with_posterior(idata, named)
     design = design_file.describe(model, frame)
     posterior = posterior_draws(named, design)
+    if model.family.categorical:  # brms's bayes_R2 refuses it: its categories have no mean
+        return AnalysisFiles(draws, design, posterior, None)
     y = model.design.response.values
     rows, link = training_rows(model.design), FamilyLink.of(design)
     autocor = model.design.autocor

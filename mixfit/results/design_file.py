@@ -83,14 +83,15 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         "link": design.family.link,
         "response": _response(model, frame),
         "variables": _variables(frame, [m for m in matrices.values() if m is not None]),
-        "population": _population(design.mu, matrices["mu"]),
+        # categorical: the first category's (every category's predictor is in dpars)
+        "population": _population(design.mu, matrices[design.mu.dpar]),
         "dpars": {
             dpar: {"link": design.predictors[dpar].link}
             | _population(design.predictors[dpar], matrices[dpar])
             for dpar in design.dpars
         },
         "groups": list(groups.values()),
-        "effects": _effects(matrices["mu"]),
+        "effects": _effects(matrices[design.mu.dpar]),
         "autocor": _autocor(design.autocor),
     }
     if cs is not None:

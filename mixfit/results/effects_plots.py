@@ -41,6 +41,8 @@ def effects_figure(
     variables = design["variables"]
     figure = Figure(figsize=(6.4, 4.4), dpi=DPI, layout="constrained")
     ax = figure.add_subplot()
+    if "cats__" in table:  # categorical: a line per category, of its probability
+        by = "cats__"
     groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))
     scale = max((abs(v) for v, _ in groups if isinstance(v, float)), default=0.0)
     categorical = is_categorical(variables[effect])
@@ -48,6 +50,8 @@ def effects_figure(
     for k, (value, rows) in enumerate(groups):
         color = COLORS[k % len(COLORS)]
         label = None if by is None else f"{by} = {_short(value, scale)}"
+        if by == "cats__":
+            label = f"P({design['response']['name']} = {value})"
         if categorical:
             x = np.arange(len(rows)) + (k - (len(groups) - 1) / 2) * width
             errors = [rows["estimate__"] - rows["lower__"], rows["upper__"] - rows["estimate__"]]
@@ -77,6 +81,8 @@ def save(figure, path: Path) -> None:
 
 def _response_label(design: dict) -> str:
     response = design["response"]
+    if design["family"] == "categorical":
+        return f"probability of each category of {response['name']}"
     if response["categories"]:
         return f"{response['name']} (expected category, 1 = {response['categories'][0]})"
     if response["trials"] is not None and not response["trials"].isdigit():

@@ -284,7 +284,7 @@ def _ppc_figure(model: Model, idata, name: str):
     replicated = idata.posterior_predictive[name].values.reshape(-1, observed.size)
     figure = Figure(figsize=(9, 5.5), layout="constrained")
     ax = figure.subplots()
-    if model.family.response in {"binary", "count", "binomial", "ordinal"}:
+    if model.family.response in {"binary", "count", "binomial", "ordinal", "categorical"}:
         _ppc_bars(ax, observed, replicated)
         ax.set_xlabel(f"{name} (observed value)")
         ax.set_ylabel("number of observations")

@@ -19,7 +19,8 @@ def summary_text(
     design = model.design
     sampler = run["sampler"]
     # as brms: a parameter with a formula has its link, one without is estimated as it is
-    links = [f"mu = {design.family.link}"] + [
+    mus = design.dpars if model.family.categorical else ["mu"]  # categorical: mu<cat> each
+    links = [f"{mu} = {design.family.link}" for mu in mus] + [
         f"{p.name} = {p.link if p.name in design.predictors else 'identity'}"
         for p in model.family.params
     ]
@@ -52,6 +53,9 @@ def summary_text(
     if model.thresholds:
         order = " < ".join(design.response.categories)
         lines.append(f" Levels: {order}")
+    elif model.family.categorical:  # which category the others are against
+        first, *others = design.response.categories
+        lines.append(f" Levels: {first} (reference), {', '.join(others)}")
     autocor_rows = varcorr[varcorr["group"] == AUTOCOR_GROUP]
     group_rows = varcorr[~varcorr["group"].isin(["Residual", AUTOCOR_GROUP])]
     if len(autocor_rows):  # brms prints them before the group-level effects

@@ -179,7 +179,7 @@ def write_results(
     text = approximate_banner(run) + _approximate_wording(
         summary_text(model, fixef, varcorr, run, prob), run
     )
-    if not model.prior_only:  # an R2 of draws from the prior describes no fit
+    if not model.prior_only and after.r2 is not None:  # an R2 of the prior describes no fit
         text += r2_section(after.r2, prob)
     text += "\n" + checks.verdict() + "\n"
     if not model.predictions:
