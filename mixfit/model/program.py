@@ -24,7 +24,7 @@ from mixfit.model.priors import (
     prior_rows,
     resolve,
 )
-from mixfit.model.terms import group, offset, population
+from mixfit.model.terms import group, offset, population, smooth
 
 
 @dataclass
@@ -144,6 +144,7 @@ def can_marginalise(design: Design) -> bool:
         and design.response.weights is None
         and design.response.se is None
         and design.response.cens is None
+        and not any(smooth.present(p) for p in design.predictors.values())
     )
 
 
@@ -158,12 +159,14 @@ def default_priors(design: Design) -> Defaults:
     defaults = {
         ("Intercept", "mu"): Prior("student_t", (3.0, location, scale)),
         ("sd", "mu"): Prior("student_t", (3.0, 0.0, scale)),
+        ("sds", "mu"): Prior("student_t", (3.0, 0.0, scale)),  # brms: the smooths' SDs as sd's
         ("cor", "mu"): Prior("lkj", (1.0,)),
     }
     for param in design.params:
         if param.name in design.predictors:
             defaults[("Intercept", param.name)] = parse_prior(param.intercept_prior)
             defaults[("sd", param.name)] = Prior("student_t", (3.0, 0.0, 2.5))
+            defaults[("sds", param.name)] = Prior("student_t", (3.0, 0.0, 2.5))
             defaults[("cor", param.name)] = Prior("lkj", (1.0,))
         elif param.default_prior == "scale":
             defaults[(param.name, "mu")] = Prior("student_t", (3.0, 0.0, scale))
@@ -178,6 +181,8 @@ def _slots(design: Design) -> list[Slot]:
     slots = []
     for predictor in design.predictors.values():
         slots += population.slots(design, predictor)
+        if smooth.present(predictor):
+            slots += smooth.slots(predictor)
     for param in design.params:
         if param.name not in design.predictors:
             slots.append(
@@ -211,6 +216,8 @@ def stan_data(model: Model) -> dict:
         data |= population.stan_data(predictor)
         if offset.present(predictor):
             data |= offset.stan_data(predictor)
+        if smooth.present(predictor):
+            data |= smooth.stan_data(predictor)
     for block in design.blocks:
         data |= group.stan_data(design, block)
     if not model.marginal:

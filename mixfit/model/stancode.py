@@ -17,10 +17,13 @@ import jinja2
 
 from mixfit.model.families import INVERSE_LINKS
 from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
-from mixfit.model.terms import group, offset, population
+from mixfit.model.terms import group, offset, population, smooth
 
 PRIORS = "priors.stan"
 CENSORING = "terms/censoring.stan"
+# a predictor's term kinds, in the order they build it: each module has TEMPLATE, present(),
+# context() and shared(), and its snippet the macros of the program blocks it takes part in
+PREDICTOR_TERMS = (population, offset, smooth)
 
 
 def stan_code(model) -> str:
@@ -51,12 +54,20 @@ class _Program:
                 "scale": self.scale,
             }
         )
-        self.population = env.get_template(population.TEMPLATE).module
-        self.offset = env.get_template(offset.TEMPLATE).module
+        snippets = {kind: env.get_template(kind.TEMPLATE).module for kind in PREDICTOR_TERMS}
         self.group = env.get_template(group.TEMPLATE).module
         self.priors = env.get_template(PRIORS).module
         self.censoring = env.get_template(CENSORING).module
         self.predictors = [(population.context(design, p), p) for p in design.predictors.values()]
+        # per predictor, its term kinds present: (snippet, context, module)
+        self.terms = [
+            [
+                (snippets[kind], kind.context(design, predictor), kind)
+                for kind in PREDICTOR_TERMS
+                if kind.present(predictor)
+            ]
+            for _, predictor in self.predictors
+        ]
         self.blocks = [group.context(design, b) for b in design.blocks]
         self.scalars = [q for q in design.params if q.name not in self.vectors]
 
@@ -119,12 +130,18 @@ class _Program:
             "log_lik": str(self.censoring.rows(dist, args, "log_lik[n] = ", interval)),
         }
 
+    def each(self, macro: str, predictor: int | None = None, *args) -> list[str]:
+        """Every term kind's ``macro`` (where its snippet has one), of one predictor or all."""
+        chosen = self.terms if predictor is None else [self.terms[predictor]]
+        return [
+            getattr(snippet, macro)(context, *args)
+            for terms in chosen
+            for snippet, context, _ in terms
+            if hasattr(snippet, macro)
+        ]
+
     def data(self) -> str:
-        parts = []
-        for p, predictor in self.predictors:
-            parts.append(self.population.data(p))
-            if offset.present(predictor):
-                parts.append(self.offset.data(p))
+        parts = self.each("data")
         if any(b["centrable"] for b in self.blocks):
             parts.append(
                 "  int<lower=0> P;  // number of mu's population-level effects, intercept included"
@@ -139,21 +156,22 @@ class _Program:
             parts.append(
                 "  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices"
             )
-        parts += [self.population.transformed_data(p) for p, _ in self.predictors]
+        parts += self.each("transformed_data")
         return _join(parts)
 
     def parameters(self) -> str:
-        (mu, _), *others = self.predictors
-        parts = [self.population.parameters(mu), self.family.parameters()]
+        parts = [*self.each("parameters", 0), self.family.parameters()]
         parts += [_declare(q) for q in self.scalars]
-        parts += [self.population.parameters(p) for p, _ in others]
+        for k in range(1, len(self.predictors)):
+            parts += self.each("parameters", k)
         parts += [self.group.parameters(b) for b in self.blocks]
         return _join(parts)
 
     def transformed_parameters(self) -> str:
+        parts = self.each("transformed_parameters")
         if not self.blocks:
-            return ""
-        parts = [self.group.declare_r(b) for b in self.blocks]
+            return _join(parts)
+        parts += [self.group.declare_r(b) for b in self.blocks]
         inner = []
         if any(b["centrable"] for b in self.blocks):
             mu = self.predictors[0][0]
@@ -182,10 +200,8 @@ class _Program:
         """Every predictor's vector over all rows (rows "") or a reduce_sum slice's; mu's without
         its population-level part, which the family's likelihood adds."""
         parts = []
-        for p, predictor in self.predictors:
-            parts.append(self.population.predictor(p, rows))
-            if offset.present(predictor):
-                parts.append(self.offset.predictor(p, rows))
+        for k, (p, predictor) in enumerate(self.predictors):
+            parts += self.each("predictor", k, rows)
             parts += [
                 self.group.predictor(b, p, rows) for b in self.blocks if p["dpar"] in b["columns"]
             ]
@@ -196,11 +212,12 @@ class _Program:
 
     def model_block(self) -> str:
         parts = [self.priors.statements(_slot_contexts(self.model.slots))]
+        parts += self.each("model")
         parts += [self.group.model(b) for b in self.blocks]
         return _join(parts)
 
     def generated(self) -> str:
-        parts = [self.population.generated(p) for p, _ in self.predictors]
+        parts = self.each("generated")
         parts += [self.group.generated(b) for b in self.blocks]
         return _join(parts)
 
@@ -209,10 +226,9 @@ class _Program:
         log-likelihood."""
         args = [_typed(a) for a in str(self.family.partial_arguments()).split(", ") if a]
         args += [("real", q.name) for q in self.scalars]
-        for p, predictor in self.predictors:
-            args += population.shared(p)
-            if offset.present(predictor):
-                args += offset.shared(p)
+        for terms in self.terms:
+            for _, context, kind in terms:
+                args += kind.shared(context)
         for b in self.blocks:
             args += group.shared(b)
         return {

@@ -18,6 +18,7 @@ import xarray as xr
 
 from mixfit.errors import InputError
 from mixfit.model.families import FAMILIES
+from mixfit.model.terms import smooth
 from mixfit.readback import design_schema
 
 WHAT = "a mixfit draws file"
@@ -112,11 +113,13 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
         out["b_Intercept"] = ()
     for coef in design["population"]["coefs"]:
         out[f"b_{coef}"] = ()
+    out |= smooth.expected_draws(design["population"].get("smooths", []), "")
     for dpar, part in design.get("dpars", {}).items():  # brms's b_sigma_Intercept, b_sigma_x
         if part["intercept"]:
             out[f"b_{dpar}_Intercept"] = ()
         for coef in part["coefs"]:
             out[f"b_{dpar}_{coef}"] = ()
+        out |= smooth.expected_draws(part.get("smooths", []), f"{dpar}_")
     for group in design["groups"]:
         out |= _group_variables(group)
     with_formula = set(design.get("dpars", {}))
@@ -152,7 +155,7 @@ def _group_variables(group: dict) -> dict[str, tuple[int, ...]]:
 
 
 def _brms_named(name: str) -> bool:
-    return name.startswith(("b_", "sd_", "cor_", "r_")) or name in FAMILY_PARAMS
+    return name.startswith(("b_", "bs_", "sd_", "sds_", "cor_", "r_")) or name in FAMILY_PARAMS
 
 
 def _reason(exc: Exception) -> str:

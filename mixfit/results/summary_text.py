@@ -15,6 +15,7 @@ def summary_text(
     varcorr: pd.DataFrame,
     run: dict,
     prob: float = 0.95,
+    smooths: pd.DataFrame | None = None,
 ) -> str:
     design = model.design
     sampler = run["sampler"]
@@ -52,6 +53,9 @@ def summary_text(
     if model.thresholds:
         order = " < ".join(design.response.categories)
         lines.append(f" Levels: {order}")
+    if smooths is not None and len(smooths):  # as brms: before the group-level effects
+        lines += ["", "Smooth Terms:"]
+        lines += _table(smooths.set_index("param"), prob)
     group_rows = varcorr[varcorr["group"] != "Residual"]
     if len(group_rows):
         lines += ["", "Group-Level Effects:"]
