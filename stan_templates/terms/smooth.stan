@@ -37,7 +37,12 @@
 {#- added to the predictor over every row (rows "") or a reduce_sum slice's rows start:end -#}
 {% macro predictor(p, rows) %}
 {% set at = ("[" ~ rows ~ "]") if rows else "" %}
-    {{ p.eta }} += Xs{{ p.s }}{{ at }} * bs{{ p.s }}{% for sm in p.smooths %}{% for j in sm.blocks %} + Zs{{ sm.i }}_{{ j }}{{ at }} * s{{ sm.i }}_{{ j }}{% endfor %}{% endfor %};
+    {{ p.eta }} += Xs{{ p.s }}{{ at }} * bs{{ p.s }};  // the smooths' unpenalised part
+{% for sm in p.smooths %}
+{% for j in sm.blocks %}
+    {{ p.eta }} += Zs{{ sm.i }}_{{ j }}{{ at }} * s{{ sm.i }}_{{ j }};{{ ("  // " ~ sm.label) if loop.first }}
+{% endfor %}
+{% endfor %}
 {%- endmacro %}
 {% macro model(p) %}
 {% for sm in p.smooths %}
