@@ -274,7 +274,7 @@ def prior_rows(slots: list[Slot], specs: list[PriorSpec], defaults: Defaults) ->
         labels = by_class[cls, dpar]
         targets = [("", "")]
         targets += list(dict.fromkeys(("", g) for _, g in labels if g))
-        targets += [label for label in labels if label not in targets]
+        targets += [label for label in dict.fromkeys(labels) if label not in targets]
         for coef, group in targets:
             chosen = _choose(specs, cls, coef, group, dpar)
             prior = defaults.get((cls, dpar), FLAT) if chosen is None else chosen.prior

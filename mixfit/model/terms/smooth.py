@@ -43,11 +43,6 @@ class SmoothTerm:
     basis: SmoothBasis
 
     @property
-    def label(self) -> str:
-        """mgcv's label, brms's coef of its sds prior: ``s(Time)``."""
-        return f"{self.spec.term}({','.join(self.spec.covariates)})"
-
-    @property
     def columns(self) -> list[str]:
         """The data columns it reads: its covariates, then its by factor."""
         return list(self.spec.covariates) + ([self.spec.by] if self.spec.by else [])
@@ -175,15 +170,13 @@ def shared(p: dict) -> list[tuple[str, str]]:
 
 def slots(predictor) -> list[Slot]:
     """Prior slots: bs (class b, brms's coefficients ``sTime_1``) and one sds per block (class
-    sds, coef the smooth's label ``s(Time)``)."""
+    sds, coef the term as written, ``s(Time)``, as brms's)."""
     s, dpar = predictor.suffix, predictor.dpar
     out = [Slot(f"bs{s}", "b", None, None, [(c, "") for c in xs_names(predictor)], dpar=dpar)]
     for i, (term, part) in enumerate(parts(predictor), start=1):
         for j in range(1, len(part.Zs) + 1):
             out.append(
-                Slot(
-                    f"sds{s}_{i}_{j}", "sds", 0.0, None, [(term.label, "")], scalar=True, dpar=dpar
-                )
+                Slot(f"sds{s}_{i}_{j}", "sds", 0.0, None, [(term.text, "")], scalar=True, dpar=dpar)
             )
     return out
 
