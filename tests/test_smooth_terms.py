@@ -286,3 +286,23 @@ def test_reduce_sum_form_of_smooths_has_the_same_log_density(tmp_path):
         (a, grad_a), (b, grad_b) = one.log_prob_grad(q), many.log_prob_grad(q)
         assert b == pytest.approx(a, rel=1e-12)
         np.testing.assert_allclose(grad_b, grad_a, rtol=1e-10, atol=1e-10)
+
+
+def test_bases_without_an_unpenalised_part_and_clashing_smooths(tmp_path):
+    """bs = "cc" and "cs" leave no unpenalised columns (Ks = 0, no bs draws); two smooths that
+    brms would name alike are refused."""
+    from mixfit.errors import InputError
+    from mixfit.pipeline import prepare
+    from mixfit.spec import build_spec
+
+    frame = pd.read_csv(CHICK_DATA)
+
+    def prepared(formula: str):
+        return prepare(build_spec({}, {"data": CHICK_DATA, "formula": formula}))
+
+    cyclic = prepared('weight ~ s(Time, bs = "cc", k = 6) + s(Time, bs = "cs", k = 5, by = Diet)')
+    assert cyclic.data["Ks"] == 0 and cyclic.data["Xs"].shape == (len(frame), 0)
+    assert cyclic.data["knots_1"] == [4] and cyclic.data["nb_2"] == 1
+    assert [s.name for s in cyclic.model.slots if s.cls == "sds"][:2] == ["sds_1_1", "sds_2_1"]
+    with pytest.raises(InputError, match="another smooth of the formula has the same covariates"):
+        prepared('weight ~ s(Time) + s(Time, bs = "cr")')

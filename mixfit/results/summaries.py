@@ -104,7 +104,7 @@ def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
         b = posterior[f"b{predictor.suffix}"].values
         for i, coef in enumerate(predictor.coefs):
             out[predictor.prefix + coef] = b[:, :, i]
-        if predictor.smooths:  # its smooths' unpenalised coefficients, brms's bs_sTime_1
+        if predictor.smooth_coefs:  # its smooths' unpenalised coefficients, brms's bs_sTime_1
             bs = posterior[f"bs{predictor.suffix}"].values
             for i, coef in enumerate(predictor.smooth_coefs):
                 out[predictor.prefix + coef] = bs[:, :, i]

@@ -84,6 +84,14 @@ def build_terms(specials: Sequence[SpecialTerm], frame: pd.DataFrame) -> tuple[S
         except InputError as err:
             raise InputError(f"{special.text}: {_plain(str(err), spec)}") from None
         out.append(SmoothTerm(special.text, spec, basis))
+    labels = [part.brms_label for term in out for part in term.basis.parts]
+    for term in out:
+        for part in term.basis.parts:
+            if labels.count(part.brms_label) > 1:  # brms's names of their draws would clash
+                raise InputError(
+                    f"{term.text}: another smooth of the formula has the same covariates (both "
+                    f"named {part.brms_label}): join them in one term, or give one a by factor"
+                )
     return tuple(out)
 
 
@@ -188,7 +196,8 @@ def draw_names(predictor) -> dict[str, list[str]]:
     """Stan's variable -> brms's names: ``bs`` -> [bs_sTime_1], ``sds_1_1`` -> [sds_sTime_1],
     ``s_1_1`` -> [s_sTime_1] (a vector)."""
     s, prefix = predictor.suffix, predictor.prefix
-    out = {f"bs{s}": [f"bs_{prefix}{c}" for c in xs_names(predictor)]}
+    names = xs_names(predictor)  # none for a cyclic smooth: an engine keeps no empty bs
+    out = {f"bs{s}": [f"bs_{prefix}{c}" for c in names]} if names else {}
     for i, (_, part) in enumerate(parts(predictor), start=1):
         for j in range(1, len(part.Zs) + 1):
             out[f"sds{s}_{i}_{j}"] = [f"sds_{prefix}{part.brms_label}_{j}"]
