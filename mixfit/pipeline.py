@@ -6,11 +6,10 @@ import importlib
 import random
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixfit.classical.fit import ClassicalFit, Deferred
 from mixfit.engines.choice import Loaded, choose_backend
 from mixfit.engines.protocol import Compiled, Draws, Progress
 from mixfit.errors import InputError
@@ -31,6 +30,9 @@ from mixfit.model.program import Model, build_model, stan_data
 from mixfit.model.stancode import stan_code
 from mixfit.spec import RunSpec
 
+if TYPE_CHECKING:  # the classical fit's modules (and scipy's) load only when a fit asks for it
+    from mixfit.classical.fit import ClassicalFit, Deferred
+
 # log_lik and y_rep each hold rows x draws numbers: past this many, they are not generated
 PREDICTION_LIMIT = 25_000_000
 # engines that run a chain's reduce_sum on several threads (PyStan runs each chain on one)
@@ -41,7 +43,6 @@ WRITER_IMPORTS = (
     "mixfit.results.diagnostics",
     "mixfit.results.analysis_files",
     "mixfit.results.summary_text",
-    "mixfit.classical.report",
 )
 
 
@@ -61,7 +62,7 @@ class FitResult:
     backend_version: str
     compiled: Compiled
     draws: Draws
-    idata: Any  # ArviZ's InferenceData (ArviZ 0.x) or DataTree (1.x)
+    idata: Any  # the draws as ArviZ lays them out (mixfit/results/fit_data.py)
     classical: ClassicalFit | None = None  # the same model by REML or ML, when asked for
     backend_reason: str = ""  # why this engine (mixfit/engines/choice.py)
 
@@ -120,7 +121,7 @@ def fit(spec: RunSpec, progress: Progress) -> FitResult:
     if spec.sampler.seed is None:  # pick one, so the run can be repeated from run.json
         spec = replace(spec, sampler=replace(spec.sampler, seed=random.randrange(2**31)))
     prepared = prepare(spec)
-    classical = Deferred(prepared.model.design, spec.classical) if spec.classical else None
+    classical = _deferred(prepared.model.design, spec.classical)
     return finish(prepared, sample(prepared, progress, classical), classical)
 
 
@@ -212,8 +213,8 @@ def finish(prepared: Prepared, sampled: Sampled, classical: Deferred | None = No
     draws, seed = sampled.draws, prepared.spec.sampler.seed
     prepared = for_engine(prepared, sampled.backend)
     model = prepared.model
-    if classical is None and prepared.spec.classical:
-        classical = Deferred(model.design, prepared.spec.classical)
+    if classical is None:
+        classical = _deferred(model.design, prepared.spec.classical)
     # every predictor has its b, empty in an intercept-only one; stanli's draws omit empty ones
     chains, kept = np.shape(draws.sample_stats["lp"])[:2]
     for predictor in model.design.predictors.values():
@@ -242,6 +243,15 @@ def finish(prepared: Prepared, sampled: Sampled, classical: Deferred | None = No
     )
 
 
+def _deferred(design, method: str | None) -> Deferred | None:
+    """The classical fit the spec asks for, if any, to run while the chains sample."""
+    if not method:
+        return None
+    from mixfit.classical.fit import Deferred
+
+    return Deferred(design, method)
+
+
 def _import_summaries(classical: Deferred | None = None) -> None:
     """ArviZ and what it brings take about a second to import: a second the chains can hide."""
     # the results writer's own imports: the writer itself takes the fit's result, and the
@@ -249,4 +259,5 @@ def _import_summaries(classical: Deferred | None = None) -> None:
     for name in WRITER_IMPORTS:
         importlib.import_module(name)
     if classical is not None:  # the classical fit takes what is left of the sampling time
+        importlib.import_module("mixfit.classical.report")
         classical.run()

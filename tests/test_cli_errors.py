@@ -482,9 +482,21 @@ CASES.update(
             ["fit", "data.csv", "-f", "y ~ x", "-f", "sigma ~ s(word)"],
             "s(word): 'word' is a factor",
         ),
-        "sratio with cs()": (
-            fit("cnt ~ cs(x) + (1 | g)", "--family", "sratio"),
-            "cs(x): category-specific effects (cs()) are not supported yet",
+        "cumulative with cs()": (
+            fit("cnt ~ cs(x) + (1 | g)", "--family", "cumulative"),
+            "cs(x): category-specific effects (cs()) need family sratio, cratio or acat",
+        ),
+        "cs() of a column the data lack": (
+            fit("cnt ~ cs(nothere)", "--family", "sratio"),
+            "column 'nothere' is not in",
+        ),
+        "a group-level cs() term": (
+            fit("cnt ~ x + (cs(1) | g)", "--family", "acat"),
+            "category-specific group-level terms",
+        ),
+        "cs() of a population-level predictor": (
+            fit("cnt ~ x + cs(x)", "--family", "cratio"),
+            "'x' is both a population-level and a category-specific effect",
         ),
         "acat with within-chain threads": (
             fit("cnt ~ x + (1 | g)", "--family", "acat", "--threads-per-chain", "2"),
@@ -573,6 +585,51 @@ CASES.update(
             "response 'cnt' is never 0",
         ),
         "weibull response 0": (fit("sep ~ x", "--family", "weibull"), "must be above 0"),
+        "zero_inflated_binomial without trials": (
+            fit("k ~ x", "--family", "zero_inflated_binomial"),
+            "family zero_inflated_binomial needs the number of trials: 'k | trials(n) ~ ...'",
+        ),
+        "beta_binomial without trials": (
+            fit("k ~ x", "-f", "phi ~ x", "--family", "beta_binomial"),
+            "family beta_binomial needs the number of trials",
+        ),
+        "zero_inflated_binomial successes above trials": (
+            fit("k | trials(n) ~ x", "-f", "zi ~ x", "--family", "zero_inflated_binomial"),
+            "response 'k' exceeds its trials in 1 rows (first: 6 successes of 5 trials)",
+        ),
+        "beta_binomial successes above trials": (
+            fit("k | trials(3) ~ x", "--family", "beta_binomial"),
+            "response 'k' exceeds its trials",
+        ),
+        "beta_binomial negative count": (
+            fit("neg | trials(n) ~ x", "--family", "beta_binomial"),
+            "'neg' must be a non-negative count for family beta_binomial (found -2)",
+        ),
+        "zero_inflated_binomial negative trials": (
+            fit("k | trials(neg) ~ x", "--family", "zero_inflated_binomial"),
+            "'trials' must be a non-negative count for family zero_inflated_binomial",
+        ),
+        "phi with zero_inflated_binomial": (
+            fit("k | trials(n) ~ x", "-f", "phi ~ x", "--family", "zero_inflated_binomial"),
+            "family zero_inflated_binomial has no parameter 'phi' (its parameters: zi)",
+        ),
+        "classical of beta_binomial": (
+            fit("k | trials(10) ~ x + (1 | g)", "--family", "beta_binomial", "--classical"),
+            "no classical fit for family 'beta_binomial'",
+        ),
+        "mixfit classical of zero_inflated_binomial": (
+            [
+                "classical",
+                "data.csv",
+                "-f",
+                "k | trials(10) ~ x + (1 | g)",
+                "--family",
+                "zero_inflated_binomial",
+                "-o",
+                "out",
+            ],
+            "no classical fit for family 'zero_inflated_binomial'",
+        ),
         "the same dpar twice": (
             ["fit", "data.csv", "-f", GOOD, "-f", "sigma ~ x", "-f", "sigma ~ 1"],
             "'sigma' is given a formula twice",
@@ -620,6 +677,12 @@ FAMILY_CASES = {
     "exponential": ("sep ~ x + (1 | g)", "must be above 0"),  # 0 is not a time
     "hurdle_poisson": ("neg ~ x + (1 | g)", "non-negative count"),
     "hurdle_negbinomial": ("frac ~ x + (1 | g)", "whole numbers"),
+    "zero_inflated_binomial": ("frac | trials(n) ~ x + (1 | g)", "whole numbers"),
+    "beta_binomial": ("word | trials(n) ~ x + (1 | g)", "must be numeric"),
+    "hurdle_gamma": ("cnt ~ x + (1 | g)", "is never 0: a hurdle model's zeros"),
+    "hurdle_lognormal": ("neg ~ x + (1 | g)", "must be 0 or above"),
+    "zero_inflated_beta": ("sep ~ x + (1 | g)", "(0 allowed, 1 not)"),
+    "zero_one_inflated_beta": ("pos ~ x + (1 | g)", "must be in [0, 1]"),
 }
 
 

@@ -93,11 +93,16 @@ def test_only_those_families_leave_their_predictions_to_python():
         "beta",
         "cratio",
         "cumulative",
+        "hurdle_gamma",
+        "hurdle_lognormal",
         "hurdle_negbinomial",
         "hurdle_poisson",
         "sratio",
+        "zero_inflated_beta",
+        "zero_inflated_binomial",
         "zero_inflated_negbinomial",
         "zero_inflated_poisson",
+        "zero_one_inflated_beta",
     ]
     ordinal = prepared_for("cumulative_logit")
     assert wanted(ordinal.model)

@@ -33,6 +33,9 @@ RESPONSES = {  # a response column of the simulated table for each kind of famil
     "count": "y_count",
     "ordinal": "y_ord",
     "binomial": "k | trials(n)",
+    "nonnegative": "y_nonneg",
+    "unit_zero": "y_unit0",
+    "unit_closed": "y_unit01",
 }
 
 
@@ -57,6 +60,10 @@ def table(tmp_path_factory) -> Path:
             "exposure": rng.uniform(1, 3, n),
         }
     )
+    # a point mass at 0 (hurdle_gamma, zero_inflated_beta), and at 0 and 1 (zero_one_inflated_beta)
+    frame["y_nonneg"] = np.where(np.arange(n) % 5 == 0, 0.0, frame["y_pos"])
+    frame["y_unit0"] = np.where(np.arange(n) % 5 == 0, 0.0, frame["y_unit"])
+    frame["y_unit01"] = np.where(np.arange(n) % 7 == 1, 1.0, frame["y_unit0"])
     path = tmp_path_factory.mktemp("stanli") / "table.csv"
     frame.to_csv(path, index=False)
     return path

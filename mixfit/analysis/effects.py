@@ -90,9 +90,9 @@ def _grid(design: dict, effect: str, by: str | None) -> pd.DataFrame:
         )
     index = pd.MultiIndex.from_product(list(values.values()), names=list(values))
     grid = index.to_frame(index=False)
-    for name in dict.fromkeys(
-        v for part in predictor_parts(design).values() for v in part["variables"]
-    ):
+    held = [v for part in predictor_parts(design).values() for v in part["variables"]]
+    held += design.get("category_specific", {}).get("variables", [])  # cs(): mu's too
+    for name in dict.fromkeys(held):
         if name not in grid:
             entry = variables[name]
             grid[name] = entry["levels"][0] if is_categorical(entry) else entry["mean"]

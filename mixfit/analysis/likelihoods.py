@@ -4,8 +4,11 @@ The same distributions as the Stan templates (stan_templates/families/*.stan), c
 of rows x draws: ``mu`` is the inverse link of the linear predictor, ``params`` the family's
 parameters (one value per draw), ``trials`` a binomial's trials as a column (rows x 1). Means
 are brms's posterior_epred (lognormal: exp(mu + sigma^2 / 2); zero-inflated: (1 - zi) mu; hurdle:
-(1 - hu) mu / (1 - exp(-mu)); binomial: trials p; weibull and exponential: mu); ordinal families
-give each category's probability, as a last axis.
+(1 - hu) mu / (1 - exp(-mu)); binomial and beta_binomial: trials p; zero_inflated_binomial:
+trials p (1 - zi); weibull and exponential: mu); ordinal families give each category's
+probability, as a last axis. The continuous families with a point mass at 0
+(hurdle_gamma, hurdle_lognormal, zero_inflated_beta) have (1 - hu) times the rest's mean, and
+zero_one_inflated_beta zoi coi + (1 - zoi) mu.
 """
 
 from __future__ import annotations
@@ -111,6 +114,47 @@ def _hurdle(count: Likelihood, log_p_zero: Callable, draw_above_zero: Callable) 
     )
 
 
+def _point_at_zero(rest: Likelihood, name: str) -> Likelihood:
+    """brms's hurdle_gamma, hurdle_lognormal and zero_inflated_beta: a 0 with probability
+    ``name`` (hu or zi), else ``rest``, which puts no mass at 0 (so nothing is truncated)."""
+
+    def log_lik(y, mu, p, n):
+        with np.errstate(divide="ignore", invalid="ignore"):  # rest's density at the zeros, unused
+            above = np.log1p(-p[name]) + rest.log_lik(y, mu, p, n)
+        return np.where(y == 0, np.log(p[name]), above)
+
+    return Likelihood(
+        mean=lambda mu, p, n: (1 - p[name]) * rest.mean(mu, p, n),
+        draw=lambda mu, p, n, rng: np.where(
+            rng.random(np.shape(mu)) < p[name], 0.0, rest.draw(mu, p, n, rng)
+        ),
+        log_lik=log_lik,
+    )
+
+
+def _zero_one_inflated(beta: Likelihood) -> Likelihood:
+    """brms's zero_one_inflated_beta: a 0 or a 1 with probability zoi, a 1 among them with
+    probability coi, else the beta."""
+
+    def log_lik(y, mu, p, n):
+        zoi, coi = p["zoi"], p["coi"]
+        with np.errstate(divide="ignore", invalid="ignore"):  # the beta at 0 and 1, unused
+            between = np.log1p(-zoi) + beta.log_lik(y, mu, p, n)
+            ends = np.log(zoi) + np.where(y == 1, np.log(coi), np.log1p(-coi))
+        return np.where((y == 0) | (y == 1), ends, between)
+
+    def draw(mu, p, n, rng):
+        shape = np.shape(mu)
+        end = (rng.random(shape) < p["coi"]).astype(float)
+        return np.where(rng.random(shape) < p["zoi"], end, beta.draw(mu, p, n, rng))
+
+    return Likelihood(
+        mean=lambda mu, p, n: p["zoi"] * p["coi"] + (1 - p["zoi"]) * mu,
+        draw=draw,
+        log_lik=log_lik,
+    )
+
+
 POISSON = Likelihood(
     mean=lambda mu, p, n: mu,
     draw=lambda mu, p, n, rng: rng.poisson(mu),
@@ -142,6 +186,22 @@ EXPONENTIAL = Likelihood(
     draw=lambda mu, p, n, rng: rng.exponential(mu),
     log_lik=lambda y, mu, p, n: -np.log(mu) - y / mu,
 )
+
+
+def _zero_inflated_binomial_log_lik(y, mu, p, n):
+    """brms's zero_inflated_binomial_lpmf: log(zi + (1 - zi) (1 - mu)^trials) for a zero, else
+    log(1 - zi) and the binomial's."""
+    zi = p["zi"]
+    with np.errstate(divide="ignore"):
+        zero = np.logaddexp(np.log(zi), np.log1p(-zi) + n * np.log1p(-mu))
+    return np.where(y == 0, zero, np.log1p(-zi) + _stats().binom.logpmf(y, n, mu))
+
+
+def beta_binomial_lpmf(y, n, a, b):
+    """Stan's beta_binomial_lpmf(y | n, a, b): log C(n, y) + log B(y + a, n - y + b) - log B(a, b)."""
+    choose = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+    return choose + special.betaln(y + a, n - y + b) - special.betaln(a, b)
+
 
 LIKELIHOODS: dict[str, Likelihood] = {
     "gaussian": Likelihood(
@@ -195,6 +255,28 @@ LIKELIHOODS: dict[str, Likelihood] = {
         lambda mu, p: -p["shape"] * np.log1p(mu / p["shape"]),
         lambda mu, p, rng: truncated_negbinomial(mu, p["shape"], rng),
     ),
+    "zero_inflated_binomial": Likelihood(
+        mean=lambda mu, p, n: n * mu * (1 - p["zi"]),
+        draw=lambda mu, p, n, rng: np.where(
+            rng.random(mu.shape) < p["zi"], 0, rng.binomial(np.broadcast_to(n, mu.shape), mu)
+        ),
+        log_lik=_zero_inflated_binomial_log_lik,
+    ),
+    "beta_binomial": Likelihood(
+        mean=lambda mu, p, n: n * mu,  # the beta's mean is mu: brms's posterior_epred
+        draw=lambda mu, p, n, rng: rng.binomial(
+            np.broadcast_to(n, mu.shape), rng.beta(mu * p["phi"], (1 - mu) * p["phi"])
+        ),
+        log_lik=lambda y, mu, p, n: beta_binomial_lpmf(y, n, mu * p["phi"], (1 - mu) * p["phi"]),
+    ),
+}
+
+# the point-mass families: their continuous part is the row above of the same distribution
+LIKELIHOODS |= {
+    "hurdle_gamma": _point_at_zero(LIKELIHOODS["Gamma"], "hu"),
+    "hurdle_lognormal": _point_at_zero(LIKELIHOODS["lognormal"], "hu"),
+    "zero_inflated_beta": _point_at_zero(LIKELIHOODS["beta"], "zi"),
+    "zero_one_inflated_beta": _zero_one_inflated(LIKELIHOODS["beta"]),
 }
 
 
@@ -241,10 +323,12 @@ def category_probabilities(
 ) -> np.ndarray:
     """Ordinal: P(y = k) for k = 1..K, as rows x draws x K, cumulative's from P(y <= k) =
     F(threshold_k - eta), the others' from mixfit/analysis/ordinal.py; ``thresholds`` is
-    draws x (K - 1)."""
+    draws x (K - 1), or rows x draws x (K - 1) where each row has its own (cs())."""
+    if thresholds.ndim == 2:
+        thresholds = thresholds[None, :, :]
     if family != "cumulative":
-        return np.exp(log_probabilities(family, link, eta, thresholds[None, :, :]))
-    cdf = INVERSE_LINKS[link](thresholds[None, :, :] - eta[:, :, None])
+        return np.exp(log_probabilities(family, link, eta, thresholds))
+    cdf = INVERSE_LINKS[link](thresholds - eta[:, :, None])
     shape = (*eta.shape, 1)
     return np.diff(np.concatenate([np.zeros(shape), cdf, np.ones(shape)], axis=-1), axis=-1)
 

@@ -49,6 +49,7 @@ class Rows:
     se: np.ndarray | None = None
     cens: np.ndarray | None = None
     y2: np.ndarray | None = None
+    cs: np.ndarray | None = None  # rows x Kcs: mu's cs() terms (sratio, cratio, acat)
 
     @property
     def X(self) -> np.ndarray:
@@ -84,6 +85,7 @@ def predictor_parts(design: dict) -> dict[str, dict]:
 
 def required_columns(design: dict, *, groups: bool, trials: bool) -> list[str]:
     names = [v for part in predictor_parts(design).values() for v in part["variables"]]
+    names += design.get("category_specific", {}).get("variables", [])
     if groups:
         for group in design["groups"]:
             names += [v for block in group["blocks"] for v in block["variables"]]
@@ -134,7 +136,22 @@ def new_rows(
             for group in design["groups"]
         ],
         **_addition_values(design, frame, source),
+        cs=_category_specific(design, typed, source),
     )
+
+
+def _category_specific(design: dict, typed: pd.DataFrame, source: str) -> np.ndarray | None:
+    """The rows' cs() columns, coded as the fit's (their intercept column dropped)."""
+    part = design.get("category_specific")
+    if part is None:
+        return None
+    matrix = formulae_state.evaluate(part["formula"], typed, part["state"], _levels(design))
+    X = matrix.drop(columns=["Intercept"])
+    if [brms_name(c) for c in X.columns] != part["coefs"]:
+        raise InputError("design.json does not match the model's category-specific terms")
+    for name in X.columns:
+        _check_finite(X[name].to_numpy(dtype=float), f"the predictor {brms_name(name)!r}", source)
+    return X.to_numpy(dtype=float)
 
 
 def _addition_values(design: dict, frame: pd.DataFrame, source: str) -> dict:
@@ -175,6 +192,7 @@ def training_rows(design: Design) -> Rows:
         se=design.response.se,
         cens=design.response.cens,
         y2=design.response.y2,
+        cs=None if design.category_specific is None else design.category_specific.X,
     )
 
 

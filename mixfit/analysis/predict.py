@@ -32,6 +32,7 @@ from mixfit.analysis.limits import check_draw_inputs, check_finite
 from mixfit.analysis.newdata import Rows, new_rows, response
 from mixfit.analysis.saved_fit import GroupDraws, Posterior, SavedFit, load
 from mixfit.errors import InputError
+from mixfit.model.terms import category_specific
 
 CHUNK_VALUES = 2_000_000  # draws x rows per chunk: 16 MB per array of doubles
 TYPES = ("epred", "prediction", "linpred")
@@ -46,6 +47,8 @@ COUNTS = {
     "zero_inflated_negbinomial",
     "hurdle_poisson",
     "hurdle_negbinomial",
+    "zero_inflated_binomial",
+    "beta_binomial",
 }
 
 
@@ -168,6 +171,17 @@ def linear_predictor(
     return eta
 
 
+def thresholds(posterior: Posterior, rows: Rows, chunk: np.ndarray) -> np.ndarray:
+    """An ordinal family's thresholds: draws x (K - 1), or with cs() each row's own, rows of the
+    chunk x draws x (K - 1) (the thresholds less the row's category-specific effects)."""
+    if posterior.cs is None:
+        return posterior.thresholds
+    if rows.cs is None:
+        raise InputError("design.json does not match the draws' category-specific effects")
+    shifts = category_specific.shifts(rows.cs[chunk], posterior.cs)  # draws x rows x K - 1
+    return posterior.thresholds[None, :, :] - np.swapaxes(shifts, 0, 1)
+
+
 def family_parameters(
     posterior: Posterior, rows: Rows, chunk: np.ndarray, effects: Effects | None
 ) -> dict[str, np.ndarray]:
@@ -229,7 +243,9 @@ def draws_of(
         return eta
     params = family_parameters(posterior, rows, chunk, effects)
     if model.ordinal:
-        probabilities = category_probabilities(eta, posterior.thresholds, model.link, model.family)
+        probabilities = category_probabilities(
+            eta, thresholds(posterior, rows, chunk), model.link, model.family
+        )
         return probabilities if kind == "epred" else ordinal_draw(probabilities, rng)
     trials = rows.trials[chunk, None] if rows.trials is not None else None
     mu = INVERSE_LINKS[model.link](eta)
@@ -341,7 +357,7 @@ def log_lik(
         observed = y[chunk, None]
         if model.ordinal:
             probabilities = category_probabilities(
-                eta, posterior.thresholds, model.link, model.family
+                eta, thresholds(posterior, rows, chunk), model.link, model.family
             )
             picked = np.take_along_axis(
                 probabilities, np.broadcast_to(observed - 1, eta.shape)[..., None], axis=-1

@@ -52,6 +52,7 @@ class Posterior:
     thresholds: np.ndarray | None  # draws x (categories - 1), ordinal families
     family: dict[str, np.ndarray]  # the family's parameters without a formula: draws
     groups: list[GroupDraws]
+    cs: np.ndarray | None = None  # cs(): draws x (Kcs * nthres), to_matrix's order (Stan's bcs)
 
     @property
     def intercept(self) -> np.ndarray | None:
@@ -78,6 +79,7 @@ class Posterior:
                 for d, p in self.predictors.items()
             },
             thresholds=pick(self.thresholds),
+            cs=pick(self.cs),
             family={name: values[keep] for name, values in self.family.items()},
             groups=[
                 GroupDraws(
@@ -145,7 +147,18 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
             p.name: flat(p.name) for p in design_schema.params(design) if p.name not in predictors
         },
         groups=[_group_draws(group, flat, size) for group in design["groups"]],
+        cs=_cs_draws(design, flat),
     )
+
+
+def _cs_draws(design: dict, flat) -> np.ndarray | None:
+    """brms's bcs_z (draws x thresholds) per cs() coefficient, flattened as the Stan program's
+    bcs: threshold by threshold, the coefficients within each."""
+    coefs = design.get("category_specific", {}).get("coefs", [])
+    if not coefs:
+        return None
+    per_coef = np.stack([flat(f"bcs_{c}") for c in coefs], axis=1)  # draws x Kcs x nthres
+    return np.swapaxes(per_coef, 1, 2).reshape(len(per_coef), -1)
 
 
 def _group_draws(group: dict, flat, size: int) -> GroupDraws:

@@ -20,6 +20,7 @@ from mixfit.errors import InputError
 TERMS = {"trials": (), "weights": ("scale",), "se": ("sigma",), "cens": ()}
 LOGICAL = {"TRUE": True, "T": True, "FALSE": False, "F": False}
 SE_FAMILIES = ("gaussian", "student")
+TRIALS_FAMILIES = ("binomial", "zero_inflated_binomial", "beta_binomial")
 CENS_FAMILIES = (
     "gaussian",
     "student",
@@ -158,9 +159,13 @@ class AdditionValues:
 
 
 def check_family(additions: Additions, family: str, dpars: Collection[str], where: str) -> None:
-    """Which family takes which term: trials() binomial's, se() gaussian's and student's."""
-    if additions.trials is not None and family != "binomial":
-        raise InputError(f"{where}: trials() belongs to family binomial, not {family}")
+    """Which family takes which term: trials() the binomial families', se() gaussian's and
+    student's."""
+    if additions.trials is not None and family not in TRIALS_FAMILIES:
+        raise InputError(
+            f"{where}: trials() belongs to family {', '.join(TRIALS_FAMILIES[:-1])} or "
+            f"{TRIALS_FAMILIES[-1]}, not {family}"
+        )
     if additions.se is not None and family not in SE_FAMILIES:
         raise InputError(
             f"{where}: se() (known standard errors) belongs to families "

@@ -24,6 +24,7 @@ from mixfit.model.formula import GroupTerm, ParsedFormula, shown
 from mixfit.model.formula_env import empty_environment  # no Python namespace in reach
 from mixfit.model.formulas import ModelFormula
 from mixfit.model.r_syntax import brms_name
+from mixfit.model.terms import category_specific, smooth
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -135,6 +136,8 @@ class Design:
     response: Response
     predictors: dict[str, Predictor]  # mu's first, then each parameter's with a formula
     blocks: list[GroupBlock]
+    # mu's cs() terms (mixfit/model/terms/category_specific.py), or None
+    category_specific: category_specific.CategorySpecific | None = None
 
     @property
     def formula(self) -> ParsedFormula:
@@ -199,7 +202,7 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
     mu = formulas.mu
     names: list[str] = sorted(v for v in _variables(mu.response) if v)
     for part in formulas.parts.values():
-        for expression in [part.fixed] + [g.lhs for g in part.groups]:
+        for expression in [part.fixed] + [g.lhs for g in part.groups] + _special_rhs(part):
             names += sorted(v for v in _variables(expression) if v)
         for group in part.groups:
             names += list(group.factors)
@@ -210,8 +213,6 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
 
 def _special_columns(formula: ParsedFormula) -> list[str]:
     """The columns the formula's special terms of a supported kind read."""
-    from mixfit.model.terms import smooth  # the term kinds build on this module
-
     return [c for t in formula.specials if t.kind == "smooth" for c in smooth.columns_of(t)]
 
 
@@ -222,10 +223,17 @@ def predictor_columns(formula: ParsedFormula | ModelFormula) -> list[str]:
     for part in formulas.parts.values():
         names |= _variables(part.fixed).union(*(_variables(g.lhs) for g in part.groups))
         names |= set(_special_columns(part))
+        names = names.union(*(_variables(e) for e in _special_rhs(part)))
     mu = formulas.mu
     if mu.trials and not _is_number(mu.trials):
         names.add(mu.trials)
     return sorted(names - _variables(mu.response))
+
+
+def _special_rhs(formula: ParsedFormula) -> list[str]:
+    """The special terms' expressions that read data columns as formulae would (cs(z))."""
+    terms = _cs_terms(formula)
+    return [category_specific.rhs(terms)] if terms else []
 
 
 def check_factor_flags(formula: ParsedFormula | ModelFormula, factors: Collection[str]) -> None:
@@ -255,10 +263,6 @@ UNSUPPORTED_SPECIALS = {
         "autocorrelation terms (ar(), ma(), arma(), cosy()) are not supported yet; a group-level "
         "term such as (1 | g) models the rows of a group as correlated"
     ),
-    "category_specific": (
-        "category-specific effects (cs()) are not supported yet (brms takes them with sratio, "
-        "cratio and acat); write the predictor alone for an effect shared by every category"
-    ),
 }
 
 
@@ -270,10 +274,12 @@ def build_design(
     response_name = mu.response
     where = f"formula {shown(mu.text)}"
     addition_terms.check_family(mu.additions, family.family.name, formulas.dpars, where)
-    for part in formulas.parts.values():
-        for term in part.specials:  # a term kind with no module yet: refused, never dropped
-            if term.kind in UNSUPPORTED_SPECIALS:
-                raise InputError(f"{term.text}: {UNSUPPORTED_SPECIALS[term.kind]}")
+    for dpar, part in formulas.parts.items():
+        unsupported = [t for t in part.specials if t.kind in UNSUPPORTED_SPECIALS]
+        if unsupported:  # a term kind with no module yet: refused, never dropped unsaid
+            term = unsupported[0]
+            raise InputError(f"{term.text}: {UNSUPPORTED_SPECIALS[term.kind]}")
+        category_specific.check_family(_cs_terms(part), family.family.name, dpar)
         if response_name in _variables(part.fixed) or any(
             response_name in _variables(g.lhs) for g in part.groups
         ):
@@ -304,7 +310,39 @@ def build_design(
         for k, name in enumerate(block.terms):
             _check_finite(f"the {block.group} term {name!r}", block.Z[:, k], mu.text)
     _check_no_duplicate_effects(blocks, mu.text)
-    return Design(formulas, family, response, predictors, blocks)
+    cs = _category_specific(mu, frame, predictors["mu"].coefs)
+    return Design(formulas, family, response, predictors, blocks, cs)
+
+
+def _cs_terms(formula: ParsedFormula) -> list:
+    return [t for t in formula.specials if t.kind == "category_specific"]
+
+
+def _category_specific(
+    formula: ParsedFormula, frame: pd.DataFrame, population: list[str]
+) -> category_specific.CategorySpecific | None:
+    """mu's cs() terms as one matrix, its intercept column dropped (brms's data_cs)."""
+    terms = _cs_terms(formula)
+    if not terms:
+        return None
+    rhs = category_specific.rhs(terms)
+    matrix = _evaluate(rhs, frame, formula.text).as_dataframe().drop(columns=["Intercept"])
+    if not matrix.shape[1]:
+        raise InputError(
+            f"formula {shown(formula.text)}: {terms[0].text} has no predictor (a category-specific "
+            "intercept is the thresholds themselves)"
+        )
+    for name in matrix.columns:
+        _check_finite(f"the category-specific predictor {name!r}", matrix[name], formula.text)
+    _check_distinct_names(list(matrix.columns), "category-specific", formula.text)
+    coefs = [brms_name(c) for c in matrix.columns]
+    shared = sorted(set(coefs) & set(population))
+    if shared:
+        raise InputError(
+            f"formula {shown(formula.text)}: {shared[0]!r} is both a population-level and a "
+            "category-specific effect: keep one"
+        )
+    return category_specific.CategorySpecific(rhs, matrix.to_numpy(dtype=float), coefs)
 
 
 def _link(family: FamilyChoice, dpar: str) -> str:
@@ -314,8 +352,6 @@ def _link(family: FamilyChoice, dpar: str) -> str:
 def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame) -> Predictor:
     """A predictor's population-level part and offset, from formulae's matrix of its terms, and
     its smooth terms."""
-    from mixfit.model.terms import smooth
-
     smooths = smooth.build_terms([t for t in formula.specials if t.kind == "smooth"], frame)
     common = _evaluate(formula.fixed, frame, formula.text)
     # formulae gives no matrix at all for "0" or "-1" alone: a model of group-level terms only

@@ -41,13 +41,21 @@ SHAPE = FamilyParam(
 ZI = FamilyParam("zi", 0.0, 1.0, "beta(1, 1)", "zero-inflation probability", link="logit")
 HU = FamilyParam("hu", 0.0, 1.0, "beta(1, 1)", "hurdle probability", link="logit")
 WEIBULL_SHAPE = FamilyParam("shape", 0.0, None, "gamma(0.01, 0.01)", "shape parameter")
+BINOMIAL_LINKS = ("logit", "probit", "cloglog")  # brms's that mixfit has
+PHI = FamilyParam("phi", 0.0, None, "gamma(0.01, 0.01)", "precision")
+ZOI = FamilyParam("zoi", 0.0, 1.0, "beta(1, 1)", "zero-one-inflation probability", link="logit")
+COI = FamilyParam(
+    "coi", 0.0, 1.0, "beta(1, 1)", "conditional one-inflation probability", link="logit"
+)
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
     links: tuple[str, ...]  # the first is the default
-    response: str  # real | positive | unit | binary | count | binomial | ordinal
+    # real | positive | unit | binary | count | binomial | ordinal; nonnegative (0 and above),
+    # unit_zero ([0, 1)), unit_closed ([0, 1])
+    response: str
     params: tuple[FamilyParam, ...] = ()
     scale_link: str | None = None  # the link brms's default prior scales use, if not the family's
     threads: bool = True  # its template has a reduce_sum form (partial_log_lik), for threads
@@ -99,6 +107,25 @@ FAMILIES: dict[str, Family] = {
         Family("exponential", ("log",), "positive"),
         Family("hurdle_poisson", ("log",), "count", (HU,), threads=False),
         Family("hurdle_negbinomial", ("log",), "count", (SHAPE, HU), threads=False),
+        Family("zero_inflated_binomial", BINOMIAL_LINKS, "binomial", (ZI,), threads=False),
+        Family(
+            "beta_binomial",
+            BINOMIAL_LINKS,
+            "binomial",
+            (PHI,),
+            threads=False,
+        ),
+        Family("hurdle_gamma", ("log",), "nonnegative", (SHAPE, HU), threads=False),
+        Family(
+            "hurdle_lognormal",
+            ("identity",),
+            "nonnegative",
+            (SIGMA, HU),
+            scale_link="log",
+            threads=False,
+        ),
+        Family("zero_inflated_beta", ("logit",), "unit_zero", (PHI, ZI), threads=False),
+        Family("zero_one_inflated_beta", ("logit",), "unit_closed", (PHI, ZOI, COI), threads=False),
     ]
 }
 
@@ -196,7 +223,8 @@ def _check_varies(family: Family, name: str, response: Response) -> None:
     if "hu" in (p.name for p in family.params) and not (values == 0).any():
         raise InputError(
             f"response {name!r} is never 0: a hurdle model's zeros are its own part; with none, "
-            f"fit the count alone (--family {family.name.removeprefix('hurdle_')})"
+            f"fit the {'count' if family.response == 'count' else 'rest'} alone "
+            f"(--family {family.name.removeprefix('hurdle_')})"
         )
     if family.response == "count" and (values == 0).all():
         raise InputError(f"response {name!r} is zero in every row: all counts are zero")
@@ -228,6 +256,8 @@ def _convert_response(
                 f"({int(bad.sum())} rows are not; first: {values[bad][0]:g})"
             )
         return Response(values)
+    if kind in BOUNDED:
+        return Response(_bounded(family, name, values.astype(float)))
     if kind in {"count", "binomial"}:
         counts = _counts(family, name, values)
         if kind == "count":
@@ -235,7 +265,7 @@ def _convert_response(
         if trials is None:
             bernoulli = np.isin(counts, (0, 1)).all()  # what a brms user meant, most likely
             raise InputError(
-                f"family binomial needs the number of trials: '{name} | trials(n) ~ ...'"
+                f"family {family.name} needs the number of trials: '{name} | trials(n) ~ ...'"
                 + ("; for a 0/1 response use --family bernoulli" if bernoulli else "")
             )
         n = _counts(family, "trials", _numeric(family, "trials", trials))
@@ -248,6 +278,31 @@ def _convert_response(
             )
         return Response(counts, trials=n)
     raise AssertionError(f"response kind {kind} has no check")
+
+
+# the continuous responses with a point mass at a bound: (lowest, highest, which of them allowed)
+BOUNDED = {
+    "nonnegative": (0.0, np.inf, "0 or above"),
+    "unit_zero": (0.0, 1.0, "in [0, 1) (0 allowed, 1 not)"),
+    "unit_closed": (0.0, 1.0, "in [0, 1]"),
+}
+
+
+def _bounded(family: Family, name: str, values: np.ndarray) -> np.ndarray:
+    """A hurdle or zero(-one)-inflated family's response: within its bounds, the ends included
+    but zero_inflated_beta's 1 (brms's [0, 1))."""
+    low, high, where = BOUNDED[family.response]
+    bad = ~(np.isfinite(values) & (values >= low) & (values <= high))
+    ones = family.response == "unit_zero" and (values == 1).any()
+    if ones:
+        bad |= values == 1
+    if bad.any():
+        hint = "; for 1s use zero_one_inflated_beta" if ones else ""
+        raise InputError(
+            f"response {name!r} must be {where} for family {family.name} "
+            f"({int(bad.sum())} rows are not; first: {values[bad][0]:g}){hint}"
+        )
+    return values
 
 
 def _ordinal(family: Family, name: str, column: pd.Series, levels: tuple[str, ...]) -> Response:

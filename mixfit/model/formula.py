@@ -338,6 +338,11 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
                 f"formula {shown(text)}: {token.lexeme!r} is not allowed (no attribute access or "
                 f"private names in formulas){hint}"
             )
+        if token.kind == "IDENTIFIER" and is_call and token.lexeme in {"cs", "cse"}:
+            raise InputError(
+                f"formula {shown(text)}: category-specific group-level terms (cs() inside "
+                "'( | g)') are not supported yet; cs(x) among the population-level terms is"
+            )
         if (
             token.kind == "IDENTIFIER"
             and is_call

@@ -24,7 +24,7 @@ from mixfit.model.priors import (
     prior_rows,
     resolve,
 )
-from mixfit.model.terms import group, offset, population, smooth
+from mixfit.model.terms import category_specific, group, offset, population, smooth
 
 
 @dataclass
@@ -144,7 +144,7 @@ def can_marginalise(design: Design) -> bool:
         and design.response.weights is None
         and design.response.se is None
         and design.response.cens is None
-        and not any(smooth.present(p) for p in design.predictors.values())
+        and not any(smooth.present(design, p) for p in design.predictors.values())
     )
 
 
@@ -181,8 +181,10 @@ def _slots(design: Design) -> list[Slot]:
     slots = []
     for predictor in design.predictors.values():
         slots += population.slots(design, predictor)
-        if smooth.present(predictor):
+        if smooth.present(design, predictor):
             slots += smooth.slots(predictor)
+        if predictor.dpar == "mu":
+            slots += category_specific.slots(design)
     for param in design.params:
         if param.name not in design.predictors:
             slots.append(
@@ -214,10 +216,12 @@ def stan_data(model: Model) -> dict:
         data["rcens"] = design.response.y2
     for predictor in design.predictors.values():
         data |= population.stan_data(predictor)
-        if offset.present(predictor):
+        if offset.present(design, predictor):
             data |= offset.stan_data(predictor)
-        if smooth.present(predictor):
+        if smooth.present(design, predictor):
             data |= smooth.stan_data(predictor)
+    if design.category_specific is not None:
+        data |= category_specific.stan_data(design.category_specific)
     for block in design.blocks:
         data |= group.stan_data(design, block)
     if not model.marginal:

@@ -17,13 +17,13 @@ import jinja2
 
 from mixfit.model.families import INVERSE_LINKS
 from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
-from mixfit.model.terms import group, offset, population, smooth
+from mixfit.model.terms import category_specific, group, offset, population, smooth
 
 PRIORS = "priors.stan"
 CENSORING = "terms/censoring.stan"
 # a predictor's term kinds, in the order they build it: each module has TEMPLATE, present(),
 # context() and shared(), and its snippet the macros of the program blocks it takes part in
-PREDICTOR_TERMS = (population, offset, smooth)
+PREDICTOR_TERMS = (population, offset, category_specific, smooth)
 
 
 def stan_code(model) -> str:
@@ -52,6 +52,7 @@ class _Program:
                 "times": lambda a, b: f"{a} .* {b}" if a in self.vectors else f"{a} * {b}",
                 "se": additions.se is not None,
                 "scale": self.scale,
+                "thres": lambda index="n": category_specific.thresholds(design, index),
             }
         )
         snippets = {kind: env.get_template(kind.TEMPLATE).module for kind in PREDICTOR_TERMS}
@@ -64,7 +65,7 @@ class _Program:
             [
                 (snippets[kind], kind.context(design, predictor), kind)
                 for kind in PREDICTOR_TERMS
-                if kind.present(predictor)
+                if kind.present(design, predictor)
             ]
             for _, predictor in self.predictors
         ]

@@ -11,7 +11,7 @@ one of the family's, and every column a term reads is described under ``variable
 from __future__ import annotations
 
 from mixfit.errors import InputError
-from mixfit.model.addition_terms import CENS_FAMILIES, SE_FAMILIES
+from mixfit.model.addition_terms import CENS_FAMILIES, SE_FAMILIES, TRIALS_FAMILIES
 from mixfit.model.families import FAMILIES, FamilyParam, free_params
 from mixfit.model.formula import parse_formula
 from mixfit.model.r_syntax import r_spelling
@@ -183,6 +183,10 @@ DESIGN: Node = Record(
             Record({"link": Text(max_len=100), **POPULATION_FIELDS}, optional=SMOOTHS),
             key=Text(max_len=100, parse=_dpar_name),
         ),
+        # mu's cs() terms (sratio, cratio, acat): their coefficients have one value per threshold
+        "category_specific": Record(
+            {"formula": RHS, "coefs": NAMES, "variables": NAMES, "state": STATE}
+        ),
     },
 )
 
@@ -203,7 +207,7 @@ def check_design(design: dict) -> None:
         )
     if family.ordinal != bool(design["response"]["categories"]):
         raise InputError(f"family {family.name} does not match the response's categories")
-    if (design["response"]["trials"] is None) == (family.name == "binomial"):
+    if (design["response"]["trials"] is None) == (family.name in TRIALS_FAMILIES):
         raise InputError(f"the response's trials do not match family {family.name}")
     if design["response"].get("se") is not None and family.name not in SE_FAMILIES:
         raise InputError(f"family {family.name} takes no se()")
@@ -220,6 +224,10 @@ def check_design(design: dict) -> None:
             _check_smooth(entry)
     read = list(design["population"]["variables"]) + list(design["effects"])
     read += [v for part in design.get("dpars", {}).values() for v in part["variables"]]
+    if "category_specific" in design:
+        if family.name not in ("sratio", "cratio", "acat"):
+            raise InputError(f"family {family.name} takes no category-specific effects")
+        read += design["category_specific"]["variables"]
     for group in design["groups"]:
         read += [v for block in group["blocks"] for v in block["variables"]]
     for name in read:

@@ -114,6 +114,8 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
     for coef in design["population"]["coefs"]:
         out[f"b_{coef}"] = ()
     out |= smooth.expected_draws(design["population"].get("smooths", []), "")
+    for coef in design.get("category_specific", {}).get("coefs", []):  # cs(): per threshold
+        out[f"bcs_{coef}"] = (len(categories) - 1,)
     for dpar, part in design.get("dpars", {}).items():  # brms's b_sigma_Intercept, b_sigma_x
         if part["intercept"]:
             out[f"b_{dpar}_Intercept"] = ()
@@ -155,7 +157,9 @@ def _group_variables(group: dict) -> dict[str, tuple[int, ...]]:
 
 
 def _brms_named(name: str) -> bool:
-    return name.startswith(("b_", "bs_", "sd_", "sds_", "cor_", "r_")) or name in FAMILY_PARAMS
+    return (
+        name.startswith(("b_", "bs_", "bcs_", "sd_", "sds_", "cor_", "r_")) or name in FAMILY_PARAMS
+    )
 
 
 def _reason(exc: Exception) -> str:

@@ -1,4 +1,6 @@
-"""The ArviZ calls mixfit makes, alike on ArviZ 0.x and 1.x.
+"""The ArviZ calls mixfit makes, alike on ArviZ 0.x and 1.x, each importing ArviZ when first
+called: a fit needs none of them but the one-chain R-hat and the plots' densities (its draws are
+laid out and written by mixfit/results/fit_data.py), and ArviZ's import costs about a second.
 
 pip installs ArviZ 1.x (arviz-base, arviz-stats, arviz-plots) where its Python is recent enough and
 0.x elsewhere, so mixfit works with both. What 1.0 changed for mixfit: ``from_dict`` takes the groups
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +22,8 @@ from typing import Any
 
 import numpy as np
 
-# ArviZ 0.x says once a day, on import, that 1.x is coming: news for its own users, not mixfit's
-warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor")
-import arviz as az
+from mixfit.results.fit_data import FitData, fit_data
 
-ARVIZ_1 = int(az.__version__.split(".")[0]) >= 1
 CONVERGENCE = ("Rhat", "Bulk_ESS", "Tail_ESS", "MCSE_mean", "MCSE_sd")
 # tail ESS: the smaller ESS of the 5% and 95% quantiles, as brms (the posterior package) and ArviZ
 # 0.x compute it; ArviZ 1.x's default is its credible-interval probability, 0.89
@@ -32,28 +32,28 @@ TAIL = (0.05, 0.95)
 LOGGERS = ("arviz", "arviz_base", "arviz_stats", "arviz_plots")
 
 
-def inference_data(groups: dict[str, dict[str, np.ndarray]], coords: dict, dims: dict) -> Any:
-    """InferenceData (0.x) or DataTree (1.x) holding ``groups``: group -> variable -> array."""
-    with quiet():
-        if ARVIZ_1:
-            return az.from_dict(groups, coords=coords, dims=dims)
-        return az.from_dict(**groups, coords=coords, dims=dims)
+def _arviz():
+    # ArviZ 0.x says once a day, on import, that 1.x is coming: news for its own users, not mixfit's
+    warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor")
+    import arviz
+
+    return arviz
+
+
+def inference_data(groups: dict[str, dict[str, np.ndarray]], coords: dict, dims: dict) -> FitData:
+    """The groups (group -> variable -> array) laid out as ArviZ's from_dict would."""
+    return fit_data(groups, coords, dims)
 
 
 def group_names(data: Any) -> set[str]:
-    """The groups of an InferenceData or DataTree: posterior, sample_stats, ..."""
+    """The groups of a FitData, an InferenceData or a DataTree: posterior, sample_stats, ..."""
     if hasattr(data, "children"):  # a DataTree
         return set(data.children)
     return set(data.groups())
 
 
-def write_netcdf(data: Any, path: Path) -> None:
-    # draws are noise to zlib: compressing them costs seconds and saves a few per cent (both
-    # versions write uncompressed unless asked, but 0.x asks by default)
-    if ARVIZ_1:
-        data.to_netcdf(str(path), engine="h5netcdf")
-    else:
-        data.to_netcdf(str(path), engine="h5netcdf", compress=False)
+def write_netcdf(data: FitData, path: Path) -> None:
+    data.to_netcdf(path)
 
 
 def convergence(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
@@ -89,6 +89,7 @@ def split_rhat(draws: np.ndarray) -> np.ndarray:
     halves = np.concatenate([draws[:, :half], draws[:, draws.shape[1] - half :]], axis=0)
     flat = halves.reshape(halves.shape[0], half, -1)
     folded = np.abs(flat - np.median(flat, axis=(0, 1)))
+    az = _arviz()
     with quiet():
         dataset = az.convert_to_dataset({"bulk": _z_scale(flat), "tail": _z_scale(folded)})
         rhat = az.rhat(dataset, method="identity")
@@ -109,13 +110,18 @@ def _z_scale(draws: np.ndarray) -> np.ndarray:
 
 
 def ebfmi(energy: np.ndarray) -> list[float]:
-    """E-BFMI of each chain from a (chain, draw) array of the Hamiltonian's energy."""
-    with quiet():
-        return [float(v) for v in np.atleast_1d(az.bfmi(energy))]
+    """E-BFMI of each chain from a (chain, draw) array of the Hamiltonian's energy: the mean
+    squared change of energy between draws over its variance, ArviZ's bfmi."""
+    energy = np.atleast_2d(np.asarray(energy, dtype=float))
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # one draw per chain: NaN, reported as such
+        values = np.square(np.diff(energy, axis=1)).mean(axis=1) / np.var(energy, axis=1)
+    return [float(v) for v in values]
 
 
 def kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
     """ArviZ's kernel density estimate of 1-d draws: (grid, density)."""
+    az = _arviz()
     with quiet():
         grid, density = az.kde(values, **options)[:2]
     return grid, density
@@ -126,7 +132,8 @@ def quiet() -> Iterator[None]:
     """Silence what ArviZ says about data it was built to handle (a NaN, one draw per chain, a
     constant column): mixfit reports such figures itself, as checks that can't be computed."""
     loggers = [logging.getLogger(name) for name in LOGGERS]
-    own = getattr(az, "_log", None)  # ArviZ 0.x logs through a Logger of its own, unregistered
+    # ArviZ 0.x logs through a Logger of its own, unregistered (only if it is imported already)
+    own = getattr(sys.modules.get("arviz"), "_log", None)
     if isinstance(own, logging.Logger):
         loggers.append(own)
     levels = [logger.level for logger in loggers]
@@ -147,6 +154,7 @@ def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     (whose newer tail length gives a somewhat different k on the same ratios). 0.x's takes the log
     ratios; arviz-stats' takes a log-likelihood and smooths its negation, so it is given -ratios."""
     log_ratios = np.asarray(log_ratios, dtype=float).copy()
+    az = _arviz()
     with quiet():
         if hasattr(az, "psislw"):  # 0.x
             weights, k = az.psislw(log_ratios)

@@ -26,7 +26,9 @@ only; this file tells them how rows become numbers, as the fit made them:
   and the state that rebuilds its basis at new rows (knots, eigenvectors, constraint, the by
   factor's levels: mixfit/model/terms/smooth_basis.py), with each smooth's brms label, its
   unpenalised columns' names and its penalised blocks' sizes;
-- ``effects``: the population-level predictors that conditional effects plot (smooths' too).
+- ``effects``: the population-level predictors that conditional effects plot (smooths' too);
+- ``category_specific``: mu's cs() terms (sratio, cratio, acat), as one right-hand side with its
+  coefficients, columns and state, like ``population``; absent without them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
     matrices = {
         dpar: formulae_state.build(p.formula.fixed, frame) for dpar, p in design.predictors.items()
     }
+    cs = design.category_specific
+    if cs is not None:
+        matrices["cs"] = formulae_state.build(cs.formula, frame)
     groups: dict[str, dict] = {}
     for block in design.blocks:
         start = 0
@@ -75,7 +80,7 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
                 }
             )
             start += width
-    return {
+    out = {
         "format": FORMAT,
         "formula": design.formula.text,
         "formulas": design.formulas.texts,
@@ -93,6 +98,15 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         "groups": list(groups.values()),
         "effects": list(dict.fromkeys(_effects(matrices["mu"]) + _smooth_columns(design.mu))),
     }
+    if cs is not None:
+        out["category_specific"] = {
+            "formula": cs.formula,
+            "coefs": cs.coefs,
+            "variables": formulae_state.columns_read(matrices["cs"]),
+            "state": formulae_state.capture(matrices["cs"]),
+        }
+        out["effects"] = list(dict.fromkeys(out["effects"] + out["category_specific"]["variables"]))
+    return out
 
 
 def _population(predictor, matrix) -> dict:
@@ -107,7 +121,7 @@ def _population(predictor, matrix) -> dict:
         ),
         "state": formulae_state.capture(matrix) if matrix is not None else [],
     }
-    if smooth.present(predictor):
+    if predictor.smooths:
         out["smooths"] = smooth.describe(predictor)
     return out
 

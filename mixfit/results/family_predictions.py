@@ -1,9 +1,9 @@
 """log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
 cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng`` or
-``beta_proportion_rng``, and runs the zero-inflated and hurdle families' ``bernoulli_rng(zi) ? 0 :
-...`` through its interpreter, far slower than the sampling. The other ordinal families (sratio,
-cratio, acat) go the way of cumulative: their category probabilities are those predict uses for
-new rows (mixfit/analysis/ordinal.py).
+``beta_proportion_rng``, and runs the zero-inflated (binomial too) and hurdle families'
+``bernoulli_rng(zi) ? 0 : ...`` through its interpreter, far slower than the sampling. The other
+ordinal families (sratio, cratio, acat) go the way of cumulative: their category probabilities are
+those predict uses for new rows (mixfit/analysis/ordinal.py).
 
 On stanli the program leaves them out (``Model.python_predictions``) and this module computes them
 after sampling, as mixfit/results/marginal_draws.py does for the gaussian marginal path and as
@@ -28,6 +28,7 @@ from mixfit.analysis.likelihoods import (
 from mixfit.analysis.ordinal import log_probabilities
 from mixfit.model.design import Design, Predictor
 from mixfit.model.program import Model
+from mixfit.model.terms import category_specific
 
 # values (draws x rows x categories) worked on at once: bounds the working memory at ~100 MB
 CHUNK = 4_000_000
@@ -62,9 +63,16 @@ def complete(model: Model, posterior: dict[str, np.ndarray], seed: int) -> dict[
     width = n * max(1, len(design.response.categories))
     step = max(1, CHUNK // width)
     y = design.response.values
+    cs = design.category_specific
+    bcs = None if cs is None else posterior["bcs"].reshape(chains * draws, -1)
     for start in range(0, chains * draws, step):
         part = slice(start, start + step)
         chunk = {name: values[part] for name, values in params.items()}
+        if design.response.trials is not None:  # a binomial family's, one per row
+            chunk["trials"] = design.response.trials
+        if bcs is not None:  # cs(): each row's thresholds, draws x rows x thresholds
+            shifts = category_specific.shifts(cs.X, bcs[part])
+            chunk["b_Intercept"] = chunk["b_Intercept"][:, None, :] - shifts
         log_lik[part], y_rep[part] = family.compute(
             y, flat_eta[part], chunk, design.family.link, rng
         )
@@ -182,6 +190,31 @@ def _hurdle_negbinomial(y, eta, params, link, rng):
     return _hurdle(y, eta, params, lpmf(0, eta), lpmf, draw, rng)
 
 
+def _zero_inflated_binomial(y, eta, params, link, rng):
+    """A zero is structural (probability zi) or the binomial's (brms's zero_inflated_binomial)."""
+    zi, trials = params["zi"], params["trials"]
+    p = INVERSE_LINKS[link](eta)
+    with np.errstate(divide="ignore"):
+        log1m_p = _LOG1M_P[link](eta)
+        zero = np.logaddexp(np.log(zi), np.log1p(-zi) + trials * log1m_p)
+        choose = (
+            special.gammaln(trials + 1) - special.gammaln(y + 1) - special.gammaln(trials - y + 1)
+        )
+        failures = np.where(trials > y, (trials - y) * log1m_p, 0.0)  # p = 1: 0 failures, log 0
+        counted = np.log1p(-zi) + choose + special.xlogy(y, p) + failures
+    log_lik = np.where(y == 0, zero, counted)
+    draws = rng.binomial(np.broadcast_to(trials, eta.shape), p)
+    return log_lik, np.where(rng.random(eta.shape) < zi, 0.0, draws)
+
+
+# log(1 - p) of each binomial link's p, in the template's exact forms
+_LOG1M_P = {
+    "logit": lambda eta: -np.logaddexp(0.0, eta),
+    "probit": lambda eta: special.log_ndtr(-eta),
+    "cloglog": lambda eta: -np.exp(eta),
+}
+
+
 def _beta(y, eta, params, link, rng):
     """beta_proportion: mean inv_logit(eta), precision phi."""
     phi = params["phi"]
@@ -189,6 +222,60 @@ def _beta(y, eta, params, link, rng):
     a, b = mu * phi, (1 - mu) * phi
     log_lik = (a - 1) * np.log(y) + (b - 1) * np.log1p(-y) - special.betaln(a, b)
     return log_lik, rng.beta(a, b)
+
+
+def _with_zero(y, p_zero, log_density, draws, rng):
+    """A 0 with probability ``p_zero``, else a continuous distribution of ``log_density`` (at the
+    rows above 0) and ``draws``: brms's hurdle_gamma, hurdle_lognormal, zero_inflated_beta."""
+    with np.errstate(divide="ignore"):
+        log_lik = np.where(y == 0, np.log(p_zero), np.log1p(-p_zero) + log_density)
+    return log_lik, np.where(rng.random(np.shape(log_lik)) < p_zero, 0.0, draws)
+
+
+def _hurdle_gamma(y, eta, params, link, rng):
+    """gamma of mean exp(eta) and shape: rate shape / mean."""
+    shape = params["shape"]
+    mean = np.exp(eta)
+    rate = shape / mean
+    y_above = np.where(y > 0, y, 1.0)  # the zeros' density is not used
+    log_density = (
+        shape * np.log(rate) + (shape - 1) * np.log(y_above) - rate * y_above
+    ) - special.gammaln(shape)
+    return _with_zero(y, params["hu"], log_density, rng.gamma(shape, mean / shape), rng)
+
+
+def _hurdle_lognormal(y, eta, params, link, rng):
+    """lognormal of meanlog eta and sdlog sigma."""
+    sigma = params["sigma"]
+    log_y = np.log(np.where(y > 0, y, 1.0))
+    z = (log_y - eta) / sigma
+    log_density = -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi) - log_y
+    return _with_zero(y, params["hu"], log_density, rng.lognormal(eta, sigma), rng)
+
+
+def _beta_parts(y, eta, phi, inside):
+    """beta_proportion's log density at ``y`` where ``inside`` (0.5 elsewhere, unused), and its
+    two shapes."""
+    mu = special.expit(eta)
+    a, b = mu * phi, (1 - mu) * phi
+    y_in = np.where(inside, y, 0.5)
+    return (a - 1) * np.log(y_in) + (b - 1) * np.log1p(-y_in) - special.betaln(a, b), a, b
+
+
+def _zero_inflated_beta(y, eta, params, link, rng):
+    log_density, a, b = _beta_parts(y, eta, params["phi"], y > 0)
+    return _with_zero(y, params["zi"], log_density, rng.beta(a, b), rng)
+
+
+def _zero_one_inflated_beta(y, eta, params, link, rng):
+    """A 0 or 1 with probability zoi (a 1 with probability coi among them), else the beta."""
+    zoi, coi = params["zoi"], params["coi"]
+    log_density, a, b = _beta_parts(y, eta, params["phi"], (y > 0) & (y < 1))
+    with np.errstate(divide="ignore"):
+        end = np.log(zoi) + np.where(y == 1, np.log(coi), np.log1p(-coi))
+        log_lik = np.where((y == 0) | (y == 1), end, np.log1p(-zoi) + log_density)
+    ends = (rng.random(eta.shape) < coi).astype(float)
+    return log_lik, np.where(rng.random(eta.shape) < zoi, ends, rng.beta(a, b))
 
 
 # log F for the cumulative family's links: F the logistic or the standard normal CDF
@@ -223,10 +310,13 @@ def _log_cdf_difference(log_cdf, upper: np.ndarray, lower: np.ndarray) -> np.nda
 
 def _ratio_family(name: str) -> Callable:
     """sratio, cratio, acat: each category's probability from mixfit/analysis/ordinal.py; the
-    thresholds are b_Intercept."""
+    thresholds are b_Intercept, less each row's category-specific effects (cs())."""
 
     def compute(y, eta, params, link, rng):
-        log_p = log_probabilities(name, link, eta, params["b_Intercept"][:, None, :])
+        thresholds = params["b_Intercept"]  # draws x thresholds, or x rows too with cs()
+        if thresholds.ndim == 2:
+            thresholds = thresholds[:, None, :]
+        log_p = log_probabilities(name, link, eta, thresholds)
         index = np.broadcast_to(np.asarray(y, dtype=np.int64) - 1, eta.shape)[..., None]
         log_lik = np.take_along_axis(log_p, index, axis=-1)[..., 0]
         return log_lik, ordinal_draw(np.exp(log_p), rng).astype(float)
@@ -244,4 +334,9 @@ FAMILIES = {
     "acat": Family(("b_Intercept",), _ratio_family("acat")),
     "hurdle_poisson": Family(("hu",), _hurdle_poisson),
     "hurdle_negbinomial": Family(("shape", "hu"), _hurdle_negbinomial),
+    "zero_inflated_binomial": Family(("zi",), _zero_inflated_binomial),
+    "hurdle_gamma": Family(("shape", "hu"), _hurdle_gamma),
+    "hurdle_lognormal": Family(("sigma", "hu"), _hurdle_lognormal),
+    "zero_inflated_beta": Family(("phi", "zi"), _zero_inflated_beta),
+    "zero_one_inflated_beta": Family(("phi", "zoi", "coi"), _zero_one_inflated_beta),
 }

@@ -1,4 +1,4 @@
-"""Draws from any backend as ArviZ data, with brms-like names on every dimension."""
+"""Draws from any backend laid out as ArviZ lays them out, with brms-like names on every dimension."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mixfit.results.arviz_api import inference_data
 
 
 def to_inference_data(model: Model, draws: Draws) -> Any:
-    """An ArviZ InferenceData (ArviZ 0.x) or DataTree (1.x) of the fit."""
+    """The fit's groups (posterior, sample_stats, ...), as ArviZ's InferenceData holds them."""
     design = model.design
     response = design.formula.response
     posterior = {k: v for k, v in draws.posterior.items() if k not in {"log_lik", "y_rep"}}

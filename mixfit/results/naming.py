@@ -6,6 +6,8 @@ variable per parameter as ``as_draws`` gives them:
 
 - ``b_Intercept``, ``b_<coef>``: population-level effects (the intercept on the predictors' own
   scale); ordinal thresholds are ``b_Intercept`` with a ``threshold`` dimension (1 .. K-1);
+- ``bcs_<coef>``: a category-specific effect (cs()), with the same ``threshold`` dimension (brms's
+  bcs_<coef>[1], bcs_<coef>[2], ...);
 - ``sd_<group>__<term>``, ``cor_<group>__<term1>__<term2>``: group-level SDs and correlations;
 - ``bs_<coef>``, ``sds_<smooth>_<j>``, ``s_<smooth>_<j>``: a smooth's unpenalised coefficients
   (``bs_sTime_1``), the SD of its penalised block j and that block's coefficients (a vector);
@@ -26,7 +28,7 @@ import copy
 import xarray as xr
 
 from mixfit.model.program import Model
-from mixfit.model.terms import smooth
+from mixfit.model.terms import category_specific, smooth
 
 INTERNAL_PREFIXES = ("z_", "zs_", "L_", "C_")
 
@@ -71,6 +73,15 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
             else:
                 for i, name in enumerate(names):
                     out[name] = _scalar(values[:, :, i])
+    cs = design.category_specific
+    if cs is not None:
+        bcs = category_specific.matrix(posterior["bcs"].values, len(cs.coefs))
+        for j, coef in enumerate(cs.coefs):
+            out[f"bcs_{coef}"] = xr.DataArray(
+                bcs[:, :, j, :],
+                dims=("chain", "draw", "threshold"),
+                coords={"threshold": [int(t) for t in model.thresholds]},
+            )
     for block in design.blocks:
         sd = posterior[f"sd_{block.id}"].values
         for m, term in enumerate(block.terms):
@@ -91,7 +102,7 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
             # brms: r_Subject for mu's terms, r_Subject__sigma for sigma's, unprefixed
             name = f"r_{group}" if dpar == "mu" else f"r_{group}__{dpar}"
             out[name] = _group_effects(posterior, blocks, dpar, level_dim, name)
-    known = {"b", "Intercept", "b_Intercept"} | {p.name for p in model.family.params}
+    known = {"b", "Intercept", "b_Intercept", "bcs"} | {p.name for p in model.family.params}
     for predictor in design.dpars:
         known |= {f"b_{predictor}", f"Intercept_{predictor}", f"b_{predictor}_Intercept"}
     for block in design.blocks:

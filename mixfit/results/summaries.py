@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit.model.program import Model
-from mixfit.model.terms import smooth
+from mixfit.model.terms import category_specific, smooth
 from mixfit.results import arviz_api
 
 
@@ -108,6 +108,13 @@ def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
             bs = posterior[f"bs{predictor.suffix}"].values
             for i, coef in enumerate(predictor.smooth_coefs):
                 out[predictor.prefix + coef] = bs[:, :, i]
+    cs = model.design.category_specific
+    if cs is not None:  # brms's z[1], z[2], ...: each cs() coefficient at each threshold
+        bcs = category_specific.matrix(posterior["bcs"].values, len(cs.coefs))
+        names = iter(category_specific.names(cs.coefs, len(model.thresholds)))
+        for j in range(len(cs.coefs)):
+            for k in range(len(model.thresholds)):
+                out[next(names)] = bcs[:, :, j, k]
     return out
 
 
@@ -183,7 +190,12 @@ def coef_draws(model: Model, posterior, population: dict[str, np.ndarray]):
 def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
     """The model's scalar parameters under brms names, each as (chain, draw), grouped by kind."""
     design = model.design
-    population = {f"b_{term}": values for term, values in fixef_draws(model, posterior).items()}
+    cs = design.category_specific
+    cs_names = set(category_specific.names(cs.coefs, len(model.thresholds))) if cs else set()
+    population = {
+        f"{'bcs' if term in cs_names else 'b'}_{term}": values  # brms's bcs_z[1]
+        for term, values in fixef_draws(model, posterior).items()
+    }
     sd, cor = {}, {}
     for block in design.blocks:
         values = posterior[f"sd_{block.id}"].values

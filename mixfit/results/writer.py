@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mixfit import __version__
-from mixfit.classical.comparison import component_draws
-from mixfit.classical.report import ClassicalReport
 from mixfit.engines.protocol import Progress
 from mixfit.model.program import Model, prior_table
 from mixfit.results import summaries
@@ -166,6 +164,9 @@ def write_results(
     )
     classical = None
     if result.classical:
+        from mixfit.classical.comparison import component_draws
+        from mixfit.classical.report import ClassicalReport
+
         classical = ClassicalReport.beside(
             result.classical,
             model.design,

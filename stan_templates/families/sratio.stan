@@ -54,12 +54,12 @@
     for (n in 1:N) {
       vector[nthres + 1] theta;  // the probability of each category
       for (k in 1:(nthres + 1)) {
-        theta[k] = exp({{ lpmf }}(k | mu[n], 1, Intercept));
+        theta[k] = exp({{ lpmf }}(k | mu[n], 1, {{ thres() }}));
       }
       log_lik[n] = {{ row_lpdf() }};
       y_rep[n] = categorical_rng(theta / sum(theta));
     }
 {%- endmacro %}
-{#- row n's log-likelihood given its full linear predictor mu[n]: a weighted model's likelihood
-    (weights[n] times it) #}
-{% macro row_lpdf() %}{{ lpmf }}(Y[n] | mu[n], 1, Intercept){% endmacro %}
+{#- row n's log-likelihood given its full linear predictor mu[n] and, with cs() terms, its own
+    thresholds (brms's Intercept - mucs[n]'): a weighted model's likelihood (weights[n] times it) #}
+{% macro row_lpdf() %}{{ lpmf }}(Y[n] | mu[n], 1, {{ thres() }}){% endmacro %}

@@ -7,7 +7,7 @@ from mixfit.model.design import Design, Predictor
 TEMPLATE = "terms/offset.stan"
 
 
-def present(predictor: Predictor) -> bool:
+def present(design: Design, predictor: Predictor) -> bool:
     return predictor.offset is not None
 
 

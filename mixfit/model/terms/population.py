@@ -9,7 +9,7 @@ from mixfit.model.priors import Slot
 TEMPLATE = "terms/population.stan"
 
 
-def present(predictor: Predictor) -> bool:
+def present(design: Design, predictor: Predictor) -> bool:
     """Every predictor has a population-level part (perhaps of no columns)."""
     return True
 

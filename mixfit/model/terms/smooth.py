@@ -135,7 +135,7 @@ def parts(predictor) -> Iterator[tuple[SmoothTerm, SmoothPart]]:
             yield term, part
 
 
-def present(predictor) -> bool:
+def present(design, predictor) -> bool:
     return bool(predictor.smooths)
 
 

@@ -1,0 +1,47 @@
+"""What a fit imports: ArviZ (and matplotlib with it) and the classical fit's modules cost a warm
+fit more than its sampling, so a fit that uses none of them loads none of them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).parents[1] / "sample_data" / "sleepstudy.csv"
+HEAVY = ("arviz", "matplotlib", "mixfit.classical")
+
+# runs a fit in this process, then prints the heavy packages (mixfit's: subpackages) it loaded
+PROGRAM = """
+import json, runpy, sys
+arguments, heavy = json.loads(sys.argv[1]), tuple(json.loads(sys.argv[2]))
+sys.argv = ["mixfit", *arguments]
+try:
+    runpy.run_module("mixfit", run_name="__main__")
+except SystemExit as stop:
+    assert not stop.code, stop.code
+loaded = {".".join(m.split(".")[:2]) if m.startswith("mixfit") else m.split(".")[0]
+          for m in sys.modules if m.startswith(heavy)}
+print(json.dumps(sorted(loaded)))
+"""
+
+
+def _heavy_imports(tmp_path: Path, *flags: str) -> list[str]:
+    arguments = ["fit", str(DATA), "-f", "Reaction ~ Days + (1 | Subject)", "-o"]
+    arguments += [str(tmp_path / "out"), "--chains", "2", "--iter", "300", "--no-plots", *flags]
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, json.dumps(arguments), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_fit_without_plots_or_a_classical_fit_imports_neither(tmp_path):
+    assert _heavy_imports(tmp_path) == []
+    assert (tmp_path / "out" / "draws.nc").is_file()
+
+
+def test_a_classical_fit_imports_its_modules(tmp_path):
+    assert "mixfit.classical" in _heavy_imports(tmp_path, "--classical")
