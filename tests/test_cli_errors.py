@@ -481,8 +481,22 @@ CASES.update(
             "links: logit, probit, cloglog",
         ),
         # brms's special terms with no term kind yet: refused, never dropped from the model
-        "a smooth term": (fit("y ~ x + s(x)"), "s(x): smooth terms (s(), t2()) are not supported"),
-        "a t2 smooth": (fit("y ~ t2(x, frac)"), "smooth terms (s(), t2()) are not supported"),
+        # smooth terms (mixfit/model/terms/smooth.py) the data can't support
+        "a smooth of a factor": (fit("y ~ x + s(word)"), "s(word): 'word' is a factor"),
+        "a t2 of a factor": (fit("y ~ t2(x, word)"), "t2(x, word): 'word' is a factor"),
+        "a smooth's k above its unique values": (
+            fit("y ~ s(x, k = 10)"),
+            "s(x, k = 10): a smooth has 4 unique covariate values, fewer than its basis dimension",
+        ),
+        "a smooth's by not a factor": (
+            fit("y ~ s(x, by = frac)"),
+            "by = frac must be a factor",
+        ),
+        "an unknown smooth basis": (
+            fit('y ~ s(x, bs = "ps")'),
+            'unknown smooth basis bs = "ps" (one of tp, cr, cs, cc)',
+        ),
+        "an unknown argument of s()": (fit("y ~ s(x, fx = TRUE)"), "unknown argument 'fx' of s()"),
         "a Gaussian process": (fit("y ~ gp(x)"), "gp(x): Gaussian process terms"),
         "a monotonic effect": (fit("y ~ mo(k) + (1 | g)"), "mo(k): monotonic effects"),
         # autocorrelation terms (issue 24): what mixfit does not build, refused before compiling
@@ -543,9 +557,9 @@ CASES.update(
             fit("y ~ x + cosy(time = word, gr = g)"),
             "the time 'word' must be numeric",
         ),
-        "a smooth in a dpar formula": (
-            ["fit", "data.csv", "-f", "y ~ x", "-f", "sigma ~ s(x)"],
-            "s(x): smooth terms",
+        "a smooth of a factor in a dpar formula": (
+            ["fit", "data.csv", "-f", "y ~ x", "-f", "sigma ~ s(word)"],
+            "s(word): 'word' is a factor",
         ),
         "cumulative with cs()": (
             fit("cnt ~ cs(x) + (1 | g)", "--family", "cumulative"),

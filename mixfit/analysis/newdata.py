@@ -21,6 +21,7 @@ from mixfit.model.addition_terms import Additions
 from mixfit.model.data import check_rows, read_header
 from mixfit.model.design import Design, _label, brms_name
 from mixfit.model.families import STAN_INT_MAX
+from mixfit.model.terms import smooth
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class GroupRows:
 class PredictorRows:
     """The rows' population-level predictors and offset of one predictor (mu, sigma, ...)."""
 
-    X: np.ndarray  # rows x population-level coefficients (no intercept column)
+    X: np.ndarray  # rows x population-level coefficients (no intercept column), then smooths
     offset: np.ndarray | None
 
 
@@ -208,7 +209,10 @@ def training_rows(design: Design) -> Rows:
     for block in design.blocks:
         grouped.setdefault(block.group, []).append(block)
     return Rows(
-        predictors={d: PredictorRows(p.X, p.offset) for d, p in design.predictors.items()},
+        predictors={
+            d: PredictorRows(np.column_stack([p.X, smooth.fitted_columns(p)]), p.offset)
+            for d, p in design.predictors.items()
+        },
         trials=design.response.trials,
         groups=[
             GroupRows(blocks[0].J - 1, np.column_stack([b.Z for b in blocks]), [])
@@ -300,14 +304,14 @@ def _typed(column: pd.Series, name: str, entry: dict, source: str) -> pd.Series:
 def _population(
     design: dict, population: dict, typed: pd.DataFrame, source: str
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    n = len(typed)
     # design.json's formulas were re-parsed with the command line's whitelist when read
     # (mixfit/readback/design_schema.py), and formulae evaluates them in an empty environment
     matrix = formulae_state.evaluate(
         population["formula"], typed, population["state"], _levels(design)
     )
+    smooths = _smooths(population, typed, source)
     if matrix is None:
-        return np.zeros((n, 0)), None
+        return smooths, None
     offsets = [c for c in matrix.columns if c.startswith("offset(")]
     X = matrix.drop(columns=offsets + (["Intercept"] if population["intercept"] else []))
     if [brms_name(c) for c in X.columns] != population["coefs"]:
@@ -317,7 +321,23 @@ def _population(
         _check_finite(X[name].to_numpy(dtype=float), f"the predictor {brms_name(name)!r}", source)
     if offset is not None:
         _check_finite(offset, "the offset", source)
-    return X.to_numpy(dtype=float), offset
+    return np.column_stack([X.to_numpy(dtype=float), smooths]), offset
+
+
+def _smooths(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray:
+    """The smooths' columns at the rows, on the fitted bases (the order of saved_fit's draws)."""
+    entries = population.get("smooths", [])
+    data = {}
+    for entry in entries:
+        state = entry["state"]
+        for name in state["covariates"]:
+            data[name] = typed[name].to_numpy(dtype=float)
+            _check_finite(data[name], f"the smooth's covariate {name!r}", source)
+        if state["by"] is not None:
+            data[state["by"]["variable"]] = typed[state["by"]["variable"]].astype(str).to_numpy()
+    if not entries:
+        return np.zeros((len(typed), 0))
+    return smooth.columns_at(entries, data)
 
 
 def _group(

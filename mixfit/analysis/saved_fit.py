@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from mixfit.errors import InputError
+from mixfit.model.terms import smooth
 from mixfit.readback import design_schema, results_folder
 
 
@@ -39,7 +40,7 @@ class PredictorDraws:
 
     link: str
     intercept: np.ndarray | None  # draws
-    b: np.ndarray  # draws x coefficients, in design.json's order
+    b: np.ndarray  # draws x coefficients, in design.json's order, then its smooths' (bs, s)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,8 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
     for dpar, part in parts.items():
         prefix = "" if dpar == "mu" else f"{dpar}_"
         coefs = [flat(f"b_{prefix}{c}") for c in part["coefs"]]
+        for name, k in smooth.coefficient_names(part.get("smooths", []), prefix):
+            coefs.append(flat(name) if k is None else flat(name)[:, k])
         has_intercept = part["intercept"] and not (ordinal and dpar == "mu")
         predictors[dpar] = PredictorDraws(
             link=design["link"] if dpar == "mu" else part["link"],

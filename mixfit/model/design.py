@@ -32,7 +32,7 @@ from mixfit.model.formula_env import empty_environment  # no Python namespace in
 from mixfit.model.formulas import ModelFormula
 from mixfit.model.r_syntax import brms_name
 from mixfit.model.terms import autocor as autocor_term
-from mixfit.model.terms import category_specific
+from mixfit.model.terms import category_specific, smooth
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -59,6 +59,12 @@ class Predictor:
     coefs: list[str]  # names of X's columns, as brms prints them (without the dpar's prefix)
     offset: np.ndarray | None
     terms: dict[str, list[str]] = field(default_factory=dict)  # population term -> its coefs
+    smooths: tuple = ()  # its s() and t2() terms (mixfit/model/terms/smooth.py's SmoothTerm)
+
+    @property
+    def smooth_coefs(self) -> list[str]:
+        """Its smooths' unpenalised columns' names (brms's ``sTime_1``), without the prefix."""
+        return [name for term in self.smooths for p in term.basis.parts for name in p.xs_names]
 
     @property
     def prefix(self) -> str:
@@ -190,9 +196,10 @@ class Design:
 
     @property
     def fixef_names(self) -> list[str]:
-        """brms's order: every predictor's intercept, then every predictor's coefficients."""
+        """brms's order: every predictor's intercept, then every predictor's coefficients (its
+        smooths' unpenalised ones after its own)."""
         intercepts = [p.intercept_name for p in self.predictors.values() if p.has_intercept]
-        coefs = [p.prefix + c for p in self.predictors.values() for c in p.coefs]
+        coefs = [p.prefix + c for p in self.predictors.values() for c in p.coefs + p.smooth_coefs]
         return intercepts + coefs
 
 
@@ -213,7 +220,13 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
     names += mu.additions.columns
     term = autocor_term.term_of(formulas)
     names += term.columns if term else []
+    names += [c for part in formulas.parts.values() for c in _special_columns(part)]
     return list(dict.fromkeys(names))
+
+
+def _special_columns(formula: ParsedFormula) -> list[str]:
+    """The columns the formula's special terms of a supported kind read."""
+    return [c for t in formula.specials if t.kind == "smooth" for c in smooth.columns_of(t)]
 
 
 def predictor_columns(formula: ParsedFormula | ModelFormula) -> list[str]:
@@ -222,6 +235,7 @@ def predictor_columns(formula: ParsedFormula | ModelFormula) -> list[str]:
     names: set[str] = set()
     for part in formulas.parts.values():
         names |= _variables(part.fixed).union(*(_variables(g.lhs) for g in part.groups))
+        names |= set(_special_columns(part))
         names = names.union(*(_variables(e) for e in _special_rhs(part)))
     mu = formulas.mu
     if mu.trials and not _is_number(mu.trials):
@@ -253,10 +267,6 @@ MAX_MAGNITUDE = 1e100
 # brms's special terms that formula.py takes out of a formula (special_terms.py) but that no term
 # kind of mixfit/model/terms/ builds yet, each with what to write instead
 UNSUPPORTED_SPECIALS = {
-    "smooth": (
-        "smooth terms (s(), t2()) are not supported yet; poly(x, 3), ns(x, df) or bs(x, df) "
-        "give a curve in x"
-    ),
     "gp": "Gaussian process terms (gp()) are not supported yet; ns(x, df) gives a curve in x",
     "monotonic": (
         "monotonic effects (mo()) are not supported yet; write the predictor alone for a linear "
@@ -385,7 +395,9 @@ def _category_parts(formulas: ModelFormula, response: Response) -> dict[str, Par
 
 
 def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame) -> Predictor:
-    """A predictor's population-level part and offset, from formulae's matrix of its terms."""
+    """A predictor's population-level part and offset, from formulae's matrix of its terms, and
+    its smooth terms."""
+    smooths = smooth.build_terms([t for t in formula.specials if t.kind == "smooth"], frame)
     common = _evaluate(formula.fixed, frame, formula.text)
     # formulae gives no matrix at all for "0" or "-1" alone: a model of group-level terms only
     kinds = {name: term.kind for name, term in common.terms.items()} if common else {}
@@ -414,6 +426,7 @@ def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame
         coefs=[brms_name(c) for c in X.columns],
         offset=offset,
         terms=terms,
+        smooths=smooths,
     )
 
 

@@ -24,7 +24,7 @@ from mixfit.model.priors import (
     prior_rows,
     resolve,
 )
-from mixfit.model.terms import autocor, category_specific, group, offset, population
+from mixfit.model.terms import autocor, category_specific, group, offset, population, smooth
 
 
 @dataclass
@@ -155,6 +155,7 @@ def can_marginalise(design: Design) -> bool:
         and design.autocor is None
         and design.response.lb is None
         and design.response.ub is None
+        and not any(smooth.present(design, p) for p in design.predictors.values())
     )
 
 
@@ -169,6 +170,7 @@ def default_priors(design: Design) -> Defaults:
     defaults = {
         ("Intercept", "mu"): Prior("student_t", (3.0, location, scale)),
         ("sd", "mu"): Prior("student_t", (3.0, 0.0, scale)),
+        ("sds", "mu"): Prior("student_t", (3.0, 0.0, scale)),  # brms: the smooths' SDs as sd's
         ("cor", "mu"): Prior("lkj", (1.0,)),
     }
     if family.categorical:  # mu<cat>: brms's defaults of a predictor other than mu's
@@ -180,6 +182,7 @@ def default_priors(design: Design) -> Defaults:
         if param.name in design.predictors:
             defaults[("Intercept", param.name)] = parse_prior(param.intercept_prior)
             defaults[("sd", param.name)] = Prior("student_t", (3.0, 0.0, 2.5))
+            defaults[("sds", param.name)] = Prior("student_t", (3.0, 0.0, 2.5))
             defaults[("cor", param.name)] = Prior("lkj", (1.0,))
         elif param.default_prior == "scale":
             defaults[(param.name, "mu")] = Prior("student_t", (3.0, 0.0, scale))
@@ -197,6 +200,8 @@ def _slots(design: Design) -> list[Slot]:
     slots = []
     for predictor in design.predictors.values():
         slots += population.slots(design, predictor)
+        if smooth.present(design, predictor):
+            slots += smooth.slots(predictor)
         if predictor.dpar == "mu":
             slots += category_specific.slots(design)
     for param in design.params:
@@ -249,8 +254,10 @@ def stan_data(model: Model) -> dict:
     data |= _truncation_data(design)
     for predictor in design.predictors.values():
         data |= population.stan_data(predictor)
-        if offset.present(predictor):
+        if offset.present(design, predictor):
             data |= offset.stan_data(predictor)
+        if smooth.present(design, predictor):
+            data |= smooth.stan_data(predictor)
     if design.category_specific is not None:
         data |= category_specific.stan_data(design.category_specific)
     for block in design.blocks:

@@ -17,11 +17,14 @@ import jinja2
 
 from mixfit.model.families import INVERSE_LINKS
 from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
-from mixfit.model.terms import autocor, category_specific, group, offset, population
+from mixfit.model.terms import autocor, category_specific, group, offset, population, smooth
 
 PRIORS = "priors.stan"
 CENSORING = "terms/censoring.stan"
 TRUNCATION = "terms/truncation.stan"
+# a predictor's term kinds, in the order they build it: each module has TEMPLATE, present(),
+# context() and shared(), and its snippet the macros of the program blocks it takes part in
+PREDICTOR_TERMS = (population, offset, category_specific, smooth)
 
 
 def stan_code(model) -> str:
@@ -60,15 +63,21 @@ class _Program:
                 "thres": lambda index="n": category_specific.thresholds(design, index),
             }
         )
-        self.population = env.get_template(population.TEMPLATE).module
-        self.offset = env.get_template(offset.TEMPLATE).module
-        self.category_specific = env.get_template(category_specific.TEMPLATE).module
-        self.cs = category_specific.context(design) if category_specific.present(design) else None
+        snippets = {kind: env.get_template(kind.TEMPLATE).module for kind in PREDICTOR_TERMS}
         self.group = env.get_template(group.TEMPLATE).module
         self.priors = env.get_template(PRIORS).module
         self.censoring = env.get_template(CENSORING).module
         self.truncation = env.get_template(TRUNCATION).module
         self.predictors = [(population.context(design, p), p) for p in design.predictors.values()]
+        # per predictor, its term kinds present: (snippet, context, module)
+        self.terms = [
+            [
+                (snippets[kind], kind.context(design, predictor), kind)
+                for kind in PREDICTOR_TERMS
+                if kind.present(design, predictor)
+            ]
+            for _, predictor in self.predictors
+        ]
         self.blocks = [group.context(design, b) for b in design.blocks]
         self.scalars = [q for q in design.params if q.name not in self.vectors]
         self.autocor = None
@@ -207,14 +216,18 @@ class _Program:
             "adjust": str(self.truncation.adjust(tr)).strip("\n") if tr else "",
         }
 
+    def each(self, macro: str, predictor: int | None = None, *args) -> list[str]:
+        """Every term kind's ``macro`` (where its snippet has one), of one predictor or all."""
+        chosen = self.terms if predictor is None else [self.terms[predictor]]
+        return [
+            getattr(snippet, macro)(context, *args)
+            for terms in chosen
+            for snippet, context, _ in terms
+            if hasattr(snippet, macro)
+        ]
+
     def data(self) -> str:
-        parts = []
-        for p, predictor in self.predictors:
-            parts.append(self.population.data(p))
-            if offset.present(predictor):
-                parts.append(self.offset.data(p))
-            if self.cs and p["dpar"] == "mu":
-                parts.append(self.category_specific.data(self.cs))
+        parts = self.each("data")
         if any(b["centrable"] for b in self.blocks):
             parts.append(
                 "  int<lower=0> P;  // number of mu's population-level effects, intercept included"
@@ -231,27 +244,26 @@ class _Program:
             parts.append(
                 "  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices"
             )
-        parts += [self.population.transformed_data(p) for p, _ in self.predictors]
+        parts += self.each("transformed_data")
         if self.autocor:
             parts.append(self.autocor_module.transformed_data(self.autocor))
         return _join(parts)
 
     def parameters(self) -> str:
-        (mu, _), *others = self.predictors
-        parts = [self.population.parameters(mu), self.family.parameters()]
+        parts = [*self.each("parameters", 0), self.family.parameters()]
         parts += [_declare(q) for q in self.scalars]
-        if self.cs:
-            parts.append(self.category_specific.parameters(self.cs))
-        parts += [self.population.parameters(p) for p, _ in others]
+        for k in range(1, len(self.predictors)):
+            parts += self.each("parameters", k)
         parts += [self.group.parameters(b) for b in self.blocks]
         if self.autocor:
             parts.append(self.autocor_module.parameters(self.autocor))
         return _join(parts)
 
     def transformed_parameters(self) -> str:
+        parts = self.each("transformed_parameters")
         if not self.blocks:
-            return ""
-        parts = [self.group.declare_r(b) for b in self.blocks]
+            return _join(parts)
+        parts += [self.group.declare_r(b) for b in self.blocks]
         inner = []
         if any(b["centrable"] for b in self.blocks):
             mu = self.predictors[0][0]
@@ -280,14 +292,10 @@ class _Program:
         """Every predictor's vector over all rows (rows "") or a reduce_sum slice's; mu's without
         its population-level part, which the family's likelihood adds."""
         parts = []
-        for p, predictor in self.predictors:
-            parts.append(self.population.predictor(p, rows))
-            if offset.present(predictor):
-                parts.append(self.offset.predictor(p, rows))
-            if self.rate and p["dpar"] == "mu":
+        for k, (p, predictor) in enumerate(self.predictors):
+            parts += self.each("predictor", k, rows)
+            if self.rate and p["dpar"] == "mu":  # rate(n): log(n) in the mean's predictor
                 parts.append(self.truncation.predictor(rows))
-            if self.cs and p["dpar"] == "mu":
-                parts.append(self.category_specific.predictor(self.cs, rows))
             parts += [
                 self.group.predictor(b, p, rows) for b in self.blocks if p["dpar"] in b["columns"]
             ]
@@ -298,11 +306,12 @@ class _Program:
 
     def model_block(self) -> str:
         parts = [self.priors.statements(_slot_contexts(self.model.slots))]
+        parts += self.each("model")
         parts += [self.group.model(b) for b in self.blocks]
         return _join(parts)
 
     def generated(self) -> str:
-        parts = [self.population.generated(p) for p, _ in self.predictors]
+        parts = self.each("generated")
         parts += [self.group.generated(b) for b in self.blocks]
         return _join(parts)
 
@@ -311,12 +320,9 @@ class _Program:
         log-likelihood."""
         args = [_typed(a) for a in str(self.family.partial_arguments()).split(", ") if a]
         args += [("real", q.name) for q in self.scalars]
-        for p, predictor in self.predictors:
-            args += population.shared(p)
-            if offset.present(predictor):
-                args += offset.shared(p)
-            if self.cs and p["dpar"] == "mu":
-                args += category_specific.shared(self.cs)
+        for terms in self.terms:
+            for _, context, kind in terms:
+                args += kind.shared(context)
         for b in self.blocks:
             args += group.shared(b)
         return {

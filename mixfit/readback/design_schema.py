@@ -108,6 +108,26 @@ BLOCK = Record(  # one formula's (terms | g): terms of several formulas joined b
     optional={"dpar": Text(max_len=100, parse=_dpar_name)},
 )
 
+SMOOTH = Record(  # one s() or t2() term: smooth_basis's state, checked by load_smooth_state
+    {
+        "text": Text(max_len=20_000),
+        "columns": ListOf(NAME, min_items=1, max_items=100),
+        "state": Json(max_depth=10),
+        "smooths": ListOf(
+            Record(
+                {
+                    "label": NAME,
+                    "xs": ListOf(NAME, unique=True),
+                    "blocks": ListOf(Integer(low=1, high=1_000_000), max_items=100),
+                }
+            ),
+            min_items=1,
+            max_items=10_000,
+        ),
+    }
+)
+SMOOTHS = {"smooths": ListOf(SMOOTH, min_items=1, max_items=1_000)}
+
 POPULATION_FIELDS = {
     "formula": RHS,
     "intercept": Boolean(),
@@ -116,7 +136,7 @@ POPULATION_FIELDS = {
     "variables": NAMES,
     "state": STATE,
 }
-POPULATION = Record(POPULATION_FIELDS)
+POPULATION = Record(POPULATION_FIELDS, optional=SMOOTHS)
 
 AUTOCOR = Record(  # ar(), ma(), arma(), cosy() (mixfit/model/terms/autocor.py)
     {
@@ -175,7 +195,7 @@ DESIGN: Node = Record(
         "formulas": ListOf(FORMULA, min_items=1, max_items=100),
         # per distributional parameter with a formula (sigma ~ x): its predictor and link
         "dpars": MapOf(
-            Record({"link": Text(max_len=100), **POPULATION_FIELDS}),
+            Record({"link": Text(max_len=100), **POPULATION_FIELDS}, optional=SMOOTHS),
             key=Text(max_len=100, parse=_dpar_name),
         ),
         # mu's cs() terms (sratio, cratio, acat): their coefficients have one value per threshold
@@ -229,6 +249,9 @@ def check_design(design: dict) -> None:
             raise InputError(f"family {family.name} has no parameter {dpar[:40]!r}")
         if part["link"] != family.param(dpar).link:
             raise InputError(f"{dpar}'s link {part['link'][:40]!r} is not {family.name}'s")
+    for part in [design["population"], *design.get("dpars", {}).values()]:
+        for entry in part.get("smooths", []):
+            _check_smooth(entry)
     read = list(design["population"]["variables"]) + list(design["effects"])
     read += [v for part in design.get("dpars", {}).values() for v in part["variables"]]
     if "category_specific" in design:
@@ -246,3 +269,25 @@ def check_design(design: dict) -> None:
             raise InputError(f"variables.{name[:100]}: a categorical column without levels")
         if entry["type"] == "numeric" and not all(k in entry for k in numeric):
             raise InputError(f"variables.{name[:100]}: a numeric column needs {', '.join(numeric)}")
+
+
+def _check_smooth(entry: dict) -> None:
+    """A smooth term's state is mgcv's (load_smooth_state) and matches its smooths' names and
+    sizes: one smooth per by level, its unpenalised columns and penalised blocks as the state's."""
+    from mixfit.model.terms.smooth_basis import load_smooth_state
+
+    where = f"the smooth term {entry['text'][:100]!r}"
+    state = load_smooth_state(entry["state"], where)
+    by = state["by"]
+    count = 1 if by is None else len(by["levels"])
+    expected = [c for c in state["covariates"]] + ([] if by is None else [by["variable"]])
+    if entry["columns"] != expected:
+        raise InputError(f"{where}: its columns do not match its state")
+    if len(entry["smooths"]) != count:
+        raise InputError(f"{where}: {len(entry['smooths'])} smooths, not {count}")
+    sizes = [len(block) for block in state["blocks"]]
+    for part in entry["smooths"]:
+        if len(part["xs"]) != len(state["fixed"]) or part["blocks"] != sizes:
+            raise InputError(
+                f"{where}: the smooth {part['label'][:100]!r} does not match its state"
+            )

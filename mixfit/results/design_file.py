@@ -22,7 +22,11 @@ only; this file tells them how rows become numbers, as the fit made them:
   (brms's, ``sigma_Intercept`` for sigma's), the predictor it feeds (``dpar``), the block it
   belongs to (``id``: terms joined by an ID share one), the columns it reads, whether
   correlated, and state;
-- ``effects``: the population-level predictors that conditional effects plot;
+- ``population.smooths`` (and each dpar's): per s() or t2() term its text, the columns it reads
+  and the state that rebuilds its basis at new rows (knots, eigenvectors, constraint, the by
+  factor's levels: mixfit/model/terms/smooth_basis.py), with each smooth's brms label, its
+  unpenalised columns' names and its penalised blocks' sizes;
+- ``effects``: the population-level predictors that conditional effects plot (smooths' too);
 - ``category_specific``: mu's cs() terms (sratio, cratio, acat), as one right-hand side with its
   coefficients, columns and state, like ``population``; absent without them.
 """
@@ -36,6 +40,7 @@ import pandas as pd
 
 from mixfit.model import formulae_state
 from mixfit.model.program import Model
+from mixfit.model.terms import smooth
 from mixfit.readback.design_schema import FORMAT
 
 
@@ -82,7 +87,8 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         "family": design.family.family.name,
         "link": design.family.link,
         "response": _response(model, frame),
-        "variables": _variables(frame, [m for m in matrices.values() if m is not None]),
+        "variables": _smooth_variables(frame, design)
+        | _variables(frame, [m for m in matrices.values() if m is not None]),
         # categorical: the first category's (every category's predictor is in dpars)
         "population": _population(design.mu, matrices[design.mu.dpar]),
         "dpars": {
@@ -91,7 +97,9 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
             for dpar in design.dpars
         },
         "groups": list(groups.values()),
-        "effects": _effects(matrices[design.mu.dpar]),
+        "effects": list(
+            dict.fromkeys(_effects(matrices[design.mu.dpar]) + _smooth_columns(design.mu))
+        ),
         "autocor": _autocor(design.autocor),
     }
     if cs is not None:
@@ -115,14 +123,45 @@ def _autocor(autocor) -> dict | None:
 
 def _population(predictor, matrix) -> dict:
     """One predictor's population-level part: its terms and how new rows are coded for them."""
-    return {
+    out = {
         "formula": predictor.formula.fixed,
         "intercept": predictor.has_intercept,
         "coefs": predictor.coefs,
         "offset": predictor.offset is not None,
-        "variables": formulae_state.columns_read(matrix),
+        "variables": list(
+            dict.fromkeys(formulae_state.columns_read(matrix) + _smooth_columns(predictor))
+        ),
         "state": formulae_state.capture(matrix) if matrix is not None else [],
     }
+    if predictor.smooths:
+        out["smooths"] = smooth.describe(predictor)
+    return out
+
+
+def _smooth_columns(predictor) -> list[str]:
+    return [c for term in predictor.smooths for c in term.columns]
+
+
+def _smooth_variables(frame: pd.DataFrame, design) -> dict[str, dict]:
+    """The columns the smooths read: numeric covariates, categorical by factors."""
+    names = [c for p in design.predictors.values() for c in _smooth_columns(p)]
+    out: dict[str, dict] = {}
+    for name in dict.fromkeys(names):
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            observed = set(column.unique())
+            levels = [c for c in column.cat.categories if c in observed]
+            out[name] = {"type": "categorical", "levels": formulae_state.plain(levels)}
+        else:
+            values = column.to_numpy(dtype=float)
+            out[name] = {
+                "type": "numeric",
+                "mean": float(values.mean()),
+                "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                "min": float(values.min()),
+                "max": float(values.max()),
+            }
+    return out
 
 
 def write(description: dict, path: Path) -> None:

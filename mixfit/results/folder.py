@@ -50,6 +50,8 @@ def summary_json(outdir: Path) -> dict:
         "varcorr": json_records(read_table(outdir / "varcorr.csv")),
         "diagnostics": read_diagnostics(outdir / "diagnostics.json"),
     }
+    if (outdir / "smooths.csv").is_file():  # a model with s() or t2() terms
+        summary["smooths"] = json_records(read_table(outdir / "smooths.csv"))
     if (outdir / "classical" / "verdict.json").is_file():
         summary["classical"] = classical_json(outdir)
     return summary

@@ -9,13 +9,15 @@ variable per parameter as ``as_draws`` gives them:
 - ``bcs_<coef>``: a category-specific effect (cs()), with the same ``threshold`` dimension (brms's
   bcs_<coef>[1], bcs_<coef>[2], ...);
 - ``sd_<group>__<term>``, ``cor_<group>__<term1>__<term2>``: group-level SDs and correlations;
+- ``bs_<coef>``, ``sds_<smooth>_<j>``, ``s_<smooth>_<j>``: a smooth's unpenalised coefficients
+  (``bs_sTime_1``), the SD of its penalised block j and that block's coefficients (a vector);
 - ``sigma``, ``shape``, ``nu``, ``phi``, ``zi``: the family's parameters;
 - ``r_<group>``: each level's deviations, dimensions ``(<group>, <group>__term)`` labelled with
   the levels and terms; blocks of one grouping factor (``(1 | g) + (0 + x | g)``) share one
   variable, as in brms. A grouping factor named like a variable or ``chain``/``draw`` names its
   level dimension ``<group>__level`` instead.
 
-Left out: the standardised effects ``z_*``, the Cholesky factors ``L_*``, ``C_*`` and the intercept
+Left out: the standardised effects ``z_*`` and ``zs_*``, the Cholesky factors ``L_*``, ``C_*`` and the intercept
 on centred predictors, which brms also keeps to itself.
 """
 
@@ -26,9 +28,9 @@ import copy
 import xarray as xr
 
 from mixfit.model.program import Model
-from mixfit.model.terms import autocor, category_specific
+from mixfit.model.terms import autocor, category_specific, smooth
 
-INTERNAL_PREFIXES = ("z_", "L_", "C_")
+INTERNAL_PREFIXES = ("z_", "zs_", "L_", "C_")
 
 
 def with_posterior(idata, posterior: xr.Dataset):
@@ -61,6 +63,16 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
         b = posterior[f"b{predictor.suffix}"].values
         for i, coef in enumerate(predictor.coefs):
             out[f"b_{predictor.prefix}{coef}"] = _scalar(b[:, :, i])
+    for predictor in design.predictors.values():
+        for stan, names in smooth.draw_names(predictor).items() if predictor.smooths else ():
+            values = posterior[stan].values
+            if stan.startswith("s_"):  # a penalised block's coefficients: one vector
+                out[names[0]] = xr.DataArray(values, dims=("chain", "draw", f"{names[0]}_dim_0"))
+            elif stan.startswith("sds"):
+                out[names[0]] = posterior[stan]
+            else:
+                for i, name in enumerate(names):
+                    out[name] = _scalar(values[:, :, i])
     cs = design.category_specific
     if cs is not None:
         bcs = category_specific.matrix(posterior["bcs"].values, len(cs.coefs))
@@ -99,6 +111,8 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
         known |= {f"sd_{block.id}", f"Cor_{block.id}", f"r_{block.id}"}
     if design.autocor is not None:
         known |= set(autocor.draw_names(design.autocor.term))
+    for predictor in design.predictors.values():
+        known |= set(smooth.draw_names(predictor)) if predictor.smooths else set()
     for name, values in posterior.data_vars.items():  # anything an engine adds stays as it is
         if name not in known and not str(name).startswith(INTERNAL_PREFIXES):
             out[str(name)] = values

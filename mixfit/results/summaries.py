@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit.model.program import Model
-from mixfit.model.terms import category_specific
+from mixfit.model.terms import category_specific, smooth
 from mixfit.results import arviz_api
 
 
@@ -104,6 +104,10 @@ def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
         b = posterior[f"b{predictor.suffix}"].values
         for i, coef in enumerate(predictor.coefs):
             out[predictor.prefix + coef] = b[:, :, i]
+        if predictor.smooth_coefs:  # its smooths' unpenalised coefficients, brms's bs_sTime_1
+            bs = posterior[f"bs{predictor.suffix}"].values
+            for i, coef in enumerate(predictor.smooth_coefs):
+                out[predictor.prefix + coef] = bs[:, :, i]
     cs = model.design.category_specific
     if cs is not None:  # brms's z[1], z[2], ...: each cs() coefficient at each threshold
         bcs = category_specific.matrix(posterior["bcs"].values, len(cs.coefs))
@@ -112,6 +116,24 @@ def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
             for k in range(len(model.thresholds)):
                 out[next(names)] = bcs[:, :, j, k]
     return out
+
+
+def smooth_draws(model: Model, posterior) -> dict[str, np.ndarray]:
+    """Each smooth's SDs under brms's summary names, ``sds(sTime_1)``, as (chain, draw)."""
+    out = {}
+    for predictor in model.design.predictors.values():
+        if predictor.smooths:
+            for stan, names in smooth.draw_names(predictor).items():
+                if stan.startswith("sds"):
+                    out[f"sds({names[0][len('sds_') :]})"] = posterior[stan].values
+    return out
+
+
+def smooths(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
+    """brms's "Smooth Terms": the SD of each smooth's penalised blocks."""
+    keyed = [({"param": t}, v) for t, v in smooth_draws(model, posterior).items()]
+    rows = _rows(keyed, prob, True)
+    return pd.DataFrame(rows, columns=_columns(["param"], prob, True))
 
 
 def fixef(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
@@ -188,7 +210,8 @@ def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
     from mixfit.results.naming import autocor_draws
 
     family |= autocor_draws(model, posterior)  # ar[1], ma[1], cosy beside the family's own
-    return {"population": population, "sd": sd, "cor": cor, "family": family}
+    sds = {f"sds_{name[4:-1]}": values for name, values in smooth_draws(model, posterior).items()}
+    return {"population": population, "sd": sd | sds, "cor": cor, "family": family}
 
 
 def level_names(block) -> list[str]:

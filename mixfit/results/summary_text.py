@@ -15,6 +15,7 @@ def summary_text(
     varcorr: pd.DataFrame,
     run: dict,
     prob: float = 0.95,
+    smooths: pd.DataFrame | None = None,
 ) -> str:
     design = model.design
     sampler = run["sampler"]
@@ -56,6 +57,10 @@ def summary_text(
     elif model.family.categorical:  # which category the others are against
         first, *others = design.response.categories
         lines.append(f" Levels: {first} (reference), {', '.join(others)}")
+    # as brms: smooths, then correlation structures, before the group-level effects
+    if smooths is not None and len(smooths):
+        lines += ["", "Smooth Terms:"]
+        lines += _table(smooths.set_index("param"), prob)
     autocor_rows = varcorr[varcorr["group"] == AUTOCOR_GROUP]
     group_rows = varcorr[~varcorr["group"].isin(["Residual", AUTOCOR_GROUP])]
     if len(autocor_rows):  # brms prints them before the group-level effects

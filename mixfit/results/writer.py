@@ -154,6 +154,7 @@ def write_results(
     run = run_record(result, command)
     fixef = summaries.fixef(model, posterior, prob)
     varcorr = summaries.varcorr(model, posterior, prob)
+    smooths = summaries.smooths(model, posterior, prob)
     checks = diagnose(
         model,
         result.idata,
@@ -177,7 +178,7 @@ def write_results(
         )
     after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
     text = approximate_banner(run) + _approximate_wording(
-        summary_text(model, fixef, varcorr, run, prob), run
+        summary_text(model, fixef, varcorr, run, prob, smooths), run
     )
     if not model.prior_only and after.r2 is not None:  # an R2 of the prior describes no fit
         text += r2_section(after.r2, prob)
@@ -198,6 +199,8 @@ def write_results(
         write_table(summaries.ranef(model, posterior, prob), stage / "ranef.csv")
         write_table(summaries.coef(model, posterior, prob), stage / "coef.csv")
         write_table(varcorr, stage / "varcorr.csv")
+        if len(smooths):  # brms's "Smooth Terms": the SDs of the smooths
+            write_table(smooths, stage / "smooths.csv")
         write_table(prior_table(model), stage / "prior.csv")
         (stage / "summary.txt").write_text(text)
         (stage / "run.json").write_text(json.dumps(run, indent=2) + "\n")
@@ -216,6 +219,8 @@ def write_results(
                 "Population-level effects": fixef,
                 "Group-level effects and family parameters": varcorr,
             }
+            if len(smooths):
+                tables = {"Smooth terms": smooths} | tables
             extra = [classical.html(model, result.idata.posterior, stage)] if classical else []
             write_html(
                 stage, text, tables, checks.verdict(), images, extra, name=outdir.resolve().name

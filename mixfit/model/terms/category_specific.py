@@ -58,11 +58,12 @@ def check_family(terms, family: str, dpar: str) -> None:
         )
 
 
-def present(design) -> bool:
-    return design.category_specific is not None
+def present(design, predictor=None) -> bool:
+    """Has the model cs() terms (in mu's predictor, the only one that takes them)?"""
+    return design.category_specific is not None and (predictor is None or predictor.dpar == "mu")
 
 
-def context(design) -> dict:
+def context(design, predictor=None) -> dict:
     """What the snippet needs: names only (sizes are data)."""
     return {"s": "", "of": ""}
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from mixfit.model.design import Predictor
+from mixfit.model.design import Design, Predictor
 
 TEMPLATE = "terms/offset.stan"
 
 
-def present(predictor: Predictor) -> bool:
+def present(design: Design, predictor: Predictor) -> bool:
     return predictor.offset is not None
+
+
+def context(design: Design, predictor: Predictor) -> dict:
+    return {
+        "s": predictor.suffix,
+        "eta": predictor.dpar,
+        "of": "" if predictor.dpar == "mu" else f" of {predictor.dpar}",
+    }
 
 
 def stan_data(predictor: Predictor) -> dict:

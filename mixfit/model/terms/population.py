@@ -9,6 +9,11 @@ from mixfit.model.priors import Slot
 TEMPLATE = "terms/population.stan"
 
 
+def present(design: Design, predictor: Predictor) -> bool:
+    """Every predictor has a population-level part (perhaps of no columns)."""
+    return True
+
+
 def context(design: Design, predictor: Predictor) -> dict:
     """What the snippet needs of the predictor: names and structure, never data."""
     ordinal = predictor.dpar == "mu" and design.family.family.ordinal
