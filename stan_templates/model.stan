@@ -4,10 +4,13 @@
     priors (priors.stan). mixfit/model/stancode.py renders each part's share of each block; here
     they are put in block order. Sizes and prior hyperparameters are data, never literals. -#}
 // generated with mixfit
-{% if threads or family.functions %}
+{% if threads or family.functions or term_functions %}
 functions {
 {% if family.functions %}
 {{ family.functions }}
+{% endif %}
+{% if term_functions %}
+{{ term_functions }}
 {% endif %}
 {% if threads %}
   // the log-likelihood of rows start..end: reduce_sum shares the rows among a chain's threads

@@ -24,7 +24,15 @@ from mixfit.model.priors import (
     prior_rows,
     resolve,
 )
-from mixfit.model.terms import autocor, category_specific, group, offset, population, smooth
+from mixfit.model.terms import (
+    autocor,
+    category_specific,
+    group,
+    monotonic,
+    offset,
+    population,
+    smooth,
+)
 
 
 @dataclass
@@ -156,6 +164,7 @@ def can_marginalise(design: Design) -> bool:
         and design.response.lb is None
         and design.response.ub is None
         and not any(smooth.present(design, p) for p in design.predictors.values())
+        and not any(monotonic.present(design, p) for p in design.predictors.values())
     )
 
 
@@ -202,6 +211,8 @@ def _slots(design: Design) -> list[Slot]:
         slots += population.slots(design, predictor)
         if smooth.present(design, predictor):
             slots += smooth.slots(predictor)
+        if monotonic.present(design, predictor):
+            slots += monotonic.slots(predictor)
         if predictor.dpar == "mu":
             slots += category_specific.slots(design)
     for param in design.params:
@@ -258,6 +269,8 @@ def stan_data(model: Model) -> dict:
             data |= offset.stan_data(predictor)
         if smooth.present(design, predictor):
             data |= smooth.stan_data(predictor)
+        if monotonic.present(design, predictor):
+            data |= monotonic.stan_data(predictor)
     if design.category_specific is not None:
         data |= category_specific.stan_data(design.category_specific)
     for block in design.blocks:

@@ -17,14 +17,22 @@ import jinja2
 
 from mixfit.model.families import INVERSE_LINKS
 from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
-from mixfit.model.terms import autocor, category_specific, group, offset, population, smooth
+from mixfit.model.terms import (
+    autocor,
+    category_specific,
+    group,
+    monotonic,
+    offset,
+    population,
+    smooth,
+)
 
 PRIORS = "priors.stan"
 CENSORING = "terms/censoring.stan"
 TRUNCATION = "terms/truncation.stan"
 # a predictor's term kinds, in the order they build it: each module has TEMPLATE, present(),
 # context() and shared(), and its snippet the macros of the program blocks it takes part in
-PREDICTOR_TERMS = (population, offset, category_specific, smooth)
+PREDICTOR_TERMS = (population, offset, category_specific, smooth, monotonic)
 
 
 def stan_code(model) -> str:
@@ -122,6 +130,8 @@ class _Program:
                     "row_lpdf",
                 )
             },
+            # the term kinds' own Stan functions (brms's mo()), once however many predictors use them
+            "term_functions": _join(dict.fromkeys(str(f) for f in self.each("functions"))),
             "weighted": self.weighted,
             # mu's population-level part, left to the likelihood (categorical has no mu)
             "glm_mu": "mu" in model.design.predictors,
