@@ -111,7 +111,7 @@ def _grid(design: dict, effect: str, by: str | None) -> pd.DataFrame:
         values[by] = (
             entry["levels"]
             if is_categorical(entry)
-            else [entry["mean"] - entry["sd"], entry["mean"], entry["mean"] + entry["sd"]]
+            else _by_values(entry)
         )
     index = pd.MultiIndex.from_product(list(values.values()), names=list(values))
     grid = index.to_frame(index=False)
@@ -120,7 +120,7 @@ def _grid(design: dict, effect: str, by: str | None) -> pd.DataFrame:
     for name in dict.fromkeys(held):
         if name not in grid:
             entry = variables[name]
-            grid[name] = entry["levels"][0] if is_categorical(entry) else entry["mean"]
+            grid[name] = entry["levels"][0] if is_categorical(entry) else _held(entry)
     trials = design["response"]["trials"]
     if trials is not None and not trials.isdigit():
         grid[trials] = 1
@@ -129,7 +129,25 @@ def _grid(design: dict, effect: str, by: str | None) -> pd.DataFrame:
     return grid
 
 
+def _by_values(entry: dict) -> list[float]:
+    """A numeric by's lines: its mean and the mean plus and minus one SD; a monotonic one's
+    rounded to the whole numbers of its range it takes."""
+    values = [entry["mean"] - entry["sd"], entry["mean"], entry["mean"] + entry["sd"]]
+    if entry.get("integer"):
+        clipped = np.clip(np.round(values), entry["min"], entry["max"])
+        values = [float(v) for v in dict.fromkeys(clipped)]
+    return values
+
+
+def _held(entry: dict) -> float:
+    """A numeric predictor's value where it is held: its mean, or a monotonic predictor's
+    rounded median (brms's int_vars), a value it takes."""
+    return entry["median"] if entry.get("integer") else entry["mean"]
+
+
 def _varied(entry: dict) -> list:
     if is_categorical(entry):
         return list(entry["levels"])
+    if entry.get("integer"):  # a monotonic predictor: each whole number of its range
+        return [float(v) for v in np.arange(entry["min"], entry["max"] + 1)]
     return list(np.linspace(entry["min"], entry["max"], RESOLUTION))

@@ -21,7 +21,7 @@ from mixfit.model.addition_terms import Additions
 from mixfit.model.data import check_rows, read_header
 from mixfit.model.design import Design, _label, brms_name
 from mixfit.model.families import STAN_INT_MAX
-from mixfit.model.terms import smooth
+from mixfit.model.terms import monotonic, smooth
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,10 @@ def training_rows(design: Design) -> Rows:
         grouped.setdefault(block.group, []).append(block)
     return Rows(
         predictors={
-            d: PredictorRows(np.column_stack([p.X, smooth.fitted_columns(p)]), p.offset)
+            d: PredictorRows(
+                np.column_stack([p.X, smooth.fitted_columns(p), monotonic.fitted_columns(p)]),
+                p.offset,
+            )
             for d, p in design.predictors.items()
         },
         trials=design.response.trials,
@@ -309,7 +312,10 @@ def _population(
     matrix = formulae_state.evaluate(
         population["formula"], typed, population["state"], _levels(design)
     )
-    smooths = _smooths(population, typed, source)
+    # the special terms' columns after X's: smooths', then mo()'s (saved_fit's order of draws)
+    smooths = np.column_stack(
+        [_smooths(population, typed, source), _monotonic(population, typed, source)]
+    )
     if matrix is None:
         return smooths, None
     offsets = [c for c in matrix.columns if c.startswith("offset(")]
@@ -338,6 +344,19 @@ def _smooths(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray:
     if not entries:
         return np.zeros((len(typed), 0))
     return smooth.columns_at(entries, data)
+
+
+def _monotonic(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray:
+    """The mo() terms' step indicators at the rows; a value outside the fitted range, or not a
+    whole number, is one InputError."""
+    entries = population.get("monotonic", [])
+    data = {}
+    for entry in entries:
+        name = entry["column"]
+        x = typed[name].to_numpy(dtype=float)
+        _check_finite(x, f"the monotonic predictor {name!r}", source)
+        data[name] = monotonic.values_at(entry, x, source)
+    return monotonic.columns_at(entries, data, len(typed))
 
 
 def _group(

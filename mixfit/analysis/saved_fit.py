@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from mixfit.errors import InputError
-from mixfit.model.terms import smooth
+from mixfit.model.terms import monotonic, smooth
 from mixfit.readback import design_schema, results_folder
 
 
@@ -40,7 +40,8 @@ class PredictorDraws:
 
     link: str
     intercept: np.ndarray | None  # draws
-    b: np.ndarray  # draws x coefficients, in design.json's order, then its smooths' (bs, s)
+    b: np.ndarray  # draws x coefficients, in design.json's order, then its smooths' (bs, s),
+    # then its mo() terms' steps
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
         coefs = [flat(f"b_{prefix}{c}") for c in part["coefs"]]
         for name, k in smooth.coefficient_names(part.get("smooths", []), prefix):
             coefs.append(flat(name) if k is None else flat(name)[:, k])
+        # mo(): bsp * D * simo[k] per step k, multiplying newdata's indicators [x >= k]
+        coefs += monotonic.coefficient_draws(part.get("monotonic", []), prefix, flat)
         has_intercept = part["intercept"] and not (ordinal and dpar == "mu")
         predictors[dpar] = PredictorDraws(
             link=design["link"] if dpar == "mu" else part["link"],

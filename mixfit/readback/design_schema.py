@@ -93,6 +93,8 @@ VARIABLE = Record(
         "sd": Number(low=0.0),
         "min": Number(),
         "max": Number(),
+        "integer": Boolean(),  # a monotonic predictor's: effects vary it over whole numbers
+        "median": Number(),
     },
 )
 
@@ -126,7 +128,19 @@ SMOOTH = Record(  # one s() or t2() term: smooth_basis's state, checked by load_
         ),
     }
 )
-SMOOTHS = {"smooths": ListOf(SMOOTH, min_items=1, max_items=1_000)}
+MONOTONIC = Record(  # one mo() term: its column, the fitted minimum and number of steps
+    {
+        "text": Text(max_len=20_000),
+        "column": NAME,
+        "label": NAME,
+        "min": Integer(low=-(2**53), high=2**53),
+        "steps": Integer(low=1, high=1_000_000),
+    }
+)
+SMOOTHS = {
+    "smooths": ListOf(SMOOTH, min_items=1, max_items=1_000),
+    "monotonic": ListOf(MONOTONIC, min_items=1, max_items=1_000),
+}
 
 POPULATION_FIELDS = {
     "formula": RHS,
@@ -252,6 +266,7 @@ def check_design(design: dict) -> None:
     for part in [design["population"], *design.get("dpars", {}).values()]:
         for entry in part.get("smooths", []):
             _check_smooth(entry)
+        _check_monotonic(part, design["variables"])
     read = list(design["population"]["variables"]) + list(design["effects"])
     read += [v for part in design.get("dpars", {}).values() for v in part["variables"]]
     if "category_specific" in design:
@@ -269,6 +284,20 @@ def check_design(design: dict) -> None:
             raise InputError(f"variables.{name[:100]}: a categorical column without levels")
         if entry["type"] == "numeric" and not all(k in entry for k in numeric):
             raise InputError(f"variables.{name[:100]}: a numeric column needs {', '.join(numeric)}")
+
+
+def _check_monotonic(part: dict, variables: dict) -> None:
+    """A mo() term reads a numeric column of its predictor, under brms's label of it."""
+    from mixfit.model.terms import monotonic
+
+    monotonic.check_entries(part.get("monotonic", []), "design.json")
+    for entry in part.get("monotonic", []):
+        name = entry["column"]
+        if name not in part["variables"] or variables.get(name, {}).get("type") != "numeric":
+            raise InputError(f"design.json: the monotonic term's column {name[:100]!r} is unknown")
+        low = variables[name].get("min")
+        if low is not None and low != entry["min"]:
+            raise InputError(f"design.json: {entry['text'][:100]!r} does not match its column")
 
 
 def _check_smooth(entry: dict) -> None:

@@ -26,6 +26,8 @@ only; this file tells them how rows become numbers, as the fit made them:
   and the state that rebuilds its basis at new rows (knots, eigenvectors, constraint, the by
   factor's levels: mixfit/model/terms/smooth_basis.py), with each smooth's brms label, its
   unpenalised columns' names and its penalised blocks' sizes;
+- ``population.monotonic`` (and each dpar's): per mo() term its text, column, brms label (``mox``),
+  the fitted minimum (new rows' values are taken from it) and its number of steps;
 - ``effects``: the population-level predictors that conditional effects plot (smooths' too);
 - ``category_specific``: mu's cs() terms (sratio, cratio, acat), as one right-hand side with its
   coefficients, columns and state, like ``population``; absent without them.
@@ -36,11 +38,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mixfit.model import formulae_state
 from mixfit.model.program import Model
-from mixfit.model.terms import smooth
+from mixfit.model.terms import monotonic, smooth
 from mixfit.readback.design_schema import FORMAT
 
 
@@ -88,7 +91,8 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         "link": design.family.link,
         "response": _response(model, frame),
         "variables": _smooth_variables(frame, design)
-        | _variables(frame, [m for m in matrices.values() if m is not None]),
+        | _variables(frame, [m for m in matrices.values() if m is not None])
+        | _monotonic_variables(frame, design),
         # categorical: the first category's (every category's predictor is in dpars)
         "population": _population(design.mu, matrices[design.mu.dpar]),
         "dpars": {
@@ -98,7 +102,11 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
         },
         "groups": list(groups.values()),
         "effects": list(
-            dict.fromkeys(_effects(matrices[design.mu.dpar]) + _smooth_columns(design.mu))
+            dict.fromkeys(
+                _effects(matrices[design.mu.dpar])
+                + _smooth_columns(design.mu)
+                + _monotonic_columns(design.mu)
+            )
         ),
         "autocor": _autocor(design.autocor),
     }
@@ -129,12 +137,41 @@ def _population(predictor, matrix) -> dict:
         "coefs": predictor.coefs,
         "offset": predictor.offset is not None,
         "variables": list(
-            dict.fromkeys(formulae_state.columns_read(matrix) + _smooth_columns(predictor))
+            dict.fromkeys(
+                formulae_state.columns_read(matrix)
+                + _smooth_columns(predictor)
+                + _monotonic_columns(predictor)
+            )
         ),
         "state": formulae_state.capture(matrix) if matrix is not None else [],
     }
     if predictor.smooths:
         out["smooths"] = smooth.describe(predictor)
+    if predictor.monotonic:
+        out["monotonic"] = monotonic.describe(predictor)
+    return out
+
+
+def _monotonic_columns(predictor) -> list[str]:
+    return [term.column for term in predictor.monotonic]
+
+
+def _monotonic_variables(frame: pd.DataFrame, design) -> dict[str, dict]:
+    """The columns mo() reads: whole numbers, which effects vary over their values and hold at
+    their rounded median (brms's int_vars in conditional_effects)."""
+    names = [c for p in design.predictors.values() for c in _monotonic_columns(p)]
+    out: dict[str, dict] = {}
+    for name in dict.fromkeys(names):
+        values = frame[name].to_numpy(dtype=float)
+        out[name] = {
+            "type": "numeric",
+            "mean": float(values.mean()),
+            "sd": float(values.std(ddof=1)),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "integer": True,
+            "median": float(np.round(np.median(values))),
+        }
     return out
 
 

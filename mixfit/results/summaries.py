@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit.model.program import Model
-from mixfit.model.terms import category_specific, smooth
+from mixfit.model.terms import category_specific, monotonic, smooth
 from mixfit.results import arviz_api
 
 
@@ -108,6 +108,10 @@ def fixef_draws(model: Model, posterior) -> dict[str, np.ndarray]:
             bs = posterior[f"bs{predictor.suffix}"].values
             for i, coef in enumerate(predictor.smooth_coefs):
                 out[predictor.prefix + coef] = bs[:, :, i]
+        if predictor.monotonic:  # brms's bsp_mox, the Population-Level row mox
+            bsp = posterior[f"bsp{predictor.suffix}"].values
+            for i, coef in enumerate(predictor.monotonic_coefs):
+                out[predictor.prefix + coef] = bsp[:, :, i]
     cs = model.design.category_specific
     if cs is not None:  # brms's z[1], z[2], ...: each cs() coefficient at each threshold
         bcs = category_specific.matrix(posterior["bcs"].values, len(cs.coefs))
@@ -127,6 +131,27 @@ def smooth_draws(model: Model, posterior) -> dict[str, np.ndarray]:
                 if stan.startswith("sds"):
                     out[f"sds({names[0][len('sds_') :]})"] = posterior[stan].values
     return out
+
+
+def simplex_draws(model: Model, posterior) -> dict[str, np.ndarray]:
+    """Each monotonic simplex's elements under brms's summary names, ``mox1[1]``."""
+    out = {}
+    for predictor in model.design.predictors.values():
+        if predictor.monotonic:
+            for stan, names in monotonic.draw_names(predictor).items():
+                if stan.startswith("simo"):
+                    values = posterior[stan].values
+                    label = names[0][len("simo_") :]
+                    for k in range(values.shape[2]):
+                        out[f"{label}[{k + 1}]"] = values[:, :, k]
+    return out
+
+
+def simplexes(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
+    """brms's "Simplex Parameters": the monotonic effects' simplexes, a row per element."""
+    keyed = [({"param": t}, v) for t, v in simplex_draws(model, posterior).items()]
+    rows = _rows(keyed, prob, True)
+    return pd.DataFrame(rows, columns=_columns(["param"], prob, True))
 
 
 def smooths(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
@@ -192,9 +217,10 @@ def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
     design = model.design
     cs = design.category_specific
     cs_names = set(category_specific.names(cs.coefs, len(model.thresholds))) if cs else set()
+    mo_names = {p.prefix + c for p in design.predictors.values() for c in p.monotonic_coefs}
     population = {
-        f"{'bcs' if term in cs_names else 'b'}_{term}": values  # brms's bcs_z[1]
-        for term, values in fixef_draws(model, posterior).items()
+        f"{'bcs' if term in cs_names else 'bsp' if term in mo_names else 'b'}_{term}": values
+        for term, values in fixef_draws(model, posterior).items()  # brms's bcs_z[1], bsp_mox
     }
     sd, cor = {}, {}
     for block in design.blocks:
@@ -211,7 +237,14 @@ def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
 
     family |= autocor_draws(model, posterior)  # ar[1], ma[1], cosy beside the family's own
     sds = {f"sds_{name[4:-1]}": values for name, values in smooth_draws(model, posterior).items()}
-    return {"population": population, "sd": sd | sds, "cor": cor, "family": family}
+    simplex = {f"simo_{t}": v for t, v in simplex_draws(model, posterior).items()}
+    return {
+        "population": population,
+        "sd": sd | sds,
+        "cor": cor,
+        "family": family,
+        "simplex": simplex,  # the monotonic effects' simplexes, simo_mox1[1]
+    }
 
 
 def level_names(block) -> list[str]:

@@ -16,6 +16,7 @@ def summary_text(
     run: dict,
     prob: float = 0.95,
     smooths: pd.DataFrame | None = None,
+    simplexes: pd.DataFrame | None = None,
 ) -> str:
     design = model.design
     sampler = run["sampler"]
@@ -74,6 +75,9 @@ def summary_text(
             lines += _table(rows.set_index("param"), prob)
     lines += ["", "Population-Level Effects:"]
     lines += _table(fixef.set_index("term"), prob) if len(fixef) else ["(none)"]
+    if simplexes is not None and len(simplexes):  # as brms: after the population-level effects
+        lines += ["", "Simplex Parameters:"]
+        lines += _table(simplexes.set_index("param"), prob)
     family_rows = varcorr[varcorr["group"] == "Residual"]
     if len(family_rows):
         lines += ["", "Family Specific Parameters:"]
