@@ -498,7 +498,26 @@ CASES.update(
         ),
         "an unknown argument of s()": (fit("y ~ s(x, fx = TRUE)"), "unknown argument 'fx' of s()"),
         "a Gaussian process": (fit("y ~ gp(x)"), "gp(x): Gaussian process terms"),
-        "a monotonic effect": (fit("y ~ mo(k) + (1 | g)"), "mo(k): monotonic effects"),
+        # monotonic effects (mixfit/model/terms/monotonic.py) the data can't support
+        "mo() of a fractional column": (
+            fit("y ~ mo(frac)"),
+            "mo(frac): 'frac' has values that are not whole numbers",
+        ),
+        "mo() of a text column": (
+            fit("y ~ x + mo(word)"),
+            "mo(word): 'word' is a text column (or --factor); code its ordered categories",
+        ),
+        "mo() of a column of one value": (fit("y ~ mo(c5)"), "mo(c5): 'c5' takes one value only"),
+        "mo() in a group-level term": (
+            fit("y ~ x + (mo(k) | g)"),
+            "monotonic group-level terms (mo() inside '( | g)') are not supported",
+        ),
+        "mo() in an interaction": (fit("y ~ mo(k):x"), "mo(k) is a term of its own"),
+        "mo() of two columns": (fit("y ~ mo(k, x)"), "mo() takes one column"),
+        "a prior on a monotonic simplex": (
+            fit("y ~ mo(k)", "--prior", "normal(0, 1) : simo"),
+            "priors of class simo (a monotonic effect's simplex) are not supported",
+        ),
         # autocorrelation terms (issue 24): what mixfit does not build, refused before compiling
         "autocor: a time that repeats within a group": (
             fit("y ~ x + ar(time = c5, gr = g)"),

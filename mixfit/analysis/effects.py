@@ -108,11 +108,7 @@ def _grid(design: dict, effect: str, by: str | None) -> pd.DataFrame:
     values = {effect: _varied(variables[effect])}
     if by:
         entry = variables[by]
-        values[by] = (
-            entry["levels"]
-            if is_categorical(entry)
-            else _by_values(entry)
-        )
+        values[by] = entry["levels"] if is_categorical(entry) else _by_values(entry)
     index = pd.MultiIndex.from_product(list(values.values()), names=list(values))
     grid = index.to_frame(index=False)
     held = [v for part in predictor_parts(design).values() for v in part["variables"]]

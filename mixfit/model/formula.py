@@ -343,6 +343,11 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
                 f"formula {shown(text)}: category-specific group-level terms (cs() inside "
                 "'( | g)') are not supported yet; cs(x) among the population-level terms is"
             )
+        if token.kind == "IDENTIFIER" and is_call and token.lexeme == "mo":
+            raise InputError(
+                f"formula {shown(text)}: monotonic group-level terms (mo() inside '( | g)') are "
+                "not supported; mo(x) among the population-level terms is"
+            )
         if (
             token.kind == "IDENTIFIER"
             and is_call

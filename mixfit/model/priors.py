@@ -315,6 +315,11 @@ def _check_targets(slots: list[Slot], specs: list[PriorSpec]) -> None:
                 f"prior of its own; set priors on its predictor's effects, e.g. "
                 f'"normal(0, 1) : b_{spec.cls}" or "student_t(3, 0, 1) : Intercept_{spec.cls}"'
             )
+        if spec.cls == "simo":  # the simplexes' Dirichlet is data (con_simo), brms's default
+            raise InputError(
+                f"prior '{spec.describe()}': priors of class simo (a monotonic effect's simplex) "
+                "are not supported; it keeps brms's default dirichlet(1)"
+            )
         if not in_class:
             raise InputError(
                 f"prior '{spec.describe()}': this model has no class {spec.cls!r} "

@@ -168,7 +168,9 @@ def _group_variables(group: dict) -> dict[str, tuple[int, ...]]:
 
 def _brms_named(name: str) -> bool:
     return (
-        name.startswith(("b_", "bs_", "bcs_", "bsp_", "simo_", "sd_", "sds_", "cor_", "r_", "ar[", "ma["))
+        name.startswith(
+            ("b_", "bs_", "bcs_", "bsp_", "simo_", "sd_", "sds_", "cor_", "r_", "ar[", "ma[")
+        )
         or name in FAMILY_PARAMS
         or name == "cosy"
     )
