@@ -510,7 +510,7 @@ CASES.update(
         "mo() of a column of one value": (fit("y ~ mo(c5)"), "mo(c5): 'c5' takes one value only"),
         "mo() in a group-level term": (
             fit("y ~ x + (mo(k) | g)"),
-            "monotonic group-level terms (mo() inside '( | g)') are not supported",
+            "monotonic group-level terms (mo() inside '( | g)') and mo() inside another call",
         ),
         "mo() in an interaction": (fit("y ~ mo(k):x"), "mo(k) is a term of its own"),
         "mo() of two columns": (fit("y ~ mo(k, x)"), "mo() takes one column"),

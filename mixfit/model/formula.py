@@ -345,8 +345,8 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
             )
         if token.kind == "IDENTIFIER" and is_call and token.lexeme == "mo":
             raise InputError(
-                f"formula {shown(text)}: monotonic group-level terms (mo() inside '( | g)') are "
-                "not supported; mo(x) among the population-level terms is"
+                f"formula {shown(text)}: monotonic group-level terms (mo() inside '( | g)') and "
+                "mo() inside another call are not supported; mo(x) as a population-level term is"
             )
         if (
             token.kind == "IDENTIFIER"
