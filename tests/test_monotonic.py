@@ -96,8 +96,9 @@ def test_program_and_data_are_brms_s(fitted):
     assert standata["Xmo_1"] == list(data["x"] - 1)  # brms: x - min(x)
     assert standata["con_simo_1"] == [1.0, 1.0, 1.0]  # brms's default dirichlet(1)
     prior = pd.read_csv(out / "prior.csv")
-    row = prior[(prior["class"] == "b") & (prior["coef"] == "mox")]
-    assert len(row) == 1
+    assert len(prior[(prior["class"] == "b") & (prior["coef"] == "mox")]) == 1
+    simo = prior[prior["class"] == "simo"]
+    assert list(simo["coef"]) == ["mox1"] and list(simo["prior"]) == ["dirichlet(1)"]
 
 
 def test_numpy_log_lik_is_the_program_s_and_the_definition(fitted):

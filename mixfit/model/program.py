@@ -146,6 +146,8 @@ def _check_proper(model: Model) -> None:
 def prior_table(model: Model) -> pd.DataFrame:
     """The priors a fit uses, as brms's get_prior: a row per class, per group and per element."""
     rows = prior_rows(model.slots, list(model.specs), default_priors(model.design))
+    for predictor in model.design.predictors.values():  # brms's simo rows: data, not a slot
+        rows += monotonic.prior_rows(predictor)
     return pd.DataFrame(rows, columns=["class", "coef", "group", "dpar", "prior", "source"])
 
 

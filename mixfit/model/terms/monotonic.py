@@ -136,6 +136,16 @@ def slots(predictor) -> list[Slot]:
     return [Slot(f"bsp{predictor.suffix}", "b", None, None, labels, dpar=predictor.dpar)]
 
 
+def prior_rows(predictor) -> list[dict]:
+    """brms's get_prior rows of the simplexes: class simo, coef ``mox1``, dirichlet(1)."""
+    dpar = "" if predictor.dpar == "mu" else predictor.dpar
+    return [
+        {"class": "simo", "coef": f"{t.label}1", "group": "", "dpar": dpar}
+        | {"prior": "dirichlet(1)", "source": "default"}
+        for t in predictor.monotonic
+    ]
+
+
 # --- brms's names of the draws, and the effects at new rows -------------------------------------
 
 
