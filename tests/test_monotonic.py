@@ -80,6 +80,9 @@ def test_recovers_unequal_steps_under_brms_names(fitted):
     text = (out / "summary.txt").read_text()
     order = [text.index(h) for h in ("Population-Level", "Simplex Parameters:", "Family Specific")]
     assert order == sorted(order) and "\nmox1[2] " in text
+    done = mixfit("summary", out, "--json", cwd=out.parent)
+    assert done.returncode == 0, done.stderr
+    assert [r["param"] for r in json.loads(done.stdout)["simplexes"]] == list(simplexes.index)
     draws = _draws(out)
     assert draws["simo_mox1"].shape[1] == 3 and np.allclose(draws["simo_mox1"].sum(axis=1), 1)
 

@@ -20,6 +20,8 @@ COLUMNS = {
     "varcorr.csv": ["group", "param", "Estimate", "Est.Error"],
     "r2.csv": ["Estimate", "Est.Error"],
     "comparison.csv": ["group", "param", "Estimate"],
+    "smooths.csv": ["param", "Estimate", "Est.Error"],  # with s() or t2() terms
+    "simplexes.csv": ["param", "Estimate", "Est.Error"],  # with mo() terms
 }
 NUMERIC = {"Estimate", "Est.Error"}
 
