@@ -295,8 +295,10 @@ def _check_monotonic(part: dict, variables: dict) -> None:
         name = entry["column"]
         if name not in part["variables"] or variables.get(name, {}).get("type") != "numeric":
             raise InputError(f"design.json: the monotonic term's column {name[:100]!r} is unknown")
-        low = variables[name].get("min")
-        if low is not None and low != entry["min"]:
+        low, high = variables[name].get("min"), variables[name].get("max")
+        if (low is not None and low != entry["min"]) or (
+            high is not None and high - entry["min"] != entry["steps"]
+        ):
             raise InputError(f"design.json: {entry['text'][:100]!r} does not match its column")
 
 
