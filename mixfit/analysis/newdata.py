@@ -21,7 +21,7 @@ from mixfit.model.addition_terms import Additions
 from mixfit.model.data import check_rows, read_header
 from mixfit.model.design import Design, _label, brms_name
 from mixfit.model.families import STAN_INT_MAX
-from mixfit.model.terms import smooth
+from mixfit.model.terms import gp, smooth
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,9 @@ def training_rows(design: Design) -> Rows:
         grouped.setdefault(block.group, []).append(block)
     return Rows(
         predictors={
-            d: PredictorRows(np.column_stack([p.X, smooth.fitted_columns(p)]), p.offset)
+            d: PredictorRows(
+                np.column_stack([p.X, smooth.fitted_columns(p), gp.fitted_columns(p)]), p.offset
+            )
             for d, p in design.predictors.items()
         },
         trials=design.response.trials,
@@ -309,7 +311,9 @@ def _population(
     matrix = formulae_state.evaluate(
         population["formula"], typed, population["state"], _levels(design)
     )
-    smooths = _smooths(population, typed, source)
+    smooths = np.column_stack(
+        [_smooths(population, typed, source), _gps(population, typed, source)]
+    )
     if matrix is None:
         return smooths, None
     offsets = [c for c in matrix.columns if c.startswith("offset(")]
@@ -338,6 +342,20 @@ def _smooths(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray:
     if not entries:
         return np.zeros((len(typed), 0))
     return smooth.columns_at(entries, data)
+
+
+def _gps(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray:
+    """The GPs' columns at the rows, on the fitted bases (the order of saved_fit's draws)."""
+    entries = population.get("gps", [])
+    data = {}
+    for entry in entries:
+        state = entry["state"]
+        for name in state["covariates"]:
+            data[name] = typed[name].to_numpy(dtype=float)
+            _check_finite(data[name], f"the GP's covariate {name!r}", source)
+        if state["by"] is not None:
+            data[state["by"]["variable"]] = typed[state["by"]["variable"]].astype(str).to_numpy()
+    return gp.columns_at(entries, data, len(typed))
 
 
 def _group(

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from mixfit.errors import InputError
-from mixfit.model.terms import smooth
+from mixfit.model.terms import gp, smooth
 from mixfit.readback import design_schema, results_folder
 
 
@@ -140,6 +140,8 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
         coefs = [flat(f"b_{prefix}{c}") for c in part["coefs"]]
         for name, k in smooth.coefficient_names(part.get("smooths", []), prefix):
             coefs.append(flat(name) if k is None else flat(name)[:, k])
+        for block in gp.coefficients(part.get("gps", []), flat, prefix):  # per draw, per GP
+            coefs += list(block.T)
         has_intercept = part["intercept"] and not (ordinal and dpar == "mu")
         predictors[dpar] = PredictorDraws(
             link=design["link"] if dpar == "mu" else part["link"],

@@ -40,7 +40,7 @@ import pandas as pd
 
 from mixfit.model import formulae_state
 from mixfit.model.program import Model
-from mixfit.model.terms import smooth
+from mixfit.model.terms import gp, smooth
 from mixfit.readback.design_schema import FORMAT
 
 
@@ -135,11 +135,15 @@ def _population(predictor, matrix) -> dict:
     }
     if predictor.smooths:
         out["smooths"] = smooth.describe(predictor)
+    if predictor.gps:
+        out["gps"] = gp.describe(predictor)
     return out
 
 
 def _smooth_columns(predictor) -> list[str]:
-    return [c for term in predictor.smooths for c in term.columns]
+    """The columns its smooth and gp terms read."""
+    out = [c for term in predictor.smooths for c in term.columns]
+    return out + [c for term in predictor.gps for c in term.columns]
 
 
 def _smooth_variables(frame: pd.DataFrame, design) -> dict[str, dict]:
