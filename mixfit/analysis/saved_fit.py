@@ -41,6 +41,7 @@ class PredictorDraws:
     link: str
     intercept: np.ndarray | None  # draws
     b: np.ndarray  # draws x coefficients, in design.json's order, then its smooths' (bs, s)
+    gp_scales: tuple = ()  # per GP, its draws of sdgp and lscale (an exact GP at new rows)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,12 @@ class Posterior:
         return Posterior(
             chains=1,
             predictors={
-                d: PredictorDraws(p.link, pick(p.intercept), p.b[keep])
+                d: PredictorDraws(
+                    p.link,
+                    pick(p.intercept),
+                    p.b[keep],
+                    tuple((s[keep], ls[keep]) for s, ls in p.gp_scales),
+                )
                 for d, p in self.predictors.items()
             },
             thresholds=pick(self.thresholds),
@@ -147,6 +153,7 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
             link=design["link"] if dpar == "mu" else part["link"],
             intercept=flat(f"b_{prefix}Intercept") if has_intercept else None,
             b=np.stack(coefs, axis=1) if coefs else np.zeros((size, 0)),
+            gp_scales=tuple(gp.scales(part.get("gps", []), flat, prefix)),
         )
     return Posterior(
         chains=dataset.sizes["chain"],

@@ -12,8 +12,8 @@ through ``Jgp`` (the row's point).
 For draws read back the function is linear per draw: the approximate GP's columns are the basis
 at the rows and its coefficients ``sqrt(spd) .* zgp``; the exact GP's columns pick each row's
 fitted point and its coefficients are the function's values there. New points of an exact GP
-would need brms's conditional normal given those values, which mixfit does not draw yet: such
-rows are refused.
+are drawn as brms's ``.predictor_gp_new``: from the normal of its values at the rows' (unique)
+points given its values at the fitted ones (``ExactAtRows``; their columns are zero).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from mixfit.model.terms.gp_basis import (
     build_gp,
     cov_exp_quad,
     evaluate_gp,
+    exact_gp_new_draw,
     gp_stan_data,
     lscale_priors,
     spd_cov_exp_quad,
@@ -304,11 +305,29 @@ def describe(predictor) -> list[dict]:
     ]
 
 
-def columns_at(entries: Sequence[Mapping], data: Mapping[str, Any], n: int) -> np.ndarray:
+@dataclass(frozen=True)
+class ExactAtRows:
+    """An exact GP at new rows: drawn given its values at the fitted points (brms's
+    ``.predictor_gp_new``), which are the predictor's columns ``start:start + len(fitted)``."""
+
+    gp: int  # the GP's number among the predictor's GPs (0-based; by levels count one each)
+    start: int  # its first column among the predictor's
+    rows: np.ndarray  # the rows of its level (0-based)
+    points: np.ndarray  # their unique scaled points
+    index: np.ndarray  # each row's point (0-based)
+    fitted: np.ndarray  # the fitted scaled points
+
+
+def columns_at(
+    entries: Sequence[Mapping], data: Mapping[str, Any], n: int, offset: int = 0
+) -> tuple[np.ndarray, list[ExactAtRows]]:
     """The GPs' columns at rows, in the order of ``coefficients``: per GP, the basis functions at
-    the rows of its level (approximate), or an indicator of the fitted point each row is at
-    (exact; a row at no fitted point is refused)."""
-    blocks = []
+    the rows of its level (approximate), or zeros for an exact GP, whose values at the rows are
+    drawn apart (the ExactAtRows; ``offset`` is the columns before these in the predictor's)."""
+    blocks: list[np.ndarray] = []
+    exact: list[ExactAtRows] = []
+    width = offset
+    number = 0
     for entry in entries:
         state = entry["state"]
         for part, fitted in zip(evaluate_gp(state, data), state["fitted"], strict=True):
@@ -316,25 +335,38 @@ def columns_at(entries: Sequence[Mapping], data: Mapping[str, Any], n: int) -> n
             if state["k"] is not None:
                 values = part.Xgp if part.Jgp is None else part.Xgp[part.Jgp - 1]
             else:
-                values = _at_points(part, np.asarray(fitted["points"], float), entry["text"])
+                points = np.asarray(fitted["points"], float)
+                values = np.zeros((len(rows), len(points)))
+                index = np.arange(len(rows)) if part.Jgp is None else part.Jgp - 1
+                exact.append(ExactAtRows(number, width, rows, part.Xgp, index, points))
             block = np.zeros((n, values.shape[1]))
             block[rows] = values
             blocks.append(block)
-    return np.column_stack(blocks) if blocks else np.zeros((n, 0))
+            width += values.shape[1]
+            number += 1
+    return (np.column_stack(blocks) if blocks else np.zeros((n, 0))), exact
 
 
-def _at_points(part, points: np.ndarray, text: str) -> np.ndarray:
-    """Rows of an exact GP as indicators of the fitted points they coincide with."""
-    x = part.Xgp if part.Jgp is None else part.Xgp[part.Jgp - 1]
-    out = np.zeros((len(x), len(points)))
-    for r, row in enumerate(x):
-        match = np.flatnonzero(np.all(np.isclose(points, row, rtol=1e-9, atol=1e-12), axis=1))
-        if not len(match):
-            raise InputError(
-                f"{text}: new values of an exact GP's covariates (not among the fitted ones) "
-                "are not supported; fit gp(..., k = 20, c = 5/4) to predict at new values"
-            )
-        out[r, match[0]] = 1.0
+def exact_at_rows(
+    exact: Sequence[ExactAtRows], b: np.ndarray, scales: Sequence[tuple], n: int
+) -> np.ndarray:
+    """The exact GPs' draws at n new rows (draws x rows), each drawn from its conditional normal
+    given its fitted values (``b``'s columns) per draw, as brms; seeded, so that a prediction's
+    chunks and repeated runs agree."""
+    rng = np.random.default_rng(20221)
+    out = np.zeros((len(b), n))
+    for gp in exact:
+        if not len(gp.rows):
+            continue
+        sdgp, lscale = scales[gp.gp]
+        f = b[:, gp.start : gp.start + len(gp.fitted)]
+        values = np.stack(
+            [
+                exact_gp_new_draw(gp.points, gp.fitted, f[s], sdgp[s], lscale[s], rng)
+                for s in range(len(b))
+            ]
+        )
+        out[:, gp.rows] += values[:, gp.index]
     return out
 
 
@@ -376,6 +408,18 @@ def coefficients(entries: Sequence[Mapping], flat, prefix: str) -> list[np.ndarr
                 points = np.asarray(fitted["points"], float)
                 out.append(_exact_values(points, sdgp, lscale, zgp))
     return out
+
+
+def scales(entries: Sequence[Mapping], flat, prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per GP (in ``coefficients``' order), its draws of sdgp and lscale."""
+    return [
+        (
+            flat(f"sdgp_{prefix}{gp['label']}").reshape(-1),
+            flat(f"lscale_{prefix}{gp['label']}").reshape(-1),
+        )
+        for entry in entries
+        for gp in entry["gps"]
+    ]
 
 
 def _exact_values(points: np.ndarray, sdgp, lscale, zgp) -> np.ndarray:
