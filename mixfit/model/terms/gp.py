@@ -360,12 +360,20 @@ def exact_at_rows(
             continue
         sdgp, lscale = scales[gp.gp]
         f = b[:, gp.start : gp.start + len(gp.fitted)]
-        values = np.stack(
-            [
-                exact_gp_new_draw(gp.points, gp.fitted, f[s], sdgp[s], lscale[s], rng)
-                for s in range(len(b))
-            ]
-        )
+        # a new point at a fitted one has that value (the conditional normal's, of variance 0,
+        # which the solves would blur in an ill-conditioned kernel); only the others are drawn
+        same = np.all(np.isclose(gp.points[:, None, :], gp.fitted[None, :, :], atol=1e-12), axis=2)
+        known = same.any(axis=1)
+        values = np.zeros((len(b), len(gp.points)))
+        values[:, known] = f[:, same[known].argmax(axis=1)]
+        if not known.all():
+            new = gp.points[~known]
+            values[:, ~known] = np.stack(
+                [
+                    exact_gp_new_draw(new, gp.fitted, f[s], sdgp[s], lscale[s], rng)
+                    for s in range(len(b))
+                ]
+            )
         out[:, gp.rows] += values[:, gp.index]
     return out
 
