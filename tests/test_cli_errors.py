@@ -509,7 +509,14 @@ CASES.update(
             "cov = 'matern32' is not supported; brms 2.18's gp() has the exp_quad kernel only",
         ),
         "gp: iso = FALSE": (fit("y ~ gp(x, c5, iso = FALSE)"), "iso = FALSE (a length-scale"),
-        "gp: an option not built": (fit("y ~ gp(x, cmc = FALSE)"), "unknown argument 'cmc' of gp()"),
+        "gp: an option not built": (
+            fit("y ~ gp(x, cmc = FALSE)"),
+            "unknown argument 'cmc' of gp()",
+        ),
+        "gp: with --classical": (
+            fit("y ~ gp(x)", "--classical"),
+            "no classical fit for a model with gp(x): lme4's models have no Gaussian process",
+        ),
         "a monotonic effect": (fit("y ~ mo(k) + (1 | g)"), "mo(k): monotonic effects"),
         # autocorrelation terms (issue 24): what mixfit does not build, refused before compiling
         "autocor: a time that repeats within a group": (

@@ -26,7 +26,11 @@ only; this file tells them how rows become numbers, as the fit made them:
   and the state that rebuilds its basis at new rows (knots, eigenvectors, constraint, the by
   factor's levels: mixfit/model/terms/smooth_basis.py), with each smooth's brms label, its
   unpenalised columns' names and its penalised blocks' sizes;
-- ``effects``: the population-level predictors that conditional effects plot (smooths' too);
+- ``population.gps`` (and each dpar's): per gp() term its text, the columns it reads and the
+  state that rebuilds its GPs at new rows (scaling, centring, boundary L; an exact GP's fitted
+  points: mixfit/model/terms/gp_basis.py), with each GP's brms suffix and size;
+- ``effects``: the population-level predictors that conditional effects plot (smooths' and
+  GPs' too);
 - ``category_specific``: mu's cs() terms (sratio, cratio, acat), as one right-hand side with its
   coefficients, columns and state, like ``population``; absent without them.
 """
