@@ -369,10 +369,7 @@ def exact_at_rows(
         if not known.all():
             new = gp.points[~known]
             values[:, ~known] = np.stack(
-                [
-                    exact_gp_new_draw(new, gp.fitted, f[s], sdgp[s], lscale[s], rng)
-                    for s in range(len(b))
-                ]
+                [_new_draw(new, gp.fitted, f[s], sdgp[s], lscale[s], rng) for s in range(len(b))]
             )
         out[:, gp.rows] += values[:, gp.index]
     return out
@@ -416,6 +413,22 @@ def coefficients(entries: Sequence[Mapping], flat, prefix: str) -> list[np.ndarr
                 points = np.asarray(fitted["points"], float)
                 out.append(_exact_values(points, sdgp, lscale, zgp))
     return out
+
+
+def _new_draw(x_new, x, f, sdgp, lscale, rng: np.random.Generator) -> np.ndarray:
+    """brms's .predictor_gp_new for one draw; where the conditional covariance is not positive
+    definite in floating point (an ill-conditioned kernel), its square root from its eigenvalues
+    clipped at zero, rather than an error after the fit has run."""
+    try:
+        return exact_gp_new_draw(x_new, x, f, sdgp, lscale, rng)
+    except np.linalg.LinAlgError:
+        K = cov_exp_quad(x, None, sdgp, lscale) + EXACT_NUGGET * np.eye(len(x))
+        cross = cov_exp_quad(x, x_new, sdgp, lscale)
+        mean = cross.T @ np.linalg.lstsq(K, f, rcond=None)[0]
+        cov = cov_exp_quad(x_new, None, sdgp, lscale) - cross.T @ np.linalg.pinv(K) @ cross
+        values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+        root = vectors * np.sqrt(np.clip(values, 0, None))
+        return mean + root @ rng.standard_normal(len(x_new))
 
 
 def scales(entries: Sequence[Mapping], flat, prefix: str) -> list[tuple[np.ndarray, np.ndarray]]:
