@@ -74,6 +74,12 @@ def check_supported(design: Design) -> None:
             f"no classical fit for a model with {design.autocor.term.text}: lme4's models have "
             "independent residuals; leave out --classical"
         )
+    gps = [t for p in design.predictors.values() for t in getattr(p, "gps", ())]
+    if gps:  # lme4 has no Gaussian processes (mgcv's gamm4 has smooths, not GPs)
+        raise InputError(
+            f"no classical fit for a model with {gps[0].text}: lme4's models have no Gaussian "
+            "process terms; leave out --classical"
+        )
     if meta_analysis.is_meta_analysis(design):
         meta_analysis.check_supported(design)
         return

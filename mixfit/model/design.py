@@ -32,7 +32,7 @@ from mixfit.model.formula_env import empty_environment  # no Python namespace in
 from mixfit.model.formulas import ModelFormula
 from mixfit.model.r_syntax import brms_name
 from mixfit.model.terms import autocor as autocor_term
-from mixfit.model.terms import category_specific, smooth
+from mixfit.model.terms import category_specific, gp, smooth
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -60,6 +60,7 @@ class Predictor:
     offset: np.ndarray | None
     terms: dict[str, list[str]] = field(default_factory=dict)  # population term -> its coefs
     smooths: tuple = ()  # its s() and t2() terms (mixfit/model/terms/smooth.py's SmoothTerm)
+    gps: tuple = ()  # its gp() terms (mixfit/model/terms/gp.py's GPTerm)
 
     @property
     def smooth_coefs(self) -> list[str]:
@@ -226,7 +227,8 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
 
 def _special_columns(formula: ParsedFormula) -> list[str]:
     """The columns the formula's special terms of a supported kind read."""
-    return [c for t in formula.specials if t.kind == "smooth" for c in smooth.columns_of(t)]
+    out = [c for t in formula.specials if t.kind == "smooth" for c in smooth.columns_of(t)]
+    return out + [c for t in formula.specials if t.kind == "gp" for c in gp.columns_of(t)]
 
 
 def predictor_columns(formula: ParsedFormula | ModelFormula) -> list[str]:
@@ -267,7 +269,6 @@ MAX_MAGNITUDE = 1e100
 # brms's special terms that formula.py takes out of a formula (special_terms.py) but that no term
 # kind of mixfit/model/terms/ builds yet, each with what to write instead
 UNSUPPORTED_SPECIALS = {
-    "gp": "Gaussian process terms (gp()) are not supported yet; ns(x, df) gives a curve in x",
     "monotonic": (
         "monotonic effects (mo()) are not supported yet; write the predictor alone for a linear "
         "effect, or factor(x) for one per value"
@@ -398,6 +399,7 @@ def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame
     """A predictor's population-level part and offset, from formulae's matrix of its terms, and
     its smooth terms."""
     smooths = smooth.build_terms([t for t in formula.specials if t.kind == "smooth"], frame)
+    gps = gp.build_terms([t for t in formula.specials if t.kind == "gp"], frame)
     common = _evaluate(formula.fixed, frame, formula.text)
     # formulae gives no matrix at all for "0" or "-1" alone: a model of group-level terms only
     kinds = {name: term.kind for name, term in common.terms.items()} if common else {}
@@ -427,6 +429,7 @@ def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame
         offset=offset,
         terms=terms,
         smooths=smooths,
+        gps=gps,
     )
 
 

@@ -17,14 +17,14 @@ import jinja2
 
 from mixfit.model.families import INVERSE_LINKS
 from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
-from mixfit.model.terms import autocor, category_specific, group, offset, population, smooth
+from mixfit.model.terms import autocor, category_specific, gp, group, offset, population, smooth
 
 PRIORS = "priors.stan"
 CENSORING = "terms/censoring.stan"
 TRUNCATION = "terms/truncation.stan"
 # a predictor's term kinds, in the order they build it: each module has TEMPLATE, present(),
 # context() and shared(), and its snippet the macros of the program blocks it takes part in
-PREDICTOR_TERMS = (population, offset, category_specific, smooth)
+PREDICTOR_TERMS = (population, offset, category_specific, smooth, gp)
 
 
 def stan_code(model) -> str:

@@ -26,7 +26,11 @@ only; this file tells them how rows become numbers, as the fit made them:
   and the state that rebuilds its basis at new rows (knots, eigenvectors, constraint, the by
   factor's levels: mixfit/model/terms/smooth_basis.py), with each smooth's brms label, its
   unpenalised columns' names and its penalised blocks' sizes;
-- ``effects``: the population-level predictors that conditional effects plot (smooths' too);
+- ``population.gps`` (and each dpar's): per gp() term its text, the columns it reads and the
+  state that rebuilds its GPs at new rows (scaling, centring, boundary L; an exact GP's fitted
+  points: mixfit/model/terms/gp_basis.py), with each GP's brms suffix and size;
+- ``effects``: the population-level predictors that conditional effects plot (smooths' and
+  GPs' too);
 - ``category_specific``: mu's cs() terms (sratio, cratio, acat), as one right-hand side with its
   coefficients, columns and state, like ``population``; absent without them.
 """
@@ -40,7 +44,7 @@ import pandas as pd
 
 from mixfit.model import formulae_state
 from mixfit.model.program import Model
-from mixfit.model.terms import smooth
+from mixfit.model.terms import gp, smooth
 from mixfit.readback.design_schema import FORMAT
 
 
@@ -135,11 +139,15 @@ def _population(predictor, matrix) -> dict:
     }
     if predictor.smooths:
         out["smooths"] = smooth.describe(predictor)
+    if predictor.gps:
+        out["gps"] = gp.describe(predictor)
     return out
 
 
 def _smooth_columns(predictor) -> list[str]:
-    return [c for term in predictor.smooths for c in term.columns]
+    """The columns its smooth and gp terms read."""
+    out = [c for term in predictor.smooths for c in term.columns]
+    return out + [c for term in predictor.gps for c in term.columns]
 
 
 def _smooth_variables(frame: pd.DataFrame, design) -> dict[str, dict]:

@@ -11,6 +11,8 @@ variable per parameter as ``as_draws`` gives them:
 - ``sd_<group>__<term>``, ``cor_<group>__<term1>__<term2>``: group-level SDs and correlations;
 - ``bs_<coef>``, ``sds_<smooth>_<j>``, ``s_<smooth>_<j>``: a smooth's unpenalised coefficients
   (``bs_sTime_1``), the SD of its penalised block j and that block's coefficients (a vector);
+- ``sdgp_<gp>``, ``lscale_<gp>``, ``zgp_<gp>``: a Gaussian process's SD, length-scale and
+  latent variables (a vector), ``<gp>`` brms's suffix (``gpx``, ``gpxfaca`` per by level);
 - ``sigma``, ``shape``, ``nu``, ``phi``, ``zi``: the family's parameters;
 - ``r_<group>``: each level's deviations, dimensions ``(<group>, <group>__term)`` labelled with
   the levels and terms; blocks of one grouping factor (``(1 | g) + (0 + x | g)``) share one
@@ -28,7 +30,7 @@ import copy
 import xarray as xr
 
 from mixfit.model.program import Model
-from mixfit.model.terms import autocor, category_specific, smooth
+from mixfit.model.terms import autocor, category_specific, gp, smooth
 
 INTERNAL_PREFIXES = ("z_", "zs_", "L_", "C_")
 
@@ -73,6 +75,8 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
             else:
                 for i, name in enumerate(names):
                     out[name] = _scalar(values[:, :, i])
+    for predictor in design.predictors.values():
+        out |= _gp_draws(predictor, posterior)
     cs = design.category_specific
     if cs is not None:
         bcs = category_specific.matrix(posterior["bcs"].values, len(cs.coefs))
@@ -113,12 +117,26 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
         known |= set(autocor.draw_names(design.autocor.term))
     for predictor in design.predictors.values():
         known |= set(smooth.draw_names(predictor)) if predictor.smooths else set()
+        known |= set(gp.draw_names(predictor)) | gp.internal_names(predictor)
     for name, values in posterior.data_vars.items():  # anything an engine adds stays as it is
         if name not in known and not str(name).startswith(INTERNAL_PREFIXES):
             out[str(name)] = values
     return xr.Dataset(
         out, coords={"chain": posterior["chain"], "draw": posterior["draw"]}, attrs=posterior.attrs
     )
+
+
+def _gp_draws(predictor, posterior: xr.Dataset) -> dict[str, xr.DataArray]:
+    """A predictor's GPs under brms's names: an SD and a length-scale per GP, its zgp vector."""
+    out = {}
+    for stan, names in gp.draw_names(predictor).items():
+        values = posterior[stan].values
+        if stan.startswith("zgp"):
+            out[names[0]] = xr.DataArray(values, dims=("chain", "draw", f"{names[0]}_dim_0"))
+        else:
+            for i, name in enumerate(names):
+                out[name] = _scalar(values[:, :, i])
+    return out
 
 
 def _group_effects(posterior: xr.Dataset, blocks: list, dpar: str, level_dim: str, name: str):
