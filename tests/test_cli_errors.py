@@ -513,6 +513,10 @@ CASES.update(
             fit("y ~ gp(x, cmc = FALSE)"),
             "unknown argument 'cmc' of gp()",
         ),
+        "a smooth with --classical": (
+            fit("y ~ s(x, k = 3) + (1 | g)", "--classical"),
+            "no classical fit for a model with s(x, k = 3): lme4's models have no smooth terms",
+        ),
         "gp: with --classical": (
             fit("y ~ gp(x)", "--classical"),
             "no classical fit for a model with gp(x): lme4's models have no Gaussian process",

@@ -74,7 +74,13 @@ def check_supported(design: Design) -> None:
             f"no classical fit for a model with {design.autocor.term.text}: lme4's models have "
             "independent residuals; leave out --classical"
         )
-    gps = [t for p in design.predictors.values() for t in getattr(p, "gps", ())]
+    smooths = [t for p in design.predictors.values() for t in p.smooths]
+    if smooths:  # lme4 has none (mgcv's gamm4 fits them, and has no maintained Python port)
+        raise InputError(
+            f"no classical fit for a model with {smooths[0].text}: lme4's models have no smooth "
+            "terms; leave out --classical"
+        )
+    gps = [t for p in design.predictors.values() for t in p.gps]
     if gps:  # lme4 has no Gaussian processes (mgcv's gamm4 has smooths, not GPs)
         raise InputError(
             f"no classical fit for a model with {gps[0].text}: lme4's models have no Gaussian "
