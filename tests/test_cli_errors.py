@@ -497,7 +497,30 @@ CASES.update(
             'unknown smooth basis bs = "ps" (one of tp, cr, cs, cc)',
         ),
         "an unknown argument of s()": (fit("y ~ s(x, fx = TRUE)"), "unknown argument 'fx' of s()"),
-        "a Gaussian process": (fit("y ~ gp(x)"), "gp(x): Gaussian process terms"),
+        # Gaussian process terms (mixfit/model/terms/gp.py): what the data or brms can't support
+        "gp: a constant covariate": (fit("y ~ gp(zero)"), "gp(zero): the covariate is constant"),
+        "gp: a text covariate": (fit("y ~ gp(word)"), "gp(word): 'word' is a factor"),
+        "gp: k below 1": (fit("y ~ gp(x, k = 0, c = 5/4)"), "k must be a whole number >= 1"),
+        "gp: c not positive": (fit("y ~ gp(x, k = 5, c = 0)"), "c must be positive"),
+        "gp: k without c": (fit("y ~ gp(x, k = 5)"), "an approximate GP (k = ...) needs c"),
+        "gp: by not a factor": (fit("y ~ gp(x, by = frac)"), "by = frac must be a factor"),
+        "gp: the matern kernel": (
+            fit('y ~ gp(x, cov = "matern32")'),
+            "cov = 'matern32' is not supported; brms 2.18's gp() has the exp_quad kernel only",
+        ),
+        "gp: iso = FALSE": (fit("y ~ gp(x, c5, iso = FALSE)"), "iso = FALSE (a length-scale"),
+        "gp: an option not built": (
+            fit("y ~ gp(x, cmc = FALSE)"),
+            "unknown argument 'cmc' of gp()",
+        ),
+        "a smooth with --classical": (
+            fit("y ~ s(x, k = 3) + (1 | g)", "--classical"),
+            "no classical fit for a model with s(x, k = 3): lme4's models have no smooth terms",
+        ),
+        "gp: with --classical": (
+            fit("y ~ gp(x)", "--classical"),
+            "no classical fit for a model with gp(x): lme4's models have no Gaussian process",
+        ),
         # monotonic effects (mixfit/model/terms/monotonic.py) the data can't support
         "mo() of a fractional column": (
             fit("y ~ mo(frac)"),
@@ -517,6 +540,10 @@ CASES.update(
         "a prior on a monotonic simplex": (
             fit("y ~ mo(k)", "--prior", "normal(0, 1) : simo"),
             "priors of class simo (a monotonic effect's simplex) are not supported",
+        ),
+        "mo() with --classical": (
+            fit("y ~ mo(k)", "--classical"),
+            "no classical fit for a model with mo(k): lme4's models have no monotonic effects",
         ),
         # autocorrelation terms (issue 24): what mixfit does not build, refused before compiling
         "autocor: a time that repeats within a group": (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import mixfit
+from conftest import fit_as_chain_jobs, mixfit
 from scipy import optimize, stats
 
 from mixfit.analysis.predict import log_lik, predict
@@ -316,3 +316,33 @@ def test_each_family_stored_log_lik_is_numpys_and_y_rep_within(family, tmp_path)
     np.testing.assert_allclose(stored, new, rtol=1e-6, atol=1e-8)
     y_rep = _draws(out, "posterior_predictive")["y"]
     assert y_rep.min() >= low and (y_rep <= frame.hi.values).all()
+
+
+def test_truncated_counts_with_a_rate_as_chain_jobs_combined(tmp_path):
+    """trunc() and rate() together, each chain a job of its own (as a SLURM array runs them),
+    combined: the combined fit's stored log_lik is numpy's for the same rows, and its predictions
+    stay within the bounds."""
+    rng = np.random.default_rng(14)
+    t = rng.uniform(0.5, 3, 4 * N)
+    x = rng.normal(size=4 * N)
+    y = rng.poisson(t * np.exp(0.8 + 0.4 * x))
+    keep = np.flatnonzero((y >= 1) & (y <= 12))[:150]
+    frame = pd.DataFrame({"y": y[keep], "x": x[keep], "t": t[keep]})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    spec = {
+        "data": "d.csv",
+        "formula": "y | trunc(lb = 1, ub = 12) + rate(t) ~ x",
+        "family": "poisson",
+        "backend": "stanli",
+        "sampler": {"chains": 2, "iter": 300, "seed": 3},
+    }
+    out = fit_as_chain_jobs(spec, tmp_path)
+    assert {"Intercept", "x"} <= set(_fixef(out).index)
+    stored = _flat(_draws(out, "log_likelihood")["y"])
+    assert stored.shape == (300, len(frame))
+    mine = log_lik(out, frame, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    np.testing.assert_allclose(mine, stored, rtol=1e-8, atol=1e-10)
+    y_rep = _draws(out, "posterior_predictive")["y"]
+    assert y_rep.shape == (2, 150, len(frame)) and (y_rep >= 1).all() and (y_rep <= 12).all()
+    table = predict(load(out), frame, "rows", kind="prediction", seed=1)
+    assert (table["Q2.5"] >= 1).all() and (table["Q97.5"] <= 12).all()

@@ -9,7 +9,7 @@ of a grouping factor not allowed) is an error naming it. An empty grouping value
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from mixfit.model.addition_terms import Additions
 from mixfit.model.data import check_rows, read_header
 from mixfit.model.design import Design, _label, brms_name
 from mixfit.model.families import STAN_INT_MAX
-from mixfit.model.terms import monotonic, smooth
+from mixfit.model.terms import gp, monotonic, smooth
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class PredictorRows:
 
     X: np.ndarray  # rows x population-level coefficients (no intercept column), then smooths
     offset: np.ndarray | None
+    exact_gps: tuple = ()  # exact GPs at new rows, drawn apart (mixfit/model/terms/gp.py)
+    cache: dict = field(default_factory=dict, compare=False)  # their draws, once per prediction
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,14 @@ def training_rows(design: Design) -> Rows:
     return Rows(
         predictors={
             d: PredictorRows(
-                np.column_stack([p.X, smooth.fitted_columns(p), monotonic.fitted_columns(p)]),
+                np.column_stack(
+                    [
+                        p.X,
+                        smooth.fitted_columns(p),
+                        gp.fitted_columns(p),
+                        monotonic.fitted_columns(p),
+                    ]
+                ),
                 p.offset,
             )
             for d, p in design.predictors.items()
@@ -312,12 +321,12 @@ def _population(
     matrix = formulae_state.evaluate(
         population["formula"], typed, population["state"], _levels(design)
     )
-    # the special terms' columns after X's: smooths', then mo()'s (saved_fit's order of draws)
-    smooths = np.column_stack(
-        [_smooths(population, typed, source), _monotonic(population, typed, source)]
-    )
+    smooths = _smooths(population, typed, source)
+    # the special terms' columns after X's: smooths', GPs', then mo()'s (saved_fit's order)
+    steps = _monotonic(population, typed, source)
     if matrix is None:
-        return smooths, None
+        gps, exact = _gps(population, typed, source, smooths.shape[1])
+        return np.column_stack([smooths, gps, steps]), None, tuple(exact)
     offsets = [c for c in matrix.columns if c.startswith("offset(")]
     X = matrix.drop(columns=offsets + (["Intercept"] if population["intercept"] else []))
     if [brms_name(c) for c in X.columns] != population["coefs"]:
@@ -327,7 +336,8 @@ def _population(
         _check_finite(X[name].to_numpy(dtype=float), f"the predictor {brms_name(name)!r}", source)
     if offset is not None:
         _check_finite(offset, "the offset", source)
-    return np.column_stack([X.to_numpy(dtype=float), smooths]), offset
+    gps, exact = _gps(population, typed, source, X.shape[1] + smooths.shape[1])
+    return np.column_stack([X.to_numpy(dtype=float), smooths, gps, steps]), offset, tuple(exact)
 
 
 def _smooths(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray:
@@ -344,6 +354,22 @@ def _smooths(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray:
     if not entries:
         return np.zeros((len(typed), 0))
     return smooth.columns_at(entries, data)
+
+
+def _gps(
+    population: dict, typed: pd.DataFrame, source: str, offset: int
+) -> tuple[np.ndarray, list]:
+    """The GPs' columns at the rows, on the fitted bases (the order of saved_fit's draws)."""
+    entries = population.get("gps", [])
+    data = {}
+    for entry in entries:
+        state = entry["state"]
+        for name in state["covariates"]:
+            data[name] = typed[name].to_numpy(dtype=float)
+            _check_finite(data[name], f"the GP's covariate {name!r}", source)
+        if state["by"] is not None:
+            data[state["by"]["variable"]] = typed[state["by"]["variable"]].astype(str).to_numpy()
+    return gp.columns_at(entries, data, len(typed), offset)
 
 
 def _monotonic(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray:

@@ -33,7 +33,7 @@ from mixfit.analysis.limits import check_draw_inputs, check_finite
 from mixfit.analysis.newdata import Rows, new_rows, response
 from mixfit.analysis.saved_fit import GroupDraws, Posterior, SavedFit, load
 from mixfit.errors import InputError
-from mixfit.model.terms import category_specific
+from mixfit.model.terms import category_specific, gp
 
 CHUNK_VALUES = 2_000_000  # draws x rows per chunk: 16 MB per array of doubles
 TYPES = ("epred", "prediction", "linpred")
@@ -171,6 +171,12 @@ def linear_predictor(
     for an ordinal family)."""
     draws, part = posterior.predictors[dpar], rows.predictors[dpar]
     eta = part.X[chunk] @ draws.b.T
+    if part.exact_gps:  # exact GPs at new rows: drawn given their fitted values, once
+        key = id(draws)  # the draws are kept beside their values, so the id stays theirs
+        if key not in part.cache:
+            values = gp.exact_at_rows(part.exact_gps, draws.b, draws.gp_scales, len(part.X))
+            part.cache[key] = (draws, values)
+        eta += part.cache[key][1][:, chunk].T
     if draws.intercept is not None:
         eta += draws.intercept
     if part.offset is not None:

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from mixfit.errors import InputError
-from mixfit.model.terms import monotonic, smooth
+from mixfit.model.terms import gp, monotonic, smooth
 from mixfit.readback import design_schema, results_folder
 
 
@@ -41,7 +41,8 @@ class PredictorDraws:
     link: str
     intercept: np.ndarray | None  # draws
     b: np.ndarray  # draws x coefficients, in design.json's order, then its smooths' (bs, s),
-    # then its mo() terms' steps
+    # its GPs', then its mo() terms' steps
+    gp_scales: tuple = ()  # per GP, its draws of sdgp and lscale (an exact GP at new rows)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,12 @@ class Posterior:
         return Posterior(
             chains=1,
             predictors={
-                d: PredictorDraws(p.link, pick(p.intercept), p.b[keep])
+                d: PredictorDraws(
+                    p.link,
+                    pick(p.intercept),
+                    p.b[keep],
+                    tuple((s[keep], ls[keep]) for s, ls in p.gp_scales),
+                )
                 for d, p in self.predictors.items()
             },
             thresholds=pick(self.thresholds),
@@ -141,6 +147,8 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
         coefs = [flat(f"b_{prefix}{c}") for c in part["coefs"]]
         for name, k in smooth.coefficient_names(part.get("smooths", []), prefix):
             coefs.append(flat(name) if k is None else flat(name)[:, k])
+        for block in gp.coefficients(part.get("gps", []), flat, prefix):  # per draw, per GP
+            coefs += list(block.T)
         # mo(): bsp * D * simo[k] per step k, multiplying newdata's indicators [x >= k]
         coefs += monotonic.coefficient_draws(part.get("monotonic", []), prefix, flat)
         has_intercept = part["intercept"] and not (ordinal and dpar == "mu")
@@ -148,6 +156,7 @@ def posterior_draws(dataset: xr.Dataset, design: dict) -> Posterior:
             link=design["link"] if dpar == "mu" else part["link"],
             intercept=flat(f"b_{prefix}Intercept") if has_intercept else None,
             b=np.stack(coefs, axis=1) if coefs else np.zeros((size, 0)),
+            gp_scales=tuple(gp.scales(part.get("gps", []), flat, prefix)),
         )
     return Posterior(
         chains=dataset.sizes["chain"],

@@ -74,6 +74,24 @@ def check_supported(design: Design) -> None:
             f"no classical fit for a model with {design.autocor.term.text}: lme4's models have "
             "independent residuals; leave out --classical"
         )
+    smooths = [t for p in design.predictors.values() for t in p.smooths]
+    if smooths:  # lme4 has none (mgcv's gamm4 fits them, and has no maintained Python port)
+        raise InputError(
+            f"no classical fit for a model with {smooths[0].text}: lme4's models have no smooth "
+            "terms; leave out --classical"
+        )
+    gps = [t for p in design.predictors.values() for t in p.gps]
+    if gps:  # lme4 has no Gaussian processes (mgcv's gamm4 has smooths, not GPs)
+        raise InputError(
+            f"no classical fit for a model with {gps[0].text}: lme4's models have no Gaussian "
+            "process terms; leave out --classical"
+        )
+    monotonic = [t for p in design.predictors.values() for t in p.monotonic]
+    if monotonic:  # lme4 has no monotonic effects (brms's own term kind)
+        raise InputError(
+            f"no classical fit for a model with {monotonic[0].text}: lme4's models have no "
+            "monotonic effects; leave out --classical"
+        )
     if meta_analysis.is_meta_analysis(design):
         meta_analysis.check_supported(design)
         return

@@ -32,7 +32,7 @@ from mixfit.model.formula_env import empty_environment  # no Python namespace in
 from mixfit.model.formulas import ModelFormula
 from mixfit.model.r_syntax import brms_name
 from mixfit.model.terms import autocor as autocor_term
-from mixfit.model.terms import category_specific, monotonic, smooth
+from mixfit.model.terms import category_specific, gp, monotonic, smooth
 
 # What formulae may call besides its own builtins (C, I, center, scale, offset).
 NAMESPACE = {
@@ -60,6 +60,7 @@ class Predictor:
     offset: np.ndarray | None
     terms: dict[str, list[str]] = field(default_factory=dict)  # population term -> its coefs
     smooths: tuple = ()  # its s() and t2() terms (mixfit/model/terms/smooth.py's SmoothTerm)
+    gps: tuple = ()  # its gp() terms (mixfit/model/terms/gp.py's GPTerm)
     monotonic: tuple = ()  # its mo() terms (mixfit/model/terms/monotonic.py's MonotonicTerm)
 
     @property
@@ -236,8 +237,9 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
 
 def _special_columns(formula: ParsedFormula) -> list[str]:
     """The columns the formula's special terms of a supported kind read."""
-    columns = [c for t in formula.specials if t.kind == "smooth" for c in smooth.columns_of(t)]
-    return columns + [
+    out = [c for t in formula.specials if t.kind == "smooth" for c in smooth.columns_of(t)]
+    out += [c for t in formula.specials if t.kind == "gp" for c in gp.columns_of(t)]
+    return out + [
         c for t in formula.specials if t.kind == "monotonic" for c in monotonic.columns_of(t)
     ]
 
@@ -279,9 +281,7 @@ MAX_MAGNITUDE = 1e100
 
 # brms's special terms that formula.py takes out of a formula (special_terms.py) but that no term
 # kind of mixfit/model/terms/ builds yet, each with what to write instead
-UNSUPPORTED_SPECIALS = {
-    "gp": "Gaussian process terms (gp()) are not supported yet; ns(x, df) gives a curve in x",
-}
+UNSUPPORTED_SPECIALS = {}
 
 
 def build_design(
@@ -407,6 +407,7 @@ def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame
     """A predictor's population-level part and offset, from formulae's matrix of its terms, and
     its smooth terms."""
     smooths = smooth.build_terms([t for t in formula.specials if t.kind == "smooth"], frame)
+    gps = gp.build_terms([t for t in formula.specials if t.kind == "gp"], frame)
     mo_terms = monotonic.build_terms([t for t in formula.specials if t.kind == "monotonic"], frame)
     common = _evaluate(formula.fixed, frame, formula.text)
     # formulae gives no matrix at all for "0" or "-1" alone: a model of group-level terms only
@@ -437,6 +438,7 @@ def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame
         offset=offset,
         terms=terms,
         smooths=smooths,
+        gps=gps,
         monotonic=mo_terms,
     )
 

@@ -189,7 +189,7 @@ def default_scales(y: np.ndarray, link: str) -> tuple[float, float]:
 
 
 # brms's defaults by (class, dpar): a class's prior for one predictor's elements
-Defaults = dict[tuple[str, str], Prior]
+Defaults = dict[tuple[str, ...], Prior]  # (class, dpar), or (class, dpar, coef) for one element
 
 
 def normalise(
@@ -223,12 +223,17 @@ def resolve(slots: list[Slot], specs: list[PriorSpec], defaults: Defaults) -> No
             dpar = slot.dpar_of(i)
             chosen = _choose(specs, slot.cls, coef, group, dpar)
             if chosen is None:
-                slot.priors.append(defaults.get((slot.cls, dpar), FLAT))
+                slot.priors.append(_default(defaults, slot.cls, dpar, coef))
                 slot.sources.append("default")
             else:
                 _check_support(chosen, slot)
                 slot.priors.append(chosen.prior)
                 slot.sources.append("user")
+
+
+def _default(defaults: Defaults, cls: str, dpar: str, coef: str) -> Prior:
+    """The default of one element: its own (a GP's lscale, from its data), else its class's."""
+    return defaults.get((cls, dpar, coef), defaults.get((cls, dpar), FLAT))
 
 
 def spec_dpar(spec: PriorSpec) -> str:
@@ -277,7 +282,7 @@ def prior_rows(slots: list[Slot], specs: list[PriorSpec], defaults: Defaults) ->
         targets += [label for label in dict.fromkeys(labels) if label not in targets]
         for coef, group in targets:
             chosen = _choose(specs, cls, coef, group, dpar)
-            prior = defaults.get((cls, dpar), FLAT) if chosen is None else chosen.prior
+            prior = _default(defaults, cls, dpar, coef) if chosen is None else chosen.prior
             source = "default" if chosen is None else "user"
             row = {"class": cls, "coef": _unprefixed(coef, dpar), "group": group}
             row |= {"dpar": "" if dpar == "mu" else dpar, "prior": str(prior)}

@@ -27,6 +27,7 @@ from mixfit.model.priors import (
 from mixfit.model.terms import (
     autocor,
     category_specific,
+    gp,
     group,
     monotonic,
     offset,
@@ -166,6 +167,7 @@ def can_marginalise(design: Design) -> bool:
         and design.response.lb is None
         and design.response.ub is None
         and not any(smooth.present(design, p) for p in design.predictors.values())
+        and not any(gp.present(design, p) for p in design.predictors.values())
         and not any(monotonic.present(design, p) for p in design.predictors.values())
     )
 
@@ -202,7 +204,20 @@ def default_priors(design: Design) -> Defaults:
             defaults[(param.name, "mu")] = Prior("uniform", (0.0, lowest))
         else:
             defaults[(param.name, "mu")] = parse_prior(param.default_prior)
+    defaults |= _gp_defaults(design, scale)
     return defaults
+
+
+def _gp_defaults(design: Design, scale: float) -> Defaults:
+    """brms's GP defaults: sdgp as the predictor's SDs, and each GP's data-derived lscale prior
+    (keyed by class, dpar and coef: brms sets it per GP)."""
+    out: Defaults = {}
+    for predictor in design.predictors.values():
+        if gp.present(design, predictor):
+            dpar = predictor.dpar
+            out[("sdgp", dpar)] = Prior("student_t", (3.0, 0.0, scale if dpar == "mu" else 2.5))
+            out |= gp.default_lscale(predictor)
+    return out
 
 
 def _slots(design: Design) -> list[Slot]:
@@ -213,6 +228,8 @@ def _slots(design: Design) -> list[Slot]:
         slots += population.slots(design, predictor)
         if smooth.present(design, predictor):
             slots += smooth.slots(predictor)
+        if gp.present(design, predictor):
+            slots += gp.slots(predictor)
         if monotonic.present(design, predictor):
             slots += monotonic.slots(predictor)
         if predictor.dpar == "mu":
@@ -271,6 +288,8 @@ def stan_data(model: Model) -> dict:
             data |= offset.stan_data(predictor)
         if smooth.present(design, predictor):
             data |= smooth.stan_data(predictor)
+        if gp.present(design, predictor):
+            data |= gp.stan_data(predictor)
         if monotonic.present(design, predictor):
             data |= monotonic.stan_data(predictor)
     if design.category_specific is not None:

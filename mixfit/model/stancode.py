@@ -20,6 +20,7 @@ from mixfit.model.priors import DISTRIBUTIONS, Slot, truncation
 from mixfit.model.terms import (
     autocor,
     category_specific,
+    gp,
     group,
     monotonic,
     offset,
@@ -32,7 +33,7 @@ CENSORING = "terms/censoring.stan"
 TRUNCATION = "terms/truncation.stan"
 # a predictor's term kinds, in the order they build it: each module has TEMPLATE, present(),
 # context() and shared(), and its snippet the macros of the program blocks it takes part in
-PREDICTOR_TERMS = (population, offset, category_specific, smooth, monotonic)
+PREDICTOR_TERMS = (population, offset, category_specific, smooth, gp, monotonic)
 
 
 def stan_code(model) -> str:

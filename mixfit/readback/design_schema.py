@@ -142,6 +142,20 @@ SMOOTHS = {
     "monotonic": ListOf(MONOTONIC, min_items=1, max_items=1_000),
 }
 
+GP = Record(  # one gp() term: gp_basis's state, checked by load_gp_state
+    {
+        "text": Text(max_len=20_000),
+        "columns": ListOf(NAME, min_items=1, max_items=100),
+        "state": Json(max_depth=10),
+        "gps": ListOf(
+            Record({"label": NAME, "size": Integer(low=1, high=1_000_000)}),
+            min_items=1,
+            max_items=10_000,
+        ),
+    }
+)
+GPS = {"gps": ListOf(GP, min_items=1, max_items=1_000)}
+
 POPULATION_FIELDS = {
     "formula": RHS,
     "intercept": Boolean(),
@@ -150,7 +164,7 @@ POPULATION_FIELDS = {
     "variables": NAMES,
     "state": STATE,
 }
-POPULATION = Record(POPULATION_FIELDS, optional=SMOOTHS)
+POPULATION = Record(POPULATION_FIELDS, optional=SMOOTHS | GPS)
 
 AUTOCOR = Record(  # ar(), ma(), arma(), cosy() (mixfit/model/terms/autocor.py)
     {
@@ -209,7 +223,7 @@ DESIGN: Node = Record(
         "formulas": ListOf(FORMULA, min_items=1, max_items=100),
         # per distributional parameter with a formula (sigma ~ x): its predictor and link
         "dpars": MapOf(
-            Record({"link": Text(max_len=100), **POPULATION_FIELDS}, optional=SMOOTHS),
+            Record({"link": Text(max_len=100), **POPULATION_FIELDS}, optional=SMOOTHS | GPS),
             key=Text(max_len=100, parse=_dpar_name),
         ),
         # mu's cs() terms (sratio, cratio, acat): their coefficients have one value per threshold
@@ -266,6 +280,8 @@ def check_design(design: dict) -> None:
     for part in [design["population"], *design.get("dpars", {}).values()]:
         for entry in part.get("smooths", []):
             _check_smooth(entry)
+        for entry in part.get("gps", []):
+            _check_gp(entry)
         _check_monotonic(part, design["variables"])
     read = list(design["population"]["variables"]) + list(design["effects"])
     read += [v for part in design.get("dpars", {}).values() for v in part["variables"]]
@@ -284,6 +300,26 @@ def check_design(design: dict) -> None:
             raise InputError(f"variables.{name[:100]}: a categorical column without levels")
         if entry["type"] == "numeric" and not all(k in entry for k in numeric):
             raise InputError(f"variables.{name[:100]}: a numeric column needs {', '.join(numeric)}")
+
+
+def _check_gp(entry: dict) -> None:
+    """A gp term's state is gp_basis's (load_gp_state) and matches its GPs' count and sizes: one
+    GP per by level, of k^D basis functions (approximate) or its fitted points (exact)."""
+    from mixfit.model.terms.gp_basis import load_gp_state
+
+    where = f"the gp term {entry['text'][:100]!r}"
+    state = load_gp_state(entry["state"], where)
+    by = state["by"]
+    expected = list(state["covariates"]) + ([] if by is None else [by["variable"]])
+    if entry["columns"] != expected:
+        raise InputError(f"{where}: its columns do not match its state")
+    if len(entry["gps"]) != len(state["fitted"]):
+        raise InputError(f"{where}: {len(entry['gps'])} GPs, not {len(state['fitted'])}")
+    for part, fitted in zip(entry["gps"], state["fitted"], strict=True):
+        k, d = state["k"], len(state["covariates"])
+        size = k**d if k is not None else len(fitted["points"])
+        if part["size"] != size:
+            raise InputError(f"{where}: the GP {part['label'][:100]!r} does not match its state")
 
 
 def _check_monotonic(part: dict, variables: dict) -> None:

@@ -18,7 +18,7 @@ import xarray as xr
 
 from mixfit.errors import InputError
 from mixfit.model.families import FAMILIES
-from mixfit.model.terms import monotonic, smooth
+from mixfit.model.terms import gp, monotonic, smooth
 from mixfit.readback import design_schema
 
 WHAT = "a mixfit draws file"
@@ -116,6 +116,7 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
     for coef in design["population"]["coefs"] if design["family"] != "categorical" else ():
         out[f"b_{coef}"] = ()
     out |= smooth.expected_draws(design["population"].get("smooths", []), "")
+    out |= gp.expected_draws(design["population"].get("gps", []), "")
     out |= monotonic.expected_draws(design["population"].get("monotonic", []), "")
     for coef in design.get("category_specific", {}).get("coefs", []):  # cs(): per threshold
         out[f"bcs_{coef}"] = (len(categories) - 1,)
@@ -125,6 +126,7 @@ def expected_variables(design: dict) -> dict[str, tuple[int, ...]]:
         for coef in part["coefs"]:
             out[f"b_{dpar}_{coef}"] = ()
         out |= smooth.expected_draws(part.get("smooths", []), f"{dpar}_")
+        out |= gp.expected_draws(part.get("gps", []), f"{dpar}_")
         out |= monotonic.expected_draws(part.get("monotonic", []), f"{dpar}_")
     for group in design["groups"]:
         out |= _group_variables(group)
@@ -166,14 +168,13 @@ def _group_variables(group: dict) -> dict[str, tuple[int, ...]]:
     return out
 
 
+BRMS_PREFIXES = ("b_", "bs_", "bcs_", "sd_", "sds_", "cor_", "r_", "ar[", "ma[")
+BRMS_PREFIXES += ("sdgp_", "lscale_", "zgp_")  # gp() terms
+BRMS_PREFIXES += ("bsp_", "simo_")  # mo() terms
+
+
 def _brms_named(name: str) -> bool:
-    return (
-        name.startswith(
-            ("b_", "bs_", "bcs_", "bsp_", "simo_", "sd_", "sds_", "cor_", "r_", "ar[", "ma[")
-        )
-        or name in FAMILY_PARAMS
-        or name == "cosy"
-    )
+    return name.startswith(BRMS_PREFIXES) or name in FAMILY_PARAMS or name == "cosy"
 
 
 def _reason(exc: Exception) -> str:

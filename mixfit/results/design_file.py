@@ -26,9 +26,13 @@ only; this file tells them how rows become numbers, as the fit made them:
   and the state that rebuilds its basis at new rows (knots, eigenvectors, constraint, the by
   factor's levels: mixfit/model/terms/smooth_basis.py), with each smooth's brms label, its
   unpenalised columns' names and its penalised blocks' sizes;
+- ``population.gps`` (and each dpar's): per gp() term its text, the columns it reads and the
+  state that rebuilds its GPs at new rows (scaling, centring, boundary L; an exact GP's fitted
+  points: mixfit/model/terms/gp_basis.py), with each GP's brms suffix and size;
 - ``population.monotonic`` (and each dpar's): per mo() term its text, column, brms label (``mox``),
   the fitted minimum (new rows' values are taken from it) and its number of steps;
-- ``effects``: the population-level predictors that conditional effects plot (smooths' too);
+- ``effects``: the population-level predictors that conditional effects plot (smooths', GPs'
+  and mo() terms' too);
 - ``category_specific``: mu's cs() terms (sratio, cratio, acat), as one right-hand side with its
   coefficients, columns and state, like ``population``; absent without them.
 """
@@ -43,7 +47,7 @@ import pandas as pd
 
 from mixfit.model import formulae_state
 from mixfit.model.program import Model
-from mixfit.model.terms import monotonic, smooth
+from mixfit.model.terms import gp, monotonic, smooth
 from mixfit.readback.design_schema import FORMAT
 
 
@@ -147,6 +151,8 @@ def _population(predictor, matrix) -> dict:
     }
     if predictor.smooths:
         out["smooths"] = smooth.describe(predictor)
+    if predictor.gps:
+        out["gps"] = gp.describe(predictor)
     if predictor.monotonic:
         out["monotonic"] = monotonic.describe(predictor)
     return out
@@ -176,7 +182,9 @@ def _monotonic_variables(frame: pd.DataFrame, design) -> dict[str, dict]:
 
 
 def _smooth_columns(predictor) -> list[str]:
-    return [c for term in predictor.smooths for c in term.columns]
+    """The columns its smooth and gp terms read."""
+    out = [c for term in predictor.smooths for c in term.columns]
+    return out + [c for term in predictor.gps for c in term.columns]
 
 
 def _smooth_variables(frame: pd.DataFrame, design) -> dict[str, dict]:

@@ -52,6 +52,8 @@ def summary_json(outdir: Path) -> dict:
     }
     if (outdir / "smooths.csv").is_file():  # a model with s() or t2() terms
         summary["smooths"] = json_records(read_table(outdir / "smooths.csv"))
+    if (outdir / "gps.csv").is_file():  # a model with gp() terms
+        summary["gps"] = json_records(read_table(outdir / "gps.csv"))
     if (outdir / "simplexes.csv").is_file():  # a model with mo() terms
         summary["simplexes"] = json_records(read_table(outdir / "simplexes.csv"))
     if (outdir / "classical" / "verdict.json").is_file():

@@ -11,6 +11,8 @@ variable per parameter as ``as_draws`` gives them:
 - ``sd_<group>__<term>``, ``cor_<group>__<term1>__<term2>``: group-level SDs and correlations;
 - ``bs_<coef>``, ``sds_<smooth>_<j>``, ``s_<smooth>_<j>``: a smooth's unpenalised coefficients
   (``bs_sTime_1``), the SD of its penalised block j and that block's coefficients (a vector);
+- ``sdgp_<gp>``, ``lscale_<gp>``, ``zgp_<gp>``: a Gaussian process's SD, length-scale and
+  latent variables (a vector), ``<gp>`` brms's suffix (``gpx``, ``gpxfaca`` per by level);
 - ``bsp_mo<x>``, ``simo_mo<x>1``: a monotonic effect's mean step and its simplex (a vector);
 - ``sigma``, ``shape``, ``nu``, ``phi``, ``zi``: the family's parameters;
 - ``r_<group>``: each level's deviations, dimensions ``(<group>, <group>__term)`` labelled with
@@ -29,7 +31,7 @@ import copy
 import xarray as xr
 
 from mixfit.model.program import Model
-from mixfit.model.terms import autocor, category_specific, monotonic, smooth
+from mixfit.model.terms import autocor, category_specific, gp, monotonic, smooth
 
 INTERNAL_PREFIXES = ("z_", "zs_", "L_", "C_")
 
@@ -75,6 +77,7 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
                 for i, name in enumerate(names):
                     out[name] = _scalar(values[:, :, i])
     for predictor in design.predictors.values():
+        out |= _gp_draws(predictor, posterior)
         out |= _monotonic_draws(predictor, posterior)
     cs = design.category_specific
     if cs is not None:
@@ -116,6 +119,7 @@ def brms_posterior(model: Model, posterior: xr.Dataset) -> xr.Dataset:
         known |= set(autocor.draw_names(design.autocor.term))
     for predictor in design.predictors.values():
         known |= set(smooth.draw_names(predictor)) if predictor.smooths else set()
+        known |= set(gp.draw_names(predictor)) | gp.internal_names(predictor)
         known |= set(monotonic.draw_names(predictor)) if predictor.monotonic else set()
     for name, values in posterior.data_vars.items():  # anything an engine adds stays as it is
         if name not in known and not str(name).startswith(INTERNAL_PREFIXES):
@@ -131,6 +135,19 @@ def _monotonic_draws(predictor, posterior: xr.Dataset) -> dict[str, xr.DataArray
     for stan, names in monotonic.draw_names(predictor).items() if predictor.monotonic else ():
         values = posterior[stan].values
         if stan.startswith("simo"):
+            out[names[0]] = xr.DataArray(values, dims=("chain", "draw", f"{names[0]}_dim_0"))
+        else:
+            for i, name in enumerate(names):
+                out[name] = _scalar(values[:, :, i])
+    return out
+
+
+def _gp_draws(predictor, posterior: xr.Dataset) -> dict[str, xr.DataArray]:
+    """A predictor's GPs under brms's names: an SD and a length-scale per GP, its zgp vector."""
+    out = {}
+    for stan, names in gp.draw_names(predictor).items():
+        values = posterior[stan].values
+        if stan.startswith("zgp"):
             out[names[0]] = xr.DataArray(values, dims=("chain", "draw", f"{names[0]}_dim_0"))
         else:
             for i, name in enumerate(names):

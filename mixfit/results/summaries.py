@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit.model.program import Model
-from mixfit.model.terms import category_specific, monotonic, smooth
+from mixfit.model.terms import category_specific, gp, monotonic, smooth
 from mixfit.results import arviz_api
 
 
@@ -161,6 +161,27 @@ def smooths(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_columns(["param"], prob, True))
 
 
+def gp_draws(model: Model, posterior) -> dict[str, np.ndarray]:
+    """Each GP's SD and length-scale under brms's summary names, ``sdgp(gpx)``, ``lscale(gpx)``,
+    as (chain, draw): brms's rows, the SDs of every GP, then the length-scales, per term."""
+    out = {}
+    for predictor in model.design.predictors.values():
+        for stan, names in gp.draw_names(predictor).items():
+            if stan.startswith(("sdgp", "lscale")):
+                values = posterior[stan].values
+                for i, name in enumerate(names):
+                    cls, _, rest = name.partition("_")
+                    out[f"{cls}({rest})"] = values[:, :, i]
+    return out
+
+
+def gps(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
+    """brms's "Gaussian Process Terms": each GP's SD and length-scale."""
+    keyed = [({"param": t}, v) for t, v in gp_draws(model, posterior).items()]
+    rows = _rows(keyed, prob, True)
+    return pd.DataFrame(rows, columns=_columns(["param"], prob, True))
+
+
 def fixef(model: Model, posterior, prob: float = 0.95) -> pd.DataFrame:
     keyed = [({"term": t}, v) for t, v in fixef_draws(model, posterior).items()]
     rows = _rows(keyed, prob, True)
@@ -237,10 +258,11 @@ def labelled_draws(model: Model, posterior) -> dict[str, dict[str, np.ndarray]]:
 
     family |= autocor_draws(model, posterior)  # ar[1], ma[1], cosy beside the family's own
     sds = {f"sds_{name[4:-1]}": values for name, values in smooth_draws(model, posterior).items()}
+    gpars = {n.replace("(", "_")[:-1]: v for n, v in gp_draws(model, posterior).items()}
     simplex = {f"simo_{t}": v for t, v in simplex_draws(model, posterior).items()}
     return {
         "population": population,
-        "sd": sd | sds,
+        "sd": sd | sds | gpars,
         "cor": cor,
         "family": family,
         "simplex": simplex,  # the monotonic effects' simplexes, simo_mox1[1]

@@ -16,6 +16,7 @@ def summary_text(
     run: dict,
     prob: float = 0.95,
     smooths: pd.DataFrame | None = None,
+    gps: pd.DataFrame | None = None,
     simplexes: pd.DataFrame | None = None,
 ) -> str:
     design = model.design
@@ -62,6 +63,9 @@ def summary_text(
     if smooths is not None and len(smooths):
         lines += ["", "Smooth Terms:"]
         lines += _table(smooths.set_index("param"), prob)
+    if gps is not None and len(gps):  # brms: after the smooth terms
+        lines += ["", "Gaussian Process Terms:"]
+        lines += _table(gps.set_index("param"), prob)
     autocor_rows = varcorr[varcorr["group"] == AUTOCOR_GROUP]
     group_rows = varcorr[~varcorr["group"].isin(["Residual", AUTOCOR_GROUP])]
     if len(autocor_rows):  # brms prints them before the group-level effects

@@ -155,6 +155,7 @@ def write_results(
     fixef = summaries.fixef(model, posterior, prob)
     varcorr = summaries.varcorr(model, posterior, prob)
     smooths = summaries.smooths(model, posterior, prob)
+    gps = summaries.gps(model, posterior, prob)
     simplexes = summaries.simplexes(model, posterior, prob)
     checks = diagnose(
         model,
@@ -179,7 +180,7 @@ def write_results(
         )
     after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
     text = approximate_banner(run) + _approximate_wording(
-        summary_text(model, fixef, varcorr, run, prob, smooths, simplexes), run
+        summary_text(model, fixef, varcorr, run, prob, smooths, gps=gps, simplexes=simplexes), run
     )
     if not model.prior_only and after.r2 is not None:  # an R2 of the prior describes no fit
         text += r2_section(after.r2, prob)
@@ -202,6 +203,8 @@ def write_results(
         write_table(varcorr, stage / "varcorr.csv")
         if len(smooths):  # brms's "Smooth Terms": the SDs of the smooths
             write_table(smooths, stage / "smooths.csv")
+        if len(gps):  # brms's "Gaussian Process Terms": each GP's SD and length-scale
+            write_table(gps, stage / "gps.csv")
         if len(simplexes):  # brms's "Simplex Parameters": the monotonic effects' simplexes
             write_table(simplexes, stage / "simplexes.csv")
         write_table(prior_table(model), stage / "prior.csv")
@@ -224,6 +227,8 @@ def write_results(
             }
             if len(smooths):
                 tables = {"Smooth terms": smooths} | tables
+            if len(gps):
+                tables = {"Gaussian process terms": gps} | tables
             if len(simplexes):
                 tables["Simplex parameters"] = simplexes
             extra = [classical.html(model, result.idata.posterior, stage)] if classical else []
