@@ -78,7 +78,8 @@ def test_recovers_unequal_steps_under_brms_names(fitted):
     simplexes = pd.read_csv(out / "simplexes.csv").set_index("param")
     assert list(simplexes.index) == ["mox1[1]", "mox1[2]", "mox1[3]"]
     np.testing.assert_allclose(simplexes["Estimate"], SIMPLEX, atol=0.06)
-    assert simplexes["Estimate"].sum() == pytest.approx(1.0, abs=1e-6)
+    # each estimate is written to 6 significant digits: their sum is 1 within their rounding
+    assert simplexes["Estimate"].sum() == pytest.approx(1.0, abs=5e-6)
     text = (out / "summary.txt").read_text()
     order = [text.index(h) for h in ("Population-Level", "Simplex Parameters:", "Family Specific")]
     assert order == sorted(order) and "\nmox1[2] " in text
