@@ -269,7 +269,11 @@ def test_ordinal_levels():
 @pytest.mark.parametrize(
     "family, levels, phrase",
     [
-        ("gaussian", ("a", "b"), "levels order the categories of an ordinal or categorical response"),
+        (
+            "gaussian",
+            ("a", "b"),
+            "levels order the categories of an ordinal or categorical response",
+        ),
         ("cumulative", ("a", "a"), "at least two distinct"),
         ("poisson(link=identity)", (), "has no link 'identity'"),
         ("cumulative(link=cloglog)", (), "links: logit, probit"),
