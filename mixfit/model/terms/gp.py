@@ -28,6 +28,7 @@ import pandas as pd
 from mixfit.errors import InputError
 from mixfit.model.priors import Prior, Slot
 from mixfit.model.special_terms import SpecialTerm
+from mixfit.model.terms.covariates import covariate_columns
 from mixfit.model.terms.gp_basis import (
     EXACT_NUGGET,
     GPBasis,
@@ -146,30 +147,11 @@ def build_terms(specials: Sequence[SpecialTerm], frame: pd.DataFrame) -> tuple[G
 
 
 def _columns(frame: pd.DataFrame, spec: GPSpec, text: str) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for name in spec.covariates:
-        if name not in frame:
-            raise InputError(f"{text}: no column '{name}' in the data")
-        column = frame[name]
-        if not pd.api.types.is_numeric_dtype(column) or isinstance(
-            column.dtype, pd.CategoricalDtype
-        ):
-            raise InputError(
-                f"{text}: '{name}' is a factor (a text column, or --factor); a Gaussian process "
-                "needs a numeric covariate"
-            )
-        data[name] = column.to_numpy(dtype=float)
-    if spec.by is not None:
-        if spec.by not in frame:
-            raise InputError(f"{text}: no column '{spec.by}' (its by variable) in the data")
-        column = frame[spec.by]
-        if not isinstance(column.dtype, pd.CategoricalDtype):
-            raise InputError(
-                f"{text}: by = {spec.by} must be a factor (a text column, or --factor {spec.by}); "
-                "a numeric by is not supported"
-            )
-        data[spec.by] = np.asarray(column.astype(str))
-    return data
+    return covariate_columns(
+        frame, spec.covariates, spec.by, text,
+        needs="a Gaussian process needs a numeric covariate",
+        numeric_by="a numeric by",
+    )  # fmt: skip
 
 
 # --- the program: data, snippet context, priors --------------------------------------------------

@@ -21,6 +21,7 @@ import pandas as pd
 from mixfit.errors import InputError
 from mixfit.model.priors import Slot
 from mixfit.model.special_terms import SpecialTerm
+from mixfit.model.terms.covariates import covariate_columns
 from mixfit.model.terms.smooth_basis import (
     SmoothBasis,
     SmoothPart,
@@ -102,30 +103,11 @@ def _plain(message: str, spec: SmoothSpec) -> str:
 
 
 def _columns(frame: pd.DataFrame, spec: SmoothSpec, text: str) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for name in spec.covariates:
-        if name not in frame:
-            raise InputError(f"{text}: no column '{name}' in the data")
-        column = frame[name]
-        if not pd.api.types.is_numeric_dtype(column) or isinstance(
-            column.dtype, pd.CategoricalDtype
-        ):
-            raise InputError(
-                f"{text}: '{name}' is a factor (a text column, or --factor); a smooth needs a "
-                "numeric covariate (a factor's effect is written as the factor alone)"
-            )
-        data[name] = column.to_numpy(dtype=float)
-    if spec.by is not None:
-        if spec.by not in frame:
-            raise InputError(f"{text}: no column '{spec.by}' (its by variable) in the data")
-        column = frame[spec.by]
-        if not isinstance(column.dtype, pd.CategoricalDtype):
-            raise InputError(
-                f"{text}: by = {spec.by} must be a factor (a text column, or --factor {spec.by}); "
-                "a numeric by (a varying coefficient) is not supported"
-            )
-        data[spec.by] = np.asarray(column.astype(str))
-    return data
+    return covariate_columns(
+        frame, spec.covariates, spec.by, text,
+        needs="a smooth needs a numeric covariate (a factor's effect is written as the factor alone)",
+        numeric_by="a numeric by (a varying coefficient)",
+    )  # fmt: skip
 
 
 def parts(predictor) -> Iterator[tuple[SmoothTerm, SmoothPart]]:
