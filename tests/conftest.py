@@ -18,9 +18,31 @@ REFERENCE = ROOT / "tests" / "reference"  # lme4 and brms results, copied from s
 
 
 def pytest_configure(config) -> None:
+    """One compiled-model cache for the run: MIXFIT_CACHE_DIR, else a folder the controlling
+    process makes and every xdist worker shares (each worker building the same PyStan program
+    again would cost minutes)."""
     given = os.environ.get("MIXFIT_CACHE_DIR")
-    config.mixfit_cache = Path(given) if given else Path(tempfile.mkdtemp(prefix="mixfit-cache-"))
-    config.mixfit_cache_is_ours = not given
+    shared = getattr(config, "workerinput", {}).get("mixfit_cache")
+    if given or shared:
+        config.mixfit_cache = Path(given or shared)
+        config.mixfit_cache_is_ours = False
+    else:
+        config.mixfit_cache = Path(tempfile.mkdtemp(prefix="mixfit-cache-"))
+        config.mixfit_cache_is_ours = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist's hook in the controlling process: each worker is told the run's cache."""
+    node.workerinput["mixfit_cache"] = str(node.config.mixfit_cache)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: a worker per core, at most four (each fit already runs its chains in parallel,
+    and PyStan's builds take a gigabyte or more each)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cores or 1))
 
 
 def pytest_unconfigure(config) -> None:

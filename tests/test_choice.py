@@ -53,20 +53,26 @@ def test_a_backend_asked_for_by_name_is_used_or_refused_in_one_line(run_mixfit, 
         choose_backend("stanli", lambda _: (prepared.code, prepared.data), 1, quiet)
     with pytest.raises(InputError, match="unknown backend 'stan'"):
         choose_backend("stan", lambda _: (prepared.code, prepared.data), 1, quiet)
+    # tests/test_cmdstan.py's sleepstudy program, so that where CmdStan is, one build serves both
     done = run_mixfit(
         "fit",
-        SAMPLE_DATA / "Dyestuff.csv",
+        SAMPLE_DATA / "sleepstudy.csv",
         "-f",
-        "Yield ~ 1 + (1 | Batch)",
+        "Reaction ~ Days + (Days | Subject)",
         "-o",
         tmp_path / "out",
         "--backend",
         "cmdstan",
+        "--no-plots",
+        "--quiet",
     )
     if done.returncode == 3:  # no CmdStan here: one line, the cause, nothing written
         assert done.stderr.splitlines() == [done.stderr.strip()]
         assert done.stderr.startswith("mixfit: error: backend cmdstan is not usable here: ")
         assert not (tmp_path / "out").exists()
+    else:
+        assert done.returncode == 0, done.stderr
+        assert read_json(tmp_path / "out" / "run.json")["backend"] == "cmdstan"
 
 
 @pytest.mark.pystan

@@ -1,7 +1,8 @@
 """Nothing lost: real signals sent to real fits, a corrupt cache entry, eight fits on one cache.
 
 Runtime: about 3 minutes on 2 cores, most of it two PyStan builds of one small model (the eight
-processes' shared build, and the rebuild after corrupting it); the signal tests take ~5 s each.
+processes' shared build, from a working folder that must stay as it was, and the rebuild after
+corrupting it); the signal tests take ~5 s each.
 """
 
 from __future__ import annotations
@@ -74,18 +75,37 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def eight_fits(work):
-    """Eight fits of one model started together on an empty cache; the cache they leave."""
+    """Eight fits of one model started together on an empty cache in the working folder; the
+    cache they leave, their processes and the working folder's files after them."""
+    (work / "notes.txt").write_text("the user's own file\n")
+    before = tree(work)
     cache = work / "cache8"
     procs = [
         start(["fit", "tiny.csv", "-f", FORMULA, "-o", f"out{k}", "--quiet", *QUICK], cache, work)
         for k in range(8)
     ]
     results = [(p, *p.communicate(timeout=900)) for p in procs]
-    return cache, results
+    return cache, results, before, tree(work)
+
+
+def tree(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each file's size and time, but for the fits' own folders (out*, cache8)."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if not p.relative_to(folder).parts[0].startswith(("out", "cache8"))
+    }
+
+
+def test_a_build_leaves_the_working_folder_as_it_was(eight_fits):
+    """setuptools' build_ext writes 60-90 MB of object files under ./build unless told otherwise;
+    the eight fits built their model from the working folder."""
+    _, _, before, after = eight_fits
+    assert after == before, sorted(set(after) - set(before))[:5]
 
 
 def test_eight_processes_compile_once_and_all_succeed(work, eight_fits):
-    cache, results = eight_fits
+    cache, results, _, _ = eight_fits
     for proc, _, stderr in results:
         assert proc.returncode == 0, stderr
         assert not private_folders(proc.pid)
