@@ -529,6 +529,13 @@ def test_formulae_sees_no_python_namespace():
     assert formulae_state.build("log(x) + scale(x)", frame) is not None
 
 
+def in_a_process_of_its_own(args: list[str], folder: Path):
+    """command_line_in_child in a fresh process: it moves into ``folder``, sets variables and
+    points file descriptors 1 and 2 at files, which must not happen to the test's own process."""
+    with multiprocessing.get_context("forkserver").Pool(1) as pool:
+        return pool.apply(command_line_in_child, (args, str(folder)))
+
+
 def test_outputs_are_written_through_fifos_devices_and_links(fits, tmp_path):
     """A FIFO or /dev/null is written into, a link's file replaced with the link kept; none of
     them becomes a regular file of mixfit's."""
@@ -543,7 +550,7 @@ def test_outputs_are_written_through_fifos_devices_and_links(fits, tmp_path):
     reader.start()
     fit = str(fits["FIT"])
     for target in ("fifo", "link.csv", os.devnull):
-        result = command_line_in_child(["predict", fit, "new.csv", "-o", target], str(tmp_path))
+        result = in_a_process_of_its_own(["predict", fit, "new.csv", "-o", target], tmp_path)
         assert result.returncode == 0, result.stderr
     reader.join(timeout=60)
     assert received and received[0].startswith("Subject,Days,Estimate")
@@ -561,7 +568,7 @@ def test_cache_clear_removes_nothing_a_manifest_names_outside_its_entry(tmp_path
     (cache / "victim").write_text("the user's\n")
     files = {"../../../victim": "0" * 64, str(tmp_path / "victim"): "0" * 64, "../../victim": "0"}
     (entry / "manifest.json").write_text(json.dumps({"files": files, "backend": "pystan"}))
-    result = command_line_in_child(["cache", "clear"], str(tmp_path))
+    result = in_a_process_of_its_own(["cache", "clear"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "victim").read_text() == "the user's\n"
     assert (cache / "victim").read_text() == "the user's\n"
