@@ -100,10 +100,20 @@ def context(design, predictor) -> dict:
         "eta": predictor.dpar,
         "of": "" if predictor.dpar == "mu" else f" of {predictor.dpar}",
         "terms": [
-            {"i": i, "j": f"{s}_{i}", "text": t.text}
+            {"i": i, "j": f"{s}_{i}", "text": t.text, "groups": _group_columns(design, t)}
             for i, t in enumerate(predictor.monotonic, start=1)
         ],
     }
+
+
+def _group_columns(design, term: MonotonicTerm) -> list[dict]:
+    """The group-level columns that vary a term's mean step, (mo(x) | g)'s: per block its id and
+    the column (from 1), as brms's stan_eta_rsp adds r_1_2[J_1[n]] to bsp[1]."""
+    return [
+        {"id": block.id, "k": block.terms.index(term.label) + 1}
+        for block in getattr(design, "blocks", [])
+        if term.label in block.monotonic
+    ]
 
 
 def stan_data(predictor) -> dict:
