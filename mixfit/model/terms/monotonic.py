@@ -233,3 +233,11 @@ def expected_draws(entries: Sequence[Mapping], prefix: str) -> dict[str, tuple[i
         out[f"bsp_{prefix}{e['label']}"] = ()
         out[f"simo_{prefix}{e['label']}1"] = (e["steps"],)
     return out
+
+
+def mo_at(simo: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """brms's mo(simo, x) at rows x (0..D) per draw, rows x draws: D * sum(simo[1:x]), the
+    predictor of a group-level mo() column ((mo(x) | g)'s r[level, k] multiplies it)."""
+    steps = simo.shape[1] * np.cumsum(simo, axis=1)  # draws x D: mo(simo, 1..D)
+    at = np.concatenate([np.zeros((len(simo), 1)), steps], axis=1)  # mo(simo, 0) = 0
+    return at[:, x].T
