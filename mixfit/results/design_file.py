@@ -84,7 +84,8 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
                     "terms": block.terms[start : start + width],
                     "variables": list(dict.fromkeys(formulae_state.columns_read(matrix) + mo)),
                     "correlated": block.correlated,
-                    "state": formulae_state.capture(matrix),
+                    # (0 + mo(x) | g) leaves formulae no matrix: no state
+                    "state": formulae_state.capture(matrix) if matrix is not None else [],
                 }
                 # (mo(x) | g): the labels of its last terms, mu's mo() terms' effects varied
                 | ({"monotonic": ["mo" + c for c in mo]} if mo else {})
