@@ -403,3 +403,27 @@ def test_group_level_mo_reduce_sum_has_the_same_log_density(tmp_path):
     (a, grad_a), (b, grad_b) = one.log_prob_grad(q), many.log_prob_grad(q)
     assert b == pytest.approx(a, rel=1e-12)
     np.testing.assert_allclose(grad_b, grad_a, rtol=1e-10, atol=1e-10)
+
+
+def test_group_level_mo_in_python_predictions_is_predict_s(tmp_path):
+    """A family whose log_lik stanli leaves to Python (mixfit/results/family_predictions.py):
+    the mo() terms' share, population and group-level, is the one predict's log_lik gives."""
+    from mixfit.analysis.predict import log_lik
+
+    rng = np.random.default_rng(3)
+    n, g, x = 300, rng.integers(0, 8, 300), rng.integers(0, 4, 300)
+    rate = np.exp(0.2 + (0.4 + rng.normal(0, 0.3, 8)[g]) * np.array([0, 0.5, 2, 3])[x] / 3)
+    y = np.where(rng.random(n) < 0.2, 0, rng.poisson(rate))
+    data = pd.DataFrame({"y": y, "x": x, "g": [f"s{k}" for k in g]})
+    data.to_csv(tmp_path / "zip.csv", index=False)
+    done = mixfit(
+        "fit", "zip.csv", "-f", "y ~ mo(x) + (mo(x) | g)", "--family", "zero_inflated_poisson",
+        "-o", "out", "--chains", "2", "--iter", "300", "--seed", "1", "--quiet", "--no-plots",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    mine = log_lik(out, data, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    with xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf") as saved:
+        stored = next(iter(saved.data_vars.values())).values.reshape(-1, n)
+    np.testing.assert_allclose(stored, mine, rtol=1e-8, atol=1e-10)
