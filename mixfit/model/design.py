@@ -506,7 +506,8 @@ def _check_monotonic_groups(blocks: list[GroupBlock], predictors: dict[str, Pred
             continue
         dpar, term, _ = block.members[0]
         text = predictors[dpar].formula.text if dpar in predictors else ""
-        where = f"formula {shown(text)}: ({term.lhs} + {' + '.join(t.text for t in term.monotonic)} | {block.group})"
+        written = " + ".join([term.lhs, *(t.text for t in term.monotonic)])
+        where = f"formula {shown(text)}: ({written} | {block.group})"
         if dpar != "mu":
             raise InputError(
                 f"{where}: monotonic group-level terms are supported in mu's formula only"
