@@ -2,9 +2,12 @@
 monotonic.stan): a simulated effect of unequal steps recovered (brms's bsp_mox and simo_mox1),
 brms's names in fixef and the "Simplex Parameters:" section, numpy's log_lik of the saved fit
 against the program's and against the definition, predictions at new x, loo, conditional effects
-over x's values, and mo() in mu's and sigma's formulas as chain jobs then combined.
-Runtime: about 80 s on 2 loaded cores (one module fit, 300 rows, 2 chains x 400; the chain jobs
-run the most, 36 s)."""
+over x's values, and mo() in mu's and sigma's formulas as chain jobs then combined; then
+(mo(x) | g), each level's own mean step: its SD, bsp and simplex recovered on 10 levels, brms's
+names, numpy's log_lik, predictions at known and new levels, loo, effects, chain jobs, the
+reduce_sum form and stanli's Python log_lik.
+Runtime: about 190 s on 2 loaded cores (two module fits, 300 and 360 rows, 2 chains x 400-500;
+the chain jobs run the most, about 35 s each)."""
 
 from __future__ import annotations
 
