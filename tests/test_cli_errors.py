@@ -531,9 +531,17 @@ CASES.update(
             "mo(word): 'word' is a text column (or --factor); code its ordered categories",
         ),
         "mo() of a column of one value": (fit("y ~ mo(c5)"), "mo(c5): 'c5' takes one value only"),
-        "mo() in a group-level term": (
+        "mo() in a group-level term without the population-level mo()": (
             fit("y ~ x + (mo(k) | g)"),
-            "monotonic group-level terms (mo() inside '( | g)') and mo() inside another call",
+            "special group-level terms require corresponding population-level terms: add mo(k)",
+        ),
+        "mo() inside another call": (
+            fit("y ~ x + log(mo(k))"),
+            "mo() inside another call is not supported",
+        ),
+        "mo() in a group-level term of sigma's formula": (
+            fit("y ~ mo(k)", "-f", "sigma ~ mo(k) + (mo(k) | g)"),
+            "monotonic group-level terms are supported in mu's formula only",
         ),
         "mo() in an interaction": (fit("y ~ mo(k):x"), "mo(k) is a term of its own"),
         "mo() of two columns": (fit("y ~ mo(k, x)"), "mo() takes one column"),

@@ -2,9 +2,12 @@
 monotonic.stan): a simulated effect of unequal steps recovered (brms's bsp_mox and simo_mox1),
 brms's names in fixef and the "Simplex Parameters:" section, numpy's log_lik of the saved fit
 against the program's and against the definition, predictions at new x, loo, conditional effects
-over x's values, and mo() in mu's and sigma's formulas as chain jobs then combined.
-Runtime: about 80 s on 2 loaded cores (one module fit, 300 rows, 2 chains x 400; the chain jobs
-run the most, 36 s)."""
+over x's values, and mo() in mu's and sigma's formulas as chain jobs then combined; then
+(mo(x) | g), each level's own mean step: its SD, bsp and simplex recovered on 10 levels, brms's
+names, numpy's log_lik, predictions at known and new levels, loo, effects, chain jobs, the
+reduce_sum form and stanli's Python log_lik.
+Runtime: about 190 s on 2 loaded cores (two module fits, 300 and 360 rows, 2 chains x 400-500;
+the chain jobs run the most, about 35 s each)."""
 
 from __future__ import annotations
 
@@ -225,3 +228,205 @@ def test_reduce_sum_form_has_the_same_log_density(tmp_path):
         (a, grad_a), (b, grad_b) = one.log_prob_grad(q), many.log_prob_grad(q)
         assert b == pytest.approx(a, rel=1e-12)
         np.testing.assert_allclose(grad_b, grad_a, rtol=1e-10, atol=1e-10)
+
+
+# --- (mo(x) | g): each level's own mean step (brms's group-level terms of type "sp") -----------
+
+GROUPS, GROUP_ROWS = 10, 360
+SD_INTERCEPT, SD_MO = 0.7, 0.5
+
+
+def _grouped(seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """y = Intercept + r_g + (bsp + r_g,mox) mo(simo, x): the level's effects, and the data."""
+    rng = np.random.default_rng(seed)
+    g, x = rng.integers(0, GROUPS, GROUP_ROWS), rng.integers(1, 5, GROUP_ROWS)
+    r = np.column_stack([rng.normal(0, SD_INTERCEPT, GROUPS), rng.normal(0, SD_MO, GROUPS)])
+    mo = len(SIMPLEX) * np.concatenate([[0.0], np.cumsum(SIMPLEX)])[x - 1]
+    y = INTERCEPT + r[g, 0] + (BSP + r[g, 1]) * mo + rng.normal(0, SIGMA, GROUP_ROWS)
+    return pd.DataFrame({"y": y, "x": x, "g": [f"s{k}" for k in g]}), r
+
+
+@pytest.fixture(scope="module")
+def grouped(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mo_group")
+    data, _ = _grouped(7)
+    data.to_csv(folder / "data.csv", index=False)
+    quick = ["--chains", "2", "--iter", "500", "--seed", "2", "--quiet", "--no-plots"]
+    done = mixfit(
+        "fit", "data.csv", "-f", "y ~ mo(x) + (mo(x) | g)", "-o", "out", *quick, cwd=folder
+    )
+    assert done.returncode == 0, done.stderr
+    return folder / "out", data
+
+
+def _group_draws(out: Path) -> dict[str, np.ndarray]:
+    with xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf") as post:
+        assert list(post["r_g"].coords["g__term"].values) == ["Intercept", "mox"]
+        names = ("b_Intercept", "bsp_mox", "simo_mox1", "sigma", "sd_g__mox", "r_g")
+        levels = list(post["r_g"].coords["g"].values)
+        return {n: post[n].values.reshape(-1, *post[n].shape[2:]) for n in names} | {
+            "levels": levels
+        }
+
+
+def _group_mu(draws: dict, x: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The definition, draws x rows: Intercept + r[g, Intercept] + (bsp + r[g, mox]) mo(simo, x)."""
+    steps = np.concatenate([np.zeros((len(draws["bsp_mox"]), 1)), draws["simo_mox1"]], axis=1)
+    mo = draws["simo_mox1"].shape[1] * np.cumsum(steps, axis=1)[:, x - 1]
+    r = draws["r_g"][:, level, :]  # draws x rows x terms
+    slope = draws["bsp_mox"][:, None] + r[:, :, 1]
+    return draws["b_Intercept"][:, None] + r[:, :, 0] + slope * mo
+
+
+def test_group_level_mo_recovers_its_sd_under_brms_names(grouped):
+    out, _ = grouped
+    draws = _group_draws(out)
+    for name, truth in (("sd_g__mox", SD_MO), ("bsp_mox", BSP)):
+        low, high = np.quantile(draws[name], [0.05, 0.95])
+        assert low < truth < high, (name, low, high)
+    simplexes = pd.read_csv(out / "simplexes.csv").set_index("param")
+    np.testing.assert_allclose(simplexes["Estimate"], SIMPLEX, atol=0.06)
+    with xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf") as post:
+        assert {"sd_g__Intercept", "sd_g__mox", "cor_g__Intercept__mox"} <= set(post.data_vars)
+    text = (out / "summary.txt").read_text()
+    assert "\nsd(mox) " in text and "\ncor(Intercept,mox) " in text
+    varcorr = pd.read_csv(out / "varcorr.csv")
+    assert {"sd(Intercept)", "sd(mox)", "cor(Intercept,mox)"} <= set(varcorr["param"])
+    ranef = pd.read_csv(out / "ranef.csv")
+    assert set(ranef["term"]) == {"Intercept", "mox"} and len(ranef) == 2 * GROUPS
+    # coef: each level's own mean step, bsp + r[level, mox]
+    coef = pd.read_csv(out / "coef.csv").set_index(["level", "term"])
+    level = draws["levels"][0]
+    own = draws["bsp_mox"] + draws["r_g"][:, 0, 1]
+    assert coef.loc[(level, "mox"), "Estimate"] == pytest.approx(own.mean(), rel=1e-4)
+
+
+def test_group_level_mo_program_has_no_z_column(grouped):
+    out, _ = grouped
+    code = (out / "model.stan").read_text()
+    assert "mu[n] += (bsp[1] + r_1[J_1[n], 2]) * mo(simo_1, Xmo_1[n]);" in code
+    standata = json.loads((out / "standata.json").read_text())
+    assert standata["M_1"] == 2
+    assert np.shape(standata["Z_1"]) == (GROUP_ROWS, 1)  # the intercept's only
+    design = json.loads((out / "design.json").read_text())
+    assert design["groups"][0]["blocks"][0]["monotonic"] == ["mox"]
+
+
+def test_group_level_mo_log_lik_is_the_program_s_and_the_definition(grouped):
+    from mixfit.analysis.predict import log_lik
+
+    out, data = grouped
+    mine = log_lik(out, data, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    with xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf") as saved:
+        stored = next(iter(saved.data_vars.values())).values.reshape(-1, GROUP_ROWS)
+    np.testing.assert_allclose(mine, stored, rtol=1e-8, atol=1e-10)
+    draws = _group_draws(out)
+    level = np.array([draws["levels"].index(g) for g in data["g"]])
+    mu = _group_mu(draws, data["x"].to_numpy(), level)
+    definition = stats.norm.logpdf(data["y"].to_numpy(), mu, draws["sigma"][:, None])
+    np.testing.assert_allclose(mine, definition, rtol=1e-8, atol=1e-10)
+
+
+def test_group_level_mo_predicts_known_and_new_levels(grouped):
+    out, _ = grouped
+    draws = _group_draws(out)
+    known = draws["levels"][:2]
+    rows = pd.DataFrame(
+        {"x": [1, 4, 2, 4, 4], "g": [known[0], known[0], known[1], known[1], "new"]}
+    )
+    pred = _predict(out, rows, "--allow-new-levels")
+    level = np.array([draws["levels"].index(g) for g in rows["g"][:4]])
+    mean = _group_mu(draws, rows["x"][:4].to_numpy(), level).mean(axis=0)
+    np.testing.assert_allclose(pred["Estimate"][:4], mean, rtol=1e-5)
+    # a new level's effects are an existing level's, drawn anew per draw: wider than a known one's
+    assert pred["Est.Error"][4] > 2 * pred["Est.Error"][3]
+    (out.parent / "new.csv").write_text("x,g\n5,s0\n")
+    done = mixfit("predict", out, "new.csv", cwd=out.parent)
+    assert done.returncode == 2 and "outside the fitted range 1..4" in done.stderr
+
+
+def test_group_level_mo_loo_and_effects(grouped):
+    out, _ = grouped
+    done = mixfit("loo", out, cwd=out.parent)
+    assert done.returncode == 0, done.stderr
+    assert any(x.startswith("elpd_loo") for x in done.stdout.splitlines())
+    done = mixfit("effects", out, "--effect", "x", "-o", "fx.csv", cwd=out.parent)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out.parent / "fx.csv")
+    assert list(table["x"]) == [1, 2, 3, 4]
+    draws = _group_draws(out)
+    steps = np.concatenate([np.zeros((len(draws["bsp_mox"]), 1)), draws["simo_mox1"]], axis=1)
+    mo = 3 * np.cumsum(steps, axis=1)
+    median = np.median(draws["b_Intercept"][:, None] + draws["bsp_mox"][:, None] * mo, axis=0)
+    np.testing.assert_allclose(table["estimate__"], median, rtol=1e-5)  # brms: re_formula NA
+
+
+def test_group_level_mo_as_chain_jobs_then_combined(tmp_path):
+    """(0 + mo(x) || g) alone, with z beside it, run as chain jobs and combined."""
+    data, r = _grouped(11)
+    data["z"] = np.random.default_rng(2).normal(size=len(data))
+    data.to_csv(tmp_path / "sim.csv", index=False)
+    spec = {
+        "data": "sim.csv",
+        "formula": "y ~ z + mo(x) + (1 | g) + (0 + mo(x) | g)",
+        "backend": "stanli",
+        "sampler": {"chains": 2, "iter": 400, "seed": 5},
+    }
+    out = fit_as_chain_jobs(spec, tmp_path)
+    code = (out / "model.stan").read_text()
+    assert "mu[n] += (bsp[1] + r_2[J_2[n], 1]) * mo(simo_1, Xmo_1[n]);" in code
+    with xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf") as post:
+        assert post.sizes["chain"] == 2 and "sd_g__mox" in post.data_vars
+        sd = post["sd_g__mox"].values.ravel()
+    realised = r[:, 1].std(ddof=1)  # 10 levels: their own SD, 0.65 here, not SD_MO's 0.5
+    assert np.quantile(sd, 0.05) < realised < np.quantile(sd, 0.95)
+    pred = _predict(out, pd.DataFrame({"x": [1, 4], "z": [0.0, 0.0], "g": ["s0", "s0"]}))
+    assert pred["Estimate"][1] > pred["Estimate"][0]
+
+
+def test_group_level_mo_reduce_sum_has_the_same_log_density(tmp_path):
+    stanli = pytest.importorskip("stanli")
+    from mixfit.pipeline import prepare
+    from mixfit.spec import build_spec
+
+    data, _ = _grouped(4)
+    data["z"] = np.random.default_rng(4).normal(size=len(data))
+    data.to_csv(tmp_path / "data.csv", index=False)
+
+    def prepared(threads: int):
+        spec = {"data": tmp_path / "data.csv", "formula": ["y ~ z + mo(x) + (1 + z + mo(x) | g)"]}
+        return prepare(build_spec({}, spec | {"sampler": {"threads_per_chain": threads}}))
+
+    plain, threaded = prepared(1), prepared(3)
+    assert "(bsp[1] + r_1[J_1[start + n - 1], 3])" in threaded.code
+    threaded.data["grainsize"] = max(1, threaded.data["N"] // 7)
+    one = stanli.Model(stan_code=plain.code, data=plain.data, seed=1)
+    many = stanli.Model(stan_code=threaded.code, data=threaded.data, seed=1, threads_per_chain=3)
+    q = np.random.default_rng(1).normal(scale=0.5, size=one.n_unconstrained)
+    (a, grad_a), (b, grad_b) = one.log_prob_grad(q), many.log_prob_grad(q)
+    assert b == pytest.approx(a, rel=1e-12)
+    np.testing.assert_allclose(grad_b, grad_a, rtol=1e-10, atol=1e-10)
+
+
+def test_group_level_mo_in_python_predictions_is_predict_s(tmp_path):
+    """A family whose log_lik stanli leaves to Python (mixfit/results/family_predictions.py):
+    the mo() terms' share, population and group-level, is the one predict's log_lik gives."""
+    from mixfit.analysis.predict import log_lik
+
+    rng = np.random.default_rng(3)
+    n, g, x = 300, rng.integers(0, 8, 300), rng.integers(0, 4, 300)
+    rate = np.exp(0.2 + (0.4 + rng.normal(0, 0.3, 8)[g]) * np.array([0, 0.5, 2, 3])[x] / 3)
+    y = np.where(rng.random(n) < 0.2, 0, rng.poisson(rate))
+    data = pd.DataFrame({"y": y, "x": x, "g": [f"s{k}" for k in g]})
+    data.to_csv(tmp_path / "zip.csv", index=False)
+    done = mixfit(
+        "fit", "zip.csv", "-f", "y ~ mo(x) + (mo(x) | g)", "--family", "zero_inflated_poisson",
+        "-o", "out", "--chains", "2", "--iter", "300", "--seed", "1", "--quiet", "--no-plots",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    mine = log_lik(out, data, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    with xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf") as saved:
+        stored = next(iter(saved.data_vars.values())).values.reshape(-1, n)
+    np.testing.assert_allclose(stored, mine, rtol=1e-8, atol=1e-10)

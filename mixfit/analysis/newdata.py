@@ -29,6 +29,9 @@ class GroupRows:
     index: np.ndarray  # per row: its level among the fitted ones (0..L-1), or L + k: new level k
     Z: np.ndarray  # rows x the group's terms (its blocks side by side)
     new_levels: list[str]
+    # (mo(x) | g): per mo() column of Z (a placeholder 1), the population term's label and the
+    # rows' values less the fitted minimum (0..D); its predictor is mo(simo, x), per draw
+    mo: dict[int, tuple[str, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def new_rows(
         },
         trials=_trials(design, frame, source) if trials else None,
         groups=[
-            _group(group, frame, typed, source, allow_new_levels, _levels(design))
+            _group(group, frame, typed, source, allow_new_levels, _levels(design), design)
             if groups
             else None
             for group in design["groups"]
@@ -227,7 +230,12 @@ def training_rows(design: Design) -> Rows:
         },
         trials=design.response.trials,
         groups=[
-            GroupRows(blocks[0].J - 1, np.column_stack([b.Z for b in blocks]), [])
+            GroupRows(
+                blocks[0].J - 1,
+                np.column_stack([b.Z for b in blocks]),
+                [],
+                _fitted_monotonic(blocks, design.mu),
+            )
             for blocks in grouped.values()
         ],
         weights=design.response.weights,
@@ -239,6 +247,18 @@ def training_rows(design: Design) -> Rows:
         denom=design.response.denom,
         cs=None if design.category_specific is None else design.category_specific.X,
     )
+
+
+def _fitted_monotonic(blocks: list, mu) -> dict[int, tuple[str, np.ndarray]]:
+    """The fitted rows' mo() columns of a group's blocks, as GroupRows.mo."""
+    values = {t.label: t.values for t in mu.monotonic}
+    out, start = {}, 0
+    for block in blocks:
+        first = len(block.terms) - len(block.monotonic)
+        for k, label in enumerate(block.monotonic):
+            out[start + first + k] = (label, values[label])
+        start += len(block.terms)
+    return out
 
 
 def response(design: dict, frame: pd.DataFrame, source: str) -> np.ndarray:
@@ -392,6 +412,7 @@ def _group(
     source: str,
     allow_new: bool,
     levels: dict[str, list],
+    design: dict,
 ) -> GroupRows:
     keys = [frame[f] for f in group["factors"]]
     blank = np.zeros(len(frame), dtype=bool)
@@ -412,16 +433,32 @@ def _group(
             "fitted data; use --allow-new-levels to predict for new levels"
         )
     position |= {level: len(group["levels"]) + k for k, level in enumerate(new_levels)}
-    Z = [
-        formulae_state.evaluate(block["formula"], typed, block["state"], levels).to_numpy(
-            dtype=float
-        )
-        for block in group["blocks"]
-    ]
+    Z, mo = [], {}
+    for block in group["blocks"]:
+        matrix = formulae_state.evaluate(block["formula"], typed, block["state"], levels)
+        Z.append(np.zeros((len(typed), 0)) if matrix is None else matrix.to_numpy(dtype=float))
+        _check_finite(Z[-1], f"a {group['group']} term", source)
+        start = sum(z.shape[1] for z in Z)
+        for k, (label, values) in enumerate(_group_monotonic(block, design, typed, source)):
+            mo[start + k] = (label, values)
+            Z.append(np.ones((len(typed), 1)))
     Z = np.column_stack(Z)
-    _check_finite(Z, f"a {group['group']} term", source)
     index = np.array([position[label] for label in labels], dtype=np.int64)
-    return GroupRows(index, Z, new_levels)
+    return GroupRows(index, Z, new_levels, mo)
+
+
+def _group_monotonic(
+    block: dict, design: dict, typed: pd.DataFrame, source: str
+) -> list[tuple[str, np.ndarray]]:
+    """A block's mo() terms at the rows: (label, x less the fitted minimum), by mu's entries."""
+    entries = {e["label"]: e for e in design["population"].get("monotonic", [])}
+    out = []
+    for label in block.get("monotonic", []):
+        entry = entries[label]
+        x = typed[entry["column"]].to_numpy(dtype=float)
+        _check_finite(x, f"the monotonic predictor {entry['column']!r}", source)
+        out.append((label, monotonic.values_at(entry, x, source)))
+    return out
 
 
 def _check_finite(values: np.ndarray, what: str, source: str) -> None:

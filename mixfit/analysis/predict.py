@@ -33,7 +33,7 @@ from mixfit.analysis.limits import check_draw_inputs, check_finite
 from mixfit.analysis.newdata import Rows, new_rows, response
 from mixfit.analysis.saved_fit import GroupDraws, Posterior, SavedFit, load
 from mixfit.errors import InputError
-from mixfit.model.terms import category_specific, gp
+from mixfit.model.terms import category_specific, gp, monotonic
 
 CHUNK_VALUES = 2_000_000  # draws x rows per chunk: 16 MB per array of doubles
 TYPES = ("epred", "prediction", "linpred")
@@ -126,7 +126,10 @@ class Effects:
             Z = grows.Z[rows]
             for t in columns:
                 effect = r[t][index]
-                if not (Z[:, t] == 1).all():  # an intercept's predictor is 1: no product needed
+                if t in grows.mo:  # (mo(x) | g): its predictor is mo(simo, x), draw by draw
+                    label, x = grows.mo[t]
+                    effect *= monotonic.mo_at(group.simplexes[label], x[rows])
+                elif not (Z[:, t] == 1).all():  # an intercept's predictor is 1: no product
                     effect *= Z[:, t, None]
                 eta += effect
 

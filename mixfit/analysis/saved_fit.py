@@ -3,7 +3,7 @@ posterior draws (brms's names in draws.nc) as numpy arrays with one row per draw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,8 @@ class GroupDraws:
     r: np.ndarray  # draws x levels x terms (every block of the group, side by side)
     blocks: list[BlockDraws]
     dpars: tuple[str, ...] = ()  # the predictor each term feeds (empty: all mu's)
+    # (mo(x) | g): per mo() label of its terms, the population term's simplex, draws x D
+    simplexes: dict[str, np.ndarray] = field(default_factory=dict)
 
     def columns(self, dpar: str) -> list[int]:
         return [
@@ -99,6 +101,7 @@ class Posterior:
                     g.r[keep],
                     [BlockDraws(b.columns, b.sd[keep], pick(b.cor)) for b in g.blocks],
                     g.dpars,
+                    {label: simo[keep] for label, simo in g.simplexes.items()},
                 )
                 for g in self.groups
             ],
@@ -210,4 +213,9 @@ def _group_draws(group: dict, flat, size: int) -> GroupDraws:
             taken[variable] = first + len(entry["terms"])
             dpars += [dpar] * len(entry["terms"])
     r = columns[0] if len(columns) == 1 else np.concatenate(columns, axis=2)
-    return GroupDraws(name, r, blocks, tuple(dpars))
+    simplexes = {
+        label: flat(f"simo_{label}1").reshape(size, -1)
+        for entry in entries
+        for label in entry.get("monotonic", [])
+    }
+    return GroupDraws(name, r, blocks, tuple(dpars), simplexes)

@@ -46,7 +46,9 @@ def centred_blocks(design: Design) -> list[bool]:
     response = design.response
     if response.weights is not None or response.se is not None or response.cens is not None:
         return [False] * len(design.blocks)
-    return [_data_rich(design, block) for block in design.blocks]
+    # a block with mo() columns stays non-centred: centred, its mo() coefficients would be
+    # centred on 0 rather than on bsp, which is not among the population effects F maps
+    return [_data_rich(design, block) and not block.monotonic for block in design.blocks]
 
 
 def population_map(design: Design, centred: list[bool], intercept: bool) -> list[np.ndarray]:

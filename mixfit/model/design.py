@@ -112,6 +112,15 @@ class GroupBlock:
     label: str | None = None  # brms's ID, as written
     # the formula terms it is made of, in column order: (predictor, term, its number of columns)
     members: tuple[tuple[str, GroupTerm, int], ...] = ()
+    # its mo() terms' labels (``mox``), its last columns: their predictor is the population term's
+    # mo(simo, x), a function of the draws, so Z holds a placeholder 1 for each and Stan's Z_k
+    # leaves them out (brms's type "sp" group-level terms)
+    monotonic: tuple[str, ...] = ()
+
+    @property
+    def stan_Z(self) -> np.ndarray:
+        """Z without the mo() columns: the predictors of the columns that have data."""
+        return self.Z[:, : len(self.terms) - len(self.monotonic)]
 
     @property
     def has_cor(self) -> bool:
@@ -337,6 +346,7 @@ def build_design(
         dpar: _predictor(dpar, _link(family, dpar), part, frame) for dpar, part in parts.items()
     }
     blocks = _blocks(parts, frame)
+    _check_monotonic_groups(blocks, predictors)
     if not mu.additions.sigma_fixed:  # known SEs leave no residual to confound (meta-analysis)
         _check_levels_per_row(blocks, len(frame), family)
     for block in blocks:
@@ -488,6 +498,32 @@ def _blocks(formulas: dict[str, ParsedFormula], frame: pd.DataFrame) -> list[Gro
     return blocks
 
 
+def _check_monotonic_groups(blocks: list[GroupBlock], predictors: dict[str, Predictor]) -> None:
+    """(mo(x) | g) varies the population term's mo(x) (brms's stan_sp): that term must be there.
+    Only in mu's formula, in a block of its own (no ID joining it to other terms)."""
+    for block in blocks:
+        if not block.monotonic:
+            continue
+        dpar, term, _ = block.members[0]
+        text = predictors[dpar].formula.text if dpar in predictors else ""
+        written = " + ".join([term.lhs, *(t.text for t in term.monotonic)])
+        where = f"formula {shown(text)}: ({written} | {block.group})"
+        if dpar != "mu":
+            raise InputError(
+                f"{where}: monotonic group-level terms are supported in mu's formula only"
+            )
+        if len(block.members) > 1:
+            raise InputError(
+                f"{where}: a monotonic group-level term can't share an ID with other terms yet"
+            )
+        missing = [m for m in block.monotonic if m not in predictors["mu"].monotonic_coefs]
+        if missing:
+            raise InputError(
+                f"{where}: special group-level terms require corresponding population-level "
+                f"terms: add mo({missing[0][2:]}) to the population-level terms"
+            )
+
+
 def _check_distinct_names(labels: list[str], where: str, text: str) -> None:
     """Levels a[1], a1 and a(1) of a factor a all become the coefficient a1 as brms writes it."""
     by_name: dict[str, list[str]] = {}
@@ -523,12 +559,14 @@ def _response(formula: ParsedFormula, frame: pd.DataFrame) -> pd.Series:
 
 def _group_block(id: int, term, frame: pd.DataFrame, text: str) -> GroupBlock:
     evaluated = _evaluate(term.lhs, frame, text)
-    if evaluated is None:  # "0" or "-1" alone: no intercept and nothing else
+    if evaluated is None and not term.monotonic:  # "0" or "-1" alone: nothing else
         raise InputError(
             f"formula {shown(text)}: the group-level term ({term.lhs} | {term.group}) has no terms: "
             f"write (1 | {term.group}) for a varying intercept"
         )
-    predictors = evaluated.as_dataframe()
+    predictors = (
+        evaluated.as_dataframe() if evaluated is not None else pd.DataFrame(index=frame.index)
+    )
     keys = [frame[f] for f in term.factors]
     codes = pd.MultiIndex.from_arrays([_sortable(k) for k in keys])
     uniques = codes.unique().sort_values()
@@ -549,14 +587,18 @@ def _group_block(id: int, term, frame: pd.DataFrame, text: str) -> GroupBlock:
                 )
             first[label] = key
     _check_distinct_names(list(predictors.columns), f"group-level ({term.group})", text)
+    # mo() terms after the others, as brms orders a term's types ("" before "sp")
+    mo = tuple("mo" + monotonic.columns_of(t)[0] for t in term.monotonic)
+    placeholders = np.ones((len(frame), len(mo)))
     return GroupBlock(
         id=id,
         group=term.group,
-        terms=[brms_name(c) for c in predictors.columns],
+        terms=[brms_name(c) for c in predictors.columns] + list(mo),
         levels=levels,
         J=J.astype(np.int64),
-        Z=predictors.to_numpy(dtype=float),
+        Z=np.column_stack([predictors.to_numpy(dtype=float), placeholders]),
         correlated=term.correlated,
+        monotonic=mo,
     )
 
 

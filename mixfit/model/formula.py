@@ -44,6 +44,9 @@ class GroupTerm:
     # brms's ID, as in (1 | p | g): terms of one grouping factor that share an ID, in any of the
     # model's formulas, are one block with one correlation matrix
     id: str | None = None
+    # its mo() terms (brms's type "sp"), taken out of lhs: each a column of the block without a
+    # predictor of its own (mixfit/model/terms/monotonic.py)
+    monotonic: tuple[SpecialTerm, ...] = ()
 
     @property
     def group(self) -> str:
@@ -328,8 +331,9 @@ def _check_terms(rhs: list, text: str) -> None:
 
 def _refuse_unsafe(tokens: list, text: str) -> None:
     keywords = r_syntax.keyword_indices(tokens)  # poly(x, 2, raw = TRUE), r_syntax checks them
+    group_mo = _group_level_mo(tokens)
     for i, token in enumerate(tokens):
-        if i in keywords:
+        if i in keywords or i in group_mo:
             continue
         is_call = i + 1 < len(tokens) and tokens[i + 1].kind == "LEFT_PAREN"
         if token.kind == "IDENTIFIER" and ("." in token.lexeme or token.lexeme.startswith("_")):
@@ -345,8 +349,8 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
             )
         if token.kind == "IDENTIFIER" and is_call and token.lexeme == "mo":
             raise InputError(
-                f"formula {shown(text)}: monotonic group-level terms (mo() inside '( | g)') and "
-                "mo() inside another call are not supported; mo(x) as a population-level term is"
+                f"formula {shown(text)}: mo() inside another call is not supported; mo(x) is a "
+                "population-level term or one of a group-level term's, as in (mo(x) | g)"
             )
         if (
             token.kind == "IDENTIFIER"
@@ -359,6 +363,25 @@ def _refuse_unsafe(tokens: list, text: str) -> None:
             )
         if token.kind in {"STRING", "LEFT_BRACKET", "RIGHT_BRACKET", "EQUAL"}:
             raise InputError(f"formula {shown(text)}: {token.lexeme!r} is not allowed in a formula")
+
+
+def _group_level_mo(tokens: list) -> set[int]:
+    """The mo( calls that stand among a group-level term's terms, before its '|': (1 + mo(x) | g)
+    (parentheses one deep, in a chunk with a '|' at its own top level)."""
+    found: set[int] = set()
+    opened: list[int] = []
+    for i, token in enumerate(tokens):
+        if token.kind == "LEFT_PAREN":
+            opened.append(i)
+        elif token.kind == "RIGHT_PAREN" and opened:
+            opened.pop()
+        elif token.kind == "IDENTIFIER" and token.lexeme == "mo" and len(opened) == 1:
+            start = opened[0]
+            inner = tokens[start + 1 : _closing(tokens, start)]
+            pipes = _top_level(inner, "PIPE")
+            if pipes and i < start + 1 + pipes[0]:
+                found.add(i)
+    return found
 
 
 def _split_group_terms(rhs: list, text: str) -> tuple[list, list[GroupTerm]]:
@@ -424,13 +447,20 @@ def _group_terms(inner: list, text: str) -> list[GroupTerm]:
             f"formula {shown(text)}: {chunk} names the grouping factor {repeated[0]!r} twice"
         )
     correlated = not double
-    lhs_text = _join(lhs)
+    lhs, specials = take_specials(lhs, text)
+    if any(s.kind != "monotonic" for s in specials):
+        raise InputError(
+            f"formula {shown(text)}: {chunk}: splines, GPs and other special terms can't be "
+            "group-level terms (mo() can)"
+        )
+    lhs_text = _join(lhs) if lhs else "1"  # (mo(x) | g) has an intercept, as R's ~ mo(x)
+    mo = tuple(specials)
     if separators == {"SLASH"}:  # (1 | a/b) means (1 | a) + (1 | a:b)
         return [
-            GroupTerm(lhs_text, tuple(factors[: k + 1]), correlated, term_id)
+            GroupTerm(lhs_text, tuple(factors[: k + 1]), correlated, term_id, mo)
             for k in range(len(factors))
         ]
-    return [GroupTerm(lhs_text, tuple(factors), correlated, term_id)]
+    return [GroupTerm(lhs_text, tuple(factors), correlated, term_id, mo)]
 
 
 def _closing(tokens: list, start: int) -> int:

@@ -107,7 +107,11 @@ BLOCK = Record(  # one formula's (terms | g): terms of several formulas joined b
         "correlated": Boolean(),
         "state": STATE,
     },
-    optional={"dpar": Text(max_len=100, parse=_dpar_name)},
+    optional={
+        "dpar": Text(max_len=100, parse=_dpar_name),
+        # (mo(x) | g): the labels of its last terms, mo() terms of mu's (monotonic.check_group)
+        "monotonic": ListOf(NAME, min_items=1, max_items=1_000, unique=True),
+    },
 )
 
 SMOOTH = Record(  # one s() or t2() term: smooth_basis's state, checked by load_smooth_state
@@ -291,6 +295,8 @@ def check_design(design: dict) -> None:
         read += design["category_specific"]["variables"]
     for group in design["groups"]:
         read += [v for block in group["blocks"] for v in block["variables"]]
+        for block in group["blocks"]:
+            _check_group_monotonic(block, design["population"])
     for name in read:
         if name not in variables:
             raise InputError(f"the column {name[:100]!r} is read but not described in variables")
@@ -320,6 +326,18 @@ def _check_gp(entry: dict) -> None:
         size = k**d if k is not None else len(fitted["points"])
         if part["size"] != size:
             raise InputError(f"{where}: the GP {part['label'][:100]!r} does not match its state")
+
+
+def _check_group_monotonic(block: dict, population: dict) -> None:
+    """A block's mo() terms are its last terms and mu's population-level mo() terms."""
+    labels = block.get("monotonic", [])
+    if not labels:
+        return
+    known = {entry["label"] for entry in population.get("monotonic", [])}
+    if block["terms"][-len(labels) :] != labels or not set(labels) <= known:
+        raise InputError("design.json: a group-level block's monotonic terms are not mu's")
+    if block.get("dpar", "mu") != "mu":
+        raise InputError("design.json: a group-level block's monotonic terms are not mu's")
 
 
 def _check_monotonic(part: dict, variables: dict) -> None:

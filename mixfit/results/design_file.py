@@ -75,16 +75,20 @@ def describe(model: Model, frame: pd.DataFrame) -> dict:
                     "blocks": [],
                 },
             )
+            mo = [monotonic.columns_of(t)[0] for t in term.monotonic]
             entry["blocks"].append(
                 {
                     "id": block.id,
                     "dpar": dpar,
                     "formula": term.lhs,
                     "terms": block.terms[start : start + width],
-                    "variables": formulae_state.columns_read(matrix),
+                    "variables": list(dict.fromkeys(formulae_state.columns_read(matrix) + mo)),
                     "correlated": block.correlated,
-                    "state": formulae_state.capture(matrix),
+                    # (0 + mo(x) | g) leaves formulae no matrix: no state
+                    "state": formulae_state.capture(matrix) if matrix is not None else [],
                 }
+                # (mo(x) | g): the labels of its last terms, mu's mo() terms' effects varied
+                | ({"monotonic": ["mo" + c for c in mo]} if mo else {})
             )
             start += width
     out = {

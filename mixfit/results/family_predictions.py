@@ -105,8 +105,26 @@ def _linear_predictor(
     for block in design.blocks:
         r = posterior[f"r_{block.id}"]
         for term in block.columns(predictor.dpar):
-            eta += r[:, :, block.J - 1, term] * block.Z[:, term]
-    return eta
+            if block.terms[term] not in block.monotonic:  # mo()'s: with the population's
+                eta += r[:, :, block.J - 1, term] * block.Z[:, term]
+    return eta + _monotonic_part(design, predictor, posterior)
+
+
+def _monotonic_part(design: Design, predictor: Predictor, posterior: dict) -> np.ndarray | float:
+    """The mo() terms' share, as the program's: (bsp[i] + r_k[J_k[n], m]) * mo(simo_i, Xmo_i[n]),
+    the group-level part where (mo(x) | g) varies it; chains x draws x rows."""
+    s, out = predictor.suffix, 0.0
+    for i, term in enumerate(predictor.monotonic, start=1):
+        simo = posterior[f"simo{s}_{i}"]  # chains x draws x D
+        steps = term.D * np.cumsum(simo, axis=-1)
+        mo = np.concatenate([np.zeros((*simo.shape[:2], 1)), steps], axis=-1)[..., term.values]
+        slope = posterior[f"bsp{s}"][..., i - 1, None]
+        for block in design.blocks:
+            if term.label in block.monotonic and predictor.dpar == "mu":
+                k = block.terms.index(term.label)
+                slope = slope + posterior[f"r_{block.id}"][:, :, block.J - 1, k]
+        out = out + slope * mo
+    return out
 
 
 class Family:

@@ -9,7 +9,11 @@
   int<lower=1> N_{{ b.id }};  // number of grouping levels
   int<lower=1> M_{{ b.id }};  // number of coefficients per level
   array[N] int<lower=1> J_{{ b.id }};  // grouping indicator per observation
+{% if b.mo %}
+  matrix[N, M_{{ b.id }} - {{ b.mo }}] Z_{{ b.id }};  // group-level predictors (none for its last {{ b.mo }}, mo() terms)
+{% else %}
   matrix[N, M_{{ b.id }}] Z_{{ b.id }};  // group-level predictors
+{% endif %}
 {% if b.split %}
 {% for dpar, c in b.columns.items() %}
   // its columns first_{{ b.id }}{{ c.s }}..last_{{ b.id }}{{ c.s }} feed {{ dpar }}'s predictor
@@ -70,6 +74,8 @@
 {% set take = "[" ~ rows ~ "]" if rows else "" %}
 {#- a reduce_sum slice's function sees no data but its arguments #}
 {% set last = ("cols(r_%d)" % b.id) if rows and not b.split else c.last %}
+{#- a block with mo() columns (never split) has Z columns for the others only #}
+{% set last = ("cols(Z_%d)" % b.id) if b.mo else last %}
 {% if c.intercept %}
     {{ p.eta }} += col(r_{{ b.id }}, {{ c.first }})[J_{{ b.id }}{{ take }}];  // the intercept, whose predictor is 1
 {% endif %}

@@ -40,7 +40,14 @@
 {% set at = "start + n - 1" if rows else "n" %}
     for (n in 1:N) {
 {% for t in p.terms %}
+{% if t.groups %}
+{#- (mo(x) | g): each level's own mean step, its group-level effect added to bsp #}
+      {{ p.eta }}[n] += (bsp{{ p.s }}[{{ t.i }}]
+{%- for g in t.groups %} + r_{{ g.id }}[J_{{ g.id }}[{{ at }}], {{ g.k }}]{% endfor -%}
+      ) * mo(simo{{ t.j }}, Xmo{{ t.j }}[{{ at }}]);
+{% else %}
       {{ p.eta }}[n] += bsp{{ p.s }}[{{ t.i }}] * mo(simo{{ t.j }}, Xmo{{ t.j }}[{{ at }}]);
+{% endif %}
 {% endfor %}
     }
 {%- endmacro %}

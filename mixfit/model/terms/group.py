@@ -36,6 +36,8 @@ def context(design: Design, block: GroupBlock) -> dict:
         "nesting": centrable and block.intercept and can_nest(design),
         "blocks": len(design.blocks),
         "columns": columns,
+        # its mo() columns, the last ones: Z_k has none of them, monotonic.stan adds their share
+        "mo": len(block.monotonic),
     }
 
 
@@ -44,7 +46,7 @@ def stan_data(design: Design, block: GroupBlock) -> dict:
         f"N_{block.id}": len(block.levels),
         f"M_{block.id}": len(block.terms),
         f"J_{block.id}": block.J,
-        f"Z_{block.id}": block.Z,
+        f"Z_{block.id}": block.stan_Z,
     }
     if len(block.feeds) > 1:
         for dpar in block.feeds:

@@ -100,10 +100,20 @@ def context(design, predictor) -> dict:
         "eta": predictor.dpar,
         "of": "" if predictor.dpar == "mu" else f" of {predictor.dpar}",
         "terms": [
-            {"i": i, "j": f"{s}_{i}", "text": t.text}
+            {"i": i, "j": f"{s}_{i}", "text": t.text, "groups": _group_columns(design, t)}
             for i, t in enumerate(predictor.monotonic, start=1)
         ],
     }
+
+
+def _group_columns(design, term: MonotonicTerm) -> list[dict]:
+    """The group-level columns that vary a term's mean step, (mo(x) | g)'s: per block its id and
+    the column (from 1), as brms's stan_eta_rsp adds r_1_2[J_1[n]] to bsp[1]."""
+    return [
+        {"id": block.id, "k": block.terms.index(term.label) + 1}
+        for block in getattr(design, "blocks", [])
+        if term.label in block.monotonic
+    ]
 
 
 def stan_data(predictor) -> dict:
@@ -223,3 +233,11 @@ def expected_draws(entries: Sequence[Mapping], prefix: str) -> dict[str, tuple[i
         out[f"bsp_{prefix}{e['label']}"] = ()
         out[f"simo_{prefix}{e['label']}1"] = (e["steps"],)
     return out
+
+
+def mo_at(simo: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """brms's mo(simo, x) at rows x (0..D) per draw, rows x draws: D * sum(simo[1:x]), the
+    predictor of a group-level mo() column ((mo(x) | g)'s r[level, k] multiplies it)."""
+    steps = simo.shape[1] * np.cumsum(simo, axis=1)  # draws x D: mo(simo, 1..D)
+    at = np.concatenate([np.zeros((len(simo), 1)), steps], axis=1)  # mo(simo, 0) = 0
+    return at[:, x].T
