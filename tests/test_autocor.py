@@ -1,10 +1,10 @@
 """Autocorrelated residuals (issue 24): ar(), ma(), arma() in brms 2.18's residual form (cov =
-FALSE) and cosy(), against brms's sleepstudy AR(1) fit and on simulated series.
+FALSE) and cosy() (gaussian and student), against brms's sleepstudy AR(1) fit and on simulated series.
 
 The acceptance fit (sleepstudy, 4 chains x 1000) is the one slow check; the simulated fits are
-2 chains x 400 on 300 rows. Measured on the 2-core machine (shared): the module about 156 s; the
-sleepstudy fit about 49 s, its loo and summary 12 and 6 s; the ma and cosy fits 12-15 s each; the
-chain jobs and combine about 49 s.
+2 chains x 400-500 on 300 rows. Measured on the 2-core machine (shared): the module about 81 s;
+the sleepstudy fit about 12 s; the ma, cosy and cosy-student fits 4-6 s each; each chain-jobs
+and combine run (ARMA, cosy with student) about 19 s.
 """
 
 from __future__ import annotations

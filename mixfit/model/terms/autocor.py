@@ -12,6 +12,7 @@ one; brms's ``cov = TRUE`` forms of ARMA are not built.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -121,7 +122,7 @@ def _column_or_none(special: SpecialTerm, argument) -> str | None:
     return special.column(argument)
 
 
-def check(term: AutocorTerm, family: str, additions, dpars: list[str]) -> None:
+def check(term: AutocorTerm, family: str, additions, dpars: Iterable[str]) -> None:
     """What the model can't be built with: refused before anything is compiled."""
     if family not in FAMILIES:
         raise InputError(
@@ -139,9 +140,11 @@ def check(term: AutocorTerm, family: str, additions, dpars: list[str]) -> None:
             f"{term.text}: autocorrelation terms do not take se(), cens(), weights(), trunc() or "
             "rate()"
         )
-    if term.cls == "cosy" and dpars:
+    with_formula = list(dpars)  # the family parameters with a formula (a dict's keys)
+    if term.cls == "cosy" and with_formula:
         raise InputError(
-            f"{term.text}: cosy() takes no formula for {dpars[0]} (its scale is one per model)"
+            f"{term.text}: cosy() takes no formula for {with_formula[0]} (one value per model, "
+            "as brms's covariance of a series)"
         )
 
 
