@@ -1,5 +1,6 @@
 """Autocorrelated residuals (issue 24): ar(), ma(), arma() in brms 2.18's residual form (cov =
-FALSE) and cosy() (gaussian and student), against brms's sleepstudy AR(1) fit and on simulated series.
+FALSE) and cosy() (gaussian and student), against brms's sleepstudy AR(1) fit and on simulated
+series.
 
 The acceptance fit (sleepstudy, 4 chains x 1000) is the one slow check; the simulated fits are
 2 chains x 400-500 on 300 rows. Measured on the 2-core machine (shared): the module about 81 s;
