@@ -299,7 +299,8 @@ def cosy_log_lik(
     """Draws x rows: brms's log_lik_gaussian_time (``nu`` None) or log_lik_student_time, each
     row's density given the other rows of its series. y: rows; mu: draws x rows; sigma, cosy,
     nu: draws. The student-t's conditional (brms's student_t_cov_factor) has nu + m - 1 degrees
-    of freedom and a scale grown by beta1 = e[-j]' C[-j, -j]^-1 e[-j] = e' C^-1 e - g_j^2 / cbar_j."""
+    of freedom and a scale grown by beta1 = e[-j]' C[-j, -j]^-1 e[-j], which is
+    e' C^-1 e - g_j^2 / cbar_j."""
     from scipy import stats
 
     out = np.empty(mu.shape)
