@@ -1,10 +1,11 @@
 """Autocorrelated residuals (issue 24): ar(), ma(), arma() in brms 2.18's residual form (cov =
-FALSE) and cosy(), against brms's sleepstudy AR(1) fit and on simulated series.
+FALSE) and cosy() (gaussian and student), against brms's sleepstudy AR(1) fit and on simulated
+series.
 
 The acceptance fit (sleepstudy, 4 chains x 1000) is the one slow check; the simulated fits are
-2 chains x 400 on 300 rows. Measured on the 2-core machine (shared): the module about 156 s; the
-sleepstudy fit about 49 s, its loo and summary 12 and 6 s; the ma and cosy fits 12-15 s each; the
-chain jobs and combine about 49 s.
+2 chains x 400-500 on 300 rows. Measured on the 2-core machine (shared): the module about 81 s;
+the sleepstudy fit about 12 s; the ma, cosy and cosy-student fits 4-6 s each; each chain-jobs
+and combine run (ARMA, cosy with student) about 19 s.
 """
 
 from __future__ import annotations
@@ -207,12 +208,17 @@ def test_cosy_recovers_its_correlation(cosy_fit):
     assert "cosy" in _posterior(out)
 
 
-def test_cosy_new_rows_are_refused(cosy_fit):
-    out, _ = cosy_fit
-    done = mixfit("predict", out, out.parent / "cosy.csv", cwd=out.parent)
-    assert done.returncode == 2
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1 and "not supported yet for a model with cosy()" in lines[0]
+def test_cosy_new_rows_take_their_own_series(cosy_fit):
+    """log_lik of new rows equals the fit's own when the new data are the fitted rows (shuffled):
+    each row given the other new rows of its series, as brms's log_lik_gaussian_time on newdata;
+    and the CLI predicts them."""
+    out, data = cosy_fit
+    shuffled = data.sample(frac=1, random_state=5).reset_index(drop=True)
+    ours = log_lik(out, shuffled, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    order = shuffled.sort_values(["g", "t"]).index.to_numpy()
+    assert np.allclose(ours[:, order], _stored_log_lik(out), rtol=1e-8, atol=1e-8)
+    done = mixfit("predict", out, out.parent / "cosy.csv", "--type", "prediction", cwd=out.parent)
+    assert done.returncode == 0, done.stderr
 
 
 def test_cosy_log_lik_is_brms_leave_one_out_form(cosy_fit):
@@ -236,6 +242,146 @@ def test_cosy_log_lik_is_brms_leave_one_out_form(cosy_fit):
                 -0.5 * np.log(2 * np.pi) - np.log(sd) - 0.5 * ((y[rows] - loo_mean) / sd) ** 2
             )
             assert np.allclose(stored[s, rows], expected, rtol=1e-6, atol=1e-8)
+
+
+# --- cosy() with the student family (brms's student_t_time_hom) -------------------------------
+
+STUDENT_TRUTH = {"cosy": 0.5, "sigma": 1.5, "nu": 4.0}
+COSY_STUDENT = "y ~ x + cosy(time = t, gr = g)"
+
+
+def _student_series(seed: int) -> pd.DataFrame:
+    """30 series of 10 rows, each series' residuals one multivariate student-t draw (a correlated
+    normal scaled by one inverse gamma per series, as the model)."""
+    rng = np.random.default_rng(seed)
+    data = _series(rng, 30, 10)
+    truth = STUDENT_TRUTH
+    correlation = np.full((10, 10), truth["cosy"]) + (1 - truth["cosy"]) * np.eye(10)
+    z = rng.multivariate_normal(np.zeros(10), correlation, size=30)
+    w = np.sqrt(truth["nu"] / rng.chisquare(truth["nu"], size=(30, 1)))
+    data["y"] = 2 - 0.7 * data["x"] + (truth["sigma"] * z * w).reshape(-1)
+    return data
+
+
+@pytest.fixture(scope="module")
+def cosy_student(tmp_path_factory):
+    data = _student_series(34)
+    work = tmp_path_factory.mktemp("cosy_student")
+    data.sample(frac=1, random_state=3).to_csv(work / "st.csv", index=False)
+    done = mixfit(
+        "fit", "st.csv", "-f", COSY_STUDENT, "--family", "student", "-o", "out", "--chains", "2",
+        "--iter", "500", "--seed", "1", "--quiet", "--no-plots", cwd=work,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return work / "out", data.sort_values(["g", "t"]).reset_index(drop=True)
+
+
+def test_cosy_student_recovers_its_parameters(cosy_student):
+    """cosy within 0.15 and sigma within 20% of the truth; nu, which only the 30 series' scales
+    tell (one mixing draw per series), inside its 95% interval and clearly not normal."""
+    out, _ = cosy_student
+    varcorr = pd.read_csv(out / "varcorr.csv").set_index("param")
+    assert abs(varcorr.loc["cosy", "Estimate"] - STUDENT_TRUTH["cosy"]) < 0.15
+    assert abs(varcorr.loc["sigma", "Estimate"] / STUDENT_TRUTH["sigma"] - 1) < 0.2
+    nu = varcorr.loc["nu"]
+    assert nu["Q2.5"] < STUDENT_TRUTH["nu"] < nu["Q97.5"]
+    assert nu["Estimate"] < 15
+    fixef = pd.read_csv(out / "fixef.csv").set_index("term")
+    assert abs(fixef.loc["x", "Estimate"] + 0.7) < 3 * fixef.loc["x", "Est.Error"]
+    assert "multi_student_t" in (out / "model.stan").read_text()
+
+
+def _conditional_student_t(y, mu, C, nu):
+    """Each row's log density given the other rows, for y ~ multi_student_t(nu, mu, C): the
+    textbook conditional (degrees of freedom nu + m - 1, scale grown by the other rows'
+    Mahalanobis distance), from scipy and dense inverses."""
+    from scipy import stats
+
+    m = len(y)
+    out = np.empty(m)
+    for j in range(m):
+        rest = np.delete(np.arange(m), j)
+        inverse = np.linalg.inv(C[np.ix_(rest, rest)])
+        e = y[rest] - mu[rest]
+        mean = mu[j] + C[j, rest] @ inverse @ e
+        variance = C[j, j] - C[j, rest] @ inverse @ C[rest, j]
+        df = nu + m - 1
+        scale = np.sqrt((nu + e @ inverse @ e) / df * variance)
+        out[j] = stats.t.logpdf(y[j], df, mean, scale)
+    return out
+
+
+def test_cosy_student_log_lik_is_the_conditional_student_t(cosy_student):
+    """brms's log_lik_student_time: row j's student-t density given the other rows of its
+    series, recomputed with scipy from the draws."""
+    out, data = cosy_student
+    posterior = _posterior(out)
+    stored = _stored_log_lik(out)
+    y, x = data["y"].to_numpy(), data["x"].to_numpy()
+    for s in (0, 321, 499):
+        mu = _flat(posterior, "b_Intercept")[s] + _flat(posterior, "b_x")[s] * x
+        sigma, cosy = _flat(posterior, "sigma")[s], _flat(posterior, "cosy")[s]
+        nu = _flat(posterior, "nu")[s]
+        C = sigma**2 * (np.full((10, 10), cosy) + (1 - cosy) * np.eye(10))
+        for g in (0, 17, 29):
+            rows = slice(10 * g, 10 * g + 10)
+            expected = _conditional_student_t(y[rows], mu[rows], C, nu)
+            assert np.allclose(stored[s, rows], expected, rtol=1e-6, atol=1e-8)
+
+
+def test_cosy_student_new_rows(cosy_student, tmp_path):
+    """New rows: log_lik of the fitted rows (shuffled) equals the fit's own; new series' draws
+    are correlated within a series by about cosy and not across series; epred is mu."""
+    out, data = cosy_student
+    shuffled = data.sample(frac=1, random_state=6).reset_index(drop=True)
+    ours = log_lik(out, shuffled, allow_new_levels=False, sample_new_levels="uncertainty", seed=0)
+    order = shuffled.sort_values(["g", "t"]).index.to_numpy()
+    assert np.allclose(ours[:, order], _stored_log_lik(out), rtol=1e-8, atol=1e-8)
+
+    new = pd.DataFrame({"g": np.repeat(np.arange(100, 140), 3), "t": np.tile([5, 1, 3], 40)})
+    new["x"] = 0.0  # every row the same mean: the draws' spread is the residuals'
+    fit = load(out)
+    path = tmp_path / "draws.nc"
+    predict(fit, new, "the new data", kind="prediction", seed=3, draws_file=path)
+    with xr.open_dataset(path, engine="h5netcdf") as saved:
+        draws = saved["prediction"].values.reshape(-1, len(new))
+    cosy = _flat(_posterior(out), "cosy").mean()
+    within = [np.corrcoef(draws[:, 3 * k], draws[:, 3 * k + 1])[0, 1] for k in range(40)]
+    across = [np.corrcoef(draws[:, 3 * k], draws[:, 3 * k + 3])[0, 1] for k in range(39)]
+    assert abs(np.mean(within) - cosy) < 0.1, (np.mean(within), cosy)
+    assert abs(np.mean(across)) < 0.1
+    epred = predict(fit, new, "the new data", kind="epred")
+    intercept = _flat(_posterior(out), "b_Intercept").mean()
+    assert np.allclose(epred["Estimate"], intercept)
+
+
+def test_cosy_student_loo(cosy_student):
+    out, _ = cosy_student
+    loo = mixfit("loo", out, cwd=out.parent)
+    assert loo.returncode == 0, loo.stderr
+    assert "elpd_loo" in loo.stdout
+
+
+def test_cosy_student_as_chain_jobs_and_combine(tmp_path):
+    """A cosy() student model's chains run as jobs, combined, read back and predicted from."""
+    data = _student_series(35)
+    data.to_csv(tmp_path / "sim.csv", index=False)
+    spec = {
+        "data": "sim.csv",
+        "formula": COSY_STUDENT,
+        "family": "student",
+        "backend": "stanli",
+        "sampler": {"chains": 2, "iter": 400, "seed": 5},
+    }
+    out = fit_as_chain_jobs(spec, tmp_path)
+    varcorr = pd.read_csv(out / "varcorr.csv")
+    assert {"cosy", "sigma", "nu"} <= set(varcorr["param"])
+    assert _stored_log_lik(out).shape == (400, len(data))
+    again = mixfit("summary", out, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "Correlation Structures:" in again.stdout
+    done = mixfit("predict", out, "sim.csv", "--type", "prediction", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
 
 
 def test_arma_as_chain_jobs_and_combine(tmp_path):

@@ -590,9 +590,9 @@ CASES.update(
             fit("y | trunc(lb = -100) ~ x + ar(time = k, gr = g)"),
             "autocorrelation terms do not take se(), cens(), weights(), trunc() or rate()",
         ),
-        "autocor: cosy with student": (
-            fit("y ~ x + cosy(time = k, gr = g)", "--family", "student"),
-            "cosy() is supported with the gaussian family only yet",
+        "autocor: cosy with a formula for nu": (
+            fit("y ~ x + cosy(time = k, gr = g)", "-f", "nu ~ x", "--family", "student"),
+            "cosy(time = k, gr = g): cosy() takes no formula for nu",
         ),
         "autocor: kfold": (
             [

@@ -372,7 +372,6 @@ def predict(
             f"--dpar {dpar!r} gives a parameter's draws (--type epred, or linpred on its link's "
             "scale); new responses (--type prediction) come from every parameter at once"
         )
-    check_no_autocor(fit.design, cosy_only=True)
     model = FamilyLink.of(fit.design, dpar)
     rows = new_rows(
         fit.design,
@@ -395,12 +394,17 @@ def predict(
         columns = stats
     table = np.empty((rows.n, len(columns)))
     writer = _DrawsFile(draws_file, kind, model, posterior, rows.n) if draws_file else None
-    arma = None
-    if fit.design.get("autocor") and model.dpar == "mu":
+    arma = cosy = None
+    autocor = fit.design.get("autocor")
+    if autocor and autocor["class"] == "arma" and model.dpar == "mu":
         arma = arma_means(fit, frame, source, rows, effects)
+    elif autocor and kind == "prediction":  # cosy's epred is mu, brms's (the rows' own mean)
+        cosy = cosy_predictions(fit, model, frame, rows, effects, rng)
     try:
         for chunk in chunks(posterior, rows):
-            if arma is not None:
+            if cosy is not None:
+                values = cosy[:, chunk].T
+            elif arma is not None:
                 values = _arma_draws(kind, model, posterior, rows, chunk, effects, rng, arma)
             else:
                 values = draws_of(kind, model, posterior, rows, chunk, effects, rng)
@@ -433,14 +437,16 @@ def log_lik(
     ``outdir``: draws (chains one after another) x rows, with the family's likelihood."""
     check_choices("epred", sample_new_levels)
     fit = load(outdir)
-    check_no_autocor(fit.design, cosy_only=True)
     model = FamilyLink.of(fit.design)
     source = "the new data"
     rows = new_rows(fit.design, newdata, source, allow_new_levels=allow_new_levels)
     y = response(fit.design, newdata, source)
     posterior = fit.posterior
     effects = Effects(posterior, rows, sample_new_levels, seed)
-    arma = arma_means(fit, newdata, source, rows, effects) if fit.design.get("autocor") else None
+    autocor = fit.design.get("autocor")
+    if autocor and autocor["class"] == "cosy":  # each row given the other new rows of its series
+        return cosy_log_lik(fit, model, newdata, y, rows, effects)
+    arma = arma_means(fit, newdata, source, rows, effects) if autocor else None
     out = np.empty((posterior.size, rows.n))
     for chunk in chunks(posterior, rows):
         observed = y[chunk, None]
@@ -533,19 +539,6 @@ class _DrawsFile:
         self.file.close()
 
 
-def check_no_autocor(design: dict, cosy_only: bool = False) -> None:
-    """cosy's new rows (brms's draws of a correlated series) are not built yet, so refused; with
-    ``cosy_only`` False, ARMA's too."""
-    autocor = design.get("autocor")
-    if autocor and (autocor["class"] == "cosy" or not cosy_only):
-        call = "cosy()" if autocor["class"] == "cosy" else "ar(), ma() or arma()"
-        raise InputError(
-            f"predictions and log-likelihoods of new rows are not supported yet for a model with "
-            f"{call} (each row's mean depends on its series' earlier rows); the fit's own "
-            "log_lik and y_rep are in draws.nc"
-        )
-
-
 def arma_means(
     fit: SavedFit, frame: pd.DataFrame, source: str, rows: Rows, effects: Effects | None
 ) -> np.ndarray:
@@ -601,6 +594,66 @@ def _arma_draws(
         return mu
     params = family_parameters(posterior, rows, chunk, effects)
     return LIKELIHOODS[model.family].draw(mu, params, None, rng)
+
+
+def _cosy_inputs(
+    fit: SavedFit, model: FamilyLink, frame: pd.DataFrame, rows: Rows, effects: Effects | None
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """cosy() at new rows, as brms's prepare_predictions_ac on newdata: each row's mean (draws x
+    rows), the draws of sigma, cosy and (student) nu, and each row's series among the new
+    data's own rows (by the term's gr and time, sorted as the fit sorted its rows)."""
+    import xarray as xr
+
+    from mixfit.model.terms.autocor import AutocorTerm, cosy_series
+
+    info = fit.design["autocor"]
+    named = [f"{k} = {info[k]}" for k in ("time", "gr") if info.get(k)]
+    term = AutocorTerm("cosy", 0, 0, info["time"], info["gr"], f"cosy({', '.join(named)})")
+    series = cosy_series(term, frame)
+    posterior = fit.posterior
+    mu = np.empty((posterior.size, rows.n))
+    for chunk in chunks(posterior, rows):
+        eta = linear_predictor(posterior, rows, chunk, effects)
+        mu[:, chunk] = INVERSE_LINKS[model.link](eta).T
+    with xr.open_dataset(fit.outdir / "draws.nc", group="posterior", engine="h5netcdf") as saved:
+        cosy = saved["cosy"].values.reshape(-1)
+    params = {"sigma": posterior.family["sigma"], "cosy": cosy}
+    if "nu" in posterior.family:
+        params["nu"] = posterior.family["nu"]
+    return mu, params, series
+
+
+def cosy_predictions(
+    fit: SavedFit,
+    model: FamilyLink,
+    frame: pd.DataFrame,
+    rows: Rows,
+    effects: Effects | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draws x rows: new responses of a cosy() model, each new series drawn as a whole (brms's
+    posterior_predict_gaussian_time / _student_time)."""
+    from mixfit.model.terms.autocor import cosy_draws
+
+    mu, params, series = _cosy_inputs(fit, model, frame, rows, effects)
+    check_draw_inputs(model.family, mu)
+    return cosy_draws(mu, params["sigma"], params["cosy"], series, rng, params.get("nu"))
+
+
+def cosy_log_lik(
+    fit: SavedFit,
+    model: FamilyLink,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    rows: Rows,
+    effects: Effects | None,
+) -> np.ndarray:
+    """Draws x rows: the log-likelihood of a cosy() model's new rows, each given the other new
+    rows of its series (brms's log_lik_gaussian_time / _student_time)."""
+    from mixfit.model.terms.autocor import cosy_log_lik as conditional
+
+    mu, params, series = _cosy_inputs(fit, model, frame, rows, effects)
+    return conditional(y, mu, params["sigma"], params["cosy"], series, params.get("nu"))
 
 
 def check_choices(kind: str, sample_new_levels: str) -> None:

@@ -161,7 +161,7 @@ class _Program:
             return {
                 "residuals": "",
                 "likelihood": str(module.likelihood(a, family)).rstrip("\n"),
-                "predictions": str(module.predictions(a)).rstrip("\n"),
+                "predictions": str(module.predictions(a, family)).rstrip("\n"),
             }
         return {
             "residuals": str(module.residuals(a)).rstrip("\n"),

@@ -80,9 +80,12 @@
     target += student_t_lpdf(Y | nu, mu, sigma);
 {% endif %}
 {%- endmacro %}
-{#- cosy's log_lik as brms's log_lik_gaussian_time: each row's density given the other rows of its
-    series (the leave-one-out predictive of a correlated normal), and y_rep per series #}
-{% macro predictions(a) %}
+{#- cosy's log_lik as brms's log_lik_gaussian_time / log_lik_student_time: each row's density
+    given the other rows of its series (the leave-one-out predictive of a correlated normal or
+    student-t), and y_rep a draw of each series as a whole. For the student-t (Shah et al. 2014,
+    brms's student_t_cov_factor), the conditional has nu + m - 1 degrees of freedom and its scale
+    grows with beta1 = e[-j]' inverse(C[-j, -j]) e[-j], which is e' C^-1 e - g[j]^2 / cbar[j]. #}
+{% macro predictions(a, family) %}
     matrix[max_nobs_tg, max_nobs_tg] chol_cor
       = cholesky_decompose(add_diag(rep_matrix(cosy, max_nobs_tg, max_nobs_tg), 1 - cosy));
     for (i in 1:N_tg) {
@@ -91,12 +94,29 @@
       int m = nobs_tg[i];
       matrix[m, m] L = sigma * chol_cor[1:m, 1:m];
       matrix[m, m] Cinv = inverse_spd(multiply_lower_tri_self_transpose(L));
-      vector[m] g = Cinv * (Y[first:last] - mu[first:last]);
+      vector[m] e = Y[first:last] - mu[first:last];
+      vector[m] g = Cinv * e;
       vector[m] cbar = diagonal(Cinv);
+{% if family == "gaussian" %}
       for (j in 1:m) {
         log_lik[first + j - 1] = normal_lpdf(Y[first + j - 1] | Y[first + j - 1] - g[j] / cbar[j],
                                              sqrt(1 / cbar[j]));
       }
       y_rep[first:last] = to_array_1d(multi_normal_cholesky_rng(mu[first:last], L));
+{% else %}
+      real eCe = dot_product(e, g);
+      real df_loo = nu + m - 1;
+      for (j in 1:m) {
+        real beta1 = eCe - square(g[j]) / cbar[j];
+        log_lik[first + j - 1] = student_t_lpdf(Y[first + j - 1] | df_loo,
+                                                Y[first + j - 1] - g[j] / cbar[j],
+                                                sqrt((nu + beta1) / (df_loo * cbar[j])));
+      }
+      // a multivariate student-t draw (brms's rmulti_student_t): a correlated normal one with
+      // its scale mixed by an inverse gamma (as Stan's multi_student_t_cholesky_rng)
+      real w = inv_gamma_rng(nu / 2, nu / 2);
+      y_rep[first:last] = to_array_1d(mu[first:last]
+                                      + sqrt(w) * multi_normal_cholesky_rng(rep_vector(0, m), L));
+{% endif %}
     }
 {%- endmacro %}

@@ -4,12 +4,15 @@
 ARMA terms take brms's default ``cov = FALSE``: the residual-based form, where row n's mean
 adds ``ar`` times the residuals of the rows before it in its group (``Err``), which ``J_lag``
 counts; so the rows are sorted by group and time first, as brms's ``order_data``. cosy() is a
-correlation matrix of each group's residuals (brms's only form of it). Only mu's formula takes
+correlation matrix of each group's residuals (brms's only form of it: normal_time_hom or
+student_t_time_hom), its new rows' series built from the new data's own rows as brms's
+prepare_predictions_ac (cosy_rows, cosy_draws, cosy_log_lik below). Only mu's formula takes
 one; brms's ``cov = TRUE`` forms of ARMA are not built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -119,7 +122,7 @@ def _column_or_none(special: SpecialTerm, argument) -> str | None:
     return special.column(argument)
 
 
-def check(term: AutocorTerm, family: str, additions, dpars: list[str]) -> None:
+def check(term: AutocorTerm, family: str, additions, dpars: Iterable[str]) -> None:
     """What the model can't be built with: refused before anything is compiled."""
     if family not in FAMILIES:
         raise InputError(
@@ -137,11 +140,11 @@ def check(term: AutocorTerm, family: str, additions, dpars: list[str]) -> None:
             f"{term.text}: autocorrelation terms do not take se(), cens(), weights(), trunc() or "
             "rate()"
         )
-    if term.cls == "cosy" and family != "gaussian":  # brms's student log_lik of it: not built yet
-        raise InputError(f"{term.text}: cosy() is supported with the gaussian family only yet")
-    if term.cls == "cosy" and dpars:
+    with_formula = list(dpars)  # the family parameters with a formula (a dict's keys)
+    if term.cls == "cosy" and with_formula:
         raise InputError(
-            f"{term.text}: cosy() takes no formula for {dpars[0]} (its scale is one per model)"
+            f"{term.text}: cosy() takes no formula for {with_formula[0]} (one value per model, "
+            "as brms's covariance of a series)"
         )
 
 
@@ -261,3 +264,83 @@ def sorted_table(formulas, table):
     if term is None:
         return table
     return replace(table, frame=order_rows(term, table.frame))
+
+
+# --- cosy() at new rows (brms's prepare_predictions_ac on newdata, then its *_time methods) ---
+
+
+def cosy_series(term: AutocorTerm, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's series (0-based), in ``frame``'s own order: the series brms builds from new
+    data's own rows (sorted by order_rows, numbered by build), so a new series' correlation
+    matrix is that of its rows in the new data."""
+    numbered = frame.assign(__mixfit_row__=np.arange(len(frame)))
+    ordered = order_rows(term, numbered)
+    series = np.empty(len(frame), dtype=np.int64)
+    series[ordered["__mixfit_row__"].to_numpy()] = build(term, ordered).series - 1
+    return series
+
+
+def _cosy_inverse(sigma: np.ndarray, cosy: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """C^-1 = (I - b 11') / a for a series of m rows, C = sigma^2 ((1 - cosy) I + cosy 11'):
+    the a and b of each draw (the closed form of brms's solve(C))."""
+    a = sigma**2 * (1 - cosy)
+    b = cosy / (1 + (m - 1) * cosy)
+    return a, b
+
+
+def cosy_log_lik(
+    y: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    cosy: np.ndarray,
+    series: np.ndarray,
+    nu: np.ndarray | None = None,
+) -> np.ndarray:
+    """Draws x rows: brms's log_lik_gaussian_time (``nu`` None) or log_lik_student_time, each
+    row's density given the other rows of its series. y: rows; mu: draws x rows; sigma, cosy,
+    nu: draws. The student-t's conditional (brms's student_t_cov_factor) has nu + m - 1 degrees
+    of freedom and a scale grown by beta1 = e[-j]' C[-j, -j]^-1 e[-j], which is
+    e' C^-1 e - g_j^2 / cbar_j."""
+    from scipy import stats
+
+    out = np.empty(mu.shape)
+    for s in np.unique(series):
+        rows = np.flatnonzero(series == s)
+        m = len(rows)
+        a, b = (v[:, None] for v in _cosy_inverse(sigma, cosy, m))
+        e = y[rows] - mu[:, rows]
+        g = (e - b * e.sum(axis=1, keepdims=True)) / a  # C^-1 e
+        cbar = (1 - b) / a  # diag(C^-1)
+        loo_mean = y[rows] - g / cbar
+        if nu is None:
+            out[:, rows] = stats.norm.logpdf(y[rows], loo_mean, np.sqrt(1 / cbar))
+            continue
+        df = nu[:, None] + m - 1
+        beta1 = (e * g).sum(axis=1, keepdims=True) - g**2 / cbar
+        scale = np.sqrt((nu[:, None] + beta1) / (df * cbar))
+        out[:, rows] = stats.t.logpdf(y[rows], df, loo_mean, scale)
+    return out
+
+
+def cosy_draws(
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    cosy: np.ndarray,
+    series: np.ndarray,
+    rng: np.random.Generator,
+    nu: np.ndarray | None = None,
+) -> np.ndarray:
+    """Draws x rows: brms's posterior_predict_gaussian_time / _student_time, each series drawn
+    as a whole from the multivariate normal (or student-t) with covariance sigma^2 times the
+    compound-symmetry correlation: a shared normal per series with variance cosy, plus each
+    row's own with 1 - cosy; the student-t's scale mixed by one inverse gamma per series."""
+    draws, n = mu.shape
+    count = int(series.max()) + 1 if n else 0
+    shared = rng.standard_normal((draws, count))[:, series]
+    own = rng.standard_normal((draws, n))
+    c = cosy[:, None]
+    e = sigma[:, None] * (np.sqrt(c) * shared + np.sqrt(1 - c) * own)
+    if nu is not None:
+        w = nu[:, None] / rng.chisquare(nu[:, None], size=(draws, count))
+        e *= np.sqrt(w)[:, series]
+    return mu + e
