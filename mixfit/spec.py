@@ -1,7 +1,8 @@
 """The run specification: a YAML file and/or command-line flags, merged and checked.
 
 Flags given on the command line override the file's values; ``priors`` and ``factors`` from flags
-are added to the file's, and a flag prior for the same target as a file prior replaces it.
+are added to the file's, and a flag prior for the same target as a file prior replaces it; a
+flag's order of a column (``--levels "dose=low,mid,high"``) replaces the file's for that column.
 """
 
 from __future__ import annotations
