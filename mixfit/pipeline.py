@@ -21,6 +21,7 @@ from mixfit.model.design import (
     check_separation,
     columns_used,
     predictor_columns,
+    split_levels,
 )
 from mixfit.model.families import choose_family
 from mixfit.model.formulas import check_dpars, parse_formulas
@@ -78,21 +79,23 @@ class FitResult:
 
 def prepare(spec: RunSpec) -> Prepared:
     """Everything up to the Stan program and its data; nothing is compiled."""
-    family = choose_family(spec.family, spec.levels)
     formula = parse_formulas(spec.formula)
+    levels, ordered = split_levels(formula, spec.levels, spec.column_levels)
+    family = choose_family(spec.family, levels)
     check_dpars(formula, family.family.name, [p.name for p in family.family.params])
     priors = [parse_prior_spec(p) for p in spec.priors]
     check_factor_flags(formula, spec.factors)
     table = read_table(
         spec.data,
         columns_used(formula),
-        list(spec.factors),
+        # an ordered column is categorical (its levels the user's), whatever its values look like
+        list(dict.fromkeys([*spec.factors, *ordered])),
         predictor_columns(formula),
         complete=[c for c in formula.mu.additions.columns if c != formula.mu.trials],
     )
     check_model(formula, table.frame)  # mixfit/model/checks.py: what would fail after sampling
     table = autocor.sorted_table(formula, table)  # brms's order: by group, then time
-    design = build_design(formula, family, table.frame)
+    design = build_design(formula, family, table.frame, ordered)
     predictions = design.n * spec.sampler.chains * spec.sampler.num_samples <= PREDICTION_LIMIT
     model = build_model(
         design,

@@ -1,7 +1,8 @@
 """The run specification: a YAML file and/or command-line flags, merged and checked.
 
 Flags given on the command line override the file's values; ``priors`` and ``factors`` from flags
-are added to the file's, and a flag prior for the same target as a file prior replaces it.
+are added to the file's, and a flag prior for the same target as a file prior replaces it; a
+flag's order of a column (``--levels "dose=low,mid,high"``) replaces the file's for that column.
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ class RunSpec:
     output: Path | None = None
     marginal: bool = True  # integrate group-level effects out where the model allows it
     levels: tuple[str, ...] = ()  # ordinal response: its categories, lowest first
+    # --levels "dose=low,mid,high": a text column's order, lowest first, for mo(dose)
+    column_levels: tuple[tuple[str, tuple[str, ...]], ...] = ()
     sample_prior: str = "no"  # "only": sample from the priors alone (a prior predictive check)
     classical: str | None = None  # "REML" or "ML": also fit the model as lme4 does
     force: bool = False  # write into an OUTDIR that is not a results folder (keeping its files)
@@ -271,6 +274,8 @@ def load_spec_file(path: Path) -> dict:
         raw, written = _read_yaml(path)
     except yaml.constructor.ConstructorError as exc:
         tag = re.search(r"tag '([^']*)'", str(exc.problem))
+        if tag is None:  # not a tag: a mapping key that is a list or a mapping, say
+            raise InputError(f"spec {str(path)!r}: {exc.problem}") from None
         raise InputError(
             f"spec {str(path)!r}: the tag {tag.group(1) if tag else '?'!r} is not allowed "
             "(mixfit reads plain YAML: no tags that build Python objects)"
@@ -321,11 +326,7 @@ def load_spec_file(path: Path) -> dict:
     if "sampler" in raw:
         values["sampler"] = _sampler(_typed(raw["sampler"], dict, "sampler"))
     if "levels" in raw:
-        levels = written["levels"]
-        if isinstance(levels, str):
-            levels = levels.split(",")
-        levels = _typed(levels, list, "levels")
-        values["levels"] = tuple(_typed(v, str, "levels").strip() for v in levels)
+        values |= _levels(written["levels"])
     if "sample_prior" in raw:
         values["sample_prior"] = _typed(raw["sample_prior"], str, "sample_prior")
     if "classical" in raw:
@@ -333,6 +334,64 @@ def load_spec_file(path: Path) -> dict:
     if "algorithm" in raw:
         values["algorithm"] = _typed(raw["algorithm"], str, "algorithm")
     return values
+
+
+def _levels(written) -> dict:
+    """YAML ``levels``: a list (or "a,b,c") orders the response; a mapping of column -> list (or
+    "a,b,c") orders each column, as ``--levels "dose=low,mid,high"`` does."""
+    if not isinstance(written, dict):
+        return {"levels": _level_list(written, "levels")}
+    columns = []
+    for name, levels in written.items():
+        if not name.strip():
+            raise InputError("spec key 'levels' must map column names to their levels")
+        columns.append((name.strip(), _level_list(levels, f"levels.{name.strip()}")))
+    return {"column_levels": check_column_levels(tuple(columns))}
+
+
+def _level_list(written, name: str) -> tuple[str, ...]:
+    levels = written.split(",") if isinstance(written, str) else written
+    levels = _typed(levels, list, name)
+    return tuple(_typed(v, str, name).strip() for v in levels)
+
+
+def parse_levels_flags(texts: tuple[str, ...]) -> dict:
+    """``--levels`` (repeatable): "a,b,c" orders the response, "COLUMN=a,b,c" a column."""
+    response: tuple[str, ...] = ()
+    columns = []
+    for text in texts:
+        name, sep, rest = text.partition("=")
+        levels = tuple(v.strip() for v in (rest if sep else text).split(","))
+        if sep:
+            if not name.strip():
+                raise InputError(
+                    f'--levels {text[:100]!r}: no column before "=" (--levels "dose=low,mid,high")'
+                )
+            columns.append((name.strip(), levels))
+        elif response:
+            raise InputError(
+                "--levels without a column name orders the response: give it once "
+                '(a column\'s order as --levels "dose=low,mid,high")'
+            )
+        else:
+            response = levels
+    return {"levels": response, "column_levels": check_column_levels(tuple(columns))}
+
+
+def check_column_levels(
+    columns: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each column once, with at least two distinct levels, none empty."""
+    names = [name for name, _ in columns]
+    for name, levels in columns:
+        if names.count(name) > 1:
+            raise InputError(f"--levels gives the order of {name!r} twice: give it once")
+        if len(levels) < 2 or len(set(levels)) != len(levels) or "" in levels:
+            raise InputError(
+                f"the levels of {name!r} must be at least two distinct names, lowest first "
+                f"(got {', '.join(levels)[:200]!r})"
+            )
+    return columns
 
 
 def build_spec(file_values: dict, flags: dict) -> RunSpec:
@@ -347,6 +406,8 @@ def build_spec(file_values: dict, flags: dict) -> RunSpec:
             continue
         if key in {"factors", "priors"}:
             merged[key] = tuple(merged.get(key, ())) + tuple(value)
+        elif key == "column_levels":  # per column: a flag's order replaces the file's
+            merged[key] = tuple((dict(merged.get(key, ())) | dict(value)).items())
         else:
             merged[key] = value
     for key in ("data", "formula"):

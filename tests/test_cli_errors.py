@@ -104,6 +104,9 @@ def write_files(tmp_path: Path) -> Path:
         "laughs.yaml": BILLION_LAUGHS,
         "recursive.yaml": "data: data.csv\nformula: &f [*f]\n",
         "deep.yaml": "data: data.csv\nformula: " + "[" * 5000 + "]" * 5000 + "\n",
+        "levels_map.yaml": (
+            "data: data.csv\nformula: y ~ mo(word)\nlevels: {word: [red, [green], blue]}\n"
+        ),
         "levels_bool.yaml": (
             "data: data.csv\nformula: ans ~ x\nfamily: cumulative\nlevels: [no, perhaps, yes]\n"
         ),
@@ -526,9 +529,59 @@ CASES.update(
             fit("y ~ mo(frac)"),
             "mo(frac): 'frac' has values that are not whole numbers",
         ),
-        "mo() of a text column": (
+        "mo() of a text column without --levels": (
             fit("y ~ x + mo(word)"),
-            "mo(word): 'word' is a text column (or --factor); code its ordered categories",
+            (
+                "mo(word): 'word' is a text column (or --factor): give its levels' order, lowest "
+                'first, e.g. --levels "word=low,mid,high" (its values: red, green, blue), or '
+                "code them as whole numbers"
+            ),
+        ),
+        # mo() of an ordered text column (issue 24): --levels "COLUMN=a,b,c"
+        "mo() text, a value not among its --levels": (
+            fit("y ~ x + mo(word)", "--levels", "word=red,green"),
+            "mo(word): 'word': 'blue' is not among its levels red, green (as --levels gave them)",
+        ),
+        "mo() text, of one level": (
+            fit("y ~ x + mo(one)", "--levels", "one=u,v"),
+            "mo(one): 'one' takes one value only ('u')",
+        ),
+        "levels for a column mo() does not read": (
+            fit("y ~ x + mo(k)", "--levels", "word=red,green,blue"),
+            "'word' is neither the response nor the column of a mo() term",
+        ),
+        "levels for a column other terms read too": (
+            fit("y ~ word + mo(word)", "--levels", "word=red,green,blue"),
+            "'word' is read by other terms besides mo(word)",
+        ),
+        "levels of a column, one level": (
+            fit("y ~ mo(word)", "--levels", "word=red"),
+            "the levels of 'word' must be at least two distinct names, lowest first",
+        ),
+        "levels of a column, twice": (
+            fit("y ~ mo(word)", "--levels", "word=red,green,blue", "--levels", "word=blue,red"),
+            "--levels gives the order of 'word' twice",
+        ),
+        "levels with no column before =": (
+            fit("y ~ mo(word)", "--levels", "=red,green"),
+            'no column before "="',
+        ),
+        "levels of the response, twice": (
+            fit("y ~ mo(k)", "--levels", "a,b", "--levels", "c,d"),
+            "--levels without a column name orders the response: give it once",
+        ),
+        "levels of the response, with and without its name": (
+            fit("ans ~ x", "--family", "cumulative", "--levels", "no,maybe,perhaps,yes")
+            + ["--levels", "ans=no,maybe,perhaps,yes"],
+            "the levels of the response 'ans' are given twice",
+        ),
+        "levels of the response by its name, checked as the response's": (
+            fit("ans ~ x", "--family", "cumulative", "--levels", "ans=no,perhaps,yes"),
+            "has values not among the levels no, perhaps, yes (found: 'maybe')",
+        ),
+        "yaml levels of a column not text": (
+            ["fit", "levels_map.yaml"],
+            "spec key 'levels.word' must be text (got ['green'])",
         ),
         "mo() of a column of one value": (fit("y ~ mo(c5)"), "mo(c5): 'c5' takes one value only"),
         "mo() in a group-level term without the population-level mo()": (
@@ -1055,6 +1108,12 @@ ACCEPTED = {
         "y ~ x",
         "--factor",
         "x",
+    ),
+    "mo() of a text column ordered with --levels": (
+        "y,dose\n1,low\n2,high\n3,mid\n4,low\n",
+        "y ~ mo(dose)",
+        "--levels",
+        "dose=low,mid,high",
     ),
     "separation with a proper prior": (
         "y,x,g\n0,0.1,a\n0,0.2,b\n1,0.3,a\n1,0.5,b\n",

@@ -5,9 +5,10 @@ against the program's and against the definition, predictions at new x, loo, con
 over x's values, and mo() in mu's and sigma's formulas as chain jobs then combined; then
 (mo(x) | g), each level's own mean step: its SD, bsp and simplex recovered on 10 levels, brms's
 names, numpy's log_lik, predictions at known and new levels, loo, effects, chain jobs, the
-reduce_sum form and stanli's Python log_lik.
-Runtime: about 190 s on 2 loaded cores (two module fits, 300 and 360 rows, 2 chains x 400-500;
-the chain jobs run the most, about 35 s each)."""
+reduce_sum form and stanli's Python log_lik; then mo() of an ordered text column (--levels
+"dose=none,low,mid,high") against its whole-number coding.
+Runtime: about 230 s on 2 loaded cores (four module fits, 240-360 rows, 2 chains x 400-500; the
+chain jobs run the most, about 35 s each)."""
 
 from __future__ import annotations
 
@@ -430,3 +431,145 @@ def test_group_level_mo_in_python_predictions_is_predict_s(tmp_path):
     with xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf") as saved:
         stored = next(iter(saved.data_vars.values())).values.reshape(-1, n)
     np.testing.assert_allclose(stored, mine, rtol=1e-8, atol=1e-10)
+# --- mo() of an ordered text column (issue 24): --levels "dose=none,low,mid,high" --------------
+
+LEVELS = ["none", "low", "mid", "high"]  # "high" in no row: D = 2, brms's Jmo = max(Xmo)
+STEPS = np.array([0.0, 0.6, 1.0])  # the effect at none, low, mid
+
+
+def _ordered_data(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 240
+    code, z = rng.integers(0, 3, n), rng.normal(size=n)
+    y = INTERCEPT + STEPS[code] + SLOPE * z + rng.normal(0, SIGMA, n)
+    return pd.DataFrame({"y": y, "dose": np.array(LEVELS)[code], "code": code, "z": z})
+
+
+@pytest.fixture(scope="module")
+def ordered(tmp_path_factory):
+    """The same data fitted twice with the same seed: mo(dose) of the text ordered by --levels,
+    and mo(code) of its positions 0..2 as whole numbers."""
+    folder = tmp_path_factory.mktemp("mo_text")
+    data = _ordered_data(7)
+    data.to_csv(folder / "data.csv", index=False)
+    levels = ["--levels", "dose=" + ",".join(LEVELS)]
+    for name, formula, extra in (
+        ("text", "y ~ z + mo(dose)", levels),
+        ("code", "y ~ z + mo(code)", []),
+    ):
+        done = mixfit("fit", "data.csv", "-f", formula, "-o", name, *extra, *QUICK, cwd=folder)
+        assert done.returncode == 0, done.stderr
+    return folder / "text", folder / "code", data
+
+
+def _posterior(out: Path) -> dict[str, np.ndarray]:
+    with xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf") as post:
+        return {name: post[name].values for name in post.data_vars}
+
+
+def test_ordered_text_is_the_whole_number_coding(ordered):
+    """brms's as.numeric(x) - 1: the Stan data are those of the positions 0..D, so the same
+    seed gives the same draws, exactly, under the text column's names."""
+    text, code, data = ordered
+    standata = json.loads((text / "standata.json").read_text())
+    assert standata == json.loads((code / "standata.json").read_text())
+    assert standata["Jmo"] == [2] and standata["Xmo_1"] == list(data["code"])
+    program = (code / "model.stan").read_text().replace("mo(code)", "mo(dose)")  # a comment's
+    assert (text / "model.stan").read_text() == program
+    mine, theirs = _posterior(text), _posterior(code)
+    assert set(mine) == {n.replace("mocode", "modose") for n in theirs}
+    for name, values in theirs.items():
+        np.testing.assert_array_equal(mine[name.replace("mocode", "modose")], values)
+    fixef = pd.read_csv(text / "fixef.csv").set_index("term")
+    assert list(fixef.index) == ["Intercept", "z", "modose"]
+    simplexes = pd.read_csv(text / "simplexes.csv")
+    assert list(simplexes["param"]) == ["modose1[1]", "modose1[2]"]  # two steps: "high" unused
+    np.testing.assert_allclose(simplexes["Estimate"], [0.6, 0.4], atol=0.1)
+    design = json.loads((text / "design.json").read_text())
+    entry = design["population"]["monotonic"][0]
+    assert (entry["levels"], entry["min"], entry["steps"]) == (LEVELS, 0, 2)
+    assert design["variables"]["dose"] == {"type": "categorical", "levels": LEVELS[:3]}
+
+
+def test_predict_codes_new_text_rows_by_the_levels(ordered):
+    text, code, _ = ordered
+    rows = pd.DataFrame({"dose": ["mid", "none", "low", "mid"], "z": [0.0, 0.0, 1.0, -1.0]})
+    by_text = _predict(text, rows)
+    positions = rows.assign(code=rows["dose"].map(LEVELS.index)).drop(columns="dose")
+    by_code = _predict(code, positions)
+    np.testing.assert_array_equal(by_text["Estimate"], by_code["Estimate"])
+    assert list(by_text["dose"]) == list(rows["dose"])
+    truth = INTERCEPT + STEPS[positions["code"]] + SLOPE * rows["z"]
+    assert np.max(np.abs(by_text["Estimate"] - truth)) < 0.2
+    for bad, message in (
+        ("medium", "'dose' of mo(dose): 'medium' is not among its levels none, low, mid, high"),
+        ("high", "'dose' = 'high' is above 'mid', the highest level of the fitted data"),
+        ("2", "'2' is not among its levels"),
+        ("", "column 'dose' of bad.csv has no value in row 1"),
+    ):
+        (text.parent / "bad.csv").write_text(f"dose,z\n{bad},0\n")
+        done = mixfit("predict", text, "bad.csv", cwd=text.parent)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert message in done.stderr
+
+
+def test_effects_over_the_level_names(ordered):
+    """brms's conditional_effects of an ordered factor: its levels (up to the fitted data's
+    highest) by name; held elsewhere at its first level."""
+    text, code, _ = ordered
+    tables = {}
+    for out, effect in ((text, "dose"), (code, "code")):
+        done = mixfit("effects", out, "--effect", effect, "-o", f"fx_{effect}.csv", cwd=out.parent)
+        assert done.returncode == 0, done.stderr
+        tables[effect] = pd.read_csv(out.parent / f"fx_{effect}.csv")
+    assert list(tables["dose"]["dose"]) == LEVELS[:3]
+    assert list(tables["code"]["code"]) == [0, 1, 2]
+    columns = ["estimate__", "lower__", "upper__"]
+    np.testing.assert_array_equal(tables["dose"][columns], tables["code"][columns])
+    done = mixfit("effects", text, "--effect", "z", "--by", "dose", "-o", "by.csv", cwd=text.parent)
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_csv(text.parent / "by.csv")["dose"].unique()) == LEVELS[:3]
+
+
+def test_tampered_ordered_levels_are_one_error(ordered, tmp_path):
+    text, _, _ = ordered
+    for tamper, phrase in (
+        (lambda d: d["variables"]["dose"].update(levels=["low", "none", "mid"]), "its column's"),
+        (lambda d: d["population"]["monotonic"][0].update(levels=["a", "b"]), "more steps"),
+        (lambda d: d["population"]["monotonic"][0].update(min=1), "more steps than levels"),
+        (lambda d: d["population"]["monotonic"][0].update(levels=["a", "a", "b"]), "levels"),
+    ):
+        copy = tmp_path / "out"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(text, copy)
+        design = json.loads((copy / "design.json").read_text())
+        tamper(design)
+        (copy / "design.json").write_text(json.dumps(design))
+        (tmp_path / "new.csv").write_text("dose,z\nlow,0\n")
+        done = mixfit("predict", copy, "new.csv", cwd=tmp_path)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert "design.json" in done.stderr and phrase in done.stderr
+
+
+def test_numbers_ordered_by_levels_and_the_yaml_mapping(tmp_path):
+    """--levels orders a numeric column too (brms's ordered factor of numbers: positions, not
+    x - min); YAML's levels mapping does what the flags do, the response's under its name."""
+    from mixfit.pipeline import prepare
+    from mixfit.spec import build_spec, load_spec_file
+
+    pd.DataFrame(
+        {"y": ["a", "b", "c", "b", "a", "c"], "dose": [10, 20, 50, 20, 10.0, 50], "w": range(6)}
+    ).to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(
+        "data: data.csv\nformula: y ~ mo(dose) + mo(w)\nfamily: cumulative\n"
+        "levels: {dose: [5, 10, 20, 50], y: 'c, b, a'}\n"
+    )
+    spec = build_spec(load_spec_file(tmp_path / "spec.yaml"), {})
+    prepared = prepare(spec)
+    assert prepared.data["Xmo_1"].tolist() == [1, 2, 3, 2, 1, 3]  # 10 is the second level
+    assert prepared.data["Jmo"].tolist() == [3, 5]  # w: whole numbers less their minimum
+    assert prepared.data["Y"].tolist() == [3, 2, 1, 2, 3, 1]  # the response's order, c first
+    flags = {"column_levels": (("dose", ("10", "20", "50")),)}  # a flag replaces the file's
+    assert prepare(build_spec(load_spec_file(tmp_path / "spec.yaml"), flags)).data[
+        "Xmo_1"
+    ].tolist() == [0, 1, 2, 1, 0, 2]

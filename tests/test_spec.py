@@ -171,3 +171,86 @@ def test_spec_larger_than_the_limit(tmp_path, monkeypatch):
 def test_sampler_counts_past_stans_integers():
     with pytest.raises(InputError, match="iter must be below 2"):
         build_spec({}, flags(data=Path("x.csv"), formula="y ~ x", sampler={"iter": 2**31}))
+
+
+def test_yaml_levels_as_a_mapping_of_columns(tmp_path):
+    """levels: {column: [...]} orders each column (mo() of a text column, issue 24), a list or
+    "a, b" each, names as written; a flag's order of a column replaces the file's."""
+    values = load_spec_file(
+        write(
+            tmp_path,
+            "data: x.csv\nformula: y ~ mo(dose)\nlevels: {dose: [no, 01, yes], y: 'a, b'}\n",
+        )
+    )
+    assert values["column_levels"] == (("dose", ("no", "01", "yes")), ("y", ("a", "b")))
+    assert "levels" not in values
+    spec = build_spec(values, flags(column_levels=(("dose", ("x", "y")), ("z", ("p", "q")))))
+    assert spec.column_levels == (("dose", ("x", "y")), ("y", ("a", "b")), ("z", ("p", "q")))
+    assert spec.levels == ()
+
+
+@pytest.mark.parametrize(
+    "text, phrase",
+    [
+        ("levels: {dose: [low, [mid]]}\n", "'levels.dose' must be text"),
+        ("levels: {dose: 3}\n", "the levels of 'dose' must be at least two distinct names"),
+        ("levels: {dose: [low, low]}\n", "at least two distinct names"),
+        ("levels: {dose: {low: 1}}\n", "'levels.dose' must be a list"),
+        ("levels: {'': [a, b]}\n", "must map column names to their levels"),
+        ("levels: {[a]: [a, b]}\n", "found unhashable key"),
+    ],
+)
+def test_bad_yaml_levels_mappings(tmp_path, text, phrase):
+    with pytest.raises(InputError, match=phrase.replace("[", r"\[")):
+        load_spec_file(write(tmp_path, text))
+
+
+def test_levels_flags():
+    from mixfit.spec import parse_levels_flags
+
+    assert parse_levels_flags(("a, b", "dose = low,mid , high")) == {
+        "levels": ("a", "b"),
+        "column_levels": (("dose", ("low", "mid", "high")),),
+    }
+    assert parse_levels_flags(()) == {"levels": (), "column_levels": ()}
+    for texts, phrase in (
+        (("a,b", "c,d"), "orders the response: give it once"),
+        (("x=a,b", "x=b,a"), "the order of 'x' twice"),
+        (("=a,b",), "no column before"),
+        (("x=",), "at least two distinct names"),
+    ):
+        with pytest.raises(InputError, match=phrase):
+            parse_levels_flags(texts)
+
+
+def test_column_levels_survive_the_job_records(tmp_path):
+    """A chain job's shard and a SLURM task's spec.yaml keep the columns' orders (and the
+    response's, under its name in YAML's mapping)."""
+    import yaml
+
+    from mixfit.hpc.shards import spec_from_record, spec_record
+    from mixfit.hpc.submit import spec_yaml
+
+    spec = build_spec(
+        {},
+        flags(
+            data=tmp_path / "x.csv",
+            formula="y ~ mo(dose)",
+            output=tmp_path / "out",
+            levels=("a", "b"),
+            column_levels=(("dose", ("low", "high")),),
+        ),
+    )
+    back = spec_from_record(json_round_trip(spec_record(spec)))
+    assert (back.levels, back.column_levels) == (spec.levels, spec.column_levels)
+    text = spec_yaml(spec)
+    assert yaml.safe_load(text)["levels"] == {"dose": ["low", "high"], "y": ["a", "b"]}
+    (tmp_path / "spec.yaml").write_text(text)
+    values = load_spec_file(tmp_path / "spec.yaml")
+    assert values["column_levels"] == (("dose", ("low", "high")), ("y", ("a", "b")))
+
+
+def json_round_trip(value):
+    import json
+
+    return json.loads(json.dumps(value))

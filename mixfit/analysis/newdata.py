@@ -131,9 +131,10 @@ def new_rows(
             f"{source} lacks the column{'s' if len(missing) > 1 else ''} {names} that the model "
             f"uses (columns: {', '.join(map(str, frame.columns))})"
         )
+    ordered = _ordered_columns(design)
     typed = pd.DataFrame(
         {
-            name: _typed(frame[name], name, entry, source)
+            name: _typed(frame[name], name, entry, source, ordered.get(name))
             for name, entry in design["variables"].items()
             if name in needed
         },
@@ -304,11 +305,25 @@ def _levels(design: dict) -> dict[str, list]:
     }
 
 
-def _typed(column: pd.Series, name: str, entry: dict, source: str) -> pd.Series:
+def _ordered_columns(design: dict) -> dict[str, dict]:
+    """The mo() terms of ordered text columns, by column (``--levels "dose=low,mid,high"``)."""
+    return {
+        entry["column"]: entry
+        for part in predictor_parts(design).values()
+        for entry in part.get("monotonic", [])
+        if entry.get("levels") is not None
+    }
+
+
+def _typed(
+    column: pd.Series, name: str, entry: dict, source: str, ordered: dict | None = None
+) -> pd.Series:
     blank = column.isna() | (column.astype(str).str.strip() == "")
     if blank.any():
         row = int(np.flatnonzero(blank.to_numpy())[0]) + 1
         raise InputError(f"column {name!r} of {source} has no value in row {row}")
+    if ordered is not None:  # a value not among its levels, or above the fitted ones: in its words
+        monotonic.values_at(ordered, column, source)
     levels = entry.get("levels")
     if entry["type"] == "categorical" or levels is not None:
         labels = column.map(_text)
@@ -399,6 +414,9 @@ def _monotonic(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray
     data = {}
     for entry in entries:
         name = entry["column"]
+        if entry.get("levels") is not None:  # an ordered text column: coded by its levels
+            data[name] = monotonic.values_at(entry, typed[name], source)
+            continue
         x = typed[name].to_numpy(dtype=float)
         _check_finite(x, f"the monotonic predictor {name!r}", source)
         data[name] = monotonic.values_at(entry, x, source)

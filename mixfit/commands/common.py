@@ -35,8 +35,11 @@ MODEL_OPTIONS = [
     click.option("--family", help='e.g. poisson, negbinomial, cumulative; "name(link=...)".'),
     click.option(
         "--levels",
+        "levels",
+        multiple=True,
         help='Ordinal response: its categories, lowest first: "low,mid,high"; categorical: '
-        "the reference first.",
+        'the reference first. "dose=low,mid,high": the order of a text column of mo(dose) '
+        "(repeatable).",
     ),
     click.option(
         "--sample-prior",
@@ -148,7 +151,7 @@ def with_options(*groups: list):
 
 def run_spec(options: dict) -> RunSpec:
     """A checked RunSpec from a command's options: the YAML file's values, overridden by flags."""
-    from mixfit.spec import build_spec, load_spec_file
+    from mixfit.spec import build_spec, load_spec_file, parse_levels_flags
 
     source: Path = options["source"]
     flags = {
@@ -156,9 +159,7 @@ def run_spec(options: dict) -> RunSpec:
         "family": options.get("family"),
         "factors": tuple(options.get("factors", ())),
         "priors": tuple(options.get("priors", ())),
-        "levels": tuple(v.strip() for v in options["levels"].split(","))
-        if options.get("levels")
-        else (),
+        **parse_levels_flags(tuple(options.get("levels") or ())),
         "sample_prior": options.get("sample_prior"),
         "marginal": False if options.get("no_marginal") else None,
         "classical": "ML" if options.get("ml") else options.get("classical") or None,

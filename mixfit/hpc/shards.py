@@ -78,6 +78,7 @@ def spec_record(spec: RunSpec) -> dict:
     record["sampler"]["chain"] = None
     for key in ("formula", "factors", "priors", "levels"):  # as JSON keeps them, and reads back
         record[key] = list(record[key])
+    record["column_levels"] = {name: list(levels) for name, levels in spec.column_levels}
     return record
 
 
@@ -88,6 +89,9 @@ def spec_from_record(record: dict, source: str = "the job folder") -> RunSpec:
     values["sampler"] = SamplerSettings(**values["sampler"])
     for key in ("factors", "priors", "levels"):
         values[key] = tuple(values.get(key, ()))
+    values["column_levels"] = tuple(
+        (name, tuple(levels)) for name, levels in values.get("column_levels", {}).items()
+    )
     if not isinstance(values["formula"], str):
         values["formula"] = tuple(values["formula"])
     return RunSpec(**values)

@@ -219,13 +219,26 @@ def spec_yaml(spec: RunSpec) -> str:
         "family": spec.family,
         "factors": list(spec.factors),
         "priors": list(spec.priors),
-        "levels": list(spec.levels),
+        "levels": _levels(spec),
         "sample_prior": spec.sample_prior,
         "backend": spec.backend,
         "output": str(Path(spec.output).resolve()),
         "sampler": {k: v for k, v in sampler.items() if v is not None},
     }
     return yaml.safe_dump(values, sort_keys=False)
+
+
+def _levels(spec: RunSpec) -> list | dict:
+    """YAML's levels: the response's list, or with columns' orders a mapping of column -> list
+    (the response's under its name)."""
+    if not spec.column_levels:
+        return list(spec.levels)
+    out = {name: list(levels) for name, levels in spec.column_levels}
+    if spec.levels:
+        from mixfit.model.formulas import parse_formulas
+
+        out[parse_formulas(spec.formula).mu.response] = list(spec.levels)
+    return out
 
 
 def job_script(name: str, resources: Resources, directives: list[str], args: list[str]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import sys
 import warnings
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field, replace
 
@@ -227,8 +227,9 @@ def _as_model_formula(formula: ParsedFormula | ModelFormula) -> ModelFormula:
     return formula if isinstance(formula, ModelFormula) else ModelFormula(formula)
 
 
-def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
-    """Every data column the formulas refer to, in first-seen order."""
+def columns_used(formula: ParsedFormula | ModelFormula, monotonic_terms: bool = True) -> list[str]:
+    """Every data column the formulas refer to, in first-seen order (``monotonic_terms=False``:
+    but the ones only mo() terms read)."""
     formulas = _as_model_formula(formula)
     mu = formulas.mu
     names: list[str] = sorted(v for v in _variables(mu.response) if v)
@@ -240,17 +241,21 @@ def columns_used(formula: ParsedFormula | ModelFormula) -> list[str]:
     names += mu.additions.columns
     term = autocor_term.term_of(formulas)
     names += term.columns if term else []
-    names += [c for part in formulas.parts.values() for c in _special_columns(part)]
+    names += [
+        c for part in formulas.parts.values() for c in _special_columns(part, monotonic_terms)
+    ]
     return list(dict.fromkeys(names))
 
 
-def _special_columns(formula: ParsedFormula) -> list[str]:
+def _special_columns(formula: ParsedFormula, monotonic_terms: bool = True) -> list[str]:
     """The columns the formula's special terms of a supported kind read."""
     out = [c for t in formula.specials if t.kind == "smooth" for c in smooth.columns_of(t)]
     out += [c for t in formula.specials if t.kind == "gp" for c in gp.columns_of(t)]
-    return out + [
-        c for t in formula.specials if t.kind == "monotonic" for c in monotonic.columns_of(t)
-    ]
+    return out + (_monotonic_columns(formula) if monotonic_terms else [])
+
+
+def _monotonic_columns(formula: ParsedFormula) -> list[str]:
+    return [c for t in formula.specials if t.kind == "monotonic" for c in monotonic.columns_of(t)]
 
 
 def predictor_columns(formula: ParsedFormula | ModelFormula) -> list[str]:
@@ -284,6 +289,41 @@ def check_factor_flags(formula: ParsedFormula | ModelFormula, factors: Collectio
             )
 
 
+def split_levels(
+    formula: ParsedFormula | ModelFormula,
+    response_levels: Sequence[str],
+    column_levels: Sequence[tuple[str, Sequence[str]]],
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """``--levels COLUMN=...`` as the response's levels (COLUMN is the response) and the orders
+    of mo() terms' columns; a column that no mo() term reads, or that other terms read too, is one
+    InputError (its order would be ignored, or would have to code another term too)."""
+    formulas = _as_model_formula(formula)
+    response = formulas.mu.response
+    columns = {name: tuple(levels) for name, levels in column_levels}
+    if response in columns:
+        if response_levels:
+            raise InputError(
+                f"the levels of the response {response!r} are given twice: with its name and "
+                "without; give them once"
+            )
+        response_levels = columns.pop(response)
+    ordered = {c for part in formulas.parts.values() for c in _monotonic_columns(part)}
+    others = set(columns_used(formulas, monotonic_terms=False))
+    for name in columns:
+        if name not in ordered:
+            raise InputError(
+                f'--levels "{name}=...": {name!r} is neither the response nor the column of a '
+                "mo() term (a column's levels order a monotonic predictor, e.g. mo(dose) with "
+                '--levels "dose=low,mid,high")'
+            )
+        if name in others:
+            raise InputError(
+                f'--levels "{name}=...": {name!r} is read by other terms besides mo({name}); '
+                "its order is for the mo() term alone: use a copy of the column for the others"
+            )
+    return tuple(response_levels), columns
+
+
 # Past this size a number overflows the sums and squares of the model's arithmetic.
 MAX_MAGNITUDE = 1e100
 
@@ -294,8 +334,13 @@ UNSUPPORTED_SPECIALS = {}
 
 
 def build_design(
-    formula: ParsedFormula | ModelFormula, family: FamilyChoice, frame: pd.DataFrame
+    formula: ParsedFormula | ModelFormula,
+    family: FamilyChoice,
+    frame: pd.DataFrame,
+    levels: Mapping[str, Sequence[str]] | None = None,
 ) -> Design:
+    """The model's numbers from the rows; ``levels``: the order of mo() terms' text columns
+    (``--levels "dose=low,mid,high"``, checked by ``split_levels``)."""
     formulas = _as_model_formula(formula)
     mu = formulas.mu
     response_name = mu.response
@@ -343,7 +388,8 @@ def build_design(
     _check_finite(f"the response {response_name!r}", response.values, mu.text)
     parts = _category_parts(formulas, response) if family.family.categorical else formulas.parts
     predictors = {
-        dpar: _predictor(dpar, _link(family, dpar), part, frame) for dpar, part in parts.items()
+        dpar: _predictor(dpar, _link(family, dpar), part, frame, levels or {})
+        for dpar, part in parts.items()
     }
     blocks = _blocks(parts, frame)
     _check_monotonic_groups(blocks, predictors)
@@ -413,12 +459,20 @@ def _category_parts(formulas: ModelFormula, response: Response) -> dict[str, Par
     return {dpar: formulas.dpars.get(dpar, formulas.mu) for dpar in dpars}
 
 
-def _predictor(dpar: str, link: str, formula: ParsedFormula, frame: pd.DataFrame) -> Predictor:
+def _predictor(
+    dpar: str,
+    link: str,
+    formula: ParsedFormula,
+    frame: pd.DataFrame,
+    levels: Mapping[str, Sequence[str]],
+) -> Predictor:
     """A predictor's population-level part and offset, from formulae's matrix of its terms, and
     its smooth terms."""
     smooths = smooth.build_terms([t for t in formula.specials if t.kind == "smooth"], frame)
     gps = gp.build_terms([t for t in formula.specials if t.kind == "gp"], frame)
-    mo_terms = monotonic.build_terms([t for t in formula.specials if t.kind == "monotonic"], frame)
+    mo_terms = monotonic.build_terms(
+        [t for t in formula.specials if t.kind == "monotonic"], frame, levels
+    )
     common = _evaluate(formula.fixed, frame, formula.text)
     # formulae gives no matrix at all for "0" or "-1" alone: a model of group-level terms only
     kinds = {name: term.kind for name, term in common.terms.items()} if common else {}

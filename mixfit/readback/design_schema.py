@@ -139,7 +139,9 @@ MONOTONIC = Record(  # one mo() term: its column, the fitted minimum and number 
         "label": NAME,
         "min": Integer(low=-(2**53), high=2**53),
         "steps": Integer(low=1, high=1_000_000),
-    }
+    },
+    # an ordered text column's levels, lowest first (issue 24: older folders lack them)
+    optional={"levels": ListOf(Text(max_len=MAX_NAME), min_items=2, unique=True)},
 )
 SMOOTHS = {
     "smooths": ListOf(SMOOTH, min_items=1, max_items=1_000),
@@ -341,14 +343,22 @@ def _check_group_monotonic(block: dict, population: dict) -> None:
 
 
 def _check_monotonic(part: dict, variables: dict) -> None:
-    """A mo() term reads a numeric column of its predictor, under brms's label of it."""
+    """A mo() term reads a numeric column of its predictor (or an ordered text one, categorical
+    of its levels up to the fitted highest), under brms's label of it."""
     from mixfit.model.terms import monotonic
 
     monotonic.check_entries(part.get("monotonic", []), "design.json")
     for entry in part.get("monotonic", []):
         name = entry["column"]
-        if name not in part["variables"] or variables.get(name, {}).get("type") != "numeric":
+        kind = "numeric" if entry.get("levels") is None else "categorical"
+        if name not in part["variables"] or variables.get(name, {}).get("type") != kind:
             raise InputError(f"design.json: the monotonic term's column {name[:100]!r} is unknown")
+        if kind == "categorical":  # coded by the term's levels, varied over the fitted ones
+            if variables[name].get("levels") != monotonic.fitted_levels(entry):
+                raise InputError(
+                    f"design.json: {entry['text'][:100]!r} does not match its column's levels"
+                )
+            continue
         low, high = variables[name].get("min"), variables[name].get("max")
         if (low is not None and low != entry["min"]) or (
             high is not None and high - entry["min"] != entry["steps"]

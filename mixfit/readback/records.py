@@ -73,7 +73,13 @@ SPEC = Record(
         "classical": optional(Text(choices=frozenset({"REML", "ML"}))),
         "force": Boolean(),
     },
-    optional={"algorithm": Text(choices=frozenset(ALGORITHMS))},
+    optional={
+        "algorithm": Text(choices=frozenset(ALGORITHMS)),
+        # --levels "dose=low,mid,high" (issue 24; older records lack it)
+        "column_levels": MapOf(
+            ListOf(Text(max_len=10_000), min_items=2, max_items=1_000_000), max_items=1_000
+        ),
+    },
 )
 IDENTITY = Record(
     {

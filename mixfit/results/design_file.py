@@ -30,7 +30,10 @@ only; this file tells them how rows become numbers, as the fit made them:
   state that rebuilds its GPs at new rows (scaling, centring, boundary L; an exact GP's fitted
   points: mixfit/model/terms/gp_basis.py), with each GP's brms suffix and size;
 - ``population.monotonic`` (and each dpar's): per mo() term its text, column, brms label (``mox``),
-  the fitted minimum (new rows' values are taken from it) and its number of steps;
+  the fitted minimum (new rows' values are taken from it) and its number of steps; for an ordered
+  text column (``--levels "dose=low,mid,high"``) its ``levels``, lowest first (minimum 0: a value
+  is its position among them), the column then categorical under ``variables``, of the levels up
+  to the fitted data's highest;
 - ``effects``: the population-level predictors that conditional effects plot (smooths', GPs'
   and mo() terms' too);
 - ``category_specific``: mu's cs() terms (sratio, cratio, acat), as one right-hand side with its
@@ -168,10 +171,15 @@ def _monotonic_columns(predictor) -> list[str]:
 
 def _monotonic_variables(frame: pd.DataFrame, design) -> dict[str, dict]:
     """The columns mo() reads: whole numbers, which effects vary over their values and hold at
-    their rounded median (brms's int_vars in conditional_effects)."""
-    names = [c for p in design.predictors.values() for c in _monotonic_columns(p)]
+    their rounded median (brms's int_vars in conditional_effects); an ordered text column is
+    categorical, of its levels up to the fitted data's highest, which effects vary over by name
+    and hold at the first (brms's factors)."""
+    terms = {t.column: t for p in design.predictors.values() for t in p.monotonic}
     out: dict[str, dict] = {}
-    for name in dict.fromkeys(names):
+    for name, term in terms.items():
+        if term.levels:
+            out[name] = {"type": "categorical", "levels": list(term.levels[: term.D + 1])}
+            continue
         values = frame[name].to_numpy(dtype=float)
         out[name] = {
             "type": "numeric",

@@ -1,7 +1,10 @@
 """Monotonic effects ``mo(x)`` of one predictor (brms's ``stan_sp``/``data_sp``).
 
 A monotonic predictor takes the values 0..D (brms's get_mo_values: whole numbers less the fitted
-data's minimum, which new data keep). Its effect is ``bsp * mo(simo, x)``, where brms's Stan
+data's minimum, which new data keep; an ordered factor's position among all its levels, counting
+from 0, with no minimum taken off). A CSV has no ordered factor: ``--levels "dose=low,mid,high"``
+gives a text column's order, and its values are coded by position. D is the largest value of the
+fitted data (brms's Jmo), so a top level no row has adds no step. Its effect is ``bsp * mo(simo, x)``, where brms's Stan
 function ``mo(scale, i) = rows(scale) * sum(scale[1:i])`` (0 for i = 0): the simplex ``simo``
 shares the effect of going from 0 to D among the D steps, and ``bsp`` (prior class b, coef
 ``mox``) is the mean step. The simplex has a Dirichlet prior whose concentration ``con_simo`` is
@@ -36,6 +39,7 @@ class MonotonicTerm:
     minimum: int  # the fitted data's minimum, taken from new data too (brms's attr "min")
     D: int  # the number of steps: max - min of the fitted data
     values: np.ndarray  # the fitted rows' x - minimum, 0..D
+    levels: tuple[str, ...] = ()  # an ordered text column's levels, lowest first (minimum 0)
 
     @property
     def label(self) -> str:
@@ -51,22 +55,31 @@ def columns_of(special: SpecialTerm) -> list[str]:
     return [special.column(special.positional[0])]
 
 
-def build_terms(specials: Sequence[SpecialTerm], frame: pd.DataFrame) -> tuple[MonotonicTerm, ...]:
+def build_terms(
+    specials: Sequence[SpecialTerm],
+    frame: pd.DataFrame,
+    levels: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[MonotonicTerm, ...]:
     """Every ``mo()`` of one formula on the fitted rows; a column brms would refuse is one
-    InputError."""
+    InputError. ``levels``: the order of text columns (``--levels "dose=low,mid,high"``)."""
     out = []
     for special in specials:
         (name,) = columns_of(special)
         if name not in frame:
             raise InputError(f"{special.text}: no column '{name}' in the data")
         column = frame[name]
+        if levels and name in levels:
+            out.append(_ordered_term(special, name, column, tuple(levels[name])))
+            continue
         if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
             column
         ):
+            found = ", ".join(label(v) for v in pd.unique(column)[:5])
             raise InputError(
-                f"{special.text}: '{name}' is a text column (or --factor); code its ordered "
-                "categories as whole numbers 0, 1, 2, ... in the CSV (ordered text levels are "
-                "not supported)"
+                f"{special.text}: '{name}' is a text column (or --factor): give its levels' "
+                f'order, lowest first, e.g. --levels "{name}=low,mid,high" (its values: '
+                f"{found}{', ...' if column.nunique() > 5 else ''}), or code them as whole "
+                "numbers 0, 1, 2, ... in the CSV"
             )
         x = column.to_numpy(dtype=float)
         if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
@@ -86,6 +99,43 @@ def build_terms(specials: Sequence[SpecialTerm], frame: pd.DataFrame) -> tuple[M
         if labels.count(term.label) > 1:
             raise InputError(f"{term.text}: the formula has it twice")
     return tuple(out)
+
+
+def _ordered_term(
+    special: SpecialTerm, name: str, column: pd.Series, levels: tuple[str, ...]
+) -> MonotonicTerm:
+    """brms's ordered factor: each value's position among all the levels, from 0; D is the
+    largest position the rows take (a top level no row has adds no step)."""
+    codes = positions(column, levels, f"{special.text}: '{name}'")
+    low, high = int(codes.min()), int(codes.max())
+    if high == low:
+        raise InputError(
+            f"{special.text}: '{name}' takes one value only ({levels[low]!r}); a monotonic "
+            "effect needs at least two"
+        )
+    return MonotonicTerm(special.text, name, 0, high, codes, levels)
+
+
+def label(value) -> str:
+    """A value as the text a level names it by: 2.0 and 2 both read "2"."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def positions(column: pd.Series, levels: Sequence[str], what: str) -> np.ndarray:
+    """Each value's position among ``levels`` (0 for the first); a value not among them is one
+    InputError naming it."""
+    labels = pd.Series(column).astype(object).map(label)
+    position = {level: k for k, level in enumerate(levels)}
+    unknown = list(dict.fromkeys(v for v in labels if v not in position))
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:5])
+        raise InputError(
+            f"{what}: {shown} {'are' if len(unknown) > 1 else 'is'} not among its levels "
+            f"{', '.join(levels)[:300]} (as --levels gave them)"
+        )
+    return labels.map(position).to_numpy(dtype=int)
 
 
 def present(design, predictor) -> bool:
@@ -169,23 +219,47 @@ def draw_names(predictor) -> dict[str, list[str]]:
 
 
 def describe(predictor) -> list[dict]:
-    """design.json's entry per term: its column, the fitted minimum and number of steps."""
+    """design.json's entry per term: its column, the fitted minimum and number of steps, and an
+    ordered text column's levels (all of them, lowest first: new rows are coded by them)."""
     return [
         {"text": t.text, "column": t.column, "label": t.label, "min": t.minimum, "steps": t.D}
+        | ({"levels": list(t.levels)} if t.levels else {})
         for t in predictor.monotonic
     ]
 
 
 def check_entries(entries: Sequence[Mapping], where: str) -> None:
-    """design.json's monotonic entries (untrusted): labels are brms's of their columns."""
+    """design.json's monotonic entries (untrusted): labels are brms's of their columns, and an
+    ordered column's steps are among its levels, counted from 0."""
     for entry in entries:
         if entry["label"] != "mo" + entry["column"]:
             raise InputError(f"{where}: the monotonic term {entry['text'][:100]!r} is mislabelled")
+        levels = entry.get("levels")
+        if levels is not None and (entry["min"] != 0 or entry["steps"] >= len(levels)):
+            raise InputError(
+                f"{where}: the monotonic term {entry['text'][:100]!r} has more steps than levels"
+            )
 
 
-def values_at(entry: Mapping, x: np.ndarray, source: str) -> np.ndarray:
-    """New rows' x less the fitted minimum: whole numbers within 0..steps, else one InputError."""
+def fitted_levels(entry: Mapping) -> list[str]:
+    """An ordered column's levels up to the fitted data's highest: the values it is known at."""
+    return list(entry["levels"][: entry["steps"] + 1])
+
+
+def values_at(entry: Mapping, x, source: str) -> np.ndarray:
+    """New rows' x less the fitted minimum: whole numbers within 0..steps, else one InputError;
+    an ordered column's values (text) coded by its levels."""
     name = entry["column"]
+    if entry.get("levels") is not None:
+        codes = positions(x, entry["levels"], f"{source}: '{name}' of {entry['text']}")
+        if codes.max(initial=0) > entry["steps"]:
+            bad = entry["levels"][int(codes.max())]
+            raise InputError(
+                f"{source}: '{name}' = {bad!r} is above {entry['levels'][entry['steps']]!r}, the "
+                f"highest level of the fitted data of {entry['text']} (a monotonic effect is "
+                "known only up to it)"
+            )
+        return codes
     if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
         raise InputError(f"{source}: {entry['text']} needs whole numbers in '{name}'")
     low, high = entry["min"], entry["min"] + entry["steps"]
