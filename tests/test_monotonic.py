@@ -431,6 +431,8 @@ def test_group_level_mo_in_python_predictions_is_predict_s(tmp_path):
     with xr.open_dataset(out / "draws.nc", group="log_likelihood", engine="h5netcdf") as saved:
         stored = next(iter(saved.data_vars.values())).values.reshape(-1, n)
     np.testing.assert_allclose(stored, mine, rtol=1e-8, atol=1e-10)
+
+
 # --- mo() of an ordered text column (issue 24): --levels "dose=none,low,mid,high" --------------
 
 LEVELS = ["none", "low", "mid", "high"]  # "high" in no row: D = 2, brms's Jmo = max(Xmo)
@@ -573,3 +575,26 @@ def test_numbers_ordered_by_levels_and_the_yaml_mapping(tmp_path):
     assert prepare(build_spec(load_spec_file(tmp_path / "spec.yaml"), flags)).data[
         "Xmo_1"
     ].tolist() == [0, 1, 2, 1, 0, 2]
+
+
+def test_group_level_mo_of_ordered_text_is_its_whole_number_coding(tmp_path):
+    """(mo(dose) | g) of the text column ordered by --levels: the draws of its positions' fit,
+    and new rows' text (a known and a new level) coded by the levels in the group-level part."""
+    data = _ordered_data(11)
+    data["g"] = [f"g{k}" for k in np.random.default_rng(12).integers(0, 6, len(data))]
+    data.to_csv(tmp_path / "data.csv", index=False)
+    levels = ["--levels", "dose=" + ",".join(LEVELS)]
+    for name, formula, extra in (
+        ("text", "y ~ z + mo(dose) + (mo(dose) | g)", levels),
+        ("code", "y ~ z + mo(code) + (mo(code) | g)", []),
+    ):
+        done = mixfit("fit", "data.csv", "-f", formula, "-o", name, *extra, *QUICK, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    mine, theirs = _posterior(tmp_path / "text"), _posterior(tmp_path / "code")
+    np.testing.assert_array_equal(mine["sd_g__modose"], theirs["sd_g__mocode"])
+    rows = pd.DataFrame({"dose": ["mid", "low"], "z": [0.0, 1.0], "g": ["g1", "new"]})
+    positions = rows.assign(code=rows["dose"].map(LEVELS.index)).drop(columns="dose")
+    seeded = ["--allow-new-levels", "--seed", "3"]
+    by_text = _predict(tmp_path / "text", rows, *seeded)
+    by_code = _predict(tmp_path / "code", positions, *seeded)
+    np.testing.assert_array_equal(by_text["Estimate"], by_code["Estimate"])

@@ -411,16 +411,19 @@ def _monotonic(population: dict, typed: pd.DataFrame, source: str) -> np.ndarray
     """The mo() terms' step indicators at the rows; a value outside the fitted range, or not a
     whole number, is one InputError."""
     entries = population.get("monotonic", [])
-    data = {}
-    for entry in entries:
-        name = entry["column"]
-        if entry.get("levels") is not None:  # an ordered text column: coded by its levels
-            data[name] = monotonic.values_at(entry, typed[name], source)
-            continue
-        x = typed[name].to_numpy(dtype=float)
-        _check_finite(x, f"the monotonic predictor {name!r}", source)
-        data[name] = monotonic.values_at(entry, x, source)
+    data = {entry["column"]: _monotonic_values(entry, typed, source) for entry in entries}
     return monotonic.columns_at(entries, data, len(typed))
+
+
+def _monotonic_values(entry: dict, typed: pd.DataFrame, source: str) -> np.ndarray:
+    """One mo() term's values at the rows, 0..steps: an ordered text column coded by its levels,
+    a numeric one less the fitted minimum."""
+    name = entry["column"]
+    if entry.get("levels") is not None:
+        return monotonic.values_at(entry, typed[name], source)
+    x = typed[name].to_numpy(dtype=float)
+    _check_finite(x, f"the monotonic predictor {name!r}", source)
+    return monotonic.values_at(entry, x, source)
 
 
 def _group(
@@ -468,15 +471,12 @@ def _group(
 def _group_monotonic(
     block: dict, design: dict, typed: pd.DataFrame, source: str
 ) -> list[tuple[str, np.ndarray]]:
-    """A block's mo() terms at the rows: (label, x less the fitted minimum), by mu's entries."""
+    """A block's mo() terms at the rows: (label, values 0..steps), by mu's entries."""
     entries = {e["label"]: e for e in design["population"].get("monotonic", [])}
-    out = []
-    for label in block.get("monotonic", []):
-        entry = entries[label]
-        x = typed[entry["column"]].to_numpy(dtype=float)
-        _check_finite(x, f"the monotonic predictor {entry['column']!r}", source)
-        out.append((label, monotonic.values_at(entry, x, source)))
-    return out
+    return [
+        (label, _monotonic_values(entries[label], typed, source))
+        for label in block.get("monotonic", [])
+    ]
 
 
 def _check_finite(values: np.ndarray, what: str, source: str) -> None:
