@@ -31,7 +31,7 @@ from mixfit.analysis.likelihoods import (
 from mixfit.analysis.ordinal import log_probabilities
 from mixfit.model.design import Design, Predictor
 from mixfit.model.program import Model
-from mixfit.model.terms import category_specific
+from mixfit.model.terms import category_specific, gp, smooth
 
 # values (draws x rows x categories) worked on at once: bounds the working memory at ~100 MB
 CHUNK = 4_000_000
@@ -107,7 +107,41 @@ def _linear_predictor(
         for term in block.columns(predictor.dpar):
             if block.terms[term] not in block.monotonic:  # mo()'s: with the population's
                 eta += r[:, :, block.J - 1, term] * block.Z[:, term]
-    return eta + _monotonic_part(design, predictor, posterior)
+    eta = eta + _monotonic_part(design, predictor, posterior)
+    return _gp_part(predictor, posterior, _smooth_part(predictor, posterior, eta))
+
+
+def _smooth_part(predictor: Predictor, posterior: dict, eta: np.ndarray) -> np.ndarray:
+    """eta with the s()/t2() terms added as the program adds them: Xs * bs + Zs_i_j * s_i_j."""
+    if not smooth.present(None, predictor):
+        return eta
+    s, data = predictor.suffix, smooth.stan_data(predictor)
+    eta = eta + posterior[f"bs{s}"] @ data[f"Xs{s}"].T
+    for sm in smooth.context(None, predictor)["smooths"]:
+        for j in sm["blocks"]:
+            eta = eta + posterior[f"s{sm['i']}_{j}"] @ data[f"Zs{sm['i']}_{j}"].T
+    return eta
+
+
+def _gp_part(predictor: Predictor, posterior: dict, eta: np.ndarray) -> np.ndarray:
+    """eta with the gp() terms added as the program adds them: each GP at its points (gp_pred),
+    taken to the rows through Jgp, and with by = f to its level's rows (Igp) times Cgp."""
+    if not gp.present(None, predictor):
+        return eta
+    data, eta = gp.stan_data(predictor), eta.copy()
+    for term in gp.context(None, predictor)["gps"]:
+        for sfx in (
+            [term["i"]] if term["levels"] is None else [f"{term['i']}_{j}" for j in term["levels"]]
+        ):
+            values = posterior[f"gp_pred{sfx}"]
+            if term["gr"]:
+                values = values[..., np.asarray(data[f"Jgp{sfx}"]) - 1]
+            if term["levels"] is None:
+                eta += values
+            else:
+                rows = np.asarray(data[f"Igp{sfx}"]) - 1
+                eta[..., rows] += np.asarray(data[f"Cgp{sfx}"]) * values
+    return eta
 
 
 def _monotonic_part(design: Design, predictor: Predictor, posterior: dict) -> np.ndarray | float:
