@@ -43,12 +43,16 @@ def prepared_for(name: str):
 def case(request):
     """Draws from Stan's program with log_lik kept and y_rep (the _rng) taken out."""
     prepared = prepared_for(request.param)
+    posterior = without_y_rep(prepared, SamplerSettings(chains=2, iter=400, seed=1))
+    return request.param, prepared.model, posterior
+
+
+def without_y_rep(prepared, settings: SamplerSettings) -> dict[str, np.ndarray]:
+    """The posterior draws of the program with its y_rep lines (the _rng calls) taken out."""
     code = "\n".join(line for line in prepared.code.splitlines() if "y_rep" not in line)
     backend = StanliBackend()
     compiled = backend.compile(code, prepared.data, 1, lambda *_: None)
-    settings = SamplerSettings(chains=2, iter=400, seed=1)
-    draws = backend.sample(compiled, prepared.data, settings, lambda *_: None)
-    return request.param, prepared.model, draws.posterior
+    return backend.sample(compiled, prepared.data, settings, lambda *_: None).posterior
 
 
 def test_log_lik_is_stans_own(case):
@@ -143,11 +147,7 @@ def test_smooth_and_gp_terms_are_in_pythons_log_lik(term, tmp_path):
         "sampler": {"seed": 1},
     }
     prepared = prepare(build_spec({}, values))
-    code = "\n".join(line for line in prepared.code.splitlines() if "y_rep" not in line)
-    backend = StanliBackend()
-    compiled = backend.compile(code, prepared.data, 1, lambda *_: None)
-    settings = SamplerSettings(chains=1, iter=60, warmup=30, seed=1)
-    posterior = backend.sample(compiled, prepared.data, settings, lambda *_: None).posterior
+    posterior = without_y_rep(prepared, SamplerSettings(chains=1, iter=60, warmup=30, seed=1))
     posterior.setdefault("b", np.empty((1, 30, 0)))  # as pipeline.finish: stanli omits an empty b
     mine = complete(prepared.model, posterior, seed=1)["log_lik"]
     np.testing.assert_allclose(mine, posterior["log_lik"], rtol=1e-10, atol=1e-10)
