@@ -13,8 +13,9 @@ only; this file tells them how rows become numbers, as the fit made them:
   coding order: the first is the reference), and for numeric columns ``mean``, ``sd``, ``min``
   and ``max`` (conditional effects vary a predictor over its range, others at their mean);
 - ``population``: the right-hand side, whether it has an intercept, the coefficients in order,
-  whether it holds an offset, the columns it reads (``variables``), and ``state``: formulae's levels and stateful-transform values per
-  term component (``scale(x)``: x's mean and SD; mixfit/model/formulae_state.py);
+  whether it holds an offset, the columns it reads (``variables``), and ``state``: formulae's
+  levels and stateful-transform values per term component (``scale(x)``: x's mean and SD;
+  mixfit/model/formulae_state.py);
 - ``dpars``: per distributional parameter with a formula (``sigma ~ x``) the same as
   ``population``, with its ``link``; ``formulas``: every formula as given, the mean's first;
 - ``groups``: per grouping factor its columns (``factors``), its levels (as labelled in the

@@ -1,8 +1,8 @@
 """log_lik and y_rep from the draws, in numpy, for the families whose generated quantities stanli
 cannot compile: it has no ``ordered_logistic_rng``, ``ordered_probit_rng``,
 ``beta_proportion_rng``, ``frechet_rng``, ``skew_normal_rng`` or ``exp_mod_normal_rng``, and runs
-the zero-inflated (binomial too) and hurdle families' ``bernoulli_rng(zi) ? 0 : ...`` through its interpreter,
-far slower than the sampling. The other ordinal families (sratio, cratio, acat) go the way of
+the zero-inflated (binomial too) and hurdle families' ``bernoulli_rng(zi) ? 0 : ...`` through its
+interpreter, far slower than the sampling. The other ordinal families (sratio, cratio, acat) go the way of
 cumulative: their category probabilities are those predict uses for new rows
 (mixfit/analysis/ordinal.py). A censored row's log_lik is its CDF's, as in the template.
 

@@ -4,11 +4,12 @@ A monotonic predictor takes the values 0..D (brms's get_mo_values: whole numbers
 data's minimum, which new data keep; an ordered factor's position among all its levels, counting
 from 0, with no minimum taken off). A CSV has no ordered factor: ``--levels "dose=low,mid,high"``
 gives a text column's order, and its values are coded by position. D is the largest value of the
-fitted data (brms's Jmo), so a top level no row has adds no step. Its effect is ``bsp * mo(simo, x)``, where brms's Stan
-function ``mo(scale, i) = rows(scale) * sum(scale[1:i])`` (0 for i = 0): the simplex ``simo``
-shares the effect of going from 0 to D among the D steps, and ``bsp`` (prior class b, coef
-``mox``) is the mean step. The simplex has a Dirichlet prior whose concentration ``con_simo`` is
-data (brms's default, dirichlet(1)). brms names the draws ``bsp_mox`` and ``simo_mox1``.
+fitted data (brms's Jmo), so a top level no row has adds no step. Its effect is
+``bsp * mo(simo, x)``, where brms's Stan function ``mo(scale, i) = rows(scale) * sum(scale[1:i])``
+(0 for i = 0): the simplex ``simo`` shares the effect of going from 0 to D among the D steps, and
+``bsp`` (prior class b, coef ``mox``) is the mean step. The simplex has a Dirichlet prior whose
+concentration ``con_simo`` is data (brms's default, dirichlet(1)). brms names the draws
+``bsp_mox`` and ``simo_mox1``.
 
 As a linear term in numpy: the effect at x is ``sum_k (bsp * D * simo[k]) * [x >= k]``, so new
 rows get the indicator columns ``[x >= k]`` (``columns_at``) and the draws their coefficients
