@@ -453,15 +453,21 @@ def ordered(tmp_path_factory):
     and mo(code) of its positions 0..2 as whole numbers."""
     folder = tmp_path_factory.mktemp("mo_text")
     data = _ordered_data(7)
+    return (*_fit_text_and_code(folder, data, "y ~ z + mo(dose)"), data)
+
+
+def _fit_text_and_code(folder: Path, data: pd.DataFrame, formula: str) -> tuple[Path, Path]:
+    """``formula`` (of dose, ordered by --levels) and the same with its positions ``code`` as
+    whole numbers, fitted with the same seed: their results folders."""
     data.to_csv(folder / "data.csv", index=False)
     levels = ["--levels", "dose=" + ",".join(LEVELS)]
-    for name, formula, extra in (
-        ("text", "y ~ z + mo(dose)", levels),
-        ("code", "y ~ z + mo(code)", []),
+    for name, text, extra in (
+        ("text", formula, levels),
+        ("code", formula.replace("dose", "code"), []),
     ):
-        done = mixfit("fit", "data.csv", "-f", formula, "-o", name, *extra, *QUICK, cwd=folder)
+        done = mixfit("fit", "data.csv", "-f", text, "-o", name, *extra, *QUICK, cwd=folder)
         assert done.returncode == 0, done.stderr
-    return folder / "text", folder / "code", data
+    return folder / "text", folder / "code"
 
 
 def _posterior(out: Path) -> dict[str, np.ndarray]:
@@ -582,19 +588,12 @@ def test_group_level_mo_of_ordered_text_is_its_whole_number_coding(tmp_path):
     and new rows' text (a known and a new level) coded by the levels in the group-level part."""
     data = _ordered_data(11)
     data["g"] = [f"g{k}" for k in np.random.default_rng(12).integers(0, 6, len(data))]
-    data.to_csv(tmp_path / "data.csv", index=False)
-    levels = ["--levels", "dose=" + ",".join(LEVELS)]
-    for name, formula, extra in (
-        ("text", "y ~ z + mo(dose) + (mo(dose) | g)", levels),
-        ("code", "y ~ z + mo(code) + (mo(code) | g)", []),
-    ):
-        done = mixfit("fit", "data.csv", "-f", formula, "-o", name, *extra, *QUICK, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
-    mine, theirs = _posterior(tmp_path / "text"), _posterior(tmp_path / "code")
+    text, code = _fit_text_and_code(tmp_path, data, "y ~ z + mo(dose) + (mo(dose) | g)")
+    mine, theirs = _posterior(text), _posterior(code)
     np.testing.assert_array_equal(mine["sd_g__modose"], theirs["sd_g__mocode"])
     rows = pd.DataFrame({"dose": ["mid", "low"], "z": [0.0, 1.0], "g": ["g1", "new"]})
     positions = rows.assign(code=rows["dose"].map(LEVELS.index)).drop(columns="dose")
     seeded = ["--allow-new-levels", "--seed", "3"]
-    by_text = _predict(tmp_path / "text", rows, *seeded)
-    by_code = _predict(tmp_path / "code", positions, *seeded)
+    by_text = _predict(text, rows, *seeded)
+    by_code = _predict(code, positions, *seeded)
     np.testing.assert_array_equal(by_text["Estimate"], by_code["Estimate"])
