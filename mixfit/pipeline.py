@@ -39,6 +39,8 @@ if TYPE_CHECKING:  # the classical fit's modules (and scipy's) load only when a 
 PREDICTION_LIMIT = 25_000_000
 # engines that run a chain's reduce_sum on several threads (PyStan runs each chain on one)
 THREADED_ENGINES = ("stanli", "cmdstan")
+# engines that run stanli's programs (nutpie samples over stanli's gradients)
+STANLI_PROGRAMS = ("stanli", "nutpie")
 # what writing the results imports (ArviZ among them), imported while the chains run
 WRITER_IMPORTS = (
     "mixfit.results.summaries",
@@ -198,7 +200,7 @@ def _check_threads(engine: str, threads: int) -> None:
 
 def for_engine(prepared: Prepared, engine: str) -> Prepared:
     """The program an engine runs."""
-    return for_stanli(prepared) if engine == "stanli" else prepared
+    return for_stanli(prepared) if engine in STANLI_PROGRAMS else prepared
 
 
 def for_stanli(prepared: Prepared) -> Prepared:

@@ -48,7 +48,7 @@ SAMPLER_KEYS = {
     "init",
     "refresh",
 }
-BACKENDS = ("auto", "stanli", "cmdstan", "pystan")
+BACKENDS = ("auto", "stanli", "cmdstan", "pystan", "nutpie")
 STAN_INT_MAX = 2**31 - 1
 
 

@@ -17,9 +17,9 @@ import click
 
 from mixfit import interrupt
 from mixfit.errors import TOOLCHAIN, MixfitError
-from mixfit.spec import SAMPLER_KEYS, RunSpec
+from mixfit.spec import BACKENDS, SAMPLER_KEYS, RunSpec
 
-BACKEND_CHOICE = click.Choice(["auto", "stanli", "cmdstan", "pystan"])
+BACKEND_CHOICE = click.Choice(list(BACKENDS))
 
 # Every option a model takes; each is one line here and one field of the spec (mixfit/spec.py).
 MODEL_OPTIONS = [

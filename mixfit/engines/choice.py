@@ -17,6 +17,8 @@ from mixfit.engines.protocol import Backend, Compiled, Progress
 from mixfit.errors import InputError, ToolchainError
 
 ORDER = ("stanli", "cmdstan", "pystan")
+# engines run only when asked for by name
+NAMED = (*ORDER, "nutpie")
 
 
 @dataclass
@@ -36,12 +38,12 @@ def choose_backend(name: str, program: Program, seed: int, progress: Progress) -
     """The engine for ``name`` with the program loaded (compiled, or taken from the cache)."""
     if name == "auto":
         return _first_usable(program, seed, progress)
-    if name not in ORDER:
-        raise InputError(f"unknown backend {name!r} (choose: auto, {', '.join(ORDER)})")
+    if name not in NAMED:
+        raise InputError(f"unknown backend {name!r} (choose: auto, {', '.join(NAMED)})")
     backend, problem = usable.make(name)
     if backend is None:
         raise ToolchainError(f"backend {name} is not usable here: {problem}")
-    if name == "stanli":  # asked for by name: a part without a compiled path runs interpreted
+    if name in ("stanli", "nutpie"):  # asked for by name: a part with no compiled path runs interpreted
         backend.allow_interpreter = True
     code, data = program(name)
     compiled = _compile(backend, code, data, seed, progress)

@@ -31,12 +31,12 @@ PREBUILD_MINUTES = round(BUILDS * SECONDS_PER_BUILD / 60)  # the one figure READ
 def run_setup(say: Callable[[str], None], install_cmdstan: bool = False) -> dict[str, bool]:
     """Check every engine on this machine and say what each can do; returns name -> usable."""
     from mixfit.engines import usable
-    from mixfit.engines.choice import ORDER
+    from mixfit.engines.choice import NAMED, ORDER
 
     if install_cmdstan:
         _install_cmdstan(say)
     verdicts = {}
-    for name in ORDER:
+    for name in NAMED:
         verdict = usable.check(name, lambda _stage, _fraction, message: say(message), fresh=True)
         verdicts[name] = verdict.usable
         say(f"{name}: {_describe(name, verdict)}")
@@ -55,6 +55,8 @@ def _describe(name: str, verdict: Verdict) -> str:
         return f"not usable: {verdict.reason.split(' (set CMDSTAN')[0]}{hint}"
     if name == "stanli":
         return "usable: runs programs with no C++ build"
+    if name == "nutpie":
+        return "usable: nutpie's NUTS over stanli's programs (--backend nutpie; auto never picks it)"
     if name == "pystan":
         from mixfit.engines.pystan import compiler
 
@@ -131,7 +133,7 @@ def _building_engine(name: str) -> str | None:
     C++ (CmdStan, then PyStan); None for stanli, which builds nothing."""
     from mixfit.engines import usable
 
-    if name == "stanli":
+    if name in ("stanli", "nutpie"):
         return None
     if name != "auto":
         return name

@@ -37,6 +37,7 @@ TINY_RUN = SamplerSettings(chains=1, iter=40, seed=1, parallel_chains=1)
 # what a first check of each engine costs, for the message shown while it runs
 CHECK_COST = {
     "stanli": "",
+    "nutpie": "",
     "pystan": " (once: a tiny model is built, about a minute)",
     "cmdstan": " (once: a tiny model is built, about a minute)",
 }
@@ -58,9 +59,9 @@ class CheckFailed(Exception):
 
 def make(name: str) -> tuple[Backend | None, str | None]:
     """The engine, or why it can't even start here (not installed, no CmdStan, ...)."""
-    from mixfit.engines import cmdstan, pystan, stanli
+    from mixfit.engines import cmdstan, nutpie, pystan, stanli
 
-    module = {"stanli": stanli, "cmdstan": cmdstan, "pystan": pystan}[name]
+    module = {"stanli": stanli, "cmdstan": cmdstan, "pystan": pystan, "nutpie": nutpie}[name]
     problem = module.unavailable()
     if problem:
         return None, problem
@@ -68,6 +69,7 @@ def make(name: str) -> tuple[Backend | None, str | None]:
         "stanli": stanli.StanliBackend,
         "cmdstan": cmdstan.CmdStanBackend,
         "pystan": pystan.PyStanBackend,
+        "nutpie": nutpie.NutpieBackend,
     }
     return classes[name](), None
 
