@@ -165,8 +165,8 @@ def run_case(name: str, engine: str, cold: bool, iterations: int | None) -> dict
         if not cold:  # warm only: a shared cache, built by an earlier run if need be
             env["MIXFIT_CACHE_DIR"] = str(HERE / ".cache")
             # the same run: how many draws there are decides whether log_lik and y_rep are in the
-            # program; stanli builds nothing, so it needs no run before
-            if engine != "stanli":
+            # program; stanli (and nutpie, on stanli's programs) builds nothing, so needs no run before
+            if engine not in ("stanli", "nutpie"):
                 measure(fit_command(name, engine, scratch / "prime", iterations), env)
         else:
             seconds, peak, done = measure(
@@ -252,7 +252,9 @@ def markdown(results: list[dict], extra: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--engines", default=None, help="default: stanli, pystan, cmdstan if found")
+    parser.add_argument(
+        "--engines", default=None, help="default: stanli, pystan, cmdstan if found; or nutpie"
+    )
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--iter", type=int, default=None, help="iterations per chain (2000)")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.json/.md go")
@@ -292,7 +294,7 @@ def main() -> None:
         by_key[key]
         for key in sorted(
             by_key,
-            key=lambda k: (list(CASES).index(k[0]), ["stanli", "pystan", "cmdstan"].index(k[1])),
+            key=lambda k: (list(CASES).index(k[0]), ["stanli", "nutpie", "pystan", "cmdstan"].index(k[1])),
         )
     ]
     peer_results = [

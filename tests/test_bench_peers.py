@@ -1,4 +1,5 @@
-"""The peer benchmark's reading of a peer's output (benchmarks/peers/results.py): no sampling."""
+"""The peer benchmark's reading of a peer's output (benchmarks/peers/results.py) and its report
+(benchmarks/peers/report.py): no sampling."""
 
 import json
 import sys
@@ -8,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+from peers.report import markdown
 from peers.results import figures, saved_brms
 
 
@@ -73,3 +75,21 @@ def test_without_r_brms_gives_its_saved_figures_or_says_why_not(monkeypatch, tmp
     assert saved["status"] == "saved, not run" and saved["wall_seconds"] == 40.6
     missing = run_peer(measure, "insteval_73k", case, "brms", python="python", cap_seconds=60)
     assert missing["status"] == "not run: R is not installed (no Rscript on the PATH)"
+
+
+def test_each_mixfit_engine_is_set_against_each_peer():
+    mixfit = [
+        {"case": "c", "engine": engine, "warm_seconds": seconds, "ess_per_second": ess_s}
+        for engine, seconds, ess_s in (("stanli", 10.0, 50.0), ("nutpie", 5.0, 100.0),
+                                       ("pystan", 1.0, 1.0))
+    ]
+    peers = [
+        {"case": "c", "peer": "bambi-nutpie", "status": "ran", "wall_seconds": 20.0,
+         "ess_per_second": 25.0},
+        {"case": "c", "peer": "bambi-pymc", "status": "cap", "cap_seconds": 60.0},
+    ]
+    text = markdown(peers, mixfit)
+    assert "| c | mixfit nutpie | 5.0 |" in text and "mixfit pystan" not in text
+    assert "| c | stanli | bambi-nutpie | 2.0 | 2.0 |" in text
+    assert "| c | nutpie | bambi-nutpie | 4.0 | 4.0 |" in text
+    assert "| c | nutpie | bambi-pymc | > 12.0 | - |" in text

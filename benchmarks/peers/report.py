@@ -1,7 +1,11 @@
-"""The peers' part of benchmarks/results.md: each case's mixfit (stanli, warm) row beside its peers'
-rows from the same run, and mixfit's ratios against each peer."""
+"""The peers' part of benchmarks/results.md: each case's mixfit rows (warm: stanli, the default, and
+nutpie over stanli's programs where it ran) beside its peers' rows from the same run, and each
+mixfit engine's ratios against each peer."""
 
 from __future__ import annotations
+
+
+MIXFIT_ENGINES = ("stanli", "nutpie")  # the engines set beside the peers
 
 
 def cell(value, digits: int | None = None) -> str:
@@ -11,10 +15,13 @@ def cell(value, digits: int | None = None) -> str:
 
 
 def markdown(peers: list[dict], mixfit: list[dict]) -> str:
-    stanli = {r["case"]: r for r in mixfit if r["engine"] == "stanli"}
+    ours_by_case: dict[str, list[dict]] = {}
+    for r in mixfit:
+        if r["engine"] in MIXFIT_ENGINES:
+            ours_by_case.setdefault(r["case"], []).append(r)
     lines = [
         (
-            "mixfit (stanli, warm) and its peers, 4 chains x 1000 warmup + 1000 draws, same run "
+            "mixfit (warm) and its peers, 4 chains x 1000 warmup + 1000 draws, same run "
             "(`--peers`):"
         ),
         "",
@@ -26,9 +33,10 @@ def markdown(peers: list[dict], mixfit: list[dict]) -> str:
         "|" + " --- |" * 13,
     ]
     for case in dict.fromkeys(r["case"] for r in peers):
-        ours = (
-            [{"peer": "mixfit stanli", "status": "ran", **stanli[case]}] if case in stanli else []
-        )
+        ours = [
+            {"peer": f"mixfit {r['engine']}", "status": "ran", **r}
+            for r in ours_by_case.get(case, [])
+        ]
         rows = [(r, "warm_seconds") for r in ours]
         rows += [(r, "wall_seconds") for r in peers if r["case"] == case]
         for r, wall in rows:
@@ -48,20 +56,20 @@ def markdown(peers: list[dict], mixfit: list[dict]) -> str:
             "the cap took longer than the cap):"
         ),
         "",
-        "| case | peer | end to end (peer / mixfit) | ESS/s (mixfit / peer) |",
-        "| --- | --- | --- | --- |",
+        "| case | mixfit | peer | end to end (peer / mixfit) | ESS/s (mixfit / peer) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for r in peers:
-        ours = stanli.get(r["case"])
-        if ours is None or r["status"] not in ("ran", "saved, not run", "cap"):
+        if r["status"] not in ("ran", "saved, not run", "cap"):
             continue
         peer = r["peer"] + (" (saved, not run)" if r["status"] == "saved, not run" else "")
-        if r["status"] == "cap":
-            ratio = r["cap_seconds"] / ours["warm_seconds"]
-            lines.append(f"| {r['case']} | {peer} | > {ratio:.1f} | - |")
-            continue
-        lines.append(
-            f"| {r['case']} | {peer} | {r['wall_seconds'] / ours['warm_seconds']:.1f} "
-            f"| {ours['ess_per_second'] / max(r['ess_per_second'], 1e-9):.1f} |"
-        )
+        for ours in ours_by_case.get(r["case"], []):
+            start = f"| {r['case']} | {ours['engine']} | {peer}"
+            if r["status"] == "cap":
+                lines.append(f"{start} | > {r['cap_seconds'] / ours['warm_seconds']:.1f} | - |")
+                continue
+            lines.append(
+                f"{start} | {r['wall_seconds'] / ours['warm_seconds']:.1f} "
+                f"| {ours['ess_per_second'] / max(r['ess_per_second'], 1e-9):.1f} |"
+            )
     return "\n".join(lines) + "\n"
