@@ -2,66 +2,35 @@
 
     y_j ~ normal(X_j beta, sigma^2 I + Z_j Sigma Z_j') for each level j, with Sigma = C C' and
     C = diag(sd_1) L_1. The likelihood uses per-level sufficient statistics, so a gradient costs
-    O(levels) rather than O(rows). Same parameters, priors and data names as model.stan, less z_1;
-    the group-level effects r_1 (from their exact conditional), log_lik and y_rep are drawn from
-    these draws afterwards (mixfit/marginal_draws.py). -#}
+    O(levels) rather than O(rows), and the data are those statistics, not the rows. Same
+    parameters and priors as model.stan, less z_1; the group-level effects r_1 (from their exact
+    conditional), log_lik and y_rep are drawn from these draws afterwards
+    (mixfit/results/marginal_draws.py). -#}
 {% import "priors.stan" as priors %}
 // generated with mixfit: gaussian, group-level effects integrated out
 data {
   int<lower=1> N;  // total number of observations
-  vector[N] Y;  // response variable
   int<lower=0> K;  // number of population-level effects, intercept excluded
-  matrix[N, K] X;  // population-level design matrix
-{% if offset %}
-  vector[N] offsets;
+{% if intercept %}
+  vector[K] means_X;  // column means of the population-level design matrix X
 {% endif %}
+  int<lower=K> P;  // population-level effects, intercept included
   // data for group-level effects of ID 1
   int<lower=1> N_1;  // number of grouping levels
   int<lower=1> M_1;  // number of coefficients per level
-  array[N] int<lower=1> J_1;  // grouping indicator per observation
-  matrix[N, M_1] Z_1;  // group-level predictors
+  // the rows' sufficient statistics, summed by mixfit (mixfit/model/marginal_data.py): of the
+  // design XI (with an intercept: a column of ones, then X less means_X; else X), of the
+  // response Yo (Y less any offsets) and of the group-level predictors Z_1, over all rows and
+  // per grouping level
+  matrix[P, P] XtX;  // XI' XI
+  vector[P] Xty;  // XI' Yo
+  real yty;  // Yo' Yo
+  array[N_1] matrix[M_1, M_1] ZtZ;  // Z_1' Z_1 over the level's rows
+  array[N_1] matrix[M_1, P] ZtX;  // Z_1' XI over the level's rows
+  array[N_1] vector[M_1] Zty;  // Z_1' Yo over the level's rows
 {{ priors.declarations(slots) }}}
-transformed data {
-{% if intercept %}
-  int P = K + 1;  // population-level effects, intercept included
-  // centre the predictors so the intercept is sampled apart from the slopes
-  vector[K] means_X;
-  matrix[N, K] Xc;
-  for (i in 1:K) {
-    means_X[i] = mean(X[:, i]);
-    Xc[:, i] = X[:, i] - means_X[i];
-  }
-  matrix[N, P] XI = append_col(rep_vector(1.0, N), Xc);
-{% else %}
-  int P = K;
-  matrix[N, K] Xc = X;
-  matrix[N, P] XI = X;
-{% endif %}
-{% if offset %}
-  vector[N] Yo = Y - offsets;
-{% else %}
-  vector[N] Yo = Y;
-{% endif %}
-  // sufficient statistics: over all rows, and per grouping level
-  matrix[P, P] XtX = crossprod(XI);
-  vector[P] Xty = XI' * Yo;
-  real yty = dot_self(Yo);
-  array[N_1] matrix[M_1, M_1] ZtZ;
-  array[N_1] matrix[M_1, P] ZtX;
-  array[N_1] vector[M_1] Zty;
-  for (j in 1:N_1) {
-    ZtZ[j] = rep_matrix(0.0, M_1, M_1);
-    ZtX[j] = rep_matrix(0.0, M_1, P);
-    Zty[j] = rep_vector(0.0, M_1);
-  }
-  for (n in 1:N) {
-    int j = J_1[n];
-    vector[M_1] z = Z_1[n]';
-    ZtZ[j] += z * z';
-    ZtX[j] += z * XI[n];
-    Zty[j] += z * Yo[n];
-  }
 {% if terms <= 2 %}
+transformed data {
   // the same per-level statistics as vectors over levels, for the closed-form likelihood below
   array[M_1, M_1] vector[N_1] S;  // S[k, l][j] = ZtZ[j][k, l]
   array[M_1] matrix[N_1, P] ZtX_v;  // row j of ZtX_v[k] is row k of ZtX[j]
@@ -75,8 +44,8 @@ transformed data {
       Zty_v[k][j] = Zty[j][k];
     }
   }
-{% endif %}
 }
+{% endif %}
 parameters {
   vector[K] b;  // population-level effects
 {% if intercept %}
