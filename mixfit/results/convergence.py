@@ -12,12 +12,18 @@ chain, R-hat from one chain, a draw that is not finite) is NaN.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy.special import ndtri
 
 MIN_DRAWS = 4
-# values per chunk (quantities x chains x draws): bounds the working memory near 100 MB
+# values in the chunks in hand at once (quantities x chains x draws): bounds the working memory
+# near 100 MB however many threads share them
 CHUNK_VALUES = 1_000_000
+# numpy's sorts, FFTs and ufuncs release the GIL: chunks on threads use every core
+WORKERS = os.cpu_count() or 1
 TAIL = (0.05, 0.95)
 
 
@@ -28,8 +34,10 @@ def summarise(draws: np.ndarray) -> dict[str, np.ndarray]:
     out = {key: np.full(k, np.nan) for key in keys}
     if n < MIN_DRAWS or k == 0:
         return out
-    step = max(1, CHUNK_VALUES // (chains * n))
-    for start in range(0, k, step):
+    workers = min(WORKERS, -(-k * chains * n // CHUNK_VALUES))
+    step = max(1, CHUNK_VALUES // (workers * chains * n))
+
+    def chunk(start: int) -> None:
         part = slice(start, start + step)
         # quantity first: each sort and FFT below runs along contiguous memory
         values = np.ascontiguousarray(np.moveaxis(draws[:, :, part], 2, 0), dtype=float)
@@ -37,6 +45,14 @@ def summarise(draws: np.ndarray) -> dict[str, np.ndarray]:
         values[~valid] = 0.0
         for key, value in _figures(values).items():
             out[key][part] = np.where(valid, value, np.nan)
+
+    starts = range(0, k, step)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(chunk, starts))  # list(): a chunk's exception is raised here
+    else:
+        for start in starts:
+            chunk(start)
     if chains < 2:
         out["Rhat"][:] = np.nan
     return out
@@ -92,12 +108,19 @@ def _average_ranks(flat: np.ndarray) -> np.ndarray:
     position = np.arange(size)
     new = np.ones(flat.shape, dtype=bool)
     new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    first = np.maximum.accumulate(np.where(new, position, 0), axis=1)
-    ends = np.ones(flat.shape, dtype=bool)
-    ends[:, :-1] = new[:, 1:]
-    last = np.minimum.accumulate(np.where(ends, position, size)[:, ::-1], axis=1)[:, ::-1]
+    # a value's rank is its place in the order; only rows with ties (few, for continuous draws)
+    # need the spans of equal values
+    placed = np.tile(position + 1.0, (flat.shape[0], 1))
+    tied = np.flatnonzero(~new.all(axis=1))
+    if len(tied):
+        new = new[tied]
+        first = np.maximum.accumulate(np.where(new, position, 0), axis=1)
+        ends = np.ones(new.shape, dtype=bool)
+        ends[:, :-1] = new[:, 1:]
+        last = np.minimum.accumulate(np.where(ends, position, size)[:, ::-1], axis=1)[:, ::-1]
+        placed[tied] = (first + last) / 2 + 1
     ranks = np.empty(flat.shape)
-    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
+    np.put_along_axis(ranks, order, placed, axis=1)
     return ranks
 
 
