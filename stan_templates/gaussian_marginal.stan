@@ -31,19 +31,30 @@ data {
 {{ priors.declarations(slots) }}}
 {% if terms <= 2 %}
 transformed data {
-  // the same per-level statistics as vectors over levels, for the closed-form likelihood below
-  array[M_1, M_1] vector[N_1] S;  // S[k, l][j] = ZtZ[j][k, l]
-  array[M_1] matrix[N_1, P] ZtX_v;  // row j of ZtX_v[k] is row k of ZtX[j]
-  array[M_1] vector[N_1] Zty_v;  // Zty_v[k][j] = Zty[j][k]
+  // the per-level statistics as matrices over levels, for the closed-form likelihood below:
+  // each entry of D = s2 I + C' Z'Z C and of u = C' (Z'y - Z'X beta), per level, is then one
+  // product of a data matrix with a few parameters, which autodiff handles fastest
+{% if terms == 1 %}
+  matrix[N_1, 2] S_1;  // [1, Z'Z]: D = S_1 * [s2, c^2]'
+  matrix[N_1, 1 + P] U_1;  // [Z'y, Z'X]: u = U_1 * [c, -c beta]'
   for (j in 1:N_1) {
-    for (k in 1:M_1) {
-      for (l in 1:M_1) {
-        S[k, l][j] = ZtZ[j][k, l];
-      }
-      ZtX_v[k][j] = ZtX[j][k];
-      Zty_v[k][j] = Zty[j][k];
-    }
+    S_1[j] = [1, ZtZ[j][1, 1]];
+    U_1[j] = append_col(Zty[j][1], ZtX[j][1]);
   }
+{% else %}
+  matrix[N_1, 4] S_11;  // [1, (Z'Z)11, (Z'Z)12, (Z'Z)22]: D11 = S_11 * [s2, c11^2, 2 c11 c21, c21^2]'
+  matrix[N_1, 2] S_12;  // [(Z'Z)12, (Z'Z)22]: D12 = S_12 * [c22 c11, c22 c21]'
+  matrix[N_1, 2] S_22;  // [1, (Z'Z)22]: D22 = S_22 * [s2, c22^2]'
+  matrix[N_1, 2 + 2 * P] U_1;  // [Z1'y, Z2'y, Z1'X, Z2'X]: u1 = U_1 * [c11, c21, -c11 beta, -c21 beta]'
+  matrix[N_1, 1 + P] U_2;  // [Z2'y, Z2'X]: u2 = U_2 * [c22, -c22 beta]'
+  for (j in 1:N_1) {
+    S_11[j] = [1, ZtZ[j][1, 1], ZtZ[j][1, 2], ZtZ[j][2, 2]];
+    S_12[j] = [ZtZ[j][1, 2], ZtZ[j][2, 2]];
+    S_22[j] = [1, ZtZ[j][2, 2]];
+    U_1[j] = append_col(Zty[j]', append_col(ZtX[j][1], ZtX[j][2]));
+    U_2[j] = append_col(Zty[j][2], ZtX[j][2]);
+  }
+{% endif %}
 }
 {% endif %}
 parameters {
@@ -77,26 +88,26 @@ model {
     real log_det = 2 * N * log(sigma);
     real quad = (yty - 2 * dot_product(beta, Xty) + quad_form(XtX, beta)) / s2;
 {% if terms == 1 %}
-    // per level: A = 1 + sd^2 S / s2 and u = sd r, with r = Z'y - Z'X beta
-    vector[N_1] A = 1 + square(C_1[1, 1]) * S[1, 1] / s2;
-    vector[N_1] u = C_1[1, 1] * (Zty_v[1] - ZtX_v[1] * beta);
-    log_det += sum(log(A));
-    quad -= sum(square(u) ./ A) / square(s2);
+    // per level, with c = sd_1: A = 1 + c^2 Z'Z / s2 = D / s2 and u = c (Z'y - Z'X beta)
+    real c = C_1[1, 1];
+    vector[N_1] D = S_1 * [s2, square(c)]';
+    vector[N_1] u = U_1 * append_row(c, -c * beta);
+    log_det += sum(log(D)) - N_1 * log(s2);
+    quad -= sum(square(u) ./ D) / s2;
 {% elif terms == 2 %}
-    // per level, in closed form: A = I + C' S C / s2 (2 x 2, C lower triangular) and u = C' r,
-    // with r = Z'y - Z'X beta; vectorised over levels, which autodiff handles far faster
+    // per level, in closed form: A = I + C' S C / s2 = D / s2 (2 x 2, C lower triangular) and
+    // u = C' r, with r = Z'y - Z'X beta; vectorised over levels, which autodiff handles far faster
     real c11 = C_1[1, 1];
     real c21 = C_1[2, 1];
     real c22 = C_1[2, 2];
-    vector[N_1] A11 = 1 + (square(c11) * S[1, 1] + 2 * c11 * c21 * S[1, 2] + square(c21) * S[2, 2]) / s2;
-    vector[N_1] A12 = c22 * (c11 * S[1, 2] + c21 * S[2, 2]) / s2;
-    vector[N_1] A22 = 1 + square(c22) * S[2, 2] / s2;
-    vector[N_1] det_A = A11 .* A22 - square(A12);
-    vector[N_1] r2 = Zty_v[2] - ZtX_v[2] * beta;
-    vector[N_1] u1 = c11 * (Zty_v[1] - ZtX_v[1] * beta) + c21 * r2;
-    vector[N_1] u2 = c22 * r2;
-    log_det += sum(log(det_A));
-    quad -= sum((A22 .* square(u1) - 2 * A12 .* u1 .* u2 + A11 .* square(u2)) ./ det_A) / square(s2);
+    vector[N_1] D11 = S_11 * [s2, square(c11), 2 * c11 * c21, square(c21)]';
+    vector[N_1] D12 = S_12 * [c22 * c11, c22 * c21]';
+    vector[N_1] D22 = S_22 * [s2, square(c22)]';
+    vector[N_1] det_D = D11 .* D22 - square(D12);
+    vector[N_1] u1 = U_1 * append_row([c11, c21]', append_row(-c11 * beta, -c21 * beta));
+    vector[N_1] u2 = U_2 * append_row(c22, -c22 * beta);
+    log_det += sum(log(det_D)) - 2 * N_1 * log(s2);
+    quad -= sum((D22 .* square(u1) - 2 * D12 .* u1 .* u2 + D11 .* square(u2)) ./ det_D) / s2;
 {% else %}
     for (j in 1:N_1) {
       matrix[M_1, M_1] B_L = cholesky_decompose(add_diag(quad_form_sym(ZtZ[j], C_1) / s2, 1));
