@@ -63,11 +63,16 @@ def _figures(x: np.ndarray) -> dict[str, np.ndarray]:
     k = x.shape[0]
     flat = x.reshape(k, -1)
     split = _split_chains(x)
-    folded = np.abs(split - np.median(split.reshape(k, -1), axis=1)[:, None, None])
-    z = _z_scale(split)
-    rhat = np.maximum(_rhat(z), _rhat(_z_scale(folded)))
+    # the sort that ranks split's values also gives their median and, when no draw was left
+    # out of split (an even count per chain), the draws' quantiles: no partition of its own
+    z, ordered = _z_scale(split)
+    folded = np.abs(split - _median(ordered)[:, None, None])
+    rhat = np.maximum(_rhat(z), _rhat(_z_scale(folded)[0]))
     bulk = _ess(z)
-    low, high = np.quantile(flat, TAIL, axis=1)
+    if x.shape[2] % 2 == 0:
+        low, high = (_quantile(ordered, q) for q in TAIL)
+    else:
+        low, high = np.quantile(flat, TAIL, axis=1)
     tail = np.minimum(
         _ess(_split_chains(x <= low[:, None, None])), _ess(_split_chains(x <= high[:, None, None]))
     )
@@ -93,15 +98,36 @@ def _split_chains(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :, :half], x[:, :, -half:]], axis=1).astype(float)
 
 
-def _z_scale(x: np.ndarray) -> np.ndarray:
-    """Normal scores of the average ranks over all chains and draws, per quantity (Blom's 3/8)."""
+def _z_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normal scores of the average ranks over all chains and draws, per quantity (Blom's 3/8),
+    and each quantity's values in order: (K, values)."""
     flat = x.reshape(x.shape[0], -1)
     size = flat.shape[1]
-    return ndtri((_average_ranks(flat) - 0.375) / (size + 0.25)).reshape(x.shape)
+    ranks, ordered = _average_ranks(flat)
+    return ndtri((ranks - 0.375) / (size + 0.25)).reshape(x.shape), ordered
 
 
-def _average_ranks(flat: np.ndarray) -> np.ndarray:
-    """1-based ranks along each row, ties sharing the mean of their ranks (scipy's "average")."""
+def _median(ordered: np.ndarray) -> np.ndarray:
+    """np.median of each row, from the row's values in order."""
+    size = ordered.shape[1]
+    middle = ordered[:, size // 2]
+    return middle if size % 2 else (ordered[:, size // 2 - 1] + middle) / 2
+
+
+def _quantile(ordered: np.ndarray, q: float) -> np.ndarray:
+    """np.quantile (its default, linear method) of each row, from the row's values in order."""
+    size = ordered.shape[1]
+    index = q * (size - 1)
+    below = int(np.floor(index))
+    above = min(below + 1, size - 1)
+    a, b, t = ordered[:, below], ordered[:, above], index - below
+    # numpy's interpolation: from the nearer of the two values
+    return a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
+
+
+def _average_ranks(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1-based ranks along each row, ties sharing the mean of their ranks (scipy's "average"),
+    and the rows' values in order."""
     size = flat.shape[1]
     order = np.argsort(flat, axis=1)
     ordered = np.take_along_axis(flat, order, axis=1)
@@ -121,7 +147,7 @@ def _average_ranks(flat: np.ndarray) -> np.ndarray:
         placed[tied] = (first + last) / 2 + 1
     ranks = np.empty(flat.shape)
     np.put_along_axis(ranks, order, placed, axis=1)
-    return ranks
+    return ranks, ordered
 
 
 def _rhat(x: np.ndarray) -> np.ndarray:
