@@ -20,8 +20,8 @@ from scipy.special import ndtri
 
 MIN_DRAWS = 4
 # values in the chunks in hand at once (quantities x chains x draws): bounds the working memory
-# near 100 MB however many threads share them
-CHUNK_VALUES = 1_000_000
+# near 50 MB however many threads share them (smaller chunks cost no more: they stay in cache)
+CHUNK_VALUES = 500_000
 # numpy's sorts, FFTs and ufuncs release the GIL: chunks on threads use every core
 WORKERS = os.cpu_count() or 1
 TAIL = (0.05, 0.95)
