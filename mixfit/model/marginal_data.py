@@ -22,9 +22,7 @@ def level_statistics(
     block = design.blocks[0]
     n, levels = design.n, len(block.levels)
     # the rows-to-levels indicator: each statistic below is one sparse product over the rows
-    indicator = sparse.csr_matrix(
-        (np.ones(n), (block.J - 1, np.arange(n))), shape=(levels, n)
-    )
+    indicator = sparse.csr_matrix((np.ones(n), (block.J - 1, np.arange(n))), shape=(levels, n))
     Z = block.stan_Z
     terms = Z.shape[1]
 
