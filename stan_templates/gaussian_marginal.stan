@@ -2,81 +2,61 @@
 
     y_j ~ normal(X_j beta, sigma^2 I + Z_j Sigma Z_j') for each level j, with Sigma = C C' and
     C = diag(sd_1) L_1. The likelihood uses per-level sufficient statistics, so a gradient costs
-    O(levels) rather than O(rows). Same parameters, priors and data names as model.stan, less z_1;
-    the group-level effects r_1 (from their exact conditional), log_lik and y_rep are drawn from
-    these draws afterwards (mixfit/marginal_draws.py). -#}
+    O(levels) rather than O(rows), and the data are those statistics, not the rows. Same
+    parameters and priors as model.stan, less z_1; the group-level effects r_1 (from their exact
+    conditional), log_lik and y_rep are drawn from these draws afterwards
+    (mixfit/results/marginal_draws.py). -#}
 {% import "priors.stan" as priors %}
 // generated with mixfit: gaussian, group-level effects integrated out
 data {
   int<lower=1> N;  // total number of observations
-  vector[N] Y;  // response variable
   int<lower=0> K;  // number of population-level effects, intercept excluded
-  matrix[N, K] X;  // population-level design matrix
-{% if offset %}
-  vector[N] offsets;
+{% if intercept %}
+  vector[K] means_X;  // column means of the population-level design matrix X
 {% endif %}
+  int<lower=K> P;  // population-level effects, intercept included
   // data for group-level effects of ID 1
   int<lower=1> N_1;  // number of grouping levels
   int<lower=1> M_1;  // number of coefficients per level
-  array[N] int<lower=1> J_1;  // grouping indicator per observation
-  matrix[N, M_1] Z_1;  // group-level predictors
+  // the rows' sufficient statistics, summed by mixfit (mixfit/model/marginal_data.py): of the
+  // design XI (with an intercept: a column of ones, then X less means_X; else X), of the
+  // response Yo (Y less any offsets) and of the group-level predictors Z_1, over all rows and
+  // per grouping level
+  matrix[P, P] XtX;  // XI' XI
+  vector[P] Xty;  // XI' Yo
+  real yty;  // Yo' Yo
+  array[N_1] matrix[M_1, M_1] ZtZ;  // Z_1' Z_1 over the level's rows
+  array[N_1] matrix[M_1, P] ZtX;  // Z_1' XI over the level's rows
+  array[N_1] vector[M_1] Zty;  // Z_1' Yo over the level's rows
 {{ priors.declarations(slots) }}}
-transformed data {
-{% if intercept %}
-  int P = K + 1;  // population-level effects, intercept included
-  // centre the predictors so the intercept is sampled apart from the slopes
-  vector[K] means_X;
-  matrix[N, K] Xc;
-  for (i in 1:K) {
-    means_X[i] = mean(X[:, i]);
-    Xc[:, i] = X[:, i] - means_X[i];
-  }
-  matrix[N, P] XI = append_col(rep_vector(1.0, N), Xc);
-{% else %}
-  int P = K;
-  matrix[N, K] Xc = X;
-  matrix[N, P] XI = X;
-{% endif %}
-{% if offset %}
-  vector[N] Yo = Y - offsets;
-{% else %}
-  vector[N] Yo = Y;
-{% endif %}
-  // sufficient statistics: over all rows, and per grouping level
-  matrix[P, P] XtX = crossprod(XI);
-  vector[P] Xty = XI' * Yo;
-  real yty = dot_self(Yo);
-  array[N_1] matrix[M_1, M_1] ZtZ;
-  array[N_1] matrix[M_1, P] ZtX;
-  array[N_1] vector[M_1] Zty;
-  for (j in 1:N_1) {
-    ZtZ[j] = rep_matrix(0.0, M_1, M_1);
-    ZtX[j] = rep_matrix(0.0, M_1, P);
-    Zty[j] = rep_vector(0.0, M_1);
-  }
-  for (n in 1:N) {
-    int j = J_1[n];
-    vector[M_1] z = Z_1[n]';
-    ZtZ[j] += z * z';
-    ZtX[j] += z * XI[n];
-    Zty[j] += z * Yo[n];
-  }
 {% if terms <= 2 %}
-  // the same per-level statistics as vectors over levels, for the closed-form likelihood below
-  array[M_1, M_1] vector[N_1] S;  // S[k, l][j] = ZtZ[j][k, l]
-  array[M_1] matrix[N_1, P] ZtX_v;  // row j of ZtX_v[k] is row k of ZtX[j]
-  array[M_1] vector[N_1] Zty_v;  // Zty_v[k][j] = Zty[j][k]
+transformed data {
+  // the per-level statistics as matrices over levels, for the closed-form likelihood below:
+  // each entry of D = s2 I + C' Z'Z C and of u = C' (Z'y - Z'X beta), per level, is then one
+  // product of a data matrix with a few parameters, which autodiff handles fastest
+{% if terms == 1 %}
+  matrix[N_1, 2] S_1;  // [1, Z'Z]: D = S_1 * [s2, c^2]'
+  matrix[N_1, 1 + P] U_1;  // [Z'y, Z'X]: u = U_1 * [c, -c beta]'
   for (j in 1:N_1) {
-    for (k in 1:M_1) {
-      for (l in 1:M_1) {
-        S[k, l][j] = ZtZ[j][k, l];
-      }
-      ZtX_v[k][j] = ZtX[j][k];
-      Zty_v[k][j] = Zty[j][k];
-    }
+    S_1[j] = [1, ZtZ[j][1, 1]];
+    U_1[j] = append_col(Zty[j][1], ZtX[j][1]);
+  }
+{% else %}
+  matrix[N_1, 4] S_11;  // [1, (Z'Z)11, (Z'Z)12, (Z'Z)22]: D11 = S_11 * [s2, c11^2, 2 c11 c21, c21^2]'
+  matrix[N_1, 2] S_12;  // [(Z'Z)12, (Z'Z)22]: D12 = S_12 * [c22 c11, c22 c21]'
+  matrix[N_1, 2] S_22;  // [1, (Z'Z)22]: D22 = S_22 * [s2, c22^2]'
+  matrix[N_1, 2 + 2 * P] U_1;  // [Z1'y, Z2'y, Z1'X, Z2'X]: u1 = U_1 * [c11, c21, -c11 beta, -c21 beta]'
+  matrix[N_1, 1 + P] U_2;  // [Z2'y, Z2'X]: u2 = U_2 * [c22, -c22 beta]'
+  for (j in 1:N_1) {
+    S_11[j] = [1, ZtZ[j][1, 1], ZtZ[j][1, 2], ZtZ[j][2, 2]];
+    S_12[j] = [ZtZ[j][1, 2], ZtZ[j][2, 2]];
+    S_22[j] = [1, ZtZ[j][2, 2]];
+    U_1[j] = append_col(Zty[j]', append_col(ZtX[j][1], ZtX[j][2]));
+    U_2[j] = append_col(Zty[j][2], ZtX[j][2]);
   }
 {% endif %}
 }
+{% endif %}
 parameters {
   vector[K] b;  // population-level effects
 {% if intercept %}
@@ -108,26 +88,26 @@ model {
     real log_det = 2 * N * log(sigma);
     real quad = (yty - 2 * dot_product(beta, Xty) + quad_form(XtX, beta)) / s2;
 {% if terms == 1 %}
-    // per level: A = 1 + sd^2 S / s2 and u = sd r, with r = Z'y - Z'X beta
-    vector[N_1] A = 1 + square(C_1[1, 1]) * S[1, 1] / s2;
-    vector[N_1] u = C_1[1, 1] * (Zty_v[1] - ZtX_v[1] * beta);
-    log_det += sum(log(A));
-    quad -= sum(square(u) ./ A) / square(s2);
+    // per level, with c = sd_1: A = 1 + c^2 Z'Z / s2 = D / s2 and u = c (Z'y - Z'X beta)
+    real c = C_1[1, 1];
+    vector[N_1] D = S_1 * [s2, square(c)]';
+    vector[N_1] u = U_1 * append_row(c, -c * beta);
+    log_det += sum(log(D)) - N_1 * log(s2);
+    quad -= sum(square(u) ./ D) / s2;
 {% elif terms == 2 %}
-    // per level, in closed form: A = I + C' S C / s2 (2 x 2, C lower triangular) and u = C' r,
-    // with r = Z'y - Z'X beta; vectorised over levels, which autodiff handles far faster
+    // per level, in closed form: A = I + C' S C / s2 = D / s2 (2 x 2, C lower triangular) and
+    // u = C' r, with r = Z'y - Z'X beta; vectorised over levels, which autodiff handles far faster
     real c11 = C_1[1, 1];
     real c21 = C_1[2, 1];
     real c22 = C_1[2, 2];
-    vector[N_1] A11 = 1 + (square(c11) * S[1, 1] + 2 * c11 * c21 * S[1, 2] + square(c21) * S[2, 2]) / s2;
-    vector[N_1] A12 = c22 * (c11 * S[1, 2] + c21 * S[2, 2]) / s2;
-    vector[N_1] A22 = 1 + square(c22) * S[2, 2] / s2;
-    vector[N_1] det_A = A11 .* A22 - square(A12);
-    vector[N_1] r2 = Zty_v[2] - ZtX_v[2] * beta;
-    vector[N_1] u1 = c11 * (Zty_v[1] - ZtX_v[1] * beta) + c21 * r2;
-    vector[N_1] u2 = c22 * r2;
-    log_det += sum(log(det_A));
-    quad -= sum((A22 .* square(u1) - 2 * A12 .* u1 .* u2 + A11 .* square(u2)) ./ det_A) / square(s2);
+    vector[N_1] D11 = S_11 * [s2, square(c11), 2 * c11 * c21, square(c21)]';
+    vector[N_1] D12 = S_12 * [c22 * c11, c22 * c21]';
+    vector[N_1] D22 = S_22 * [s2, square(c22)]';
+    vector[N_1] det_D = D11 .* D22 - square(D12);
+    vector[N_1] u1 = U_1 * append_row([c11, c21]', append_row(-c11 * beta, -c21 * beta));
+    vector[N_1] u2 = U_2 * append_row(c22, -c22 * beta);
+    log_det += sum(log(det_D)) - 2 * N_1 * log(s2);
+    quad -= sum((D22 .* square(u1) - 2 * D12 .* u1 .* u2 + D11 .* square(u2)) ./ det_D) / s2;
 {% else %}
     for (j in 1:N_1) {
       matrix[M_1, M_1] B_L = cholesky_decompose(add_diag(quad_form_sym(ZtZ[j], C_1) / s2, 1));

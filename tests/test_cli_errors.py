@@ -1062,7 +1062,10 @@ def test_standata_prints_json(tmp_path):
     result = mixfit(["standata", SLEEP, "-f", SLEEP_FORMULA], tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["N"] == 180 and data["N_1"] == 18 and len(data["Y"]) == 180
+    # the marginal program's data: the rows' statistics per level, not the rows
+    assert data["N"] == 180 and data["N_1"] == 18 and len(data["ZtZ"]) == 18 and "Y" not in data
+    result = mixfit(["standata", SLEEP, "-f", SLEEP_FORMULA, "--no-marginal"], tmp_path)
+    assert len(json.loads(result.stdout)["Y"]) == 180
 
 
 # Inputs that look odd but are fine: the model is built (standata, nothing compiled).

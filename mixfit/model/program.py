@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mixfit.errors import InputError
+from mixfit.model import marginal_data
 from mixfit.model.centring import centred_blocks, nesting
 from mixfit.model.design import Design
 from mixfit.model.families import FAMILIES, FamilyParam
@@ -263,9 +264,11 @@ def _truncation_data(design: Design) -> dict:
 def stan_data(model: Model) -> dict:
     """The data of the program: the response, each part's data and the priors' hyperparameters."""
     design = model.design
+    if model.marginal:  # the rows' sufficient statistics in place of the rows
+        return marginal_data.stan_data(design, model.intercept) | _prior_data(model)
     data: dict = {"N": design.n, "Y": design.response.values}
     data["prior_only"] = int(model.prior_only)
-    if model.threads > 1 and not model.marginal:  # brms's default grainsize
+    if model.threads > 1:  # brms's default grainsize
         data["grainsize"] = max(100, design.n // (2 * model.threads))
     if model.family.ordinal:
         data["nthres"] = len(model.thresholds)
@@ -298,10 +301,15 @@ def stan_data(model: Model) -> dict:
         data |= group.stan_data(design, block)
     if design.autocor is not None:
         data |= autocor.stan_data(design.autocor)
-    if not model.marginal:
-        if any(block.mu_only for block in design.blocks):
-            data["P"] = design.X.shape[1] + model.intercept
-        data |= group.centring_data(design, model.centred, model.nests, model.intercept)
+    if any(block.mu_only for block in design.blocks):
+        data["P"] = design.X.shape[1] + model.intercept
+    data |= group.centring_data(design, model.centred, model.nests, model.intercept)
+    return data | _prior_data(model)
+
+
+def _prior_data(model: Model) -> dict:
+    """Each prior-carrying slot's hyperparameters, a row per element and distribution."""
+    data: dict = {}
     for slot in model.slots:
         for name in slot.families():
             hp = f"prior_{slot.name}_{name}"

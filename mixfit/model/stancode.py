@@ -387,7 +387,6 @@ def _marginal_context(model) -> dict:
     design = model.design
     return {
         "intercept": model.intercept,
-        "offset": design.offset is not None,
         "slots": _slot_contexts(model.slots),
         "predictions": model.predictions and not model.python_predictions,
         "cor": design.blocks[0].has_cor,

@@ -12,12 +12,18 @@ chain, R-hat from one chain, a draw that is not finite) is NaN.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy.special import ndtri
 
 MIN_DRAWS = 4
-# values per chunk (quantities x chains x draws): bounds the working memory near 100 MB
-CHUNK_VALUES = 1_000_000
+# values in the chunks in hand at once (quantities x chains x draws): bounds the working memory
+# near 50 MB however many threads share them (smaller chunks cost no more: they stay in cache)
+CHUNK_VALUES = 500_000
+# numpy's sorts, FFTs and ufuncs release the GIL: chunks on threads use every core
+WORKERS = os.cpu_count() or 1
 TAIL = (0.05, 0.95)
 
 
@@ -28,8 +34,10 @@ def summarise(draws: np.ndarray) -> dict[str, np.ndarray]:
     out = {key: np.full(k, np.nan) for key in keys}
     if n < MIN_DRAWS or k == 0:
         return out
-    step = max(1, CHUNK_VALUES // (chains * n))
-    for start in range(0, k, step):
+    workers = min(WORKERS, -(-k * chains * n // CHUNK_VALUES))
+    step = max(1, CHUNK_VALUES // (workers * chains * n))
+
+    def chunk(start: int) -> None:
         part = slice(start, start + step)
         # quantity first: each sort and FFT below runs along contiguous memory
         values = np.ascontiguousarray(np.moveaxis(draws[:, :, part], 2, 0), dtype=float)
@@ -37,6 +45,14 @@ def summarise(draws: np.ndarray) -> dict[str, np.ndarray]:
         values[~valid] = 0.0
         for key, value in _figures(values).items():
             out[key][part] = np.where(valid, value, np.nan)
+
+    starts = range(0, k, step)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(chunk, starts))  # list(): a chunk's exception is raised here
+    else:
+        for start in starts:
+            chunk(start)
     if chains < 2:
         out["Rhat"][:] = np.nan
     return out
@@ -47,11 +63,16 @@ def _figures(x: np.ndarray) -> dict[str, np.ndarray]:
     k = x.shape[0]
     flat = x.reshape(k, -1)
     split = _split_chains(x)
-    folded = np.abs(split - np.median(split.reshape(k, -1), axis=1)[:, None, None])
-    z = _z_scale(split)
-    rhat = np.maximum(_rhat(z), _rhat(_z_scale(folded)))
+    # the sort that ranks split's values also gives their median and, when no draw was left
+    # out of split (an even count per chain), the draws' quantiles: no partition of its own
+    z, ordered = _z_scale(split)
+    folded = np.abs(split - _median(ordered)[:, None, None])
+    rhat = np.maximum(_rhat(z), _rhat(_z_scale(folded)[0]))
     bulk = _ess(z)
-    low, high = np.quantile(flat, TAIL, axis=1)
+    if x.shape[2] % 2 == 0:
+        low, high = (_quantile(ordered, q) for q in TAIL)
+    else:
+        low, high = np.quantile(flat, TAIL, axis=1)
     tail = np.minimum(
         _ess(_split_chains(x <= low[:, None, None])), _ess(_split_chains(x <= high[:, None, None]))
     )
@@ -77,28 +98,56 @@ def _split_chains(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :, :half], x[:, :, -half:]], axis=1).astype(float)
 
 
-def _z_scale(x: np.ndarray) -> np.ndarray:
-    """Normal scores of the average ranks over all chains and draws, per quantity (Blom's 3/8)."""
+def _z_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normal scores of the average ranks over all chains and draws, per quantity (Blom's 3/8),
+    and each quantity's values in order: (K, values)."""
     flat = x.reshape(x.shape[0], -1)
     size = flat.shape[1]
-    return ndtri((_average_ranks(flat) - 0.375) / (size + 0.25)).reshape(x.shape)
+    ranks, ordered = _average_ranks(flat)
+    return ndtri((ranks - 0.375) / (size + 0.25)).reshape(x.shape), ordered
 
 
-def _average_ranks(flat: np.ndarray) -> np.ndarray:
-    """1-based ranks along each row, ties sharing the mean of their ranks (scipy's "average")."""
+def _median(ordered: np.ndarray) -> np.ndarray:
+    """np.median of each row, from the row's values in order."""
+    size = ordered.shape[1]
+    middle = ordered[:, size // 2]
+    return middle if size % 2 else (ordered[:, size // 2 - 1] + middle) / 2
+
+
+def _quantile(ordered: np.ndarray, q: float) -> np.ndarray:
+    """np.quantile (its default, linear method) of each row, from the row's values in order."""
+    size = ordered.shape[1]
+    index = q * (size - 1)
+    below = int(np.floor(index))
+    above = min(below + 1, size - 1)
+    a, b, t = ordered[:, below], ordered[:, above], index - below
+    # numpy's interpolation: from the nearer of the two values
+    return a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
+
+
+def _average_ranks(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1-based ranks along each row, ties sharing the mean of their ranks (scipy's "average"),
+    and the rows' values in order."""
     size = flat.shape[1]
     order = np.argsort(flat, axis=1)
     ordered = np.take_along_axis(flat, order, axis=1)
     position = np.arange(size)
     new = np.ones(flat.shape, dtype=bool)
     new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    first = np.maximum.accumulate(np.where(new, position, 0), axis=1)
-    ends = np.ones(flat.shape, dtype=bool)
-    ends[:, :-1] = new[:, 1:]
-    last = np.minimum.accumulate(np.where(ends, position, size)[:, ::-1], axis=1)[:, ::-1]
+    # a value's rank is its place in the order; only rows with ties (few, for continuous draws)
+    # need the spans of equal values
+    placed = np.tile(position + 1.0, (flat.shape[0], 1))
+    tied = np.flatnonzero(~new.all(axis=1))
+    if len(tied):
+        new = new[tied]
+        first = np.maximum.accumulate(np.where(new, position, 0), axis=1)
+        ends = np.ones(new.shape, dtype=bool)
+        ends[:, :-1] = new[:, 1:]
+        last = np.minimum.accumulate(np.where(ends, position, size)[:, ::-1], axis=1)[:, ::-1]
+        placed[tied] = (first + last) / 2 + 1
     ranks = np.empty(flat.shape)
-    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
-    return ranks
+    np.put_along_axis(ranks, order, placed, axis=1)
+    return ranks, ordered
 
 
 def _rhat(x: np.ndarray) -> np.ndarray:

@@ -10,9 +10,9 @@ log_lik and y_rep in R after sampling.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
 from mixfit.model.design import Design
+from mixfit.model.marginal_data import level_statistics, response
 from mixfit.model.program import Model
 
 # level-draws of the group-level effects drawn at once: bounds the working memory at a few tens of MB
@@ -126,31 +126,12 @@ def predictions(
 
 
 def _level_statistics(design: Design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per level: Z'Z (levels, terms, terms), Z'X (levels, terms, P) and Z'y (levels, terms),
-    with X's intercept column in front when the model has one and y less any offset."""
-    block = design.blocks[0]
+    """Per level: Z'Z, Z'X and Z'y, with X's intercept column in front when the model has one
+    (beta here is on the predictors' own scale) and y less any offset."""
     X = design.X
     if design.has_intercept:
         X = np.column_stack([np.ones(design.n), X])
-    y = design.response.values.astype(float)
-    if design.offset is not None:
-        y = y - design.offset
-    # the rows-to-levels indicator: each statistic below is one sparse product over the rows
-    indicator = sparse.csr_matrix(
-        (np.ones(design.n), (block.J - 1, np.arange(design.n))), shape=(len(block.levels), design.n)
-    )
-    Z = block.Z
-    terms = Z.shape[1]
-
-    levels = len(block.levels)
-
-    def per_level(products: np.ndarray) -> np.ndarray:
-        # sizes written out: with no population-level column (y ~ 0 + (1 | g)) -1 can't be inferred
-        return indicator @ products.reshape(design.n, int(np.prod(products.shape[1:])))
-
-    ZtZ = per_level(Z[:, :, None] * Z[:, None, :]).reshape(levels, terms, terms)
-    ZtX = per_level(Z[:, :, None] * X[:, None, :]).reshape(levels, terms, X.shape[1])
-    return ZtZ, ZtX, per_level(Z * y[:, None])
+    return level_statistics(design, X, response(design))
 
 
 def _population_effects(design: Design, posterior: dict[str, np.ndarray]) -> np.ndarray:
