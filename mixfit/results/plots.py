@@ -1,10 +1,10 @@
 """The plots of a fit as PNG files: convergence, effects, group-level deviations, fit, priors.
 
 Parameters carry brms's names (``b_Days``, ``sd_Subject__Days``, ``cor_Subject__Intercept__Days``,
-``sigma``). matplotlib and ArviZ (which imports matplotlib) are imported inside the functions, so
-commands that do not plot never load them. The trace and rank plots are drawn here, with ArviZ's
-density estimate, into figures mixfit owns: ArviZ 1.x draws its plots through pyplot into figures of
-its own, 0.x into given axes.
+``sigma``). matplotlib is imported inside the functions, so commands that do not plot never load
+it. The trace and rank plots are drawn here, with ArviZ 0.x's density estimate (in numpy:
+mixfit/results/density.py), into figures mixfit owns: ArviZ 1.x draws its plots through pyplot into
+figures of its own, 0.x into given axes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 from mixfit.model.priors import DISTRIBUTIONS, Prior
 from mixfit.model.program import Model
+from mixfit.results.density import kde
 from mixfit.wording import counted
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
@@ -128,7 +129,7 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
             colour = f"C{chain}"
             finite = draws[np.isfinite(draws)]
             if np.unique(finite).size > 1:
-                density_ax.plot(*_kde(finite), color=colour)
+                density_ax.plot(*kde(finite), color=colour)
             draws_ax.plot(draws, color=colour, alpha=0.5, lw=0.8)
         density_ax.set_yticks([])
         density_ax.set_title(name)
@@ -197,12 +198,6 @@ def _rank_figure(params: dict[str, np.ndarray], suffix: str):
         ax.set_visible(False)
     figure.suptitle(f"Rank plots: each chain's histogram of ranks should be flat (uniform){suffix}")
     return figure
-
-
-def _kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
-    from mixfit.results.arviz_api import kde
-
-    return kde(values, **options)
 
 
 def _forest_figure(model: Model, population: dict[str, np.ndarray]):
@@ -305,8 +300,8 @@ def _ppc_densities(ax, observed: np.ndarray, replicated: np.ndarray) -> None:
     rng = np.random.default_rng(0)
     rows = rng.choice(len(replicated), size=min(len(replicated), PPC_DRAWS), replace=False)
     for values in replicated[rows]:
-        ax.plot(*_kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
-    ax.plot(*_kde(observed), color=OBSERVED_COLOR, lw=2)
+        ax.plot(*kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
+    ax.plot(*kde(observed), color=OBSERVED_COLOR, lw=2)
     ax.set_ylim(bottom=0)
     handles = [
         Line2D([], [], color=OBSERVED_COLOR, lw=2, label="observed"),
@@ -370,7 +365,7 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray], prior_only: bool 
     for ax, (name, draws), prior in zip(axes, sds.items(), priors):
         draws = draws.ravel()
         top = np.quantile(draws, 0.995) * 1.3
-        grid, density = _kde(draws, bound_correction=True)
+        grid, density = kde(draws)  # reflected at its ends: at 0 too
         ax.fill_between(grid, density, color=INTERVAL_COLOR, alpha=0.35, lw=0)
         ax.plot(grid, density, color=INTERVAL_COLOR, label=drawn)
         x = np.linspace(0, top, 400)
