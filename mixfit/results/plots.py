@@ -50,6 +50,7 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
     import matplotlib
 
     from mixfit.results.arviz_api import group_names
+    from mixfit.results.plot_layout import place
     from mixfit.results.summaries import labelled_draws
 
     plot_dir.mkdir(parents=True, exist_ok=True)
@@ -77,6 +78,7 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
             if model.prior_only:
                 _mark_prior_only(figure)
             path = plot_dir / f"{name}.png"
+            place(figure)
             figure.savefig(path, dpi=DPI)
             paths.append(path)
     return paths
@@ -122,7 +124,7 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
     from matplotlib.figure import Figure
 
     n = len(params)
-    figure = Figure(figsize=(11, 1.9 * n + 1.0), layout="constrained")
+    figure = Figure(figsize=(11, 1.9 * n + 1.0))
     axes = figure.subplots(n, 2, squeeze=False)
     for (density_ax, draws_ax), (name, values) in zip(axes, params.items()):
         for chain, draws in enumerate(values):
@@ -167,7 +169,7 @@ def _rank_figure(params: dict[str, np.ndarray], suffix: str):
     n = len(params)
     columns = 2 if n > 1 else 1
     rows = math.ceil(n / columns)
-    figure = Figure(figsize=(5.5 * columns, 2.4 * rows + 1.0), layout="constrained")
+    figure = Figure(figsize=(5.5 * columns, 2.4 * rows + 1.0))
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, (name, values) in zip(axes, params.items()):
         # ranks among all chains' draws, binned per chain: a flat histogram, as tall as the dashed
@@ -211,7 +213,7 @@ def _forest_figure(model: Model, population: dict[str, np.ndarray]):
     if slopes:
         panels.append(slopes)
     heights = [len(p) + 0.6 for p in panels]
-    figure = Figure(figsize=(8, 0.5 * sum(heights) + 1.8), layout="constrained")
+    figure = Figure(figsize=(8, 0.5 * sum(heights) + 1.8))
     axes = figure.subplots(len(panels), 1, squeeze=False, height_ratios=heights).ravel()
     for ax, names in zip(axes, panels):
         for y, name in enumerate(reversed(names)):
@@ -250,7 +252,7 @@ def _caterpillar_figure(block, term: str, draws: np.ndarray):
     n = len(order)
     lo_height, hi_height = CATERPILLAR_HEIGHT
     plot_height = min(max(LEVEL_HEIGHT * n, lo_height), hi_height)
-    figure = Figure(figsize=(8, plot_height + 1.6), layout="constrained")
+    figure = Figure(figsize=(8, plot_height + 1.6))
     ax = figure.subplots()
     y = np.arange(n)
     segments = np.stack([np.column_stack([low[order], y]), np.column_stack([high[order], y])], 1)
@@ -277,7 +279,7 @@ def _ppc_figure(model: Model, idata, name: str):
 
     observed = idata.observed_data[name].values.ravel()
     replicated = idata.posterior_predictive[name].values.reshape(-1, observed.size)
-    figure = Figure(figsize=(9, 5.5), layout="constrained")
+    figure = Figure(figsize=(9, 5.5))
     ax = figure.subplots()
     if model.family.response in {"binary", "count", "binomial", "ordinal", "categorical"}:
         _ppc_bars(ax, observed, replicated)
@@ -360,7 +362,7 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray], prior_only: bool 
     n = len(sds)
     columns = min(n, 3)
     rows = math.ceil(n / columns)
-    figure = Figure(figsize=(max(4.2 * columns, 7), 3.3 * rows + 0.9), layout="constrained")
+    figure = Figure(figsize=(max(4.2 * columns, 7), 3.3 * rows + 0.9))
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, (name, draws), prior in zip(axes, sds.items(), priors):
         draws = draws.ravel()
