@@ -19,6 +19,7 @@ import numpy as np
 from mixfit.model.priors import DISTRIBUTIONS, Prior
 from mixfit.model.program import Model
 from mixfit.results.density import kde
+from mixfit.results.prior_densities import prior_density
 from mixfit.wording import counted
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
@@ -84,31 +85,6 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
     return paths
 
 
-def prior_density(prior: Prior, x: np.ndarray, lower: float | None = 0.0) -> np.ndarray | None:
-    """The prior's density at ``x``, truncated below at ``lower`` as Stan does for bounded
-    parameters (a half student_t for an SD); None for a flat prior."""
-    from scipy import stats
-
-    if prior.distribution == "flat":
-        return None
-    a = prior.args
-    frozen = {
-        "normal": lambda: stats.norm(a[0], a[1]),
-        "student_t": lambda: stats.t(a[0], a[1], a[2]),
-        "cauchy": lambda: stats.cauchy(a[0], a[1]),
-        "exponential": lambda: stats.expon(scale=1 / a[0]),
-        "gamma": lambda: stats.gamma(a[0], scale=1 / a[1]),
-        "inv_gamma": lambda: stats.invgamma(a[0], scale=a[1]),
-        "lognormal": lambda: stats.lognorm(a[1], scale=math.exp(a[0])),
-        "beta": lambda: stats.beta(a[0], a[1]),
-        "uniform": lambda: stats.uniform(a[0], a[1] - a[0]),
-    }[prior.distribution]()
-    density = frozen.pdf(x)
-    if lower is not None and DISTRIBUTIONS[prior.distribution].support == "real":
-        density = np.where(x >= lower, density / frozen.sf(lower), 0.0)
-    return density
-
-
 def _paged(stem: str, params: dict[str, np.ndarray], draw) -> list[tuple[str, object]]:
     names = list(params)
     pages = [names[i : i + PER_PAGE] for i in range(0, len(names), PER_PAGE)]
@@ -155,6 +131,23 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
     return figure
 
 
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """The ranks of all chains' draws together, ties averaged, NaN left NaN: scipy's
+    rankdata(axis=None, nan_policy="omit"), whose scipy.stats took half a second to import."""
+    flat = np.asarray(values, dtype=float).ravel()
+    ranks = np.full(flat.shape, np.nan)
+    present = ~np.isnan(flat)
+    order = np.argsort(flat[present], kind="mergesort")
+    ordered = flat[present][order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]  # where each run of equal draws begins
+    bounds = np.r_[np.flatnonzero(starts), ordered.size]
+    average = (bounds[:-1] + bounds[1:] + 1) / 2  # the mean of 1-based ranks first..last
+    ranked = np.empty(ordered.size)
+    ranked[order] = average[np.cumsum(starts) - 1]
+    ranks[present] = ranked
+    return ranks.reshape(np.shape(values))
+
+
 def _chain_handles(chains: int) -> list:
     """A legend entry per chain, numbered from 1 as Stan, the summary and the progress count."""
     from matplotlib.lines import Line2D
@@ -164,7 +157,6 @@ def _chain_handles(chains: int) -> list:
 
 def _rank_figure(params: dict[str, np.ndarray], suffix: str):
     from matplotlib.figure import Figure
-    from scipy.stats import rankdata
 
     n = len(params)
     columns = 2 if n > 1 else 1
@@ -174,7 +166,7 @@ def _rank_figure(params: dict[str, np.ndarray], suffix: str):
     for ax, (name, values) in zip(axes, params.items()):
         # ranks among all chains' draws, binned per chain: a flat histogram, as tall as the dashed
         # line, is what chains that sample the same distribution give
-        ranks = rankdata(values, axis=None, nan_policy="omit").reshape(values.shape)
+        ranks = _ranks(values)
         total = np.isfinite(ranks).sum()
         bins = min(RANK_BINS, max(1, values.shape[1]))
         edges = np.linspace(0.5, total + 0.5, bins + 1)
