@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from mixfit.results.prior_densities import prior_density
 from mixfit.wording import counted
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
+PAGED = ("trace", "rank")  # the paged plots, drawn in a forked child where there are two cores
 PPC_DRAWS = 100  # replicated data sets drawn in the posterior predictive check
 RANK_BINS = 20  # bars per chain in a rank plot
 DPI = 100
@@ -45,54 +48,71 @@ LABEL_ROOM = 0.12
 
 
 def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
-    """Write every plot of the fit under ``plot_dir``; return the files in reading order."""
+    """Write every plot of the fit under ``plot_dir``; return the files in reading order. With a
+    second core, a forked child draws the trace and rank plots meanwhile (results/forked.py)."""
     # Figures are made without pyplot, so no window or global state is involved whatever the
     # backend; savefig renders PNG with Agg.
     import matplotlib
 
-    from mixfit.results.arviz_api import group_names
-    from mixfit.results.plot_layout import place
-    from mixfit.results.summaries import labelled_draws
+    from mixfit.results import forked
 
     plot_dir.mkdir(parents=True, exist_ok=True)
-    params = labelled_draws(model, idata.posterior)
-    figures: list[tuple[str, object]] = []
     with matplotlib.rc_context(STYLE):
-        scalars = {name: draws for kind in params.values() for name, draws in kind.items()}
-        figures += _paged("trace", scalars, _trace_figure)
-        figures += _paged("rank", scalars, _rank_figure)
-        if params["population"]:
-            figures.append(("forest", _forest_figure(model, params["population"])))
-        for block in model.design.blocks:
-            r = idata.posterior[f"r_{block.id}"].values  # chain, draw, level, term
-            for m, term in enumerate(block.terms):
-                name = f"caterpillar_{_file_part(block.group)}_{_file_part(term)}"
-                figures.append((name, _caterpillar_figure(block, term, r[:, :, :, m])))
-        if {"posterior_predictive", "observed_data"} <= group_names(idata):
-            for name in idata.posterior_predictive.data_vars:
-                if name in idata.observed_data:
-                    figures.append(("ppc", _ppc_figure(model, idata, name)))
-        if params["sd"]:
-            figures.append(("sd_prior", _sd_prior_figure(model, params["sd"], model.prior_only)))
-        paths = []
-        for name, figure in _unique(figures):
-            if model.prior_only:
-                _mark_prior_only(figure)
-            path = plot_dir / f"{name}.png"
-            place(figure)
-            figure.savefig(path, dpi=DPI)
-            paths.append(path)
+        figures = _unique(_figures(model, idata))
+        paths = [plot_dir / f"{name}.png" for name, _ in figures]
+        drawn = [(path, draw) for path, (_, draw) in zip(paths, figures)]
+        convergence = [(path, draw) for path, draw in drawn if path.stem.startswith(PAGED)]
+        child = forked.start(partial(_save, convergence, model.prior_only))
+        _save([job for job in drawn if job not in convergence], model.prior_only)
+        if child is None or not child.succeeded():  # one core, or the child failed: draw here
+            _save(convergence, model.prior_only)
     return paths
 
 
-def _paged(stem: str, params: dict[str, np.ndarray], draw) -> list[tuple[str, object]]:
+def _figures(model: Model, idata) -> list[tuple[str, Callable]]:
+    """Each plot's file name and the function that draws its figure, in reading order."""
+    from mixfit.results.arviz_api import group_names
+    from mixfit.results.summaries import labelled_draws
+
+    params = labelled_draws(model, idata.posterior)
+    scalars = {name: draws for kind in params.values() for name, draws in kind.items()}
+    figures = _paged("trace", scalars, _trace_figure) + _paged("rank", scalars, _rank_figure)
+    if params["population"]:
+        figures.append(("forest", partial(_forest_figure, model, params["population"])))
+    for block in model.design.blocks:
+        r = idata.posterior[f"r_{block.id}"].values  # chain, draw, level, term
+        for m, term in enumerate(block.terms):
+            name = f"caterpillar_{_file_part(block.group)}_{_file_part(term)}"
+            figures.append((name, partial(_caterpillar_figure, block, term, r[:, :, :, m])))
+    if {"posterior_predictive", "observed_data"} <= group_names(idata):
+        for name in idata.posterior_predictive.data_vars:
+            if name in idata.observed_data:
+                figures.append(("ppc", partial(_ppc_figure, model, idata, name)))
+    if params["sd"]:
+        sd_prior = partial(_sd_prior_figure, model, params["sd"], model.prior_only)
+        figures.append(("sd_prior", sd_prior))
+    return figures
+
+
+def _save(jobs: list[tuple[Path, Callable]], prior_only: bool) -> None:
+    from mixfit.results.plot_layout import place
+
+    for path, draw in jobs:
+        figure = draw()
+        if prior_only:
+            _mark_prior_only(figure)
+        place(figure)
+        figure.savefig(path, dpi=DPI)
+
+
+def _paged(stem: str, params: dict[str, np.ndarray], draw) -> list[tuple[str, Callable]]:
     names = list(params)
     pages = [names[i : i + PER_PAGE] for i in range(0, len(names), PER_PAGE)]
     out = []
     for k, page in enumerate(pages, start=1):
         name = stem if len(pages) == 1 else f"{stem}_{k}"
         suffix = "" if len(pages) == 1 else f" (page {k} of {len(pages)})"
-        out.append((name, draw({n: params[n] for n in page}, suffix)))
+        out.append((name, partial(draw, {n: params[n] for n in page}, suffix)))
     return out
 
 
@@ -399,7 +419,7 @@ def _file_part(text: str) -> str:
     return re.sub(r"[^\w.-]+", "-", text).strip("-") or "term"
 
 
-def _unique(figures: list[tuple[str, object]]) -> list[tuple[str, object]]:
+def _unique(figures: list[tuple[str, Callable]]) -> list[tuple[str, Callable]]:
     seen: dict[str, int] = {}
     out = []
     for name, figure in figures:
