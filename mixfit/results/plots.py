@@ -53,8 +53,9 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
     # Figures are made without pyplot, so no window or global state is involved whatever the
     # backend; savefig renders PNG with Agg.
     import matplotlib
+    import matplotlib.figure  # noqa: F401 - imported once, before the fork, not in both processes
 
-    from mixfit.results import forked
+    from mixfit.results import forked, plot_layout  # noqa: F401 - plot_layout: Agg's canvas, too
 
     plot_dir.mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context(STYLE):
