@@ -11,13 +11,14 @@ from pathlib import Path
 DATA = Path(__file__).parents[1] / "sample_data" / "sleepstudy.csv"
 HEAVY = ("arviz", "matplotlib", "mixfit.classical")
 
-# runs a fit in this process, then prints the heavy packages (mixfit's: subpackages) it loaded
+# runs a fit in this process, then prints the heavy packages (mixfit's: subpackages) it loaded;
+# run_command_line is what ``mixfit`` runs, less the signal handling and the os._exit after it
 PROGRAM = """
-import json, runpy, sys
+import json, sys
+from mixfit.cli import run_command_line
 arguments, heavy = json.loads(sys.argv[1]), tuple(json.loads(sys.argv[2]))
-sys.argv = ["mixfit", *arguments]
 try:
-    runpy.run_module("mixfit", run_name="__main__")
+    run_command_line(arguments)
 except SystemExit as stop:
     assert not stop.code, stop.code
 loaded = {".".join(m.split(".")[:2]) if m.startswith("mixfit") else m.split(".")[0]
