@@ -72,7 +72,7 @@ def _needs(ax, renderer, inch: float) -> tuple[float, float, float, float]:
     legend = ax.get_legend()
     above = _legend_above(legend, renderer, inch) if legend is not None else 0.0
     top = max(_title_room(ax, renderer, inch), above)
-    return left + PAD, max(overhang, 0.0) + PAD, bottom + PAD, top + PAD
+    return left + PAD, overhang + PAD, bottom + PAD, top + PAD
 
 
 def _tick_labels(axis) -> list:
