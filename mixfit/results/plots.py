@@ -64,8 +64,11 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
         drawn = [(path, draw) for path, (_, draw) in zip(paths, figures)]
         convergence = [(path, draw) for path, draw in drawn if path.stem.startswith(PAGED)]
         child = forked.start(partial(_save, convergence, model.prior_only))
-        _save([job for job in drawn if job not in convergence], model.prior_only)
-        if child is None or not child.succeeded():  # one core, or the child failed: draw here
+        try:
+            _save([job for job in drawn if job not in convergence], model.prior_only)
+        finally:  # the child is waited for even if this fails: it writes into the same folder
+            drawn_there = child is not None and child.succeeded()
+        if not drawn_there:  # one core, or the child failed: drawn here
             _save(convergence, model.prior_only)
     return paths
 
