@@ -9,6 +9,7 @@ nothing of this process (its buffers, its exit handlers) runs twice.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable
 
@@ -26,9 +27,10 @@ class Child:
 
 
 def start(work: Callable[[], None]) -> Child | None:
-    """``work`` in a forked child; None where there is no second core or no fork (the caller
-    then does the work itself)."""
-    if available_cores() < 2 or not hasattr(os, "fork"):
+    """``work`` in a forked child; None where there is no second core, or not Linux (the caller
+    then does the work itself): macOS's system libraries are not safe to use in a forked child
+    of a process that has used them, and Windows has no fork."""
+    if available_cores() < 2 or not sys.platform.startswith("linux"):
         return None
     with warnings.catch_warnings():
         # Python 3.12 warns of fork in a process with threads (the progress display's, the
