@@ -7,9 +7,13 @@ pandas) are imported inside the commands so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
+import threading
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -52,7 +56,36 @@ for _stage in (fitting, classical, results, analysis, hpc, engines):
 
 def main() -> None:
     interrupt.handle_signals()  # SIGINT and SIGTERM stop Stan's processes and unwind cleanly
-    run_command_line()
+    try:
+        run_command_line()
+    except SystemExit as stop:
+        _leave(stop.code)
+    _leave(0)
+
+
+def _leave(code: object) -> NoReturn:
+    """End the process without the interpreter's teardown, which frees pandas', xarray's and
+    matplotlib's objects module by module: 0.3-0.6 s of a two-second warm fit, after every file
+    was written and closed. What the teardown does that matters is done first: the other
+    threads finished, the exit handlers run (temporary folders removed, logs flushed), the
+    output flushed."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # as Python does with a message for sys.exit
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            pass
+    os._exit(status)
 
 
 def run_command_line(args: list[str] | None = None) -> None:

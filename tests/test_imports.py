@@ -11,13 +11,14 @@ from pathlib import Path
 DATA = Path(__file__).parents[1] / "sample_data" / "sleepstudy.csv"
 HEAVY = ("arviz", "matplotlib", "mixfit.classical")
 
-# runs a fit in this process, then prints the heavy packages (mixfit's: subpackages) it loaded
+# runs a fit in this process, then prints the heavy packages (mixfit's: subpackages) it loaded;
+# run_command_line is what ``mixfit`` runs, less the signal handling and the os._exit after it
 PROGRAM = """
-import json, runpy, sys
+import json, sys
+from mixfit.cli import run_command_line
 arguments, heavy = json.loads(sys.argv[1]), tuple(json.loads(sys.argv[2]))
-sys.argv = ["mixfit", *arguments]
 try:
-    runpy.run_module("mixfit", run_name="__main__")
+    run_command_line(arguments)
 except SystemExit as stop:
     assert not stop.code, stop.code
 loaded = {".".join(m.split(".")[:2]) if m.startswith("mixfit") else m.split(".")[0]
@@ -45,3 +46,21 @@ def test_a_fit_without_plots_or_a_classical_fit_imports_neither(tmp_path):
 
 def test_a_classical_fit_imports_its_modules(tmp_path):
     assert "mixfit.classical" in _heavy_imports(tmp_path, "--classical")
+
+
+# formulae, imported through mixfit.model, with scipy.interpolate left until a spline needs it
+SPLINE = """
+import sys
+import numpy as np, pandas as pd
+import mixfit.model
+import formulae
+assert "scipy.interpolate" not in sys.modules and "scipy.sparse.linalg" not in sys.modules
+frame = pd.DataFrame({"y": np.arange(40.0), "x": np.linspace(0, 1, 40) ** 2})
+basis = np.asarray(formulae.design_matrices("y ~ bs(x, df=4)", frame).common)
+assert basis.shape == (40, 5) and np.isfinite(basis).all() and np.ptp(basis[:, 1:]) > 0.1
+assert hasattr(sys.modules["scipy.interpolate"], "BSpline")  # scipy's own, loaded on first use
+"""
+
+
+def test_formulae_loads_scipy_interpolate_only_when_a_spline_is_evaluated():
+    subprocess.run([sys.executable, "-c", SPLINE], check=True)

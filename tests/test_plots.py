@@ -297,3 +297,18 @@ def test_report_tables_format_each_column_alike():
     frame["Bulk_ESS"] = frame["Bulk_ESS"].astype("Int64")
     cells = re.findall(r'<td class="num">([^<]*)</td>', _table("fixef", frame))
     assert cells == ["251.41", "3120", "10.47", "980"]  # one number of decimals per column
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_the_same_plots_on_one_core_or_two(cores, tmp_path, monkeypatch):
+    """With two cores a forked child draws the trace and rank plots; with one, this process."""
+    from mixfit.results import forked
+
+    monkeypatch.setattr(forked, "available_cores", lambda: cores)
+    data, formula, family, expected = CASES["sleepstudy"]
+    model = prepared_model(data, formula, family)
+    paths = write_plots(model, fake_idata(model), tmp_path / "plots")
+    assert [p.stem for p in paths][:2] == ["trace", "rank"]
+    assert {p.stem for p in paths} == expected
+    for path in paths:
+        assert_readable_png(path)

@@ -283,10 +283,10 @@ def effects(
                 conditional_effects(fit.design, fit.posterior, effect, by, prob, dpar), path
             )
         else:
-            from mixfit.results.effects_plots import effects_figure
+            from mixfit.results.effects_plots import effects_figure, save
 
             figure = effects_figure(fit.design, fit.posterior, effect, by, prob, dpar)
-            figure.savefig(path, format=output.suffix.lower()[1:])
+            save(figure, path, format=output.suffix.lower()[1:])
 
 
 def _predictors(outdir: Path) -> list[str]:

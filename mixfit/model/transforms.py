@@ -23,7 +23,6 @@ import math
 from collections.abc import Iterator
 
 import numpy as np
-from scipy.interpolate import BSpline as _ScipyBSpline
 
 # formula.py renames R's calls to these before formulae reads the formula: formulae's own
 # poly() and bs() (not R's) come first in its namespace, ahead of anything mixfit adds.
@@ -162,6 +161,9 @@ class _Spline:
 
     def _basis(self, x, derivative: int = 0) -> np.ndarray:
         """The whole B-spline basis at x (a spline per column of the identity), or a derivative."""
+        # imported here: scipy.interpolate takes a quarter of a second, for the models with splines
+        from scipy.interpolate import BSpline as _ScipyBSpline
+
         knots = self._all_knots()
         count = len(knots) - self.degree - 1
         spline = _ScipyBSpline(knots, np.eye(count), self.degree, extrapolate=True)

@@ -39,7 +39,7 @@ def effects_figure(
 
     table = conditional_effects(design, posterior, effect, by, prob, dpar)
     variables = design["variables"]
-    figure = Figure(figsize=(6.4, 4.4), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(6.4, 4.4), dpi=DPI)
     ax = figure.add_subplot()
     if "cats__" in table:  # categorical: a line per category, of its probability
         by = "cats__"
@@ -75,8 +75,11 @@ def effects_figure(
     return figure
 
 
-def save(figure, path: Path) -> None:
-    figure.savefig(path, dpi=DPI)
+def save(figure, path: Path, format: str = "png") -> None:
+    from mixfit.results.plot_layout import place
+
+    place(figure)
+    figure.savefig(path, dpi=DPI, format=format)
 
 
 def _response_label(design: dict) -> str:

@@ -1,10 +1,10 @@
 """The plots of a fit as PNG files: convergence, effects, group-level deviations, fit, priors.
 
 Parameters carry brms's names (``b_Days``, ``sd_Subject__Days``, ``cor_Subject__Intercept__Days``,
-``sigma``). matplotlib and ArviZ (which imports matplotlib) are imported inside the functions, so
-commands that do not plot never load them. The trace and rank plots are drawn here, with ArviZ's
-density estimate, into figures mixfit owns: ArviZ 1.x draws its plots through pyplot into figures of
-its own, 0.x into given axes.
+``sigma``). matplotlib is imported inside the functions, so commands that do not plot never load
+it. The trace and rank plots are drawn here, with ArviZ 0.x's density estimate (in numpy:
+mixfit/results/density.py), into figures mixfit owns: ArviZ 1.x draws its plots through pyplot into
+figures of its own, 0.x into given axes.
 """
 
 from __future__ import annotations
@@ -12,15 +12,20 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from mixfit.model.priors import DISTRIBUTIONS, Prior
 from mixfit.model.program import Model
+from mixfit.results.density import kde
+from mixfit.results.prior_densities import prior_density
 from mixfit.wording import counted
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
+PAGED = ("trace", "rank")  # the paged plots, drawn in a forked child where there are two cores
 PPC_DRAWS = 100  # replicated data sets drawn in the posterior predictive check
 RANK_BINS = 20  # bars per chain in a rank plot
 DPI = 100
@@ -43,77 +48,75 @@ LABEL_ROOM = 0.12
 
 
 def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
-    """Write every plot of the fit under ``plot_dir``; return the files in reading order."""
+    """Write every plot of the fit under ``plot_dir``; return the files in reading order. With a
+    second core, a forked child draws the trace and rank plots meanwhile (results/forked.py)."""
     # Figures are made without pyplot, so no window or global state is involved whatever the
     # backend; savefig renders PNG with Agg.
     import matplotlib
+    import matplotlib.figure  # noqa: F401 - imported once, before the fork, not in both processes
 
-    from mixfit.results.arviz_api import group_names
-    from mixfit.results.summaries import labelled_draws
+    from mixfit.results import forked, plot_layout  # noqa: F401 - plot_layout: Agg's canvas, too
 
     plot_dir.mkdir(parents=True, exist_ok=True)
-    params = labelled_draws(model, idata.posterior)
-    figures: list[tuple[str, object]] = []
     with matplotlib.rc_context(STYLE):
-        scalars = {name: draws for kind in params.values() for name, draws in kind.items()}
-        figures += _paged("trace", scalars, _trace_figure)
-        figures += _paged("rank", scalars, _rank_figure)
-        if params["population"]:
-            figures.append(("forest", _forest_figure(model, params["population"])))
-        for block in model.design.blocks:
-            r = idata.posterior[f"r_{block.id}"].values  # chain, draw, level, term
-            for m, term in enumerate(block.terms):
-                name = f"caterpillar_{_file_part(block.group)}_{_file_part(term)}"
-                figures.append((name, _caterpillar_figure(block, term, r[:, :, :, m])))
-        if {"posterior_predictive", "observed_data"} <= group_names(idata):
-            for name in idata.posterior_predictive.data_vars:
-                if name in idata.observed_data:
-                    figures.append(("ppc", _ppc_figure(model, idata, name)))
-        if params["sd"]:
-            figures.append(("sd_prior", _sd_prior_figure(model, params["sd"], model.prior_only)))
-        paths = []
-        for name, figure in _unique(figures):
-            if model.prior_only:
-                _mark_prior_only(figure)
-            path = plot_dir / f"{name}.png"
-            figure.savefig(path, dpi=DPI)
-            paths.append(path)
+        figures = _unique(_figures(model, idata))
+        paths = [plot_dir / f"{name}.png" for name, _ in figures]
+        drawn = [(path, draw) for path, (_, draw) in zip(paths, figures)]
+        convergence = [(path, draw) for path, draw in drawn if path.stem.startswith(PAGED)]
+        child = forked.start(partial(_save, convergence, model.prior_only))
+        try:
+            _save([job for job in drawn if job not in convergence], model.prior_only)
+        finally:  # the child is waited for even if this fails: it writes into the same folder
+            drawn_there = child is not None and child.succeeded()
+        if not drawn_there:  # one core, or the child failed: drawn here
+            _save(convergence, model.prior_only)
     return paths
 
 
-def prior_density(prior: Prior, x: np.ndarray, lower: float | None = 0.0) -> np.ndarray | None:
-    """The prior's density at ``x``, truncated below at ``lower`` as Stan does for bounded
-    parameters (a half student_t for an SD); None for a flat prior."""
-    from scipy import stats
+def _figures(model: Model, idata) -> list[tuple[str, Callable]]:
+    """Each plot's file name and the function that draws its figure, in reading order."""
+    from mixfit.results.arviz_api import group_names
+    from mixfit.results.summaries import labelled_draws
 
-    if prior.distribution == "flat":
-        return None
-    a = prior.args
-    frozen = {
-        "normal": lambda: stats.norm(a[0], a[1]),
-        "student_t": lambda: stats.t(a[0], a[1], a[2]),
-        "cauchy": lambda: stats.cauchy(a[0], a[1]),
-        "exponential": lambda: stats.expon(scale=1 / a[0]),
-        "gamma": lambda: stats.gamma(a[0], scale=1 / a[1]),
-        "inv_gamma": lambda: stats.invgamma(a[0], scale=a[1]),
-        "lognormal": lambda: stats.lognorm(a[1], scale=math.exp(a[0])),
-        "beta": lambda: stats.beta(a[0], a[1]),
-        "uniform": lambda: stats.uniform(a[0], a[1] - a[0]),
-    }[prior.distribution]()
-    density = frozen.pdf(x)
-    if lower is not None and DISTRIBUTIONS[prior.distribution].support == "real":
-        density = np.where(x >= lower, density / frozen.sf(lower), 0.0)
-    return density
+    params = labelled_draws(model, idata.posterior)
+    scalars = {name: draws for kind in params.values() for name, draws in kind.items()}
+    figures = _paged("trace", scalars, _trace_figure) + _paged("rank", scalars, _rank_figure)
+    if params["population"]:
+        figures.append(("forest", partial(_forest_figure, model, params["population"])))
+    for block in model.design.blocks:
+        r = idata.posterior[f"r_{block.id}"].values  # chain, draw, level, term
+        for m, term in enumerate(block.terms):
+            name = f"caterpillar_{_file_part(block.group)}_{_file_part(term)}"
+            figures.append((name, partial(_caterpillar_figure, block, term, r[:, :, :, m])))
+    if {"posterior_predictive", "observed_data"} <= group_names(idata):
+        for name in idata.posterior_predictive.data_vars:
+            if name in idata.observed_data:
+                figures.append(("ppc", partial(_ppc_figure, model, idata, name)))
+    if params["sd"]:
+        sd_prior = partial(_sd_prior_figure, model, params["sd"], model.prior_only)
+        figures.append(("sd_prior", sd_prior))
+    return figures
 
 
-def _paged(stem: str, params: dict[str, np.ndarray], draw) -> list[tuple[str, object]]:
+def _save(jobs: list[tuple[Path, Callable]], prior_only: bool) -> None:
+    from mixfit.results.plot_layout import place
+
+    for path, draw in jobs:
+        figure = draw()
+        if prior_only:
+            _mark_prior_only(figure)
+        place(figure)
+        figure.savefig(path, dpi=DPI)
+
+
+def _paged(stem: str, params: dict[str, np.ndarray], draw) -> list[tuple[str, Callable]]:
     names = list(params)
     pages = [names[i : i + PER_PAGE] for i in range(0, len(names), PER_PAGE)]
     out = []
     for k, page in enumerate(pages, start=1):
         name = stem if len(pages) == 1 else f"{stem}_{k}"
         suffix = "" if len(pages) == 1 else f" (page {k} of {len(pages)})"
-        out.append((name, draw({n: params[n] for n in page}, suffix)))
+        out.append((name, partial(draw, {n: params[n] for n in page}, suffix)))
     return out
 
 
@@ -121,14 +124,14 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
     from matplotlib.figure import Figure
 
     n = len(params)
-    figure = Figure(figsize=(11, 1.9 * n + 1.0), layout="constrained")
+    figure = Figure(figsize=(11, 1.9 * n + 1.0))
     axes = figure.subplots(n, 2, squeeze=False)
     for (density_ax, draws_ax), (name, values) in zip(axes, params.items()):
         for chain, draws in enumerate(values):
             colour = f"C{chain}"
             finite = draws[np.isfinite(draws)]
             if np.unique(finite).size > 1:
-                density_ax.plot(*_kde(finite), color=colour)
+                density_ax.plot(*kde(finite), color=colour)
             draws_ax.plot(draws, color=colour, alpha=0.5, lw=0.8)
         density_ax.set_yticks([])
         density_ax.set_title(name)
@@ -152,6 +155,23 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
     return figure
 
 
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """The ranks of all chains' draws together, ties averaged, NaN left NaN: scipy's
+    rankdata(axis=None, nan_policy="omit"), whose scipy.stats took half a second to import."""
+    flat = np.asarray(values, dtype=float).ravel()
+    ranks = np.full(flat.shape, np.nan)
+    present = ~np.isnan(flat)
+    order = np.argsort(flat[present], kind="mergesort")
+    ordered = flat[present][order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]  # where each run of equal draws begins
+    bounds = np.r_[np.flatnonzero(starts), ordered.size]
+    average = (bounds[:-1] + bounds[1:] + 1) / 2  # the mean of 1-based ranks first..last
+    ranked = np.empty(ordered.size)
+    ranked[order] = average[np.cumsum(starts) - 1]
+    ranks[present] = ranked
+    return ranks.reshape(np.shape(values))
+
+
 def _chain_handles(chains: int) -> list:
     """A legend entry per chain, numbered from 1 as Stan, the summary and the progress count."""
     from matplotlib.lines import Line2D
@@ -160,18 +180,18 @@ def _chain_handles(chains: int) -> list:
 
 
 def _rank_figure(params: dict[str, np.ndarray], suffix: str):
+    from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
-    from scipy.stats import rankdata
 
     n = len(params)
     columns = 2 if n > 1 else 1
     rows = math.ceil(n / columns)
-    figure = Figure(figsize=(5.5 * columns, 2.4 * rows + 1.0), layout="constrained")
+    figure = Figure(figsize=(5.5 * columns, 2.4 * rows + 1.0))
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, (name, values) in zip(axes, params.items()):
         # ranks among all chains' draws, binned per chain: a flat histogram, as tall as the dashed
         # line, is what chains that sample the same distribution give
-        ranks = rankdata(values, axis=None, nan_policy="omit").reshape(values.shape)
+        ranks = _ranks(values)
         total = np.isfinite(ranks).sum()
         bins = min(RANK_BINS, max(1, values.shape[1]))
         edges = np.linspace(0.5, total + 0.5, bins + 1)
@@ -180,15 +200,15 @@ def _rank_figure(params: dict[str, np.ndarray], suffix: str):
             counts, _ = np.histogram(chain_ranks[np.isfinite(chain_ranks)], edges)
             expected = np.isfinite(chain_ranks).sum() / bins
             heights = 0.5 * counts / expected if expected else counts
-            ax.bar(
-                edges[:-1],
-                heights,
-                width=width * 0.95,
-                bottom=chain,
-                align="edge",
-                color=f"C{chain}",
-            )
+            # each chain's bars as one collection: ax.bar's patch per bar took most of the plot's time
+            left, right = edges[:-1], edges[:-1] + width * 0.95
+            top = chain + heights
+            bars = np.stack([left, np.full(bins, chain), left, top, right, top, right], axis=1)
+            bars = np.c_[bars, np.full(bins, chain)].reshape(bins, 4, 2)
+            ax.add_collection(PolyCollection(bars, facecolors=f"C{chain}", edgecolors="none"))
             ax.axhline(chain + 0.5, color="black", ls="--", lw=1.2)
+        ax.autoscale_view()
+        ax.set_ylim(bottom=0)  # as ax.bar's bars, which stand on the axis
         ax.set_yticks(range(values.shape[0]), [str(c + 1) for c in range(values.shape[0])])
         ax.set_title(name)
         ax.set_xlabel("rank of draw among all chains")
@@ -197,12 +217,6 @@ def _rank_figure(params: dict[str, np.ndarray], suffix: str):
         ax.set_visible(False)
     figure.suptitle(f"Rank plots: each chain's histogram of ranks should be flat (uniform){suffix}")
     return figure
-
-
-def _kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
-    from mixfit.results.arviz_api import kde
-
-    return kde(values, **options)
 
 
 def _forest_figure(model: Model, population: dict[str, np.ndarray]):
@@ -216,7 +230,7 @@ def _forest_figure(model: Model, population: dict[str, np.ndarray]):
     if slopes:
         panels.append(slopes)
     heights = [len(p) + 0.6 for p in panels]
-    figure = Figure(figsize=(8, 0.5 * sum(heights) + 1.8), layout="constrained")
+    figure = Figure(figsize=(8, 0.5 * sum(heights) + 1.8))
     axes = figure.subplots(len(panels), 1, squeeze=False, height_ratios=heights).ravel()
     for ax, names in zip(axes, panels):
         for y, name in enumerate(reversed(names)):
@@ -255,7 +269,7 @@ def _caterpillar_figure(block, term: str, draws: np.ndarray):
     n = len(order)
     lo_height, hi_height = CATERPILLAR_HEIGHT
     plot_height = min(max(LEVEL_HEIGHT * n, lo_height), hi_height)
-    figure = Figure(figsize=(8, plot_height + 1.6), layout="constrained")
+    figure = Figure(figsize=(8, plot_height + 1.6))
     ax = figure.subplots()
     y = np.arange(n)
     segments = np.stack([np.column_stack([low[order], y]), np.column_stack([high[order], y])], 1)
@@ -282,7 +296,7 @@ def _ppc_figure(model: Model, idata, name: str):
 
     observed = idata.observed_data[name].values.ravel()
     replicated = idata.posterior_predictive[name].values.reshape(-1, observed.size)
-    figure = Figure(figsize=(9, 5.5), layout="constrained")
+    figure = Figure(figsize=(9, 5.5))
     ax = figure.subplots()
     if model.family.response in {"binary", "count", "binomial", "ordinal", "categorical"}:
         _ppc_bars(ax, observed, replicated)
@@ -305,8 +319,8 @@ def _ppc_densities(ax, observed: np.ndarray, replicated: np.ndarray) -> None:
     rng = np.random.default_rng(0)
     rows = rng.choice(len(replicated), size=min(len(replicated), PPC_DRAWS), replace=False)
     for values in replicated[rows]:
-        ax.plot(*_kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
-    ax.plot(*_kde(observed), color=OBSERVED_COLOR, lw=2)
+        ax.plot(*kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
+    ax.plot(*kde(observed), color=OBSERVED_COLOR, lw=2)
     ax.set_ylim(bottom=0)
     handles = [
         Line2D([], [], color=OBSERVED_COLOR, lw=2, label="observed"),
@@ -365,12 +379,12 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray], prior_only: bool 
     n = len(sds)
     columns = min(n, 3)
     rows = math.ceil(n / columns)
-    figure = Figure(figsize=(max(4.2 * columns, 7), 3.3 * rows + 0.9), layout="constrained")
+    figure = Figure(figsize=(max(4.2 * columns, 7), 3.3 * rows + 0.9))
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, (name, draws), prior in zip(axes, sds.items(), priors):
         draws = draws.ravel()
         top = np.quantile(draws, 0.995) * 1.3
-        grid, density = _kde(draws, bound_correction=True)
+        grid, density = kde(draws)  # reflected at its ends: at 0 too
         ax.fill_between(grid, density, color=INTERVAL_COLOR, alpha=0.35, lw=0)
         ax.plot(grid, density, color=INTERVAL_COLOR, label=drawn)
         x = np.linspace(0, top, 400)
@@ -410,7 +424,7 @@ def _file_part(text: str) -> str:
     return re.sub(r"[^\w.-]+", "-", text).strip("-") or "term"
 
 
-def _unique(figures: list[tuple[str, object]]) -> list[tuple[str, object]]:
+def _unique(figures: list[tuple[str, Callable]]) -> list[tuple[str, Callable]]:
     seen: dict[str, int] = {}
     out = []
     for name, figure in figures:

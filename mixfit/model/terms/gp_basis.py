@@ -25,7 +25,7 @@ from itertools import product
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from mixfit.errors import InputError
 
@@ -403,6 +403,9 @@ def lscale_prior(
         above = special.gammainc(alpha, beta / ub)  # P(lscale > ub)
         tiny = np.finfo(float).tiny  # far tails underflow; keep the solver's steps finite
         return np.log(np.maximum([below, above], tiny)) - np.log([plb, pub])
+
+    # imported here: scipy.optimize takes a third of a second, for the models with a gp()
+    from scipy import optimize
 
     # brms solves these with nleqslv (Broyden, double dogleg); Levenberg-Marquardt finds the same
     # root from brms's start (0, 0) where scipy's hybrid method stalls in the far tail
