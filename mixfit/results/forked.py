@@ -9,7 +9,9 @@ nothing of this process (its buffers, its exit handlers) runs twice.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import time
 import warnings
 from collections.abc import Callable
 
@@ -20,10 +22,20 @@ class Child:
     def __init__(self, pid: int) -> None:
         self.pid = pid
 
-    def succeeded(self) -> bool:
-        """Wait for the child; whether its work ran to the end."""
-        _, status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(status) == 0
+    def succeeded(self, timeout: float) -> bool:
+        """Wait for the child, at most ``timeout`` seconds; whether its work ran to the end. A
+        child still at work then is stopped and counts as failed (the caller does the work): a
+        lock some other thread held at the fork would leave it waiting for ever."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status) == 0
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                return False
+            time.sleep(0.01)
 
 
 def start(work: Callable[[], None]) -> Child | None:

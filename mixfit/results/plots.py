@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ from mixfit.wording import counted
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
 PAGED = ("trace", "rank")  # the paged plots, drawn in a forked child where there are two cores
+CHILD_PATIENCE = 60.0  # seconds at least that the forked child is waited for
 PPC_DRAWS = 100  # replicated data sets drawn in the posterior predictive check
 RANK_BINS = 20  # bars per chain in a rank plot
 DPI = 100
@@ -64,10 +66,13 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
         drawn = [(path, draw) for path, (_, draw) in zip(paths, figures)]
         convergence = [(path, draw) for path, draw in drawn if path.stem.startswith(PAGED)]
         child = forked.start(partial(_save, convergence, model.prior_only))
+        start = time.monotonic()
         try:
             _save([job for job in drawn if job not in convergence], model.prior_only)
         finally:  # the child is waited for even if this fails: it writes into the same folder
-            drawn_there = child is not None and child.succeeded()
+            # about as much drawing as this process's: far longer means it is stuck
+            patience = max(CHILD_PATIENCE, 20 * (time.monotonic() - start))
+            drawn_there = child is not None and child.succeeded(patience)
         if not drawn_there:  # one core, or the child failed: drawn here
             _save(convergence, model.prior_only)
     return paths
