@@ -15,6 +15,7 @@ run with compiled code is refused the same way. nutpie is optional (``pip instal
 from __future__ import annotations
 
 import json
+import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 
@@ -46,6 +47,8 @@ def unavailable() -> str | None:
     problem = stanli_unavailable()
     if problem:
         return problem
+    if sys.version_info < (3, 11):
+        return "nutpie needs Python 3.11 or newer (its zarr 3.1 does)"
     try:
         version("nutpie")
     except PackageNotFoundError:
