@@ -209,19 +209,28 @@ def wide_read() -> dict | None:
     }
 
 
+EARLIER = "2026-11-25"  # the rows saved before runs were dated: that run, on an idle machine
+
+
+def _load(row: dict) -> str:
+    load = row.get("load_average")
+    return f"{load['start'][0]} / {load['end'][0]}" if load else "-"
+
+
 def markdown(results: list[dict], extra: dict) -> str:
     header = (
         "| case | engine | iter | cold s | warm s | compile s (cold) | sampling s | "
-        "min bulk ESS | ESS/s | max R-hat | divergences | mean tree depth | peak memory GB |"
+        "min bulk ESS | ESS/s | max R-hat | divergences | mean tree depth | peak memory GB | "
+        "date | load average start / end |"
     )
-    lines = [header, "|" + " --- |" * 13]
+    lines = [header, "|" + " --- |" * 15]
     for r in results:
         lines.append(
             f"| {r['case']} | {r['engine']} | {r.get('iter', 2000)} | {r.get('cold_seconds', '-')} "
             f"| {r['warm_seconds']} | {r.get('cold_compile_seconds', '-')} | "
             f"{r['sampling_seconds']} | {r['min_bulk_ess']:.0f} | {r['ess_per_second']} | "
             f"{r['max_rhat']} | {r['divergences']} | {r.get('mean_tree_depth', '-')} | "
-            f"{r['peak_memory_gb']} |"
+            f"{r['peak_memory_gb']} | {r.get('date', EARLIER)} | {_load(r)} |"
         )
     lines += [
         "",
