@@ -209,23 +209,32 @@ def wide_read() -> dict | None:
     }
 
 
+EARLIER = "2026-11-25"  # the rows saved before runs were dated: that run, on an idle machine
+
+
+def _load(row: dict) -> str:
+    load = row.get("load_average")
+    return f"{load['start'][0]} / {load['end'][0]}" if load else "-"
+
+
 def markdown(results: list[dict], extra: dict) -> str:
     header = (
         "| case | engine | iter | cold s | warm s | compile s (cold) | sampling s | "
-        "min bulk ESS | ESS/s | max R-hat | divergences | mean tree depth | peak memory GB |"
+        "min bulk ESS | ESS/s | max R-hat | divergences | mean tree depth | peak memory GB | "
+        "date | load average start / end |"
     )
-    lines = [header, "|" + " --- |" * 13]
+    lines = [header, "|" + " --- |" * 15]
     for r in results:
         lines.append(
             f"| {r['case']} | {r['engine']} | {r.get('iter', 2000)} | {r.get('cold_seconds', '-')} "
             f"| {r['warm_seconds']} | {r.get('cold_compile_seconds', '-')} | "
             f"{r['sampling_seconds']} | {r['min_bulk_ess']:.0f} | {r['ess_per_second']} | "
             f"{r['max_rhat']} | {r['divergences']} | {r.get('mean_tree_depth', '-')} | "
-            f"{r['peak_memory_gb']} |"
+            f"{r['peak_memory_gb']} | {r.get('date', EARLIER)} | {_load(r)} |"
         )
     lines += [
         "",
-        "stanli against PyStan, same case, same run:",
+        "stanli against PyStan, same case, same run (cases where both ran on one day):",
         "",
         "| case | warm s (stanli / PyStan) | ESS/s ratio (stanli / PyStan) |",
         "| --- | --- | --- |",
@@ -233,7 +242,7 @@ def markdown(results: list[dict], extra: dict) -> str:
     by_key = {(r["case"], r["engine"]): r for r in results}
     for case in dict.fromkeys(r["case"] for r in results):
         a, b = by_key.get((case, "stanli")), by_key.get((case, "pystan"))
-        if a and b:
+        if a and b and a.get("date", EARLIER) == b.get("date", EARLIER):  # one run only
             lines.append(
                 f"| {case} | {a['warm_seconds']} / {b['warm_seconds']} | "
                 f"{a['ess_per_second'] / max(b['ess_per_second'], 1e-9):.2f} |"
@@ -261,7 +270,12 @@ def main() -> None:
     parser.add_argument("--peers", default=",".join(PEERS), help="or none")
     parser.add_argument("--peer-python", default=sys.executable, help="with .[bench] installed")
     parser.add_argument("--peer-cap-minutes", type=float, default=60, help="each peer's time cap")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite results.md from results.json, run nothing"
+    )
     args = parser.parse_args()
+    if args.report_only:
+        return write_report(args.out, json.loads((args.out / "results.json").read_text()))
     chosen = args.engines.split(",") if args.engines else engines()
     chosen = [] if chosen == ["none"] else chosen
     peers = [] if args.peers == "none" else args.peers.split(",")
@@ -311,8 +325,14 @@ def main() -> None:
         },
     }
     saved.write_text(json.dumps({"cases": results, **extra}, indent=2) + "\n")
-    text = markdown(results, extra) + "\n" + peer_report.markdown(peer_results, results)
-    (args.out / "results.md").write_text(text)
+    write_report(args.out, {"cases": results, **extra})
+
+
+def write_report(out: Path, saved: dict) -> None:
+    """results.md from what results.json holds."""
+    results, extra = saved["cases"], {k: v for k, v in saved.items() if k != "cases"}
+    text = markdown(results, extra) + "\n" + peer_report.markdown(extra.get("peers", []), results)
+    (out / "results.md").write_text(text)
     print(text)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -124,12 +125,14 @@ class Sampled:
     reason: str = ""  # why this engine (mixfit/engines/choice.py)
 
 
-def fit(spec: RunSpec, progress: Progress) -> FitResult:
+def fit(spec: RunSpec, progress: Progress, preload: Callable[[], None] | None = None) -> FitResult:
+    """Prepare, sample and summarise the spec; ``preload`` imports what the caller will need after
+    the fit (the plots' modules), while the chains run."""
     if spec.sampler.seed is None:  # pick one, so the run can be repeated from run.json
         spec = replace(spec, sampler=replace(spec.sampler, seed=random.randrange(2**31)))
     prepared = prepare(spec)
     classical = _deferred(prepared.model.design, spec.classical)
-    return finish(prepared, sample(prepared, progress, classical), classical)
+    return finish(prepared, sample(prepared, progress, classical, preload), classical)
 
 
 def load_engine(prepared: Prepared, progress: Progress) -> Loaded:
@@ -157,7 +160,12 @@ def load_engine(prepared: Prepared, progress: Progress) -> Loaded:
     return loaded
 
 
-def sample(prepared: Prepared, progress: Progress, classical: Deferred | None = None) -> Sampled:
+def sample(
+    prepared: Prepared,
+    progress: Progress,
+    classical: Deferred | None = None,
+    preload: Callable[[], None] | None = None,
+) -> Sampled:
     """Load the program into its engine and run the chains the spec asks for; the classical fit,
     if any, runs on the thread that waits for the chains."""
     loaded = load_engine(prepared, progress)
@@ -170,7 +178,7 @@ def sample(prepared: Prepared, progress: Progress, classical: Deferred | None = 
             said += f"; {loaded.reason}"
         progress("backend", None, said)
         chosen = for_engine(prepared, backend.name)
-        meanwhile = partial(_import_summaries, classical)
+        meanwhile = partial(_import_summaries, classical, preload)
         if prepared.spec.approximate:
             draws = backend.approximate(
                 loaded.compiled,
@@ -259,12 +267,16 @@ def _deferred(design, method: str | None) -> Deferred | None:
     return Deferred(design, method)
 
 
-def _import_summaries(classical: Deferred | None = None) -> None:
-    """ArviZ and what it brings take about a second to import: a second the chains can hide."""
+def _import_summaries(
+    classical: Deferred | None = None, preload: Callable[[], None] | None = None
+) -> None:
+    """What writing the results imports takes a second or more: time the chains can hide."""
     # the results writer's own imports: the writer itself takes the fit's result, and the
     # pipeline does not depend on what consumes it
     for name in WRITER_IMPORTS:
         importlib.import_module(name)
+    if preload is not None:
+        preload()
     if classical is not None:  # the classical fit takes what is left of the sampling time
         importlib.import_module("mixfit.classical.report")
         classical.run()

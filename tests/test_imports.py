@@ -64,3 +64,25 @@ assert hasattr(sys.modules["scipy.interpolate"], "BSpline")  # scipy's own, load
 
 def test_formulae_loads_scipy_interpolate_only_when_a_spline_is_evaluated():
     subprocess.run([sys.executable, "-c", SPLINE], check=True)
+
+
+# a formulae that asks scipy.interpolate for a name the stand-in lacks (here: CubicSpline) is
+# imported with scipy's own modules instead
+ASKS_FOR_MORE = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("deferred", sys.argv[1])
+deferred = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(deferred)
+deferred.DEFERRED = {"scipy.interpolate": ("splev",)}
+deferred.import_formulae()
+import formulae, numpy as np, pandas as pd
+assert sys.modules["scipy.interpolate"].__name__ == "scipy.interpolate"
+assert hasattr(sys.modules["scipy.interpolate"], "BSpline")
+frame = pd.DataFrame({"y": np.arange(40.0), "x": np.linspace(0, 1, 40) ** 2})
+assert np.asarray(formulae.design_matrices("y ~ bs(x, df=4)", frame).common).shape == (40, 5)
+"""
+
+
+def test_a_formulae_that_imports_more_of_scipy_is_imported_as_it_is():
+    module = Path(__file__).parents[1] / "mixfit" / "model" / "deferred_scipy.py"
+    subprocess.run([sys.executable, "-c", ASKS_FOR_MORE, str(module)], check=True)

@@ -35,9 +35,13 @@ def fit(**options) -> None:
         raise MixfitError("no output folder given: use -o OUTDIR (or 'output' in the spec)", INPUT)
     from mixfit.pipeline import fit as run_fit
 
+    preload = None
+    if not options["no_plots"]:  # the plots' imports, started while the chains run
+        from mixfit.results.plots import preload
+
     console = Console(quiet=options["quiet"])
     with console.progress() as progress:
-        result = run_fit(spec, progress)
+        result = run_fit(spec, progress, preload)
         from mixfit.results.writer import write_results  # imported while the chains ran
 
         written = write_results(

@@ -102,6 +102,7 @@ class NutpieBackend(StanliBackend):
                 seed=settings.stream_seed or 0,
                 target_accept=settings.adapt_delta,
                 maxdepth=settings.max_treedepth,
+                save_warmup=False,  # mixfit keeps no warmup draws: nor their memory
                 progress_bar=False,
                 blocking=False,
             )

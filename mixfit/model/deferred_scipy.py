@@ -4,7 +4,8 @@ formulae's transforms module imports ``CubicSpline`` and ``splev`` from scipy.in
 ``eigsh`` from scipy.sparse.linalg, for its spline and smooth transforms (``bs()``, ``ns()``,
 ``cr()``, ...), which few models have: loading both took a quarter of a second of every warm fit.
 While formulae is imported, each module is a stand-in whose functions import the real module and
-call its function; the stand-ins are removed afterwards, so any later import gets scipy's own.
+call its function; the stand-ins are removed afterwards, so any later import gets scipy's own. A
+formulae that imports more of them than these names is imported again with scipy's own modules.
 """
 
 from __future__ import annotations
@@ -28,10 +29,14 @@ def import_formulae() -> None:
     sys.modules.update(stand_ins)
     try:
         importlib.import_module("formulae")
+    except ImportError:  # a formulae that asks these modules for more: imported as it is
+        for name in [m for m in sys.modules if m == "formulae" or m.startswith("formulae.")]:
+            del sys.modules[name]
     finally:
         for module, stand_in in stand_ins.items():
             if sys.modules.get(module) is stand_in:
                 del sys.modules[module]
+    importlib.import_module("formulae")
 
 
 def _stand_in(module: str, names: tuple[str, ...]) -> types.ModuleType:

@@ -1,10 +1,10 @@
 """The plots of a fit as PNG files: convergence, effects, group-level deviations, fit, priors.
 
 Parameters carry brms's names (``b_Days``, ``sd_Subject__Days``, ``cor_Subject__Intercept__Days``,
-``sigma``). matplotlib is imported inside the functions, so commands that do not plot never load
-it. The trace and rank plots are drawn here, with ArviZ 0.x's density estimate (in numpy:
-mixfit/results/density.py), into figures mixfit owns: ArviZ 1.x draws its plots through pyplot into
-figures of its own, 0.x into given axes.
+``sigma``). matplotlib, ArviZ (the densities) and scipy.stats (the priors' densities, the ranks)
+are imported inside the functions, so commands that do not plot never load them. The trace and
+rank plots are drawn here, with ArviZ's density estimate, into figures mixfit owns: ArviZ 1.x draws
+its plots through pyplot into figures of its own, 0.x into given axes.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import numpy as np
 
 from mixfit.model.priors import DISTRIBUTIONS, Prior
 from mixfit.model.program import Model
-from mixfit.results.density import kde
-from mixfit.results.prior_densities import prior_density
 from mixfit.wording import counted
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
@@ -55,10 +53,10 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
     # Figures are made without pyplot, so no window or global state is involved whatever the
     # backend; savefig renders PNG with Agg.
     import matplotlib
-    import matplotlib.figure  # noqa: F401 - imported once, before the fork, not in both processes
 
-    from mixfit.results import forked, plot_layout  # noqa: F401 - plot_layout: Agg's canvas, too
+    from mixfit.results import forked
 
+    preload()  # once, before the fork, not in both processes
     plot_dir.mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context(STYLE):
         figures = _unique(_figures(model, idata))
@@ -76,6 +74,18 @@ def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
         if not drawn_there:  # one core, or the child failed: drawn here
             _save(convergence, model.prior_only)
     return paths
+
+
+def preload() -> None:
+    """Import what drawing the plots needs: matplotlib's figures and Agg canvas, ArviZ (the
+    densities) and scipy.stats (the ranks, the priors' densities), a second or two in all; a fit
+    calls it while its chains run."""
+    import matplotlib.figure  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    from mixfit.results import arviz_api, plot_layout  # noqa: F401 - plot_layout: the Agg canvas
+
+    arviz_api.load()
 
 
 def _figures(model: Model, idata) -> list[tuple[str, Callable]]:
@@ -136,7 +146,7 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
             colour = f"C{chain}"
             finite = draws[np.isfinite(draws)]
             if np.unique(finite).size > 1:
-                density_ax.plot(*kde(finite), color=colour)
+                density_ax.plot(*_kde(finite), color=colour)
             draws_ax.plot(draws, color=colour, alpha=0.5, lw=0.8)
         density_ax.set_yticks([])
         density_ax.set_title(name)
@@ -161,20 +171,42 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
-    """The ranks of all chains' draws together, ties averaged, NaN left NaN: scipy's
-    rankdata(axis=None, nan_policy="omit"), whose scipy.stats took half a second to import."""
-    flat = np.asarray(values, dtype=float).ravel()
-    ranks = np.full(flat.shape, np.nan)
-    present = ~np.isnan(flat)
-    order = np.argsort(flat[present], kind="mergesort")
-    ordered = flat[present][order]
-    starts = np.r_[True, ordered[1:] != ordered[:-1]]  # where each run of equal draws begins
-    bounds = np.r_[np.flatnonzero(starts), ordered.size]
-    average = (bounds[:-1] + bounds[1:] + 1) / 2  # the mean of 1-based ranks first..last
-    ranked = np.empty(ordered.size)
-    ranked[order] = average[np.cumsum(starts) - 1]
-    ranks[present] = ranked
-    return ranks.reshape(np.shape(values))
+    """The ranks of all chains' draws together, ties averaged, NaN left NaN."""
+    from scipy.stats import rankdata
+
+    return rankdata(values, axis=None, nan_policy="omit").reshape(np.shape(values))
+
+
+def _kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
+    from mixfit.results.arviz_api import kde
+
+    return kde(values, **options)
+
+
+def prior_density(prior: Prior, x: np.ndarray, lower: float | None = 0.0) -> np.ndarray | None:
+    """The prior's density at ``x``, truncated below at ``lower`` as Stan does for bounded
+    parameters (a half student_t for an SD); None for a flat prior."""
+    from scipy import stats
+
+    if prior.distribution == "flat":
+        return None
+    a = prior.args
+    frozen = {  # Stan's parameterisations: gamma and exponential by rate, inv_gamma by scale
+        "normal": lambda: stats.norm(a[0], a[1]),
+        "student_t": lambda: stats.t(a[0], a[1], a[2]),
+        "cauchy": lambda: stats.cauchy(a[0], a[1]),
+        "logistic": lambda: stats.logistic(a[0], a[1]),
+        "exponential": lambda: stats.expon(scale=1 / a[0]),
+        "gamma": lambda: stats.gamma(a[0], scale=1 / a[1]),
+        "inv_gamma": lambda: stats.invgamma(a[0], scale=a[1]),
+        "lognormal": lambda: stats.lognorm(a[1], scale=math.exp(a[0])),
+        "beta": lambda: stats.beta(a[0], a[1]),
+        "uniform": lambda: stats.uniform(a[0], a[1] - a[0]),
+    }[prior.distribution]()
+    density = frozen.pdf(x)
+    if lower is not None and DISTRIBUTIONS[prior.distribution].support == "real":
+        density = np.where(x >= lower, density / frozen.sf(lower), 0.0)
+    return density
 
 
 def _chain_handles(chains: int) -> list:
@@ -324,8 +356,8 @@ def _ppc_densities(ax, observed: np.ndarray, replicated: np.ndarray) -> None:
     rng = np.random.default_rng(0)
     rows = rng.choice(len(replicated), size=min(len(replicated), PPC_DRAWS), replace=False)
     for values in replicated[rows]:
-        ax.plot(*kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
-    ax.plot(*kde(observed), color=OBSERVED_COLOR, lw=2)
+        ax.plot(*_kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
+    ax.plot(*_kde(observed), color=OBSERVED_COLOR, lw=2)
     ax.set_ylim(bottom=0)
     handles = [
         Line2D([], [], color=OBSERVED_COLOR, lw=2, label="observed"),
@@ -389,7 +421,7 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray], prior_only: bool 
     for ax, (name, draws), prior in zip(axes, sds.items(), priors):
         draws = draws.ravel()
         top = np.quantile(draws, 0.995) * 1.3
-        grid, density = kde(draws)  # reflected at its ends: at 0 too
+        grid, density = _kde(draws, bound_correction=True)
         ax.fill_between(grid, density, color=INTERVAL_COLOR, alpha=0.35, lw=0)
         ax.plot(grid, density, color=INTERVAL_COLOR, label=drawn)
         x = np.linspace(0, top, 400)
