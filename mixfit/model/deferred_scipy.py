@@ -21,6 +21,9 @@ DEFERRED = {"scipy.interpolate": ("CubicSpline", "splev"), "scipy.sparse.linalg"
 def import_formulae() -> None:
     if "formulae" in sys.modules:
         return
+    # scipy.sparse first, as it is: scipy 1.15's imports scipy.sparse.linalg itself (through
+    # csgraph), which then needs the real module, and mixfit uses scipy.sparse anyway
+    importlib.import_module("scipy.sparse")
     stand_ins = {
         module: _stand_in(module, names)
         for module, names in DEFERRED.items()
