@@ -47,7 +47,7 @@ def test_nutpie_agrees_with_stanli_on_the_joint_sleepstudy_model(run_mixfit, tmp
 
 def test_an_intercept_only_model_thinned(run_mixfit, tmp_path):
     # no population-level slope: b is an empty vector; thinning keeps every fifth draw. (With 200
-    # warmup iterations one chain of four stayed where it started, far from the intercept of 1527:
+    # warmup iterations one chain of two stayed where it started, far from the intercept of 1527:
     # nutpie wants a longer warmup than Stan's NUTS does from a poor start)
     out = fit(run_mixfit, tmp_path / "out", "Yield ~ 1 + (1 | Batch)", SAMPLE_DATA /
               "Dyestuff.csv", "--backend", "nutpie", "--no-marginal", "--iter", "1000",
