@@ -271,7 +271,9 @@ def main() -> None:
     parser.add_argument("--peer-python", default=sys.executable, help="with .[bench] installed")
     parser.add_argument("--peer-cap-minutes", type=float, default=60, help="each peer's time cap")
     parser.add_argument(
-        "--report-only", action="store_true", help="rewrite results.md from results.json, run nothing"
+        "--report-only",
+        action="store_true",
+        help="rewrite results.md from results.json, run nothing",
     )
     args = parser.parse_args()
     if args.report_only:
@@ -308,7 +310,10 @@ def main() -> None:
         by_key[key]
         for key in sorted(
             by_key,
-            key=lambda k: (list(CASES).index(k[0]), ["stanli", "nutpie", "pystan", "cmdstan"].index(k[1])),
+            key=lambda k: (
+                list(CASES).index(k[0]),
+                ["stanli", "nutpie", "pystan", "cmdstan"].index(k[1]),
+            ),
         )
     ]
     peer_results = [

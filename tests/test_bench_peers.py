@@ -80,12 +80,20 @@ def test_without_r_brms_gives_its_saved_figures_or_says_why_not(monkeypatch, tmp
 def test_each_mixfit_engine_is_set_against_each_peer():
     mixfit = [
         {"case": "c", "engine": engine, "warm_seconds": seconds, "ess_per_second": ess_s}
-        for engine, seconds, ess_s in (("stanli", 10.0, 50.0), ("nutpie", 5.0, 100.0),
-                                       ("pystan", 1.0, 1.0))
+        for engine, seconds, ess_s in (
+            ("stanli", 10.0, 50.0),
+            ("nutpie", 5.0, 100.0),
+            ("pystan", 1.0, 1.0),
+        )
     ]
     peers = [
-        {"case": "c", "peer": "bambi-nutpie", "status": "ran", "wall_seconds": 20.0,
-         "ess_per_second": 25.0},
+        {
+            "case": "c",
+            "peer": "bambi-nutpie",
+            "status": "ran",
+            "wall_seconds": 20.0,
+            "ess_per_second": 25.0,
+        },
         {"case": "c", "peer": "bambi-pymc", "status": "cap", "cap_seconds": 60.0},
     ]
     text = markdown(peers, mixfit)

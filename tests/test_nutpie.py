@@ -30,14 +30,18 @@ def test_nutpie_agrees_with_stanli_on_the_joint_sleepstudy_model(run_mixfit, tmp
     stan = fit(run_mixfit, tmp_path / "stanli", *SLEEPSTUDY, "--backend", "stanli", *options)
     run = read_json(ours / "run.json")
     assert run["backend"] == "nutpie" and run["backend_version"].startswith("nutpie ")
-    fixef = {name: pd.read_csv(folder / "fixef.csv", index_col=0) for name, folder in
-             (("nutpie", ours), ("stanli", stan))}
+    fixef = {
+        name: pd.read_csv(folder / "fixef.csv", index_col=0)
+        for name, folder in (("nutpie", ours), ("stanli", stan))
+    }
     for term in ("Intercept", "Days"):
         a, b = fixef["nutpie"].loc[term], fixef["stanli"].loc[term]
         # a few Monte Carlo standard errors of 1,000 draws apart at most
         assert abs(a["Estimate"] - b["Estimate"]) < 0.25 * b["Est.Error"]
-    varcorr = {name: pd.read_csv(folder / "varcorr.csv", index_col="param") for name, folder in
-               (("nutpie", ours), ("stanli", stan))}
+    varcorr = {
+        name: pd.read_csv(folder / "varcorr.csv", index_col="param")
+        for name, folder in (("nutpie", ours), ("stanli", stan))
+    }
     assert list(varcorr["nutpie"].index) == list(varcorr["stanli"].index)
     gap = (varcorr["nutpie"]["Estimate"] - varcorr["stanli"]["Estimate"]).abs()
     assert (gap < 0.3 * varcorr["stanli"]["Est.Error"]).all(), gap
@@ -49,9 +53,21 @@ def test_an_intercept_only_model_thinned(run_mixfit, tmp_path):
     # no population-level slope: b is an empty vector; thinning keeps every fifth draw. (With 200
     # warmup iterations one chain of two stayed where it started, far from the intercept of 1527:
     # nutpie wants a longer warmup than Stan's NUTS does from a poor start)
-    out = fit(run_mixfit, tmp_path / "out", "Yield ~ 1 + (1 | Batch)", SAMPLE_DATA /
-              "Dyestuff.csv", "--backend", "nutpie", "--no-marginal", "--iter", "1000",
-              "--chains", "2", "--thin", "5")
+    out = fit(
+        run_mixfit,
+        tmp_path / "out",
+        "Yield ~ 1 + (1 | Batch)",
+        SAMPLE_DATA / "Dyestuff.csv",
+        "--backend",
+        "nutpie",
+        "--no-marginal",
+        "--iter",
+        "1000",
+        "--chains",
+        "2",
+        "--thin",
+        "5",
+    )
     posterior = xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf")
     assert posterior["b_Intercept"].shape == (2, 100)
     assert (posterior["b_Intercept"].std("draw") > 1).all()  # every chain moves
@@ -61,17 +77,41 @@ def test_an_intercept_only_model_thinned(run_mixfit, tmp_path):
 def test_an_ordinal_model_gets_its_predictions_from_python_as_on_stanli(run_mixfit, tmp_path):
     # stanli has no ordered_logistic_rng: nutpie runs stanli's program, y_rep and log_lik come
     # from the draws, and loo reads them
-    out = fit(run_mixfit, tmp_path / "out", "y ~ x + (1 | g)", SAMPLE_DATA /
-              "family_cumulative_logit.csv", "--family", "cumulative", "--levels",
-              "none,mild,moderate,severe", "--backend", "nutpie", "--iter", "400", "--chains", "2")
+    out = fit(
+        run_mixfit,
+        tmp_path / "out",
+        "y ~ x + (1 | g)",
+        SAMPLE_DATA / "family_cumulative_logit.csv",
+        "--family",
+        "cumulative",
+        "--levels",
+        "none,mild,moderate,severe",
+        "--backend",
+        "nutpie",
+        "--iter",
+        "400",
+        "--chains",
+        "2",
+    )
     done = run_mixfit("loo", out)
     assert done.returncode == 0, done.stderr
     assert "elpd_loo" in done.stdout
 
 
 def test_an_init_nutpie_cannot_honour_is_refused_before_sampling(run_mixfit, tmp_path):
-    done = run_mixfit("fit", SAMPLE_DATA / "Dyestuff.csv", "-f", "Yield ~ 1 + (1 | Batch)", "-o",
-                      tmp_path / "out", "--backend", "nutpie", "--init", "0", "--quiet")
+    done = run_mixfit(
+        "fit",
+        SAMPLE_DATA / "Dyestuff.csv",
+        "-f",
+        "Yield ~ 1 + (1 | Batch)",
+        "-o",
+        tmp_path / "out",
+        "--backend",
+        "nutpie",
+        "--init",
+        "0",
+        "--quiet",
+    )
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         "mixfit: error: --init 0: nutpie starts its chains in (-2, 2) only"

@@ -20,10 +20,7 @@ def markdown(peers: list[dict], mixfit: list[dict]) -> str:
         if r["engine"] in MIXFIT_ENGINES:
             ours_by_case.setdefault(r["case"], []).append(r)
     lines = [
-        (
-            "mixfit (warm) and its peers, 4 chains x 1000 warmup + 1000 draws, same run "
-            "(`--peers`):"
-        ),
+        ("mixfit (warm) and its peers, 4 chains x 1000 warmup + 1000 draws, same run (`--peers`):"),
         "",
         (
             "| case | run | end to end s | sampling s | min bulk ESS | ESS/s | max R-hat | "

@@ -43,7 +43,10 @@ def choose_backend(name: str, program: Program, seed: int, progress: Progress) -
     backend, problem = usable.make(name)
     if backend is None:
         raise ToolchainError(f"backend {name} is not usable here: {problem}")
-    if name in ("stanli", "nutpie"):  # asked for by name: a part with no compiled path runs interpreted
+    if name in (
+        "stanli",
+        "nutpie",
+    ):  # asked for by name: a part with no compiled path runs interpreted
         backend.allow_interpreter = True
     code, data = program(name)
     compiled = _compile(backend, code, data, seed, progress)

@@ -74,7 +74,9 @@ class NutpieBackend(StanliBackend):
             model = _nutpie_model(code, data, seed)
         except (RuntimeError, ValueError) as exc:
             raise ToolchainError(f"nutpie could not load the program: {_first_line(exc)}") from exc
-        return Compiled(model, from_cache=False, seconds=checked.seconds + time.perf_counter() - start)
+        return Compiled(
+            model, from_cache=False, seconds=checked.seconds + time.perf_counter() - start
+        )
 
     def sample(
         self,

@@ -56,7 +56,9 @@ def _describe(name: str, verdict: Verdict) -> str:
     if name == "stanli":
         return "usable: runs programs with no C++ build"
     if name == "nutpie":
-        return "usable: nutpie's NUTS over stanli's programs (--backend nutpie; auto never picks it)"
+        return (
+            "usable: nutpie's NUTS over stanli's programs (--backend nutpie; auto never picks it)"
+        )
     if name == "pystan":
         from mixfit.engines.pystan import compiler
 
