@@ -14,9 +14,21 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailabl
 SLEEPSTUDY = ("Reaction ~ Days + (Days | Subject)", SAMPLE_DATA / "sleepstudy.csv")
 
 
-def fit(run_mixfit, out, formula, data, *options):
+def fit(run_mixfit, out, formula, data, *options, backend="nutpie"):
     done = run_mixfit(
-        "fit", data, "-f", formula, "-o", out, "--seed", "3", "--no-plots", "--quiet", *options
+        "fit",
+        data,
+        "-f",
+        formula,
+        "-o",
+        out,
+        "--seed",
+        "3",
+        "--backend",
+        backend,
+        "--no-plots",
+        "--quiet",
+        *options,
     )
     assert done.returncode == 0, done.stderr
     return out
@@ -26,8 +38,8 @@ def test_nutpie_agrees_with_stanli_on_the_joint_sleepstudy_model(run_mixfit, tmp
     # --no-marginal: the joint program, with a Cholesky factor (a matrix nutpie must lay out as
     # Stan does) and group-level effects from the sampler itself
     options = ("--no-marginal", "--iter", "1000", "--chains", "2")
-    ours = fit(run_mixfit, tmp_path / "nutpie", *SLEEPSTUDY, "--backend", "nutpie", *options)
-    stan = fit(run_mixfit, tmp_path / "stanli", *SLEEPSTUDY, "--backend", "stanli", *options)
+    ours = fit(run_mixfit, tmp_path / "nutpie", *SLEEPSTUDY, *options)
+    stan = fit(run_mixfit, tmp_path / "stanli", *SLEEPSTUDY, *options, backend="stanli")
     run = read_json(ours / "run.json")
     assert run["backend"] == "nutpie" and run["backend_version"].startswith("nutpie ")
     fixef = {
@@ -58,8 +70,6 @@ def test_an_intercept_only_model_thinned(run_mixfit, tmp_path):
         tmp_path / "out",
         "Yield ~ 1 + (1 | Batch)",
         SAMPLE_DATA / "Dyestuff.csv",
-        "--backend",
-        "nutpie",
         "--no-marginal",
         "--iter",
         "1000",
@@ -86,8 +96,6 @@ def test_an_ordinal_model_gets_its_predictions_from_python_as_on_stanli(run_mixf
         "cumulative",
         "--levels",
         "none,mild,moderate,severe",
-        "--backend",
-        "nutpie",
         "--iter",
         "400",
         "--chains",

@@ -22,7 +22,14 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from mixfit import interrupt
-from mixfit.engines.protocol import Compiled, Draws, Meanwhile, Progress, start_thread
+from mixfit.engines.protocol import (
+    Compiled,
+    Draws,
+    Meanwhile,
+    Progress,
+    start_thread,
+    typed_stats,
+)
 from mixfit.engines.stanli import StanliBackend, _first_line
 from mixfit.engines.stanli import unavailable as stanli_unavailable
 from mixfit.errors import InputError, ToolchainError
@@ -146,7 +153,4 @@ def _draws(trace, thin: int, seconds: float, messages: list[str]) -> Draws:
     stats = {
         ours: np.asarray(stats_group[theirs])[:, ::thin] for theirs, ours in SAMPLE_STATS.items()
     }
-    stats["diverging"] = stats["diverging"].astype(bool)
-    stats["tree_depth"] = stats["tree_depth"].astype(np.int64)
-    stats["n_steps"] = stats["n_steps"].astype(np.int64)
-    return Draws(posterior, stats, seconds, list(messages))
+    return Draws(posterior, typed_stats(stats), seconds, list(messages))

@@ -76,3 +76,12 @@ SAMPLE_STATS = {
     "divergent__": "diverging",
     "energy__": "energy",
 }
+
+
+def typed_stats(stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Sampler statistics read as floats, with the flag and the counts as Stan's CSV types them."""
+    return stats | {
+        "diverging": stats["diverging"].astype(bool),
+        "tree_depth": stats["tree_depth"].astype(np.int64),
+        "n_steps": stats["n_steps"].astype(np.int64),
+    }

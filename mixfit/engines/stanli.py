@@ -30,6 +30,7 @@ from mixfit.engines.protocol import (
     Meanwhile,
     Progress,
     start_thread,
+    typed_stats,
 )
 from mixfit.errors import ToolchainError
 from mixfit.spec import SamplerSettings
@@ -247,10 +248,7 @@ def _draws(fit, chains: int, draws: int, seconds: float, messages: list[str]) ->
         ours: np.asarray(fit.sampler_stats[:, :, columns.index(stan)])
         for stan, ours in SAMPLE_STATS.items()
     }
-    stats["diverging"] = stats["diverging"].astype(bool)
-    stats["tree_depth"] = stats["tree_depth"].astype(np.int64)
-    stats["n_steps"] = stats["n_steps"].astype(np.int64)
-    return Draws(posterior, stats, seconds, messages)
+    return Draws(posterior, typed_stats(stats), seconds, messages)
 
 
 def _interpreted_part(message: str) -> str:
