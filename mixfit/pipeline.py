@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixfit.engines.choice import Loaded, choose_backend
+from mixfit.engines.choice import STANLI_PROGRAMS, Loaded, choose_backend
 from mixfit.engines.protocol import Compiled, Draws, Progress
 from mixfit.errors import InputError
 from mixfit.model.checks import check_model
@@ -40,8 +40,6 @@ if TYPE_CHECKING:  # the classical fit's modules (and scipy's) load only when a 
 PREDICTION_LIMIT = 25_000_000
 # engines that run a chain's reduce_sum on several threads (PyStan runs each chain on one)
 THREADED_ENGINES = ("stanli", "cmdstan")
-# engines that run stanli's programs (nutpie samples over stanli's gradients)
-STANLI_PROGRAMS = ("stanli", "nutpie")
 # what writing the results imports (ArviZ among them), imported while the chains run
 WRITER_IMPORTS = (
     "mixfit.results.summaries",

@@ -19,6 +19,8 @@ from mixfit.errors import InputError, ToolchainError
 ORDER = ("stanli", "cmdstan", "pystan")
 # engines run only when asked for by name
 NAMED = (*ORDER, "nutpie")
+# engines that run stanli's programs, building nothing (nutpie samples over stanli's gradients)
+STANLI_PROGRAMS = ("stanli", "nutpie")
 
 
 @dataclass
@@ -43,10 +45,7 @@ def choose_backend(name: str, program: Program, seed: int, progress: Progress) -
     backend, problem = usable.make(name)
     if backend is None:
         raise ToolchainError(f"backend {name} is not usable here: {problem}")
-    if name in (
-        "stanli",
-        "nutpie",
-    ):  # asked for by name: a part with no compiled path runs interpreted
+    if name in STANLI_PROGRAMS:  # asked for by name: a part with no compiled path runs interpreted
         backend.allow_interpreter = True
     code, data = program(name)
     compiled = _compile(backend, code, data, seed, progress)

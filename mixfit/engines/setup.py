@@ -132,10 +132,11 @@ def prebuild(say: Callable[[str], None], backend_name: str = "auto") -> None:
 
 def _building_engine(name: str) -> str | None:
     """The engine --prebuild builds for: the one named, or the first usable engine that builds
-    C++ (CmdStan, then PyStan); None for stanli, which builds nothing."""
+    C++ (CmdStan, then PyStan); None for stanli (and nutpie, on its programs): nothing to build."""
     from mixfit.engines import usable
+    from mixfit.engines.choice import STANLI_PROGRAMS
 
-    if name in ("stanli", "nutpie"):
+    if name in STANLI_PROGRAMS:
         return None
     if name != "auto":
         return name
