@@ -111,7 +111,7 @@ def test_family_covers_the_truth(fits, name):
 
 def test_stan_code_uses_glm_functions_where_they_exist(fits):
     code = {name: (_done(fits, name) / "model.stan").read_text() for name in FAMILIES}
-    assert "neg_binomial_2_log_glm_lpmf" in code["negbinomial"]
+    assert "neg_binomial_2_log_glm_lupmf(Y | Xc, mu, b, shape) + lpmf_Y" in code["negbinomial"]
     assert "normal_id_glm_lpdf(log_Y" in code["lognormal"]
     assert "ordered_logistic_lpmf(Y | mu, Intercept)" in code["cumulative_logit"]
     assert "ordered_probit_lpmf(Y | mu, Intercept)" in code["cumulative_probit"]

@@ -197,7 +197,7 @@ def test_binomial_with_trials(run_mixfit, tmp_path):
     fixef = pd.read_csv(tmp_path / "out" / "fixef.csv").set_index("term")
     treated = fixef.loc["trttreated"]
     assert treated["Q2.5"] <= 0.6 <= treated["Q97.5"]
-    assert "binomial_logit_glm_lpmf" in (tmp_path / "out" / "model.stan").read_text()
+    assert "binomial_logit_glm_lupmf" in (tmp_path / "out" / "model.stan").read_text()
 
 
 def test_intercept_only_dyestuff_matches_brms(run_mixfit, tmp_path):

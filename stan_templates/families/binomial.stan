@@ -4,11 +4,17 @@
   array[N] int<lower=0> Y;  // number of successes
   array[N] int<lower=0> trials;  // number of trials
 {%- endmacro %}
-{% macro transformed_data() %}{% endmacro %}
+{% macro transformed_data() %}
+{% if link == "logit" %}
+  // the likelihood's terms in Y alone: _lupmf leaves them out of each gradient and they are added
+  // back once, so lp__ is the full log density (as brms's) without an lchoose per row per step
+  real lpmf_Y = sum(lchoose(trials, Y));
+{% endif %}
+{%- endmacro %}
 {% macro parameters() %}{% endmacro %}
 {% macro likelihood() %}
 {% if link == "logit" %}
-    target += binomial_logit_glm_lpmf(Y | trials, Xc, mu, b);
+    target += binomial_logit_glm_lupmf(Y | trials, Xc, mu, b) + lpmf_Y;
 {% else %}
     mu += Xc * b;
     target += binomial_lpmf(Y | trials, {{ inverse_link.format("mu") }});
