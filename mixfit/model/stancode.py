@@ -256,6 +256,7 @@ class _Program:
                 "  array[N] int rows = linspaced_int_array(N, 1, N);  // what reduce_sum slices"
             )
         parts += self.each("transformed_data")
+        parts += [self.group.carried(b, self.nesting_partners(b)) for b in self.nesting_blocks()]
         if self.autocor:
             parts.append(self.autocor_module.transformed_data(self.autocor))
         return _join(parts)
@@ -288,16 +289,26 @@ class _Program:
             else:
                 inner.append("    vector[P] b_pop = b;")
         inner += [self.group.transformed_parameters(b) for b in self.blocks]
-        nested = [b for b in self.blocks if b["nesting"]]
+        nested = self.nesting_blocks()
         if nested:
             inner.append(
                 "    // a centred block nested in another: its intercepts are centred on that "
                 "block's effects too,\n    // which then reach the likelihood through them alone "
                 "(mixfit/model/centring.py)"
             )
-            inner += [self.group.nest(b, o) for b in nested for o in nested if o["id"] != b["id"]]
+            inner += [self.group.nest(b, o) for b in nested for o in self.nesting_partners(b)]
         parts.append("  {\n" + _join(inner) + "\n  }")
         return _join(parts)
+
+    def nesting_blocks(self) -> list[dict]:
+        """The blocks that may be centred within another or hold one (nest_K, centring.py)."""
+        return [b for b in self.blocks if b["nesting"]]
+
+    def nesting_partners(self, block: dict) -> list[dict]:
+        """The blocks ``block`` may nest in or hold, if it is one of them."""
+        if not block["nesting"]:
+            return []
+        return [b for b in self.nesting_blocks() if b["id"] != block["id"]]
 
     def linear_predictors(self, rows: str) -> str:
         """Every predictor's vector over all rows (rows "") or a reduce_sum slice's; mu's without
@@ -308,7 +319,9 @@ class _Program:
             if self.rate and p["dpar"] == "mu":  # rate(n): log(n) in the mean's predictor
                 parts.append(self.truncation.predictor(rows))
             parts += [
-                self.group.predictor(b, p, rows) for b in self.blocks if p["dpar"] in b["columns"]
+                self.group.predictor(b, p, rows, self.nesting_partners(b))
+                for b in self.blocks
+                if p["dpar"] in b["columns"]
             ]
             if p["dpar"] != "mu" and predictor.link != "identity":
                 inverse = INVERSE_LINKS[predictor.link].format(p["eta"])

@@ -68,15 +68,38 @@
       r_{{ b.id }}[:, 1] -= r_{{ outer.id }}[nest_level_{{ b.id }}, 1];
     }
 {%- endmacro %}
-{#- the block's share of predictor p, for every row (rows "") or rows start:end #}
-{% macro predictor(b, p, rows) %}
+{#- A block in a nesting pair (nest_K): the inner block's rows take the outer block's intercepts
+    through its levels, so the outer's need no gather over every row (a sixth of InstEval's
+    gradient). Only the intercepts that reach the rows are folded: r_K, as reported, stays each
+    level's own deviation. -#}
+{% macro carried(b, others) %}
+  // 1: its intercepts reach the rows through the block nested in it
+  int carried_{{ b.id }} = {% for o in others %}{{ " || " if not loop.first }}nest_{{ o.id }} == {{ b.id }}{% endfor %};
+{%- endmacro %}
+{% macro folded_intercepts(b, others, p) %}
+    if (!carried_{{ b.id }}) {
+      // its intercepts, and those of the block it nests in (nest_{{ b.id }})
+      vector[N_{{ b.id }}] reach = col(r_{{ b.id }}, 1);
+{% for o in others %}
+      if (nest_{{ b.id }} == {{ o.id }}) {
+        reach += col(r_{{ o.id }}, 1)[nest_level_{{ b.id }}];
+      }
+{% endfor %}
+      {{ p.eta }} += reach[J_{{ b.id }}];
+    }
+{%- endmacro %}
+{#- the block's share of predictor p, for every row (rows "") or rows start:end; others: the
+    blocks it may nest in or hold (see folded_intercepts) #}
+{% macro predictor(b, p, rows, others=()) %}
 {% set c = b.columns[p.dpar] %}
 {% set take = "[" ~ rows ~ "]" if rows else "" %}
 {#- a reduce_sum slice's function sees no data but its arguments #}
 {% set last = ("cols(r_%d)" % b.id) if rows and not b.split else c.last %}
 {#- a block with mo() columns (never split) has Z columns for the others only #}
 {% set last = ("cols(Z_%d)" % b.id) if b.mo else last %}
-{% if c.intercept %}
+{% if c.intercept and others and not rows %}
+{{ folded_intercepts(b, others, p) }}
+{% elif c.intercept %}
     {{ p.eta }} += col(r_{{ b.id }}, {{ c.first }})[J_{{ b.id }}{{ take }}];  // the intercept, whose predictor is 1
 {% endif %}
     for (k in {{ c.rest }}:{{ last }}) {
