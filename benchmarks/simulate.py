@@ -35,8 +35,14 @@ def bernoulli_crossed(rng) -> tuple[pd.DataFrame, dict]:
     u, v = rng.normal(0, 0.8, subjects), rng.normal(0, 0.4, items)
     eta = -0.3 + 0.7 * x + u[subject] + v[item]
     y = rng.binomial(1, 1 / (1 + np.exp(-eta)))
-    frame = pd.DataFrame({"y": y, "x": x.round(6), "subject": [f"s{i:03d}" for i in subject],
-                          "item": [f"i{i:02d}" for i in item]})
+    frame = pd.DataFrame(
+        {
+            "y": y,
+            "x": x.round(6),
+            "subject": [f"s{i:03d}" for i in subject],
+            "item": [f"i{i:02d}" for i in item],
+        }
+    )
     truth = {"b": {"Intercept": -0.3, "x": 0.7}, "sd": {"subject": 0.8, "item": 0.4}}
     return frame, truth
 
@@ -47,10 +53,14 @@ def poisson_slope(rng) -> tuple[pd.DataFrame, dict]:
     x = rng.normal(size=n)
     r = correlated_effects(rng, groups, (0.5, 0.2), 0.3)
     eta = 0.5 + 0.3 * x + r[g, 0] + r[g, 1] * x
-    frame = pd.DataFrame({"count": rng.poisson(np.exp(eta)), "x": x.round(6),
-                          "g": [f"g{i:04d}" for i in g]})
-    return frame, {"b": {"Intercept": 0.5, "x": 0.3}, "sd": {"Intercept": 0.5, "x": 0.2},
-                   "cor": 0.3}
+    frame = pd.DataFrame(
+        {"count": rng.poisson(np.exp(eta)), "x": x.round(6), "g": [f"g{i:04d}" for i in g]}
+    )
+    return frame, {
+        "b": {"Intercept": 0.5, "x": 0.3},
+        "sd": {"Intercept": 0.5, "x": 0.2},
+        "cor": 0.3,
+    }
 
 
 def gaussian_slope(rng) -> tuple[pd.DataFrame, dict]:
@@ -60,8 +70,12 @@ def gaussian_slope(rng) -> tuple[pd.DataFrame, dict]:
     r = correlated_effects(rng, groups, (2.0, 0.5), -0.2)
     y = 10 + 1.5 * x + r[g, 0] + r[g, 1] * x + rng.normal(0, 3.0, size=n)
     frame = pd.DataFrame({"y": y.round(5), "x": x.round(6), "g": [f"g{i:04d}" for i in g]})
-    return frame, {"b": {"Intercept": 10, "x": 1.5}, "sd": {"Intercept": 2.0, "x": 0.5},
-                   "cor": -0.2, "sigma": 3.0}
+    return frame, {
+        "b": {"Intercept": 10, "x": 1.5},
+        "sd": {"Intercept": 2.0, "x": 0.5},
+        "cor": -0.2,
+        "sigma": 3.0,
+    }
 
 
 def insteval(rng) -> tuple[pd.DataFrame, dict]:
@@ -72,25 +86,38 @@ def insteval(rng) -> tuple[pd.DataFrame, dict]:
     student, instructor = rng.integers(0, students, n), rng.integers(0, instructors, n)
     service = rng.integers(0, 2, n)
     sds = {"student": 0.32, "instructor": 0.52, "dept": 0.08}
-    y = (3.2 - 0.07 * service + rng.normal(0, sds["student"], students)[student]
-         + rng.normal(0, sds["instructor"], instructors)[instructor]
-         + rng.normal(0, sds["dept"], depts)[dept_of[instructor]] + rng.normal(0, 1.18, n))
-    frame = pd.DataFrame({
-        "y": y.round(4), "service": service, "student": [f"s{i:04d}" for i in student],
-        "instructor": [f"i{i:04d}" for i in instructor],
-        "dept": [f"d{i:02d}" for i in dept_of[instructor]],
-    })
+    y = (
+        3.2
+        - 0.07 * service
+        + rng.normal(0, sds["student"], students)[student]
+        + rng.normal(0, sds["instructor"], instructors)[instructor]
+        + rng.normal(0, sds["dept"], depts)[dept_of[instructor]]
+        + rng.normal(0, 1.18, n)
+    )
+    frame = pd.DataFrame(
+        {
+            "y": y.round(4),
+            "service": service,
+            "student": [f"s{i:04d}" for i in student],
+            "instructor": [f"i{i:04d}" for i in instructor],
+            "dept": [f"d{i:02d}" for i in dept_of[instructor]],
+        }
+    )
     truth = {"b": {"Intercept": 3.2, "service": -0.07}, "sd": sds, "sigma": 1.18}
     return frame, truth
 
 
 def wide(rng) -> pd.DataFrame:
     n = 1_000_000
-    frame = pd.DataFrame(rng.normal(size=(n, 47)).round(4), columns=[f"v{i:02d}" for i in range(47)])
+    frame = pd.DataFrame(
+        rng.normal(size=(n, 47)).round(4), columns=[f"v{i:02d}" for i in range(47)]
+    )
     g = rng.integers(0, 200, size=n)
     frame.insert(0, "g", [f"g{i:03d}" for i in g])
     frame.insert(0, "x", rng.normal(size=n).round(4))
-    frame.insert(0, "y", (1 + 0.5 * frame["x"] + rng.normal(0, 0.3, 200)[g] + rng.normal(size=n)).round(4))
+    frame.insert(
+        0, "y", (1 + 0.5 * frame["x"] + rng.normal(0, 0.3, 200)[g] + rng.normal(size=n)).round(4)
+    )
     return frame
 
 

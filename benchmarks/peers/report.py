@@ -4,7 +4,6 @@ mixfit engine's ratios against each peer."""
 
 from __future__ import annotations
 
-
 MIXFIT_ENGINES = ("stanli", "nutpie")  # the engines set beside the peers
 
 

@@ -53,6 +53,8 @@ def start(work: Callable[[], None]) -> Child | None:
         return Child(pid)
     try:
         work()
-    except BaseException:  # the parent sees the failure, does the work itself, and reports it
+    # whatever stops the work, the child never returns into the parent's code: the parent sees
+    # the failure, does the work itself, and reports it
+    except BaseException:  # noqa: BLE001
         os._exit(1)
     os._exit(0)
