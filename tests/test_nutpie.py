@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailabl
 SLEEPSTUDY = ("Reaction ~ Days + (Days | Subject)", SAMPLE_DATA / "sleepstudy.csv")
 
 
-def fit(run_mixfit, out, formula, data, *options, backend="nutpie"):
+def fit(run_mixfit, out, formula, data, *options, backend="nutpie", env=None):
     done = run_mixfit(
         "fit",
         data,
@@ -29,6 +29,7 @@ def fit(run_mixfit, out, formula, data, *options, backend="nutpie"):
         "--no-plots",
         "--quiet",
         *options,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return out
@@ -65,6 +66,8 @@ def test_an_intercept_only_model_thinned(run_mixfit, tmp_path):
     # no population-level slope: b is an empty vector; thinning keeps every fifth draw. (With 200
     # warmup iterations one chain of two stayed where it started, far from the intercept of 1527:
     # nutpie wants a longer warmup than Stan's NUTS does from a poor start)
+    scratch = tmp_path / "tmp"  # where nutpie's zarr store of the trace goes, and is removed
+    scratch.mkdir()
     out = fit(
         run_mixfit,
         tmp_path / "out",
@@ -77,7 +80,9 @@ def test_an_intercept_only_model_thinned(run_mixfit, tmp_path):
         "2",
         "--thin",
         "5",
+        env={"TMPDIR": str(scratch)},
     )
+    assert list(scratch.iterdir()) == []
     posterior = xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf")
     assert posterior["b_Intercept"].shape == (2, 100)
     assert (posterior["b_Intercept"].std("draw") > 1).all()  # every chain moves
