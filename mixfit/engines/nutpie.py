@@ -100,9 +100,9 @@ class NutpieBackend(StanliBackend):
         if settings.init is not None and settings.init != STAN_INIT_RADIUS:
             raise InputError(f"--init {settings.init:g}: nutpie starts its chains in (-2, 2) only")
         progress("sample", None, f"Sampling {counted(settings.run_chains, 'chain')} (nutpie)")
-        # the trace goes to a zarr store on disk as it is drawn, warmup and all: held in memory,
-        # nutpie's store of it grew to half the fit's peak (poisson, 50,000 rows: 0.5 of 1.15 GB); only
-        # the draws after warmup are read back
+        # the trace goes to a zarr store on disk as it is drawn, warmup and all, and only the
+        # draws after warmup are read back: held in memory, nutpie's store of it grew to half the
+        # fit's peak (poisson, 50,000 rows: 0.5 of 1.15 GB)
         store = Path(tempfile.mkdtemp(prefix=f"mixfit-nutpie-{os.getpid()}-"))
         interrupt.register_temporary(store)
         try:
