@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailabl
 SLEEPSTUDY = ("Reaction ~ Days + (Days | Subject)", SAMPLE_DATA / "sleepstudy.csv")
 
 
-def fit(run_mixfit, out, formula, data, *options, backend="nutpie", env=None):
+def fit(run_mixfit, out, formula, data, *options, backend="nutpie"):
     done = run_mixfit(
         "fit",
         data,
@@ -29,7 +29,6 @@ def fit(run_mixfit, out, formula, data, *options, backend="nutpie", env=None):
         "--no-plots",
         "--quiet",
         *options,
-        env=env,
     )
     assert done.returncode == 0, done.stderr
     return out
@@ -66,8 +65,6 @@ def test_an_intercept_only_model_thinned(run_mixfit, tmp_path):
     # no population-level slope: b is an empty vector; thinning keeps every fifth draw. (With 200
     # warmup iterations one chain of two stayed where it started, far from the intercept of 1527:
     # nutpie wants a longer warmup than Stan's NUTS does from a poor start)
-    scratch = tmp_path / "tmp"  # where nutpie's zarr store of the trace goes, and is removed
-    scratch.mkdir()
     out = fit(
         run_mixfit,
         tmp_path / "out",
@@ -80,9 +77,7 @@ def test_an_intercept_only_model_thinned(run_mixfit, tmp_path):
         "2",
         "--thin",
         "5",
-        env={"TMPDIR": str(scratch)},
     )
-    assert list(scratch.iterdir()) == []
     posterior = xr.open_dataset(out / "draws.nc", group="posterior", engine="h5netcdf")
     assert posterior["b_Intercept"].shape == (2, 100)
     assert (posterior["b_Intercept"].std("draw") > 1).all()  # every chain moves
@@ -130,3 +125,33 @@ def test_an_init_nutpie_cannot_honour_is_refused_before_sampling(run_mixfit, tmp
         "mixfit: error: --init 0: nutpie starts its chains in (-2, 2) only"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_large_trace_is_drawn_to_disk_with_the_same_draws(tmp_path, monkeypatch):
+    """A trace beyond ON_DISK_FROM goes to a zarr store in a private temporary folder while it is
+    drawn: the same draws as nutpie's in-memory store, and the folder is gone after."""
+    import tempfile
+
+    import numpy as np
+
+    from mixfit.engines import nutpie as engine
+    from mixfit.pipeline import prepare
+    from mixfit.spec import RunSpec, SamplerSettings
+
+    formula, data = SLEEPSTUDY
+    prepared = prepare(RunSpec(data=data, formula=formula, marginal=False))
+    backend = engine.NutpieBackend()
+    compiled = backend.compile(prepared.code, prepared.data, 1, lambda *_: None)
+    settings = SamplerSettings(chains=2, iter=200, seed=1)
+
+    def quiet(*_):
+        return None
+
+    in_memory = backend.sample(compiled, prepared.data, settings, quiet).posterior
+    monkeypatch.setattr(engine, "ON_DISK_FROM", 0)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    on_disk = backend.sample(compiled, prepared.data, settings, quiet).posterior
+    assert list(tmp_path.iterdir()) == []
+    assert set(on_disk) == set(in_memory)
+    for name, values in in_memory.items():
+        np.testing.assert_array_equal(on_disk[name], values)

@@ -51,6 +51,9 @@ SAMPLE_STATS = {
     "energy": "energy",
 }
 STAN_INIT_RADIUS = 2.0  # nutpie starts each chain uniform in (-2, 2), as Stan
+# a trace of this many bytes or more (every draw, warmup too) is written to disk as it is drawn:
+# a small one is written 4-5 times slower so (sleepstudy 2.4 -> 7-12 s, thousands of tiny chunks)
+ON_DISK_FROM = 128 * 2**20
 
 
 def unavailable() -> str | None:
@@ -100,7 +103,9 @@ class NutpieBackend(StanliBackend):
         if settings.init is not None and settings.init != STAN_INIT_RADIUS:
             raise InputError(f"--init {settings.init:g}: nutpie starts its chains in (-2, 2) only")
         progress("sample", None, f"Sampling {counted(settings.run_chains, 'chain')} (nutpie)")
-        # the trace goes to a zarr store on disk as it is drawn, warmup and all, and only the
+        if _trace_bytes(compiled.handle, settings) < ON_DISK_FROM:
+            return self._sample(compiled, settings, meanwhile, None)
+        # a large trace goes to a zarr store on disk as it is drawn, warmup and all, and only the
         # draws after warmup are read back: held in memory, nutpie's store of it grew to half the
         # fit's peak (poisson, 50,000 rows: 0.5 of 1.15 GB)
         store = Path(tempfile.mkdtemp(prefix=f"mixfit-nutpie-{os.getpid()}-"))
@@ -112,7 +117,11 @@ class NutpieBackend(StanliBackend):
             interrupt.unregister_temporary(store)
 
     def _sample(
-        self, compiled: Compiled, settings: SamplerSettings, meanwhile: Meanwhile, store: Path
+        self,
+        compiled: Compiled,
+        settings: SamplerSettings,
+        meanwhile: Meanwhile,
+        store: Path | None,
     ) -> Draws:
         import nutpie
 
@@ -132,7 +141,7 @@ class NutpieBackend(StanliBackend):
                 save_warmup=False,  # mixfit keeps no warmup draws: nor their memory
                 progress_bar=False,
                 blocking=False,
-                zarr_store=nutpie.zarr_store.LocalStore(str(store)),
+                zarr_store=nutpie.zarr_store.LocalStore(str(store)) if store else None,
             )
             try:
                 trace = sampler.wait()
@@ -160,6 +169,13 @@ def _nutpie_model(code: str, data: dict, seed: int):
     return CompiledStanModel(
         _coords={}, code=code, data=None, library=library, dims={}, model=model
     )
+
+
+def _trace_bytes(model, settings: SamplerSettings) -> int:
+    """The size of nutpie's trace of every quantity, warmup draws and all, in float64."""
+    values = sum(int(np.prod(shape)) for shape in model.shapes.values())
+    iterations = settings.num_warmup + settings.num_samples
+    return 8 * values * iterations * settings.run_chains
 
 
 def _draws(trace, thin: int, seconds: float, messages: list[str]) -> Draws:
