@@ -26,7 +26,7 @@ from mixfit.wording import counted
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
 PAGED = ("trace", "rank")  # the paged plots, drawn in a forked child where there are two cores
 CHILD_PATIENCE = 60.0  # seconds at least that the forked child is waited for
-PPC_DRAWS = 100  # replicated data sets drawn in the posterior predictive check
+PPC_DRAWS = 10  # replicated data sets drawn in the posterior predictive check (brms: ndraws = 10)
 RANK_BINS = 20  # bars per chain in a rank plot
 DPI = 100
 STYLE = {
