@@ -105,6 +105,19 @@ def mixfit(
     )
 
 
+def assert_same_log_density(one, other, points: int = 3, grad_tol: float = 1e-10) -> None:
+    """Two stanli models of one posterior: the same log density (to 1e-12) and gradient at
+    ``points`` random unconstrained points."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    for _ in range(points):
+        q = rng.normal(scale=0.5, size=one.n_unconstrained)
+        (a, grad_a), (b, grad_b) = one.log_prob_grad(q), other.log_prob_grad(q)
+        assert b == pytest.approx(a, rel=1e-12)
+        np.testing.assert_allclose(grad_b, grad_a, rtol=grad_tol, atol=grad_tol)
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 

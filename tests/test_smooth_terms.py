@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REFERENCE, ROOT, fit_as_chain_jobs, mixfit
+from conftest import REFERENCE, ROOT, assert_same_log_density, fit_as_chain_jobs, mixfit
 
 CHICK_DATA = ROOT / "tests" / "data" / "ChickWeight.csv"
 CHICK_FORMULA = "weight ~ Diet + s(Time) + (1 | Chick)"
@@ -280,12 +280,7 @@ def test_reduce_sum_form_of_smooths_has_the_same_log_density(tmp_path):
     threaded.data["grainsize"] = max(1, threaded.data["N"] // 7)
     one = stanli.Model(stan_code=plain.code, data=plain.data, seed=1)
     many = stanli.Model(stan_code=threaded.code, data=threaded.data, seed=1, threads_per_chain=3)
-    rng = np.random.default_rng(1)
-    for _ in range(2):
-        q = rng.normal(scale=0.5, size=one.n_unconstrained)
-        (a, grad_a), (b, grad_b) = one.log_prob_grad(q), many.log_prob_grad(q)
-        assert b == pytest.approx(a, rel=1e-12)
-        np.testing.assert_allclose(grad_b, grad_a, rtol=1e-10, atol=1e-10)
+    assert_same_log_density(one, many, points=2)
 
 
 def test_bases_without_an_unpenalised_part_and_clashing_smooths(tmp_path):

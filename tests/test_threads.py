@@ -6,10 +6,9 @@ the same log density here says the constant is exactly what _lupmf leaves out.""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
-from conftest import SAMPLE_DATA, mixfit
+from conftest import SAMPLE_DATA, assert_same_log_density, mixfit
 
 from mixfit.errors import InputError
 from mixfit.pipeline import prepare
@@ -65,12 +64,7 @@ def test_reduce_sum_form_has_the_same_log_density(case):
     threaded.data["grainsize"] = max(1, threaded.data["N"] // 7)  # several slices, even here
     one = stanli.Model(stan_code=plain.code, data=plain.data, seed=1)
     many = stanli.Model(stan_code=threaded.code, data=threaded.data, seed=1, threads_per_chain=3)
-    rng = np.random.default_rng(1)
-    for _ in range(3):
-        q = rng.normal(scale=0.5, size=one.n_unconstrained)
-        (a, grad_a), (b, grad_b) = one.log_prob_grad(q), many.log_prob_grad(q)
-        assert b == pytest.approx(a, rel=1e-12)
-        np.testing.assert_allclose(grad_b, grad_a, rtol=1e-10, atol=1e-10)
+    assert_same_log_density(one, many)
 
 
 def test_grainsize_is_brms_default_and_the_marginal_program_is_left_alone():
