@@ -138,7 +138,7 @@ class NutpieBackend(StanliBackend):
                 seed=settings.stream_seed or 0,
                 target_accept=settings.adapt_delta,
                 maxdepth=settings.max_treedepth,
-                save_warmup=False,  # mixfit keeps no warmup draws: nor their memory
+                save_warmup=False,  # none are returned (in memory, nutpie holds them to the end)
                 progress_bar=False,
                 blocking=False,
                 zarr_store=nutpie.zarr_store.LocalStore(str(store)) if store else None,
