@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from mixfit.analysis.newdata import training_rows
 from mixfit.analysis.predict import FamilyLink
@@ -29,7 +30,7 @@ class AnalysisFiles:
     r2: pd.DataFrame | None  # None: no R2 for the family (categorical, as brms's bayes_R2)
 
     def write(self, stage: Path) -> None:
-        write_netcdf(self.draws, stage / "draws.nc")
+        """design.json and r2.csv (draws.nc is write_draws')."""
         design_file.write(self.design, stage / "design.json")
         if self.r2 is not None:
             write_table(self.r2, stage / "r2.csv")
@@ -40,10 +41,20 @@ class AnalysisFiles:
         return write_effects_plots(self.design, self.posterior, plot_dir)
 
 
-def analysis_files(model: Model, idata, frame: pd.DataFrame, prob: float) -> AnalysisFiles:
-    """``frame``: the rows the model was fitted to."""
-    named = brms_posterior(model, idata.posterior)
-    draws = with_posterior(idata, named)
+def analysis_draws(model: Model, idata):
+    """The fit's draws as draws.nc holds them: the posterior under brms's names."""
+    return with_posterior(idata, brms_posterior(model, idata.posterior))
+
+
+def write_draws(draws, stage: Path) -> None:
+    write_netcdf(draws, stage / "draws.nc")
+
+
+def analysis_files(model: Model, draws, frame: pd.DataFrame, prob: float) -> AnalysisFiles:
+    """``draws``: analysis_draws'; ``frame``: the rows the model was fitted to."""
+    named = draws["posterior"]
+    if isinstance(named, xr.DataTree):  # ArviZ 1.x's group
+        named = named.to_dataset()
     design = design_file.describe(model, frame)
     posterior = posterior_draws(named, design)
     if model.family.categorical:  # brms's bayes_R2 refuses it: its categories have no mean

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from mixfit import __version__
 from mixfit.engines.protocol import Progress
 from mixfit.model.program import Model, prior_table
-from mixfit.results import summaries
-from mixfit.results.analysis_files import analysis_files
+from mixfit.results import forked, summaries
+from mixfit.results.analysis_files import (
+    AnalysisFiles,
+    analysis_draws,
+    analysis_files,
+    write_draws,
+)
 from mixfit.results.arviz_api import group_names
 from mixfit.results.diagnostics import Diagnostics, diagnose
 from mixfit.results.outdir import reserve, staged
@@ -147,9 +154,38 @@ def write_results(
     plots: bool = True,
     progress: Progress | None = None,
 ) -> Written:
-    """Write every result file into ``outdir`` at once; ``progress`` hears each stage."""
+    """Write every result file into ``outdir`` at once; ``progress`` hears each stage. With a
+    second core, draws.nc is written by a forked child while this process summarises."""
     progress = progress or _silent
     progress("summaries", None, "Summarising the draws (tables, diagnostics, R2)")
+    model = result.model
+    draws = analysis_draws(model, result.idata)
+    with staged(outdir, force=result.spec.force) as stage:
+        nbytes = _netcdf_bytes(result.idata)
+        reserve(stage / "draws.nc", nbytes)
+        with forked.meanwhile(partial(write_draws, draws, stage), _patience(nbytes)):
+            after = analysis_files(model, draws, result.prepared.table.frame, prob)
+            summary = _summary(result, after, command, prob)
+            progress("write", None, f"Writing the results into {outdir}")
+            _write_files(stage, result, after, summary)
+        if plots:
+            progress("plots", None, "Drawing the plots and report.html")
+            _write_plots(stage, result, after, summary, name=outdir.resolve().name)
+    return Written(summary.text, summary.checks)
+
+
+@dataclass
+class _Summary:
+    """What the results folder says of the draws, before any of it is written."""
+
+    run: dict
+    tables: dict[str, pd.DataFrame]  # file stem -> table; an empty table is not written
+    checks: Diagnostics
+    text: str
+    classical: object | None  # a ClassicalReport, when the spec asked for the classical fit
+
+
+def _summary(result: FitResult, after: AnalysisFiles, command: list[str], prob: float) -> _Summary:
     model, posterior = result.model, result.idata.posterior
     run = run_record(result, command)
     fixef = summaries.fixef(model, posterior, prob)
@@ -178,7 +214,6 @@ def write_results(
             prob,
             draws=component_draws(model, posterior),
         )
-    after = analysis_files(model, result.idata, result.prepared.table.frame, prob)
     text = approximate_banner(run) + _approximate_wording(
         summary_text(model, fixef, varcorr, run, prob, smooths, gps=gps, simplexes=simplexes), run
     )
@@ -191,55 +226,73 @@ def write_results(
             "posterior_predictive or log_likelihood group.\n"
         )
     text += "\n" + classical.section if classical else ""
-    with staged(outdir, force=result.spec.force) as stage:
-        progress("write", None, f"Writing the results into {outdir}")
-        (stage / "model.stan").write_text(result.prepared.code)
-        (stage / "standata.json").write_text(standata_json(result.prepared.data))
-        reserve(stage / "draws.nc", _netcdf_bytes(result.idata))
-        after.write(stage)  # draws.nc (brms's names), design.json, r2.csv
-        write_table(fixef, stage / "fixef.csv")
-        write_table(summaries.ranef(model, posterior, prob), stage / "ranef.csv")
-        write_table(summaries.coef(model, posterior, prob), stage / "coef.csv")
-        write_table(varcorr, stage / "varcorr.csv")
-        if len(smooths):  # brms's "Smooth Terms": the SDs of the smooths
-            write_table(smooths, stage / "smooths.csv")
-        if len(gps):  # brms's "Gaussian Process Terms": each GP's SD and length-scale
-            write_table(gps, stage / "gps.csv")
-        if len(simplexes):  # brms's "Simplex Parameters": the monotonic effects' simplexes
-            write_table(simplexes, stage / "simplexes.csv")
-        write_table(prior_table(model), stage / "prior.csv")
-        (stage / "summary.txt").write_text(text)
-        (stage / "run.json").write_text(json.dumps(run, indent=2) + "\n")
-        (stage / "diagnostics.json").write_text(json.dumps(checks.as_dict(), indent=2) + "\n")
-        write_table(checks.parameters, stage / "diagnostics.csv")
-        if classical:
-            classical.write(stage)
-        if plots:
-            from mixfit.results.html_report import write_html
-            from mixfit.results.plots import write_plots
+    tables = {
+        "fixef": fixef,
+        "ranef": summaries.ranef(model, posterior, prob),
+        "coef": summaries.coef(model, posterior, prob),
+        "varcorr": varcorr,
+        "smooths": smooths,  # brms's "Smooth Terms": the SDs of the smooths
+        "gps": gps,  # brms's "Gaussian Process Terms": each GP's SD and length-scale
+        "simplexes": simplexes,  # brms's "Simplex Parameters": the monotonic effects' simplexes
+    }
+    return _Summary(run, tables, checks, text, classical)
 
-            progress("plots", None, "Drawing the plots and report.html")
-            images = write_plots(model, result.idata, stage / "plots")
-            images += after.plots(stage / "plots")
-            tables = {
-                "Population-level effects": fixef,
-                "Group-level effects and family parameters": varcorr,
-            }
-            if len(smooths):
-                tables = {"Smooth terms": smooths} | tables
-            if len(gps):
-                tables = {"Gaussian process terms": gps} | tables
-            if len(simplexes):
-                tables["Simplex parameters"] = simplexes
-            extra = [classical.html(model, result.idata.posterior, stage)] if classical else []
-            write_html(
-                stage, text, tables, checks.verdict(), images, extra, name=outdir.resolve().name
-            )
-    return Written(text, checks)
+
+# the tables written even when empty (an intercept-only model's fixef, a model without groups')
+ALWAYS_WRITTEN = ("fixef", "ranef", "coef", "varcorr")
+
+
+def _write_files(stage: Path, result: FitResult, after: AnalysisFiles, summary: _Summary) -> None:
+    """Every file of the folder but draws.nc and the plots."""
+    (stage / "model.stan").write_text(result.prepared.code)
+    (stage / "standata.json").write_text(standata_json(result.prepared.data))
+    after.write(stage)  # design.json, r2.csv
+    for stem, table in summary.tables.items():
+        if stem in ALWAYS_WRITTEN or len(table):
+            write_table(table, stage / f"{stem}.csv")
+    write_table(prior_table(result.model), stage / "prior.csv")
+    (stage / "summary.txt").write_text(summary.text)
+    (stage / "run.json").write_text(json.dumps(summary.run, indent=2) + "\n")
+    (stage / "diagnostics.json").write_text(json.dumps(summary.checks.as_dict(), indent=2) + "\n")
+    write_table(summary.checks.parameters, stage / "diagnostics.csv")
+    if summary.classical:
+        summary.classical.write(stage)
+
+
+def _write_plots(
+    stage: Path, result: FitResult, after: AnalysisFiles, summary: _Summary, name: str
+) -> None:
+    from mixfit.results.html_report import write_html
+    from mixfit.results.plots import write_plots
+
+    # the conditional effects drawn here while a forked child draws the trace and rank plots
+    images = write_plots(
+        result.model, result.idata, stage / "plots", alongside=partial(after.plots, stage / "plots")
+    )
+    shown = summary.tables
+    tables = {
+        "Population-level effects": shown["fixef"],
+        "Group-level effects and family parameters": shown["varcorr"],
+    }
+    if len(shown["smooths"]):
+        tables = {"Smooth terms": shown["smooths"]} | tables
+    if len(shown["gps"]):
+        tables = {"Gaussian process terms": shown["gps"]} | tables
+    if len(shown["simplexes"]):
+        tables["Simplex parameters"] = shown["simplexes"]
+    classical = summary.classical
+    extra = [classical.html(result.model, result.idata.posterior, stage)] if classical else []
+    write_html(stage, summary.text, tables, summary.checks.verdict(), images, extra, name=name)
 
 
 def _silent(stage: str, fraction: float | None, message: str) -> None:
     pass
+
+
+def _patience(nbytes: int) -> float:
+    """How long the child writing draws.nc is waited for: a minute, and a second for each 10 MB
+    (HDF5 writes far faster; far longer means it is stuck)."""
+    return 60.0 + nbytes / 10e6
 
 
 def _netcdf_bytes(idata) -> int:
