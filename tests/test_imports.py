@@ -27,11 +27,12 @@ print(json.dumps(sorted(loaded)))
 """
 
 
-def _heavy_imports(tmp_path: Path, *flags: str) -> list[str]:
+def _heavy_imports(tmp_path: Path, *flags: str, heavy=HEAVY, plots=False) -> list[str]:
     arguments = ["fit", str(DATA), "-f", "Reaction ~ Days + (1 | Subject)", "-o"]
-    arguments += [str(tmp_path / "out"), "--chains", "2", "--iter", "300", "--no-plots", *flags]
+    arguments += [str(tmp_path / "out"), "--chains", "2", "--iter", "300", *flags]
+    arguments += [] if plots else ["--no-plots"]
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM, json.dumps(arguments), json.dumps(HEAVY)],
+        [sys.executable, "-c", PROGRAM, json.dumps(arguments), json.dumps(heavy)],
         capture_output=True,
         text=True,
         check=True,
@@ -42,6 +43,13 @@ def _heavy_imports(tmp_path: Path, *flags: str) -> list[str]:
 def test_a_fit_without_plots_or_a_classical_fit_imports_neither(tmp_path):
     assert _heavy_imports(tmp_path) == []
     assert (tmp_path / "out" / "draws.nc").is_file()
+
+
+def test_a_fit_with_plots_imports_matplotlib_but_neither_arviz_nor_scipy_stats(tmp_path):
+    # the plots' densities are R's density() in numpy, the priors' over scipy.special
+    loaded = _heavy_imports(tmp_path, heavy=("arviz", "matplotlib", "scipy.stats"), plots=True)
+    assert loaded == ["matplotlib"]  # "scipy" would be there for any scipy.stats module
+    assert (tmp_path / "out" / "plots" / "sd_prior.png").is_file()
 
 
 def test_a_classical_fit_imports_its_modules(tmp_path):

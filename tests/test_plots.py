@@ -22,9 +22,9 @@ from mixfit.results.plots import (
     _rank_figure,
     _sd_prior_figure,
     _trace_figure,
-    prior_density,
     write_plots,
 )
+from mixfit.results.prior_density import prior_density
 from mixfit.results.summaries import labelled_draws
 from mixfit.spec import build_spec
 

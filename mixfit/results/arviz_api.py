@@ -1,12 +1,13 @@
 """The ArviZ calls mixfit makes, alike on ArviZ 0.x and 1.x, each importing ArviZ when first
-called: a fit needs none of them but the one-chain R-hat and the plots' densities (its draws are
-laid out and written by mixfit/results/fit_data.py), and ArviZ's import costs about a second.
+called: a fit needs none of them but the one-chain R-hat (its draws are laid out and written by
+mixfit/results/fit_data.py, its plots' densities are mixfit/results/density.py's), and ArviZ's
+import costs about a second.
 
 pip installs ArviZ 1.x (arviz-base, arviz-stats, arviz-plots) where its Python is recent enough and
 0.x elsewhere, so mixfit works with both. What 1.0 changed for mixfit: ``from_dict`` takes the groups
 as one dict and returns an xarray DataTree, whose ``groups`` is a property of paths, instead of an
-InferenceData; ``kde`` returns the bandwidth after the grid and density; the plots draw through
-pyplot into figures of their own (mixfit draws its own, see plots.py). R-hat, ESS, MCSE and E-BFMI of arrays and Datasets kept their meaning, and both write and
+InferenceData; the plots draw through pyplot into figures of their own (mixfit draws its own, see
+plots.py). R-hat, ESS, MCSE and E-BFMI of arrays and Datasets kept their meaning, and both write and
 read the same netCDF file.
 """
 
@@ -30,11 +31,6 @@ CONVERGENCE = ("Rhat", "Bulk_ESS", "Tail_ESS", "MCSE_mean", "MCSE_sd")
 TAIL = (0.05, 0.95)
 # where ArviZ logs: 0.x under "arviz", 1.x's packages each under their own name
 LOGGERS = ("arviz", "arviz_base", "arviz_stats", "arviz_plots")
-
-
-def load() -> None:
-    """Import ArviZ now (a caller about to fork, so that both processes share it)."""
-    _arviz()
 
 
 def _arviz():
@@ -122,14 +118,6 @@ def ebfmi(energy: np.ndarray) -> list[float]:
         warnings.simplefilter("ignore", RuntimeWarning)  # one draw per chain: NaN, reported as such
         values = np.square(np.diff(energy, axis=1)).mean(axis=1) / np.var(energy, axis=1)
     return [float(v) for v in values]
-
-
-def kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
-    """ArviZ's kernel density estimate of 1-d draws: (grid, density)."""
-    az = _arviz()
-    with quiet():
-        grid, density = az.kde(values, **options)[:2]
-    return grid, density
 
 
 @contextlib.contextmanager

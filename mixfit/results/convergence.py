@@ -103,7 +103,7 @@ def _z_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     and each quantity's values in order: (K, values)."""
     flat = x.reshape(x.shape[0], -1)
     size = flat.shape[1]
-    ranks, ordered = _average_ranks(flat)
+    ranks, ordered = average_ranks(flat)
     return ndtri((ranks - 0.375) / (size + 0.25)).reshape(x.shape), ordered
 
 
@@ -125,7 +125,7 @@ def _quantile(ordered: np.ndarray, q: float) -> np.ndarray:
     return a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
 
 
-def _average_ranks(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def average_ranks(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """1-based ranks along each row, ties sharing the mean of their ranks (scipy's "average"),
     and the rows' values in order."""
     size = flat.shape[1]

@@ -1,10 +1,10 @@
 """The plots of a fit as PNG files: convergence, effects, group-level deviations, fit, priors.
 
 Parameters carry brms's names (``b_Days``, ``sd_Subject__Days``, ``cor_Subject__Intercept__Days``,
-``sigma``). matplotlib, ArviZ (the densities) and scipy.stats (the priors' densities, the ranks)
-are imported inside the functions, so commands that do not plot never load them. The trace and
-rank plots are drawn here, with ArviZ's density estimate, into figures mixfit owns: ArviZ 1.x draws
-its plots through pyplot into figures of its own, 0.x into given axes.
+``sigma``). matplotlib is imported inside the functions, so commands that do not plot never
+load it. The plots are drawn here into figures mixfit owns, with R's density estimate (as brms's
+plots: mixfit/results/density.py), not ArviZ's: ArviZ 1.x draws its plots through pyplot into
+figures of its own, 0.x into given axes, and its import (with scipy.stats) took 0.6 s.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -21,6 +20,8 @@ import numpy as np
 
 from mixfit.model.priors import DISTRIBUTIONS, Prior
 from mixfit.model.program import Model
+from mixfit.results.density import kde
+from mixfit.results.prior_density import prior_density
 from mixfit.wording import counted
 
 PER_PAGE = 8  # parameters per trace or rank plot; more go to trace_2.png, ...
@@ -47,45 +48,37 @@ CATERPILLAR_HEIGHT = (3.5, 40.0)
 LABEL_ROOM = 0.12
 
 
-def write_plots(model: Model, idata, plot_dir: Path) -> list[Path]:
-    """Write every plot of the fit under ``plot_dir``; return the files in reading order. With a
-    second core, a forked child draws the trace and rank plots meanwhile (results/forked.py)."""
+def write_plots(
+    model: Model,
+    idata,
+    plot_dir: Path,
+    alongside: Callable[[], list[Path]] | None = None,
+) -> list[Path]:
+    """Write every plot of the fit under ``plot_dir``, and ``alongside``'s; return the files in
+    reading order. With a second core, a forked child draws the trace and rank plots meanwhile
+    (results/forked.py)."""
     # Figures are made without pyplot, so no window or global state is involved whatever the
     # backend; savefig renders PNG with Agg.
-    import matplotlib
-
     from mixfit.results import forked
 
     preload()  # once, before the fork, not in both processes
     plot_dir.mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context(STYLE):
-        figures = _unique(_figures(model, idata))
-        paths = [plot_dir / f"{name}.png" for name, _ in figures]
-        drawn = [(path, draw) for path, (_, draw) in zip(paths, figures)]
-        convergence = [(path, draw) for path, draw in drawn if path.stem.startswith(PAGED)]
-        child = forked.start(partial(_save, convergence, model.prior_only))
-        start = time.monotonic()
-        try:
-            _save([job for job in drawn if job not in convergence], model.prior_only)
-        finally:  # the child is waited for even if this fails: it writes into the same folder
-            # about as much drawing as this process's: far longer means it is stuck
-            patience = max(CHILD_PATIENCE, 20 * (time.monotonic() - start))
-            drawn_there = child is not None and child.succeeded(patience)
-        if not drawn_there:  # one core, or the child failed: drawn here
-            _save(convergence, model.prior_only)
-    return paths
+    figures = _unique(_figures(model, idata))
+    paths = [plot_dir / f"{name}.png" for name, _ in figures]
+    drawn = [(path, draw) for path, (_, draw) in zip(paths, figures)]
+    convergence = [(path, draw) for path, draw in drawn if path.stem.startswith(PAGED)]
+    with forked.meanwhile(partial(_save, convergence, model.prior_only), CHILD_PATIENCE):
+        _save([job for job in drawn if job not in convergence], model.prior_only)
+        others = alongside() if alongside else []
+    return paths + others
 
 
 def preload() -> None:
-    """Import what drawing the plots needs: matplotlib's figures and Agg canvas, ArviZ (the
-    densities) and scipy.stats (the ranks, the priors' densities), a second or two in all; a fit
-    calls it while its chains run."""
+    """Import what drawing the plots needs: matplotlib's figures and Agg canvas, a third of a
+    second; a fit calls it while its chains run."""
     import matplotlib.figure  # noqa: F401
-    import scipy.stats  # noqa: F401
 
-    from mixfit.results import arviz_api, plot_layout  # noqa: F401 - plot_layout: the Agg canvas
-
-    arviz_api.load()
+    from mixfit.results import plot_layout  # noqa: F401 - plot_layout: the Agg canvas
 
 
 def _figures(model: Model, idata) -> list[tuple[str, Callable]]:
@@ -114,14 +107,17 @@ def _figures(model: Model, idata) -> list[tuple[str, Callable]]:
 
 
 def _save(jobs: list[tuple[Path, Callable]], prior_only: bool) -> None:
+    import matplotlib
+
     from mixfit.results.plot_layout import place
 
-    for path, draw in jobs:
-        figure = draw()
-        if prior_only:
-            _mark_prior_only(figure)
-        place(figure)
-        figure.savefig(path, dpi=DPI)
+    with matplotlib.rc_context(STYLE):
+        for path, draw in jobs:
+            figure = draw()
+            if prior_only:
+                _mark_prior_only(figure)
+            place(figure)
+            figure.savefig(path, dpi=DPI)
 
 
 def _paged(stem: str, params: dict[str, np.ndarray], draw) -> list[tuple[str, Callable]]:
@@ -146,7 +142,7 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
             colour = f"C{chain}"
             finite = draws[np.isfinite(draws)]
             if np.unique(finite).size > 1:
-                density_ax.plot(*_kde(finite), color=colour)
+                density_ax.plot(*kde(finite), color=colour)
             draws_ax.plot(draws, color=colour, alpha=0.5, lw=0.8)
         density_ax.set_yticks([])
         density_ax.set_title(name)
@@ -172,41 +168,13 @@ def _trace_figure(params: dict[str, np.ndarray], suffix: str):
 
 def _ranks(values: np.ndarray) -> np.ndarray:
     """The ranks of all chains' draws together, ties averaged, NaN left NaN."""
-    from scipy.stats import rankdata
+    from mixfit.results.convergence import average_ranks
 
-    return rankdata(values, axis=None, nan_policy="omit").reshape(np.shape(values))
-
-
-def _kde(values: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
-    from mixfit.results.arviz_api import kde
-
-    return kde(values, **options)
-
-
-def prior_density(prior: Prior, x: np.ndarray, lower: float | None = 0.0) -> np.ndarray | None:
-    """The prior's density at ``x``, truncated below at ``lower`` as Stan does for bounded
-    parameters (a half student_t for an SD); None for a flat prior."""
-    from scipy import stats
-
-    if prior.distribution == "flat":
-        return None
-    a = prior.args
-    frozen = {  # Stan's parameterisations: gamma and exponential by rate, inv_gamma by scale
-        "normal": lambda: stats.norm(a[0], a[1]),
-        "student_t": lambda: stats.t(a[0], a[1], a[2]),
-        "cauchy": lambda: stats.cauchy(a[0], a[1]),
-        "logistic": lambda: stats.logistic(a[0], a[1]),
-        "exponential": lambda: stats.expon(scale=1 / a[0]),
-        "gamma": lambda: stats.gamma(a[0], scale=1 / a[1]),
-        "inv_gamma": lambda: stats.invgamma(a[0], scale=a[1]),
-        "lognormal": lambda: stats.lognorm(a[1], scale=math.exp(a[0])),
-        "beta": lambda: stats.beta(a[0], a[1]),
-        "uniform": lambda: stats.uniform(a[0], a[1] - a[0]),
-    }[prior.distribution]()
-    density = frozen.pdf(x)
-    if lower is not None and DISTRIBUTIONS[prior.distribution].support == "real":
-        density = np.where(x >= lower, density / frozen.sf(lower), 0.0)
-    return density
+    flat = np.ravel(values)
+    finite = np.isfinite(flat)
+    ranks = np.full(flat.shape, np.nan)
+    ranks[finite] = average_ranks(flat[finite][None, :])[0][0]
+    return ranks.reshape(np.shape(values))
 
 
 def _chain_handles(chains: int) -> list:
@@ -356,8 +324,8 @@ def _ppc_densities(ax, observed: np.ndarray, replicated: np.ndarray) -> None:
     rng = np.random.default_rng(0)
     rows = rng.choice(len(replicated), size=min(len(replicated), PPC_DRAWS), replace=False)
     for values in replicated[rows]:
-        ax.plot(*_kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
-    ax.plot(*_kde(observed), color=OBSERVED_COLOR, lw=2)
+        ax.plot(*kde(values), color=INTERVAL_COLOR, alpha=0.15, lw=0.8)
+    ax.plot(*kde(observed), color=OBSERVED_COLOR, lw=2)
     ax.set_ylim(bottom=0)
     handles = [
         Line2D([], [], color=OBSERVED_COLOR, lw=2, label="observed"),
@@ -421,7 +389,7 @@ def _sd_prior_figure(model: Model, sds: dict[str, np.ndarray], prior_only: bool 
     for ax, (name, draws), prior in zip(axes, sds.items(), priors):
         draws = draws.ravel()
         top = np.quantile(draws, 0.995) * 1.3
-        grid, density = _kde(draws, bound_correction=True)
+        grid, density = kde(draws, lower=0.0)
         ax.fill_between(grid, density, color=INTERVAL_COLOR, alpha=0.35, lw=0)
         ax.plot(grid, density, color=INTERVAL_COLOR, label=drawn)
         x = np.linspace(0, top, 400)
